@@ -1,0 +1,3 @@
+from npuslim.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""One exception family for the core; each kind carries the exit code the CLI uses.
+
+The core raises these and never prints; the CLI turns one into a single line on
+stderr and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class NpuslimError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(NpuslimError):
+    """The input cannot be used: not a PE file, truncated, unreadable, no OpenVINO."""
+
+    exit_code = 4
+
+
+class ManifestError(InputError):
+    """A bundle manifest (the YAML knowledge base) is malformed."""
+
+
+class ArchitectureError(InputError):
+    """A DLL imports a DLL built for another machine type."""
+
+
+class MissingDependencyError(NpuslimError):
+    """Dependencies could not be found; ``names`` lists every one, once."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, names: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.names = names
+
+
+class ToolError(NpuslimError):
+    """An external tool (pip, upx, strip, wine, a compiler) is missing or failed."""
+
+    exit_code = 6
+
+
+class OutputError(NpuslimError):
+    """The output location cannot be written as asked (exists, not empty, ...)."""
+
+    exit_code = 7
+
+
+class VerifyError(NpuslimError):
+    """A bundle failed verification."""
+
+    exit_code = 5
+
+
+class LoadError(NpuslimError):
+    """A bundle failed to load through the Windows loader."""
+
+    exit_code = 8

@@ -1,0 +1,257 @@
+"""Where an OpenVINO install comes from, and which layout it has.
+
+A source is a folder (pip package, unpacked wheel, archive layout, or any folder
+of DLLs), a single DLL, a wheel file, a requirement such as
+``openvino==2026.4.1`` fetched with pip, or nothing (the ``openvino`` package of
+this Python, else ``INTEL_OPENVINO_DIR``). Wheels are unpacked into npuslim's
+cache, never beside the user's files, and reused on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.errors import InputError, ToolError
+from npuslim.pe import read_pe
+
+DEFAULT_PLATFORM = "win_amd64"
+# The DLLs in OpenVINO's wheels are the same for every Python tag; 3.11 is
+# served by every release from 2023 to 2026, so it is the tag we ask pip for.
+DEFAULT_PYTHON_VERSION = "3.11"
+
+_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\s*(===|==|~=|>=|<=|!=|<|>)\s*\S+$")
+
+
+@dataclass(frozen=True)
+class OpenVinoInstall:
+    """A located install: where its DLLs, headers, import libraries and licences are."""
+
+    origin: str
+    layout: str
+    root: Path
+    dll_dir: Path
+    include_dir: Path | None
+    lib_dir: Path | None
+    license_dirs: tuple[Path, ...]
+    version: str | None
+    single_dll: Path | None = None
+
+    def describe(self) -> str:
+        version = f"OpenVINO {self.version}" if self.version else "version unknown"
+        return f"{self.layout} layout at {self.root} ({version})"
+
+
+def cache_dir() -> Path:
+    """npuslim's cache: ``NPUSLIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/npuslim``, else ``~/.cache/npuslim``."""
+    env = os.environ.get("NPUSLIM_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "npuslim" if xdg else Path.home() / ".cache" / "npuslim"
+
+
+def _has_dlls(folder: Path) -> bool:
+    try:
+        return any(p.suffix.lower() == ".dll" for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _dist_info_dirs(parent: Path, name: str = "openvino") -> tuple[Path, ...]:
+    found = []
+    for info in sorted(parent.glob(f"{name}-*.dist-info")):
+        found.append(info)
+        if (info / "licenses").is_dir():
+            found.append(info / "licenses")
+    return tuple(found)
+
+
+def _version_of(dll_dir: Path) -> str | None:
+    for entry in dll_dir.iterdir() if dll_dir.is_dir() else ():
+        if entry.name.lower() == "openvino.dll":
+            try:
+                return read_pe(entry).file_version
+            except InputError:
+                return None
+    return None
+
+
+def _from_folder(folder: Path, origin: str) -> OpenVinoInstall:
+    def make(layout: str, root: Path, dll_dir: Path, include: Path | None,
+             lib: Path | None, licenses: tuple[Path, ...]) -> OpenVinoInstall:
+        return OpenVinoInstall(
+            origin=origin,
+            layout=layout,
+            root=root,
+            dll_dir=dll_dir,
+            include_dir=include if include and include.is_dir() else None,
+            lib_dir=lib if lib and lib.is_dir() else None,
+            license_dirs=tuple(p for p in licenses if p.is_dir()),
+            version=_version_of(dll_dir),
+        )
+
+    if (folder / "libs").is_dir() and (
+        (folder / "__init__.py").exists() or (folder / "include").is_dir()
+    ):
+        libs = folder / "libs"
+        if not _has_dlls(libs):
+            elf = sorted(p.name for p in libs.glob("*.so*"))[:1]
+            hint = f" ({elf[0]} is a Linux library)" if elf else ""
+            raise InputError(
+                f"{folder}: this OpenVINO package holds no Windows DLLs{hint}; "
+                "pass a Windows install, a wheel, or a requirement such as openvino==2026.4.1"
+            )
+        return make("pip-package", folder, libs, folder / "include", libs,
+                    _dist_info_dirs(folder.parent))
+    if (folder / "openvino" / "libs").is_dir():
+        inner = folder / "openvino"
+        return make("wheel", folder, inner / "libs", inner / "include", inner / "libs",
+                    _dist_info_dirs(folder))
+    release = folder / "runtime" / "bin" / "intel64" / "Release"
+    if release.is_dir():
+        return make("archive", folder, release, folder / "runtime" / "include",
+                    folder / "runtime" / "lib" / "intel64" / "Release",
+                    (folder, folder / "docs" / "licensing", folder / "licensing"))
+    if _has_dlls(folder):
+        return make("dll-folder", folder, folder, None, None, ())
+    raise InputError(
+        f"{folder}: no OpenVINO install found (looked for libs/, openvino/libs/, "
+        "runtime/bin/intel64/Release and for DLLs in the folder)"
+    )
+
+
+def _unpack_wheel(wheel: Path) -> Path:
+    """Unpack the DLLs, headers and licences of a wheel into the cache; reuse a previous unpack."""
+    try:
+        st = wheel.stat()
+    except OSError as exc:
+        raise InputError(f"{wheel}: cannot read: {exc.strerror}") from exc
+    key = hashlib.sha256(f"{wheel.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_dir() / "wheels" / f"{wheel.stem}-{key}"
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            for member in zf.infolist():
+                name = member.filename
+                parts = name.split("/")
+                if ".." in parts or name.startswith("/"):
+                    continue
+                wanted = (
+                    name.lower().endswith((".dll", ".lib"))
+                    or "/include/" in name
+                    or ".dist-info/" in name
+                    or name.endswith("__init__.py") and len(parts) == 2
+                )
+                if wanted and not member.is_dir():
+                    zf.extract(member, staging)
+        os.replace(staging, target)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _wheel_matches(path: Path, name: str, version: str, platform: str) -> bool:
+    stem = path.name[: -len(".whl")]
+    parts = stem.split("-")
+    return (
+        len(parts) >= 5
+        and parts[0].lower().replace("_", "-") == name.lower().replace("_", "-")
+        and parts[1] == version
+        and parts[-1] == platform
+    )
+
+
+def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
+                python_version: str = DEFAULT_PYTHON_VERSION) -> Path:
+    """Download the wheel for ``requirement`` with pip into the cache (reused when pinned)."""
+    downloads = cache_dir() / "downloads" / platform
+    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(===|==)\s*([\w.!+]+)$", requirement)
+    if m and downloads.is_dir():
+        for cached in sorted(downloads.glob("*.whl")):
+            if _wheel_matches(cached, m.group(1), m.group(3), platform):
+                return cached
+    downloads.mkdir(parents=True, exist_ok=True)
+    before = set(downloads.glob("*.whl"))
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--platform", platform, "--python-version", python_version,
+        "--disable-pip-version-check", "-d", str(downloads), requirement,
+    ]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("ERROR")]
+        detail = (errors or lines or ["no output"])[0]
+        raise ToolError(f"pip could not download {requirement} for {platform}: {detail}")
+    saved = re.findall(r"(?:Saved|File was already downloaded)\s+(\S+\.whl)", proc.stdout)
+    if saved:
+        return Path(saved[-1])
+    new = sorted(set(downloads.glob("*.whl")) - before)
+    if new:
+        return new[-1]
+    raise ToolError(f"pip reported success for {requirement} but no wheel was found in {downloads}")
+
+
+def is_requirement(text: str) -> bool:
+    return bool(_REQUIREMENT.match(text.strip())) and not Path(text).exists()
+
+
+def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoInstall:
+    """Turn what the user passed into a located install (see the module docstring)."""
+    if source is None:
+        spec = importlib.util.find_spec("openvino")
+        if spec is not None and spec.submodule_search_locations:
+            folder = Path(next(iter(spec.submodule_search_locations)))
+            return _from_folder(folder, "installed openvino package")
+        env = os.environ.get("INTEL_OPENVINO_DIR")
+        if env:
+            return _from_folder(Path(env), "INTEL_OPENVINO_DIR")
+        raise InputError(
+            "no OpenVINO found: pass an install folder, a DLL, a .whl file or a "
+            "requirement such as openvino==2026.4.1 (no openvino package in this "
+            "Python, INTEL_OPENVINO_DIR not set)"
+        )
+    if is_requirement(source):
+        wheel = fetch_wheel(source, platform=platform)
+        install = _from_folder(_unpack_wheel(wheel), source)
+        return install
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{source}: no such file or folder (nor a requirement like openvino==2026.4.1)")
+    if path.is_dir():
+        return _from_folder(path, str(path))
+    if path.suffix.lower() == ".whl":
+        return _from_folder(_unpack_wheel(path), str(path))
+    if path.suffix.lower() in (".dll", ".exe", ".pyd"):
+        read_pe(path)  # fail early and clearly on a file that is not PE
+        folder = path.parent
+        try:
+            install = _from_folder(folder, str(path))
+        except InputError:
+            install = OpenVinoInstall(str(path), "dll-folder", folder, folder, None, None, (), None)
+        return OpenVinoInstall(
+            origin=str(path), layout="single-dll", root=install.root, dll_dir=folder,
+            include_dir=install.include_dir, lib_dir=install.lib_dir,
+            license_dirs=install.license_dirs, version=install.version, single_dll=path,
+        )
+    raise InputError(f"{source}: not a folder, a DLL or a wheel")

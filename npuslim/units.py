@@ -1,0 +1,30 @@
+"""Sizes for people: one place that formats bytes and parses ``--baseline 1.75GB``."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def format_size(n: int) -> str:
+    """Decimal units, as file managers and download pages show them: ``7.6 MB``."""
+    if n < 1000:
+        return f"{n} B"
+    for unit, scale in (("kB", 10**3), ("MB", 10**6), ("GB", 10**9)):
+        if n < scale * 1000 or unit == "GB":
+            return f"{n / scale:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def parse_size(text: str) -> int:
+    """``"1.75GB"`` -> 1750000000; accepts B, kB, MB, GB and KiB, MiB, GiB."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (try 1.75GB or 250MiB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.1f} %" if whole else "n/a"

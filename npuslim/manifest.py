@@ -115,6 +115,7 @@ class NeverBundle:
     name: str
     dep_class: str
     reason: str
+    provided_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -297,11 +298,12 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
     for i, item in enumerate(r.seq(data.get("never_bundle"), "never_bundle")):
         where = f"never_bundle[{i}]"
         item = r.mapping(item, where)
-        r.check_keys(item, {"name", "class", "reason"}, where)
+        r.check_keys(item, {"name", "class", "reason", "provided_by"}, where)
         cls = r.text(item, "class", where) or ""
         if cls not in _NEVER_CLASSES:
             raise r.fail(f"{where}.class", f"expected one of {', '.join(_NEVER_CLASSES)}")
-        never.append(NeverBundle(r.text(item, "name", where) or "", cls, r.text(item, "reason", where) or ""))
+        never.append(NeverBundle(r.text(item, "name", where) or "", cls, r.text(item, "reason", where) or "",
+                                 r.text(item, "provided_by", where, required=False)))
 
     headers = []
     for i, item in enumerate(r.seq(data.get("headers"), "headers")):

@@ -62,6 +62,7 @@ class PeInfo:
     file_version: str | None
     product_version: str | None
     data_ranges: tuple[tuple[int, int], ...] = ()
+    linker_version: str = ""
 
     @property
     def signed(self) -> bool:
@@ -166,6 +167,7 @@ def read_pe(path: Path | str) -> PeInfo:
             upx_packed=b"UPX0" in section_names or b"UPX1" in section_names,
             file_version=file_version,
             product_version=product_version,
+            linker_version=f"{opt.MajorLinkerVersion}.{opt.MinorLinkerVersion}",
             data_ranges=tuple(
                 (s.PointerToRawData, s.SizeOfRawData)
                 for s in pe.sections

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from npuslim.errors import InputError, ToolError
@@ -45,6 +45,7 @@ class OpenVinoInstall:
     license_dirs: tuple[Path, ...]
     version: str | None
     single_dll: Path | None = None
+    wheel: Path | None = None
 
     def describe(self) -> str:
         version = f"OpenVINO {self.version}" if self.version else "version unknown"
@@ -233,15 +234,14 @@ def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoI
         )
     if is_requirement(source):
         wheel = fetch_wheel(source, platform=platform)
-        install = _from_folder(_unpack_wheel(wheel), source)
-        return install
+        return replace(_from_folder(_unpack_wheel(wheel), source), wheel=wheel)
     path = Path(source)
     if not path.exists():
         raise InputError(f"{source}: no such file or folder (nor a requirement like openvino==2026.4.1)")
     if path.is_dir():
         return _from_folder(path, str(path))
     if path.suffix.lower() == ".whl":
-        return _from_folder(_unpack_wheel(path), str(path))
+        return replace(_from_folder(_unpack_wheel(path), str(path)), wheel=path)
     if path.suffix.lower() in (".dll", ".exe", ".pyd"):
         read_pe(path)  # fail early and clearly on a file that is not PE
         folder = path.parent
@@ -255,3 +255,22 @@ def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoI
             license_dirs=install.license_dirs, version=install.version, single_dll=path,
         )
     raise InputError(f"{source}: not a folder, a DLL or a wheel")
+
+
+def install_size(install: OpenVinoInstall) -> tuple[int, str]:
+    """Bytes of the whole source install, and how they were measured.
+
+    A wheel counts the uncompressed size of every member (npuslim unpacks only
+    what it needs); a folder counts every file under it.
+    """
+    if install.wheel is not None:
+        with zipfile.ZipFile(install.wheel) as zf:
+            return sum(m.file_size for m in zf.infolist()), f"uncompressed size of {install.wheel.name}"
+    total = 0
+    for dirpath, _dirs, files in os.walk(install.root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total, f"all files under {install.root}"

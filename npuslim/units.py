@@ -9,12 +9,14 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
 
 
 def format_size(n: int) -> str:
-    """Decimal units, as file managers and download pages show them: ``7.6 MB``."""
+    """Decimal units with three significant digits, as download pages show them: ``7.64 MB``."""
     if n < 1000:
         return f"{n} B"
     for unit, scale in (("kB", 10**3), ("MB", 10**6), ("GB", 10**9)):
         if n < scale * 1000 or unit == "GB":
-            return f"{n / scale:.1f} {unit}"
+            value = n / scale
+            digits = 2 if value < 10 else 1 if value < 100 else 0
+            return f"{value:.{digits}f} {unit}"
     raise AssertionError("unreachable")
 
 
@@ -28,3 +30,8 @@ def parse_size(text: str) -> int:
 
 def percent(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
+
+
+# The size of the full OpenVINO install measured by the project that asked for
+# npuslim; reports compare bundles against it.
+BASELINE_BYTES = 1_750_000_000

@@ -72,7 +72,8 @@ def test_feature_selection() -> None:
 def test_sizes() -> None:
     assert parse_size("1.75GB") == 1_750_000_000
     assert parse_size("250 MiB") == 250 * 2**20
-    assert format_size(7_635_208) == "7.6 MB" and format_size(999) == "999 B"
+    assert format_size(7_635_208) == "7.64 MB" and format_size(999) == "999 B"
+    assert format_size(25_200_000) == "25.2 MB" and format_size(1_750_000_000) == "1.75 GB"
     with pytest.raises(ValueError):
         parse_size("lots")
 

@@ -9,6 +9,8 @@ import typer
 from npuslim import __version__
 from npuslim.cli.common import STATE
 from npuslim.cli.main_deps import deps
+from npuslim.cli.main_extract import extract
+from npuslim.cli.main_verify import verify
 
 app = typer.Typer(
     name="npuslim",
@@ -36,6 +38,8 @@ def _root(
 
 
 app.command("deps")(deps)
+app.command("extract")(extract)
+app.command("verify")(verify)
 
 
 def main() -> None:

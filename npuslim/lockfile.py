@@ -1,0 +1,127 @@
+"""The bundle manifest (``npuslim-bundle.json``): a lock file every bundle carries.
+
+It records where the bundle came from and every file in it with its role,
+size, sha256, file version, signature and CFG state, and the chain that pulled
+it in; after ``pack``, each file's original size and hash too. The schema is
+``npuslim/schemas/bundle.schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from npuslim.errors import VerifyError
+
+BUNDLE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PackRecord:
+    """What ``pack`` did to one file; ``original_*`` are the values before."""
+
+    original_size: int
+    original_sha256: str
+    stripped: bool = False
+    upx: str | None = None           # "packed", or None
+    upx_skipped: str | None = None   # why UPX left it as it was
+    cfg_disabled: bool = False
+    signature_removed: bool = False
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    path: str
+    role: str
+    size: int
+    sha256: str
+    reason: str
+    chain: tuple[str, ...] = ()
+    feature: str | None = None
+    machine: str | None = None
+    file_version: str | None = None
+    signature: str | None = None
+    cfg: bool | None = None
+    debug_directory: bool | None = None
+    pack: PackRecord | None = None
+
+    @property
+    def is_dll(self) -> bool:
+        return self.machine is not None
+
+
+@dataclass(frozen=True)
+class BundleLock:
+    tool_version: str
+    created: str
+    source: dict[str, Any]
+    manifest: dict[str, Any]
+    features: tuple[str, ...]
+    files: tuple[LockedFile, ...]
+    requirements: tuple[dict[str, Any], ...]
+    missing: tuple[dict[str, Any], ...]
+    headers: dict[str, Any] | None
+    warnings: tuple[str, ...]
+    totals: dict[str, Any]
+    packed: dict[str, Any] | None = None
+    schema: str = field(default="npuslim.bundle")
+    schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
+
+    def file(self, path: str) -> LockedFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+    def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> "BundleLock":
+        totals = dict(self.totals)
+        totals["files"] = len(files)
+        totals["bytes"] = sum(f.size for f in files)
+        return replace(self, files=files, totals=totals, **changes)
+
+
+def to_dict(lock: BundleLock) -> dict[str, Any]:
+    data = asdict(lock)
+    ordered = {"schema": data.pop("schema"), "schema_version": data.pop("schema_version")}
+    ordered.update(data)
+    for f in ordered["files"]:
+        f["chain"] = list(f["chain"])
+    return ordered
+
+
+def to_json(lock: BundleLock) -> str:
+    return json.dumps(to_dict(lock), indent=2) + "\n"
+
+
+def from_dict(data: dict[str, Any]) -> BundleLock:
+    files = []
+    for f in data["files"]:
+        f = dict(f)
+        pack = f.pop("pack", None)
+        f["chain"] = tuple(f.get("chain", ()))
+        files.append(LockedFile(**f, pack=PackRecord(**pack) if pack else None))
+    return BundleLock(
+        tool_version=data["tool_version"], created=data["created"], source=data["source"],
+        manifest=data["manifest"], features=tuple(data["features"]), files=tuple(files),
+        requirements=tuple(data["requirements"]), missing=tuple(data["missing"]),
+        headers=data.get("headers"), warnings=tuple(data.get("warnings", ())), totals=data["totals"],
+        packed=data.get("packed"),
+    )
+
+
+def read_lock(bundle: Path, name: str) -> BundleLock:
+    """Load the bundle manifest of ``bundle``; a ``VerifyError`` when absent or malformed."""
+    path = bundle / name
+    if not bundle.is_dir():
+        raise VerifyError(f"{bundle}: not a folder")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VerifyError(f"{bundle}: not an npuslim bundle ({name} is missing)") from None
+    except (OSError, ValueError) as exc:
+        raise VerifyError(f"{path}: unreadable bundle manifest ({exc})") from exc
+    if data.get("schema") != "npuslim.bundle" or data.get("schema_version") != BUNDLE_SCHEMA_VERSION:
+        raise VerifyError(f"{path}: not a bundle manifest of schema version {BUNDLE_SCHEMA_VERSION}")
+    try:
+        return from_dict(data)
+    except (KeyError, TypeError) as exc:
+        raise VerifyError(f"{path}: malformed bundle manifest ({exc})") from exc

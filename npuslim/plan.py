@@ -1,0 +1,251 @@
+"""Planning a bundle: every file, where it goes and why, checked before anything is written.
+
+``plan_bundle`` turns a dependency graph, the manifest's headers, import
+libraries and licences into a ``BundlePlan``. All problems (missing
+dependencies, unreadable sources, two files for one bundle path) are collected
+and raised together; nothing is written here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.errors import InputError, MissingDependencyError
+from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
+from npuslim.headers import HeaderClosure, header_closure
+from npuslim.manifest import BundleManifest, WindowsFacts
+from npuslim.pe import PeInfo
+from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
+from npuslim.sources import OpenVinoInstall, install_size
+
+ROLE_ROOT = "root"
+ROLE_IMPORT = "import"
+ROLE_COMPANION = "runtime-companion"
+ROLE_MSVC = "msvc-runtime"
+ROLE_HEADER = "header"
+ROLE_IMPLIB = "import-library"
+ROLE_LICENSE = "license"
+ROLES = (ROLE_ROOT, ROLE_IMPORT, ROLE_COMPANION, ROLE_MSVC, ROLE_HEADER, ROLE_IMPLIB, ROLE_LICENSE)
+DLL_ROLES = (ROLE_ROOT, ROLE_IMPORT, ROLE_COMPANION, ROLE_MSVC)
+
+BIN, LIB, INCLUDE, LICENSES = "bin", "lib", "include", "licenses"
+BUNDLE_MANIFEST = "npuslim-bundle.json"
+
+_ROLE_OF_VIA = {ROOT: ROLE_ROOT, IMPORT: ROLE_IMPORT, DELAY_IMPORT: ROLE_IMPORT, RUNTIME: ROLE_COMPANION}
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file of the bundle: its source, its bundle path (POSIX), and why it is there."""
+
+    source: Path
+    dest: str
+    role: str
+    reason: str
+    chain: tuple[str, ...]
+    size: int
+    feature: str | None = None
+    info: PeInfo | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something the target machine must provide."""
+
+    kind: str
+    name: str
+    dlls: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class MissingEntry:
+    name: str
+    required_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    install: OpenVinoInstall
+    manifest: BundleManifest
+    features: frozenset[str]
+    graph: DependencyGraph
+    files: tuple[PlannedFile, ...]
+    requirements: tuple[Requirement, ...]
+    missing: tuple[MissingEntry, ...]
+    headers: HeaderClosure | None
+    warnings: tuple[str, ...]
+    source_size: int
+    source_size_how: str
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def by_role(self, *roles: str) -> tuple[PlannedFile, ...]:
+        return tuple(f for f in self.files if f.role in roles)
+
+
+def _requirements(graph: DependencyGraph, manifest: BundleManifest,
+                  msvc_shipped: frozenset[str]) -> tuple[Requirement, ...]:
+    def names(cls: str) -> tuple[str, ...]:
+        return tuple(sorted({n.name for n in graph.nodes if n.dep_class == cls}, key=str.lower))
+
+    machine = graph.node(graph.roots[0]).info.machine  # type: ignore[union-attr]
+    out: list[Requirement] = []
+    msvc = tuple(n for n in names(MSVC_RUNTIME) if n.lower() not in msvc_shipped)
+    if msvc:
+        out.append(Requirement(MSVC_RUNTIME, f"Visual C++ 2015-2022 redistributable ({machine})", msvc,
+                               "install vc_redist on the target, or ship it with extract --msvc-runtime"))
+    drivers = {n.lower(): n for n in names(DRIVER)}
+    for never in manifest.never_bundle:
+        if never.dep_class == DRIVER:
+            drivers.setdefault(never.name.lower(), never.name)
+    for _low, name in sorted(drivers.items()):
+        never = manifest.never(name)
+        title = f"{never.provided_by} ({name})" if never and never.provided_by else name
+        out.append(Requirement(DRIVER, title, (name,), never.reason if never else "provided by a driver"))
+    api = names(API_SET)
+    if api:
+        out.append(Requirement("windows", "Windows 10 or later", api,
+                               "API sets of the Universal CRT, part of Windows 10 and later"))
+    system = names(SYSTEM)
+    if system:
+        out.append(Requirement(SYSTEM, "Windows system DLLs", system, "present on every Windows"))
+    return tuple(out)
+
+
+def _matches(rel: str, pattern: str) -> bool:
+    """Glob match segment by segment: ``*`` never crosses a ``/``."""
+    parts, pats = rel.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(fnmatch.fnmatch(a, b) for a, b in zip(parts, pats))
+
+
+def _license_files(install: OpenVinoInstall, patterns: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """Licence files matching ``patterns`` in the install's licence folders -> bundle paths.
+
+    A file reachable from two licence folders (a dist-info and its
+    ``licenses/``) is taken once, relative to the deeper folder.
+    """
+    chosen: dict[Path, str] = {}
+    for folder in sorted(install.license_dirs, key=lambda d: len(d.parts), reverse=True):
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in sorted(files):
+                path = Path(dirpath) / name
+                rel = path.relative_to(folder).as_posix()
+                if path.resolve() not in chosen and any(_matches(rel, pat) for pat in patterns):
+                    chosen[path.resolve()] = f"{LICENSES}/{rel}"
+    return sorted(chosen.items(), key=lambda t: t[1])
+
+
+def plan_bundle(
+    install: OpenVinoInstall,
+    *,
+    manifest: BundleManifest,
+    facts: WindowsFacts,
+    features: frozenset[str],
+    roots: tuple[str, ...] | None = None,
+    search_paths: tuple[Path, ...] = (),
+    allow_missing: bool = False,
+    msvc_runtime_dir: Path | None = None,
+) -> BundlePlan:
+    """Plan the bundle for ``install``; raises when the plan cannot be carried out.
+
+    Raises ``MissingDependencyError`` naming every missing dependency (unless
+    ``allow_missing``), ``InputError`` for unreadable sources or two files that
+    map to one bundle path.
+    """
+    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
+                        search_paths=search_paths, scan_hints=False)
+    warnings: list[str] = []
+    files: list[PlannedFile] = []
+    for node in graph.nodes:
+        if node.dep_class != BUNDLED or node.path is None:
+            continue
+        files.append(PlannedFile(node.path, f"{BIN}/{node.name}", _ROLE_OF_VIA[node.via], node.reason,
+                                 node.chain, node.size, node.feature, node.info))
+
+    msvc_shipped: set[str] = set()
+    if msvc_runtime_dir is not None:
+        from npuslim.msvc import plan_msvc_runtime
+
+        msvc_files, msvc_warnings = plan_msvc_runtime(graph, msvc_runtime_dir, facts)
+        files.extend(msvc_files)
+        warnings.extend(msvc_warnings)
+        msvc_shipped = {Path(f.dest).name.lower() for f in msvc_files}
+
+    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
+    if missing and not allow_missing:
+        detail = "; ".join(f"{m.name} (needed by {', '.join(m.required_by) or 'the manifest'})"
+                           for m in missing)
+        raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
+    for m in missing:
+        warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
+
+    headers = None
+    roots_wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
+    if roots_wanted:
+        if install.include_dir is None:
+            warnings.append(f"no include folder in the source ({install.layout} layout): "
+                            "the bundle has no headers")
+        else:
+            headers = header_closure(install.include_dir, roots_wanted)
+            for root in headers.missing_roots:
+                warnings.append(f"header {root} is not in {install.include_dir}")
+            for rel in headers.kept:
+                path = install.include_dir / rel
+                files.append(PlannedFile(path, f"{INCLUDE}/{rel}", ROLE_HEADER,
+                                         "included from the manifest's header roots", (), _size(path)))
+
+    for lib in manifest.import_libraries:
+        if lib.feature is not None and lib.feature not in features:
+            continue
+        path = None
+        if install.lib_dir is not None:
+            path = next((p for p in install.lib_dir.iterdir() if p.name.lower() == lib.name.lower()), None)
+        if path is None:
+            warnings.append(f"import library {lib.name} is not in the source")
+            continue
+        files.append(PlannedFile(path, f"{LIB}/{path.name}", ROLE_IMPLIB,
+                                 "import library to link against", (), _size(path), lib.feature))
+
+    licenses = _license_files(install, manifest.licenses)
+    if manifest.licenses and not licenses:
+        warnings.append("no licence files found in the source: the bundle cannot be redistributed as is")
+    for path, dest in licenses:
+        files.append(PlannedFile(path, dest, ROLE_LICENSE, "licence of the bundled binaries", (), _size(path)))
+
+    _check(files)
+    size, how = install_size(install)
+    return BundlePlan(
+        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
+        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)), missing=missing,
+        headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _check(files: list[PlannedFile]) -> None:
+    """Every source readable; no two files for one bundle path (case-insensitive, as on Windows)."""
+    problems: list[str] = []
+    seen: dict[str, PlannedFile] = {}
+    for f in files:
+        key = f.dest.lower()
+        if key in seen and seen[key].source != f.source:
+            problems.append(f"{seen[key].source} and {f.source} both map to {f.dest}")
+        seen.setdefault(key, f)
+        if not os.access(f.source, os.R_OK) or not f.source.is_file():
+            problems.append(f"{f.source}: cannot read")
+        if f.dest == BUNDLE_MANIFEST:
+            problems.append(f"{f.source} would overwrite the bundle manifest")
+    if problems:
+        raise InputError("; ".join(problems))

@@ -1,0 +1,105 @@
+"""Checking that a bundle is whole and untouched, and that its closure is complete.
+
+Every file of the bundle manifest must exist with its recorded size and
+sha256; no other file may be in the bundle; every DLL's imports must resolve
+inside ``bin/`` or to what the target provides (system, API set, MSVC
+runtime, driver). Problems are collected, never raised one by one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.bundle import sha256_file
+from npuslim.errors import InputError
+from npuslim.lockfile import BundleLock, read_lock
+from npuslim.manifest import load_windows_facts
+from npuslim.pe import read_pe
+from npuslim.plan import BIN, BUNDLE_MANIFEST
+from npuslim.resolve import BUNDLED, MISSING, Resolver
+
+# Files pack writes beside the manifest; they describe the bundle, they are not of it.
+REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    bundle: Path
+    lock: BundleLock
+    files_checked: int
+    dlls_checked: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_bundle(bundle: Path) -> VerifyResult:
+    """Check ``bundle`` against its own manifest; the result lists every problem."""
+    lock = read_lock(bundle, BUNDLE_MANIFEST)
+    problems: list[Problem] = []
+    listed = {f.path for f in lock.files}
+
+    for f in lock.files:
+        path = bundle / f.path
+        if not path.is_file():
+            problems.append(Problem(f.path, "missing", f"{f.path}: listed in the manifest but not in the bundle"))
+            continue
+        size = path.stat().st_size
+        if size != f.size:
+            problems.append(Problem(f.path, "size", f"{f.path}: {size} bytes, the manifest says {f.size}"))
+            continue
+        if sha256_file(path) != f.sha256:
+            problems.append(Problem(f.path, "sha256", f"{f.path}: sha256 differs from the manifest"))
+
+    for dirpath, _dirs, names in os.walk(bundle):
+        for name in names:
+            rel = (Path(dirpath) / name).relative_to(bundle).as_posix()
+            if rel in listed or rel in REPORT_FILES:
+                continue
+            problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the manifest"))
+
+    dlls_checked = _check_closure(bundle, lock, problems)
+    return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems))
+
+
+def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
+    bin_dir = bundle / BIN
+    if not bin_dir.is_dir():
+        problems.append(Problem(BIN, "missing", f"{BIN}/: the bundle has no DLL folder"))
+        return 0
+    # What the target provides is recorded in the bundle itself (requirements),
+    # so verify does not depend on the manifest file still being around.
+    resolver = Resolver(facts=load_windows_facts(), manifest=None, dll_dir=bin_dir)
+    provided = {d.lower() for r in lock.requirements for d in r.get("dlls", ())}
+    recorded_missing = {m["name"].lower() for m in lock.missing}
+    checked = 0
+    for path in sorted(bin_dir.iterdir()):
+        if path.suffix.lower() != ".dll" or not path.is_file():
+            continue
+        rel = f"{BIN}/{path.name}"
+        try:
+            info = read_pe(path)
+        except InputError as exc:
+            problems.append(Problem(rel, "unreadable", str(exc).replace(str(bundle) + os.sep, "")))
+            continue
+        checked += 1
+        for name in info.imports + info.delay_imports:
+            res = resolver.resolve(name, path)
+            if res.dep_class == MISSING and name.lower() not in recorded_missing | provided:
+                problems.append(Problem(rel, "unresolved",
+                                        f"{rel}: imports {name}, which is neither in the bundle nor "
+                                        "provided by the target"))
+            elif res.dep_class == BUNDLED and res.path is not None and res.path.parent != bin_dir:
+                problems.append(Problem(rel, "unresolved", f"{rel}: imports {name} from outside the bundle"))
+    return checked

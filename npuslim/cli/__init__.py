@@ -10,6 +10,7 @@ from npuslim import __version__
 from npuslim.cli.common import STATE
 from npuslim.cli.main_deps import deps
 from npuslim.cli.main_extract import extract
+from npuslim.cli.main_pack import pack
 from npuslim.cli.main_verify import verify
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def _root(
 app.command("deps")(deps)
 app.command("extract")(extract)
 app.command("verify")(verify)
+app.command("pack")(pack)
 
 
 def main() -> None:

@@ -1,0 +1,35 @@
+"""A second, independent PE parser (LIEF) checks every binary that npuslim rewrote.
+
+pefile reads what npuslim writes; if both pefile and LIEF see the same import
+list, a rewrite error would have to fool two implementations. LIEF costs about
+a second to import, so only the commands that modify binaries load it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from npuslim.errors import NpuslimError
+
+
+def lief_imports(path: Path) -> set[str]:
+    """Lower-cased names of the DLLs ``path`` imports or delay-imports, as LIEF reads them."""
+    import lief
+
+    lief.logging.disable()
+    binary = lief.PE.parse(str(path))
+    if binary is None:
+        raise NpuslimError(f"{path}: LIEF cannot parse the rewritten file")
+    names = {imp.name.lower() for imp in binary.imports}
+    names |= {imp.name.lower() for imp in getattr(binary, "delay_imports", [])}
+    return names
+
+
+def check_imports(path: Path, expected: set[str], *, allowed_extra: frozenset[str] = frozenset()) -> None:
+    """Raise when LIEF sees other imported DLLs in ``path`` than ``expected``."""
+    seen = lief_imports(path)
+    lost = expected - seen
+    added = seen - expected - allowed_extra
+    if lost or added:
+        raise NpuslimError(f"{path.name}: LIEF reads other imports than expected "
+                           f"(lost {', '.join(sorted(lost)) or '-'}, added {', '.join(sorted(added)) or '-'})")

@@ -82,3 +82,30 @@ def upx394() -> Path:
     (work / "x").rename(target.parent.parent.parent)
     shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def msvc_runtime_dir() -> Path:
+    """Microsoft's Visual C++ runtime DLLs from PyPI's ``msvc-runtime`` wheel (downloaded once)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    target = TEST_CACHE / "msvc-runtime"
+    done = target / ".complete"
+    if not done.exists():
+        downloads = TEST_CACHE / "msvc-runtime-download"
+        downloads.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                               "--platform", "win_amd64", "--python-version", "3.11", "-d", str(downloads),
+                               "msvc-runtime"], capture_output=True, text=True)
+        wheel = next(downloads.glob("msvc_runtime-*.whl"), None)
+        if proc.returncode != 0 or wheel is None:
+            unavailable(f"cannot download the msvc-runtime wheel: {proc.stderr.strip()[-300:]}")
+        target.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for member in zf.namelist():
+                if "/data/Scripts/" in member and member.lower().endswith(".dll"):
+                    (target / Path(member).name).write_bytes(zf.read(member))
+        done.write_text(wheel.name)
+    return target

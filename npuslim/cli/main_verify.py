@@ -11,7 +11,8 @@ import typer
 
 from npuslim import __version__
 from npuslim.cli.common import error_boundary, stdout
-from npuslim.errors import VerifyError
+from npuslim.errors import LoadError, VerifyError
+from npuslim.load import LoadResult, load_bundle
 from npuslim.verify import VerifyResult, verify_bundle
 
 
@@ -20,7 +21,21 @@ class VerifyFormat(str, Enum):
     json = "json"
 
 
-def result_dict(result: VerifyResult) -> dict:
+class MsvcRuntime(str, Enum):
+    system = "system"
+    bundled = "bundled"
+
+
+def load_dict(load: LoadResult) -> dict:
+    return {
+        "ok": load.ok, "runner": load.runner, "device": load.device, "msvc_runtime": load.msvc_runtime,
+        "verdict": load.verdict,
+        "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "detail": s.detail} for s in load.steps],
+        "missing": [{"library": lib, "needed_by": needer} for lib, needer in load.missing],
+    }
+
+
+def result_dict(result: VerifyResult, load: LoadResult | None = None) -> dict:
     return {
         "schema": "npuslim.verify",
         "schema_version": 1,
@@ -30,6 +45,7 @@ def result_dict(result: VerifyResult) -> dict:
         "files_checked": result.files_checked,
         "dlls_checked": result.dlls_checked,
         "problems": [{"path": p.path, "kind": p.kind, "message": p.message} for p in result.problems],
+        "load": load_dict(load) if load else None,
     }
 
 
@@ -37,20 +53,40 @@ def result_dict(result: VerifyResult) -> dict:
 def verify(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract.")],
     fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.text,
+    load: Annotated[bool, typer.Option("--load", help="Also load the bundle through the Windows loader "
+                                       "(Wine on Linux) and report each step.")] = False,
+    msvc_runtime: Annotated[MsvcRuntime, typer.Option(
+        "--msvc-runtime", help="With --load: 'system' lets the machine provide the Visual C++ runtime "
+        "(Wine's own); 'bundled' allows only Microsoft's DLLs, so the bundle must carry them.")]
+    = MsvcRuntime.system,
+    device: Annotated[str, typer.Option("--device", help="With --load: the device to ask for.")] = "NPU",
 ) -> None:
     """Check every file against the bundle manifest and the closure inside the bundle.
 
-    Exit 0 only when all hold; 5 when a check fails (one line per problem).
+    Exit 0 only when all hold; 5 when a check fails (one line per problem);
+    8 when --load fails.
     """
     result = verify_bundle(bundle)
+    loaded = load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value) if load else None
     out = stdout()
     if fmt is VerifyFormat.json:
-        out.out(json.dumps(result_dict(result), indent=2))
+        out.out(json.dumps(result_dict(result, loaded), indent=2))
     else:
         for problem in result.problems:
             out.print(f"[red]FAIL[/] {problem.message}", highlight=False, soft_wrap=True)
         status = "[green]OK[/]" if result.ok else f"[bold red]{len(result.problems)} problem(s)[/]"
         out.print(f"{status} {bundle}: {result.files_checked} files checked against the manifest, "
                   f"imports of {result.dlls_checked} DLLs resolved", highlight=False, soft_wrap=True)
+        if loaded is not None:
+            out.print(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):", highlight=False)
+            for step in loaded.steps:
+                mark = "[green]ok  [/]" if step.ok else "[yellow]fail[/]"
+                out.print(f"  {mark} {step.title}: {step.detail}", highlight=False, soft_wrap=True)
+            for lib, needer in loaded.missing:
+                out.print(f"  [red]missing[/] {lib} (needed by {needer})", highlight=False, soft_wrap=True)
+            verdict = "[green]OK[/]" if loaded.ok else "[bold red]LOAD FAILED[/]"
+            out.print(f"{verdict} {loaded.verdict}", highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(VerifyError.exit_code)
+    if loaded is not None and not loaded.ok:
+        raise typer.Exit(LoadError.exit_code)

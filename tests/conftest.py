@@ -13,7 +13,7 @@ from tests.support.tools import unavailable
 # every later run; NPUSLIM_TEST_CACHE moves it.
 TEST_CACHE = Path(os.environ.get("NPUSLIM_TEST_CACHE", Path.home() / ".cache" / "npuslim-tests"))
 REPO = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 OPENVINO_VERSIONS = ("2026.4.1", "2024.6.0")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from npuslim import upx
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import FIXTURES
 
 
 def fixture(name: str) -> tuple[str, int]:
-    path = SHARED_FIXTURES / name
+    path = FIXTURES / name
     if not path.is_file():
         pytest.fail(f"captured UPX output {path} is missing", pytrace=False)
     text = path.read_text()
@@ -22,7 +22,7 @@ def fixture(name: str) -> tuple[str, int]:
 
 @pytest.mark.parametrize("name,version", [("upx-4.2.3/version.txt", (4, 2, 3)), ("upx-3.94/version.txt", (3, 94))])
 def test_version(name: str, version: tuple[int, ...]) -> None:
-    text = (SHARED_FIXTURES / name).read_text()
+    text = (FIXTURES / name).read_text()
     assert upx.parse_version(text)[0] == version
 
 

@@ -72,7 +72,7 @@ class BundleLock:
     def file(self, path: str) -> LockedFile | None:
         return next((f for f in self.files if f.path == path), None)
 
-    def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> "BundleLock":
+    def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> BundleLock:
         totals = dict(self.totals)
         totals["files"] = len(files)
         totals["bytes"] = sum(f.size for f in files)

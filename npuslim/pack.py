@@ -245,7 +245,8 @@ def pack_bundle(bundle: Path, options: PackOptions, *, progress: ProgressFn | No
             xz_after = list(pool.map(lambda p: xz_size(staging / p), dll_paths))
             others = [f.path for f in lock.files if f.path not in set(dll_paths)]
             other_xz = sum(pool.map(lambda p: xz_size(bundle / p), others))
-        outcomes = tuple(replace(o, xz_original=a, xz_final=b) for (o, _), a, b in zip(results, xz_before, xz_after))
+        outcomes = tuple(replace(o, xz_original=a, xz_final=b)
+                         for (o, _), a, b in zip(results, xz_before, xz_after, strict=True))
         new_by_path = {lf.path: lf for _, lf in results}
         files = tuple(new_by_path.get(f.path, f) for f in lock.files)
         packed_info = dict(lock.packed or {})

@@ -121,7 +121,7 @@ def _requirements(graph: DependencyGraph, manifest: BundleManifest,
 def _matches(rel: str, pattern: str) -> bool:
     """Glob match segment by segment: ``*`` never crosses a ``/``."""
     parts, pats = rel.split("/"), pattern.split("/")
-    return len(parts) == len(pats) and all(fnmatch.fnmatch(a, b) for a, b in zip(parts, pats))
+    return len(parts) == len(pats) and all(fnmatch.fnmatch(a, b) for a, b in zip(parts, pats, strict=True))
 
 
 def _license_files(install: OpenVinoInstall, patterns: tuple[str, ...]) -> list[tuple[Path, str]]:

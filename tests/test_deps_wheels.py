@@ -82,3 +82,38 @@ def test_2024_has_no_compiler_companions(ov2024) -> None:
     states = {c.companion.name: c.state for c in graph.companions}
     assert states["openvino_intel_npu_compiler_loader.dll"] == "not for this version"
     assert states["openvino_ir_frontend.dll"] == "included"
+
+
+def test_pip_package_layout_is_detected(ov2026) -> None:
+    from npuslim.sources import locate
+
+    install = locate(str(ov2026.root / "openvino"))
+    assert install.layout == "pip-package" and install.version == ov2026.version
+    assert install.dll_dir == ov2026.root / "openvino" / "libs"
+    assert any(d.name.endswith(".dist-info") for d in install.license_dirs)
+
+
+def test_archive_layout_and_intel_openvino_dir(ov2026, tmp_path, monkeypatch) -> None:
+    from npuslim.sources import locate
+
+    root = tmp_path / "openvino_2026"
+    release = root / "runtime" / "bin" / "intel64" / "Release"
+    release.mkdir(parents=True)
+    for dll in ov2026.dll_dir.glob("*.dll"):
+        (release / dll.name).symlink_to(dll)
+    (root / "runtime" / "include").symlink_to(ov2026.include_dir)
+    libdir = root / "runtime" / "lib" / "intel64" / "Release"
+    libdir.mkdir(parents=True)
+    for lib in ov2026.dll_dir.glob("*.lib"):
+        (libdir / lib.name).symlink_to(lib)
+    install = locate(str(root))
+    assert install.layout == "archive" and install.dll_dir == release and install.lib_dir == libdir
+    graph = npu_graph(install)
+    assert {n.name for n in graph.import_closure() if n.dep_class == BUNDLED} == {
+        PLUGIN, "openvino.dll", "tbb12.dll"}
+    # no source given: this Python has no Windows openvino package, INTEL_OPENVINO_DIR is used
+    monkeypatch.setenv("INTEL_OPENVINO_DIR", str(root))
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:
+        assert locate(None).origin == "INTEL_OPENVINO_DIR"

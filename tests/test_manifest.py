@@ -88,5 +88,6 @@ def test_an_installed_wheel_carries_the_manifests(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("npuslim-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("npuslim/manifests/npu.yaml", "npuslim/manifests/windows.yaml",
-                   "npuslim/schemas/deps.schema.json"):
+                   "npuslim/schemas/deps.schema.json", "npuslim/schemas/bundle.schema.json",
+                   "npuslim/schemas/size-report.schema.json", "npuslim/probe/ov_probe.c"):
         assert needed in names

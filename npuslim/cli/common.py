@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console

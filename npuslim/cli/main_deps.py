@@ -9,8 +9,16 @@ import typer
 from npuslim import serialize
 from npuslim.cli import render_deps
 from npuslim.cli.common import (
-    DepsFormat, ManifestOpt, PlatformOpt, SearchPathOpt, SourceArg, WithOpt, WithoutOpt,
-    error_boundary, stderr, stdout,
+    DepsFormat,
+    ManifestOpt,
+    PlatformOpt,
+    SearchPathOpt,
+    SourceArg,
+    WithOpt,
+    WithoutOpt,
+    error_boundary,
+    stderr,
+    stdout,
 )
 from npuslim.errors import MissingDependencyError
 from npuslim.features import select_features

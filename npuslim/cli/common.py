@@ -70,6 +70,11 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class DepsFormat(str, Enum):
     tree = "tree"
     table = "table"

@@ -14,6 +14,7 @@ from rich.table import Table
 from npuslim.bundle import write_bundle
 from npuslim.cli.common import (
     ManifestOpt,
+    OutputFormat,
     PlatformOpt,
     SearchPathOpt,
     SourceArg,
@@ -63,8 +64,8 @@ def extract(
         "(your Visual Studio redistributable folder).", file_okay=False, show_default=False)] = None,
     list_features: Annotated[bool, typer.Option("--list-features", help="List the manifest's "
                                                 "features with their sizes for this source, and exit.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the bundle manifest (JSON) instead "
-                                           "of the summary.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a summary; json: the bundle "
+                                              "manifest written into the bundle.")] = OutputFormat.text,
     platform: PlatformOpt = DEFAULT_PLATFORM,
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
@@ -86,6 +87,7 @@ def extract(
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
     )
     err = stderr()
+    json_out = fmt is OutputFormat.json
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from npuslim.cli.common import error_boundary, stderr, stdout, write_text_atomic
+from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout, write_text_atomic
 from npuslim.errors import InputError
 from npuslim.pack import PackOptions, pack_bundle
 from npuslim.report import SizeReport, report_json, report_markdown
@@ -47,6 +47,8 @@ def pack(
                                                       dir_okay=False, show_default=False)] = None,
     baseline: Annotated[str, typer.Option("--baseline", help="Size of the full install to compare with.")]
     = "1.75GB",
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a table; json: the size report "
+                                              "(as size-report.json).")] = OutputFormat.text,
 ) -> None:
     """Make a bundle smaller for shipping and report, honestly, what it cost.
 
@@ -87,7 +89,10 @@ def pack(
                         baseline_bytes or BASELINE_BYTES)
     write_text_atomic(bundle / "size-report.md", report_markdown(report))
     write_text_atomic(bundle / "size-report.json", report_json(report))
-    _print(report)
+    if fmt is OutputFormat.json:
+        stdout().out(report_json(report), end="")
+    else:
+        _print(report)
 
 
 def _print(report: SizeReport) -> None:

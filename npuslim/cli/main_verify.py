@@ -10,15 +10,10 @@ from typing import Annotated
 import typer
 
 from npuslim import __version__
-from npuslim.cli.common import error_boundary, stdout
+from npuslim.cli.common import OutputFormat, error_boundary, stdout
 from npuslim.errors import LoadError, VerifyError
 from npuslim.load import LoadResult, load_bundle
 from npuslim.verify import VerifyResult, verify_bundle
-
-
-class VerifyFormat(str, Enum):
-    text = "text"
-    json = "json"
 
 
 class MsvcRuntime(str, Enum):
@@ -52,7 +47,7 @@ def result_dict(result: VerifyResult, load: LoadResult | None = None) -> dict:
 @error_boundary
 def verify(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract.")],
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.text,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
     load: Annotated[bool, typer.Option("--load", help="Also load the bundle through the Windows loader "
                                        "(Wine on Linux) and report each step.")] = False,
     msvc_runtime: Annotated[MsvcRuntime, typer.Option(
@@ -69,7 +64,7 @@ def verify(
     result = verify_bundle(bundle)
     loaded = load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value) if load else None
     out = stdout()
-    if fmt is VerifyFormat.json:
+    if fmt is OutputFormat.json:
         out.out(json.dumps(result_dict(result, loaded), indent=2))
     else:
         for problem in result.problems:

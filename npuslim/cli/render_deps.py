@@ -168,11 +168,11 @@ def render_table(graph: DependencyGraph) -> Table:
     table.add_column("class")
     table.add_column("size", justify="right")
     table.add_column("via")
-    table.add_column("needed because", overflow="fold")
+    table.add_column("pulled in by", overflow="fold", min_width=20)
     for node in graph.nodes:
         size = format_size(node.size) if node.info else ""
-        table.add_row(Text(node.name, style=STYLES[node.dep_class]), node.dep_class, size, node.via,
-                      " -> ".join(node.chain))
+        chain = " -> ".join(node.chain[:-1]) if len(node.chain) > 1 else "(root)"
+        table.add_row(Text(node.name, style=STYLES[node.dep_class]), node.dep_class, size, node.via, chain)
     return table
 
 

@@ -1,0 +1,41 @@
+"""Which DLL UPX may pack: the Control Flow Guard rules, for UPX 3 and UPX 4 (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from npuslim.pack import PackOptions, upx_decision
+from npuslim.pe import PeInfo
+from npuslim.upx import UpxTool
+
+PLAIN = PeInfo(path=Path("x.dll"), size=1000, machine="x64", is_dll=True, imports=("KERNEL32.dll",),
+               delay_imports=(), cfg=False, signature="none", signature_size=0, has_debug=False,
+               coff_symbols=0, upx_packed=False, file_version=None, product_version=None)
+CFG = replace(PLAIN, cfg=True, signature="signed", signature_size=10512)
+UPX3 = UpxTool(Path("/bin/upx3"), (3, 94), "3.94")
+UPX4 = UpxTool(Path("/bin/upx4"), (4, 2, 3), "4.2.3")
+ON = PackOptions(upx=True)
+
+
+@pytest.mark.parametrize("info,upx,options,skip,force", [
+    (PLAIN, UPX3, ON, None, False),
+    (PLAIN, UPX4, ON, None, False),
+    (CFG, UPX4, ON, "use --upx-force-cfg", False),
+    (CFG, UPX4, replace(ON, upx_force_cfg=True), None, True),
+    (CFG, UPX3, ON, "UPX 3.94 must not pack CFG DLLs", False),
+    (CFG, UPX3, replace(ON, upx_force_cfg=True), "UPX 3.94 must not pack CFG DLLs", False),
+    (replace(PLAIN, upx_packed=True), UPX4, ON, "already packed by UPX", False),
+    (PLAIN, UPX4, replace(ON, upx_exclude=("OPENVINO*",)), "excluded by --upx-exclude", False),
+    (PLAIN, UPX4, replace(ON, upx_exclude=("bin/openvino.dll",)), "excluded by --upx-exclude", False),
+    (PLAIN, UPX4, PackOptions(upx=False), "not requested", False),
+])
+def test_upx_decision(info: PeInfo, upx: UpxTool, options: PackOptions, skip: str | None, force: bool) -> None:
+    reason, forced = upx_decision("bin/openvino.dll", info, options, upx)
+    if skip is None:
+        assert reason is None
+    else:
+        assert reason is not None and skip in reason
+    assert forced is force

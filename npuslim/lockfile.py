@@ -24,9 +24,14 @@ class PackRecord:
 
     original_size: int
     original_sha256: str
+    original_signature: str | None = None
+    original_cfg: bool | None = None
+    original_xz: int | None = None
+    after_strip: int | None = None
     stripped: bool = False
-    upx: str | None = None           # "packed", or None
+    upx: str | None = None           # packed | skipped | refused | failed; None: UPX not asked
     upx_skipped: str | None = None   # why UPX left it as it was
+    upx_seconds: float | None = None
     cfg_disabled: bool = False
     signature_removed: bool = False
 

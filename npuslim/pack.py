@@ -138,6 +138,8 @@ def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: 
              progress: ProgressFn | None) -> tuple[FileOutcome, LockedFile]:
     rel = job.locked.path
     work = staging / rel
+    if job.locked.pack is not None:
+        return _previous(job), job.locked
     before = job.info
     after_strip = None
     signature_removed = False
@@ -204,9 +206,11 @@ def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: 
     )
     record = PackRecord(
         original_size=job.locked.size, original_sha256=job.locked.sha256,
+        original_signature=before.signature, original_cfg=before.cfg, after_strip=after_strip,
         stripped=options.strip and after_strip is not None and after_strip != job.locked.size,
-        upx="packed" if status == "packed" else None,
+        upx=None if status == "not requested" else status,
         upx_skipped=None if status in ("packed", "not requested") else message,
+        upx_seconds=round(seconds, 3) if seconds is not None else None,
         cfg_disabled=cfg_disabled, signature_removed=signature_removed,
     )
     new_locked = replace(
@@ -214,6 +218,21 @@ def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: 
         signature=final.signature, cfg=final.cfg, debug_directory=final.has_debug, pack=record,
     )
     return outcome_row, new_locked
+
+
+def _previous(job: _Job) -> FileOutcome:
+    """The outcome of an earlier pack of this file, from its record (an archive-only run)."""
+    rec = job.locked.pack
+    assert rec is not None
+    packed = rec.upx == "packed"
+    status = rec.upx or "not requested"
+    return FileOutcome(
+        path=job.locked.path, original_size=rec.original_size, after_strip=rec.after_strip,
+        after_upx=job.locked.size if packed else None, final_size=job.locked.size, upx_status=status,
+        upx_message=rec.upx_skipped or "", upx_seconds=rec.upx_seconds,
+        signature_before=rec.original_signature, signature_after=job.info.signature,
+        cfg_before=rec.original_cfg, cfg_after=job.info.cfg, image_size=job.info.image_size,
+    )
 
 
 def _link_tree(bundle: Path, staging: Path, members: list[str]) -> None:
@@ -249,13 +268,21 @@ def pack_bundle(bundle: Path, options: PackOptions, *, progress: ProgressFn | No
             if progress:
                 progress("", "measuring xz download sizes")
             dll_paths = [j.locked.path for j in jobs]
-            xz_before = list(pool.map(lambda p: xz_size(bundle / p), dll_paths))
-            xz_after = list(pool.map(lambda p: xz_size(staging / p), dll_paths))
+            # the xz size of a file packed earlier was measured then, from the original
+            xz_before = list(pool.map(
+                lambda j: j.locked.pack.original_xz if j.locked.pack and j.locked.pack.original_xz is not None
+                else xz_size(bundle / j.locked.path), jobs))
+            # a file pack left as it was compresses as before: measure only the rewritten ones
+            unchanged = {lf.path for (_, lf), j in zip(results, jobs, strict=True)
+                         if j.locked.pack is None and lf.sha256 == j.locked.sha256}
+            xz_after = list(pool.map(lambda pair: pair[1] if pair[0] in unchanged else xz_size(staging / pair[0]),
+                                     zip(dll_paths, xz_before, strict=True)))
             others = [f.path for f in lock.files if f.path not in set(dll_paths)]
             other_xz = sum(pool.map(lambda p: xz_size(bundle / p), others))
         outcomes = tuple(replace(o, xz_original=a, xz_final=b)
                          for (o, _), a, b in zip(results, xz_before, xz_after, strict=True))
-        new_by_path = {lf.path: lf for _, lf in results}
+        new_by_path = {lf.path: replace(lf, pack=replace(lf.pack, original_xz=xz))
+                       for (_, lf), xz in zip(results, xz_before, strict=True) if lf.pack is not None}
         files = tuple(new_by_path.get(f.path, f) for f in lock.files)
         packed_info = dict(lock.packed or {})
         packed_info.update({

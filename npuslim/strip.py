@@ -151,7 +151,7 @@ def strip_pe(path: Path) -> StripResult:
     checksum_at = opt.get_field_absolute_offset("CheckSum")
     if opt.CheckSum or sig_bytes:
         _put(data, checksum_at, "<I", pe_checksum(data, checksum_at))
-    pe.close()
+    # no pe.close(): it only runs gc.collect() (pefile 2024.8.26); there is no mmap here
     return StripResult(bytes(data), len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed))
 
 

@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.mingw, pytest.mark.upx]
 
 REPO = Path(__file__).resolve().parent.parent
 REPORT_SCHEMA = json.loads((REPO / "npuslim" / "schemas" / "size-report.schema.json").read_text())
+BUNDLE_SCHEMA = json.loads((REPO / "npuslim" / "schemas" / "bundle.schema.json").read_text())
 
 
 @pytest.fixture
@@ -43,6 +44,8 @@ def test_strip_and_upx_shrink_mingw_dlls_and_verify_still_passes(bundle: Path, u
     result = run("pack", str(bundle), "--strip", "--upx", "--upx-path", str(upx394), "--archive", "zip")
     assert result.exit_code == 0, result.stderr
     lock = lock_of(bundle)
+    jsonschema.validate(lock, BUNDLE_SCHEMA)
+    assert lock["packed"]["upx"]["version"] == "3.94" and lock["packed"]["strip"] is True
     files = {f["path"]: f for f in lock["files"]}
     for path in ("bin/mid.dll", "bin/leaf.dll"):
         f = files[path]
@@ -59,7 +62,7 @@ def test_strip_and_upx_shrink_mingw_dlls_and_verify_still_passes(bundle: Path, u
     # its tables): the import check refuses the packed file and keeps the
     # stripped one.
     app = files["bin/app.dll"]
-    assert app["pack"]["upx"] is None and "lost leaf.dll" in app["pack"]["upx_skipped"]
+    assert app["pack"]["upx"] == "failed" and "lost leaf.dll" in app["pack"]["upx_skipped"]
     app_info = read_pe(bundle / "bin" / "app.dll")
     assert not app_info.upx_packed and app_info.coff_symbols == 0 and app_info.delay_imports == ("leaf.dll",)
     assert run("verify", str(bundle)).exit_code == 0
@@ -82,7 +85,7 @@ def test_exclusions_and_strip_only(bundle: Path, upx394: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == json.loads((bundle / "size-report.json").read_text())
     files = {f["path"]: f for f in lock_of(bundle)["files"]}
-    assert files["bin/leaf.dll"]["pack"]["upx"] is None
+    assert files["bin/leaf.dll"]["pack"]["upx"] == "skipped"
     assert files["bin/leaf.dll"]["pack"]["upx_skipped"] == "excluded by --upx-exclude"
     assert files["bin/leaf.dll"]["sha256"] == files["bin/leaf.dll"]["pack"]["original_sha256"]
     assert files["bin/mid.dll"]["pack"]["upx"] == "packed"
@@ -112,3 +115,15 @@ def test_missing_upx_is_a_clear_error(bundle: Path, tmp_path: Path) -> None:
     result = run("pack", str(bundle), "--upx", "--upx-path", str(tmp_path / "upx"))
     assert result.exit_code == 6 and "UPX not found" in result.stderr
     assert lock_of(bundle)["packed"] is None
+
+
+def test_an_archive_only_run_keeps_the_costs_of_the_earlier_pack(bundle: Path, upx394: Path) -> None:
+    assert run("pack", str(bundle), "--strip", "--upx", "--upx-path", str(upx394), "--archive", "none").exit_code == 0
+    first = json.loads((bundle / "size-report.json").read_text())
+    assert run("pack", str(bundle), "--archive", "zip").exit_code == 0
+    second = json.loads((bundle / "size-report.json").read_text())
+    for a, b in zip(first["files"], second["files"], strict=True):
+        for key in ("path", "original", "after_strip", "final", "upx", "xz_original", "xz_final"):
+            assert a[key] == b[key], key
+    assert second["totals"]["bundle_original"] == first["totals"]["bundle_original"]
+    assert second["totals"]["archive"]["size"] == (bundle.parent / "bundle.zip").stat().st_size

@@ -179,8 +179,13 @@ def plan_bundle(
 
     missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
     if missing and not allow_missing:
-        detail = "; ".join(f"{m.name} (needed by {', '.join(m.required_by) or 'the manifest'})"
-                           for m in missing)
+        def why(node) -> str:
+            text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
+            if node.feature:
+                text += f"; feature {node.feature}, which this source lacks: --without {node.feature}"
+            return text + ")"
+
+        detail = "; ".join(why(n) for n in graph.missing)
         raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
     for m in missing:
         warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")

@@ -49,6 +49,12 @@ def ov2024():
     return _wheel_install("2024.6.0")
 
 
+@pytest.fixture(scope="session")
+def ov2024_0():
+    """OpenVINO 2024.0.0: no headers, no C API in the wheel, ze_loader.dll a static import of the plugin."""
+    return _wheel_install("2024.0.0")
+
+
 @pytest.fixture(params=OPENVINO_VERSIONS, scope="session")
 def ov_install(request):
     return _wheel_install(request.param)

@@ -202,3 +202,20 @@ def test_the_bundle_is_enough_to_build_c_and_cpp(bundle2026: Path, tmp_path: Pat
     proc = subprocess.run([gxx, "-std=c++17", "-fsyntax-only", "-w", str(cpp), "-I", str(bundle2026 / "include")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_2024_0_has_ze_loader_as_a_static_import_and_no_headers(ov2024_0, tmp_path: Path) -> None:
+    deps = run("deps", str(ov2024_0.root), "--format", "json", "--no-hints")
+    data = json.loads(deps.stdout)
+    ze = next(n for n in data["nodes"] if n["name"].lower() == "ze_loader.dll")
+    assert ze["class"] == "driver" and "openvino_intel_npu_plugin.dll" in ze["required_by"]
+    # the 2024.0 wheel carries no C API: the default bundle says how to do without
+    out = tmp_path / "b"
+    refused = run("extract", str(ov2024_0.root), "-o", str(out))
+    assert refused.exit_code == 3 and "--without c-api" in refused.stderr and not out.exists()
+    result = run("extract", str(ov2024_0.root), "-o", str(out), "--without", "c-api")
+    assert result.exit_code == 0, result.stderr
+    assert "no include folder" in result.stderr  # a warning, not a failure
+    assert {p.name for p in (out / "bin").iterdir()} == DEFAULT_DLLS - {"openvino_c.dll"}
+    assert not (out / "include").exists()
+    assert verify_ok(out)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,16 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Progress
 
 
 def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        # os.kill(pid, 0) would send CTRL_C_EVENT there; ask for a handle instead.
+        import ctypes
+
+        synchronize = 0x00100000
+        handle = ctypes.windll.kernel32.OpenProcess(synchronize, False, pid)  # type: ignore[attr-defined]
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,7 +112,7 @@ def _fault_after(count: int) -> None:
     # process (SIGKILL, no clean-up) after N files are written.
     limit = os.environ.get("NPUSLIM_FAULT_AFTER_FILES")
     if limit is not None and limit.isdigit() and count >= int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:

@@ -138,7 +138,7 @@ def build_probe() -> Path:
     target = cache_dir() / "probe" / digest / "ov_probe.exe"
     if target.is_file():
         return target
-    gcc = shutil.which("x86_64-w64-mingw32-gcc")
+    gcc = shutil.which("x86_64-w64-mingw32-gcc") or (shutil.which("gcc") if sys.platform == "win32" else None)
     if gcc is None:
         raise ToolError("x86_64-w64-mingw32-gcc not found: the load probe is built with mingw-w64 "
                         "(apt-get install gcc-mingw-w64-x86-64-win32)")

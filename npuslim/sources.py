@@ -199,6 +199,9 @@ def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
+    if proc.returncode != 0 and "No module named pip" in proc.stderr:
+        raise ToolError(f"cannot download {requirement}: pip is not available in this Python "
+                        f"({sys.executable}); install pip, or pass a downloaded .whl file")
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if ln.startswith("ERROR")]

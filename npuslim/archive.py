@@ -55,15 +55,15 @@ def write_archive(bundle: Path, members: list[str], fmt: str, dest: Path) -> Pat
         else:
             dirs = sorted({str(Path(rel).parent) for rel in members} - {"."})
             all_dirs = sorted({p for d in dirs for p in _parents(d)})
-            with tarfile.open(tmp, "w:xz", preset=XZ_PRESET, format=tarfile.GNU_FORMAT) as tf:
+            with tarfile.open(tmp, "w:xz", preset=9, format=tarfile.GNU_FORMAT) as tf:  # XZ_PRESET
                 tf.addfile(_tarinfo(top, epoch, directory=True))
                 for d in all_dirs:
                     tf.addfile(_tarinfo(f"{top}/{d}", epoch, directory=True))
                 for rel in members:
-                    info = _tarinfo(f"{top}/{rel}", epoch, directory=False)
-                    info.size = (bundle / rel).stat().st_size
+                    entry = _tarinfo(f"{top}/{rel}", epoch, directory=False)
+                    entry.size = (bundle / rel).stat().st_size
                     with open(bundle / rel, "rb") as src:
-                        tf.addfile(info, src)
+                        tf.addfile(entry, src)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -20,9 +20,12 @@ def lief_imports(path: Path) -> set[str]:
     binary = lief.PE.parse(str(path))
     if binary is None:
         raise NpuslimError(f"{path}: LIEF cannot parse the rewritten file")
-    names = {imp.name.lower() for imp in binary.imports}
-    names |= {imp.name.lower() for imp in getattr(binary, "delay_imports", [])}
-    return names
+    entries = list(binary.imports) + list(getattr(binary, "delay_imports", []))
+    return {_text(imp.name).lower() for imp in entries}
+
+
+def _text(name: str | bytes) -> str:
+    return name.decode("ascii", "replace") if isinstance(name, bytes) else name
 
 
 def check_imports(path: Path, expected: set[str], *, allowed_extra: frozenset[str] = frozenset()) -> None:

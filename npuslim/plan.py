@@ -105,9 +105,9 @@ def _requirements(graph: DependencyGraph, manifest: BundleManifest,
         if never.dep_class == DRIVER:
             drivers.setdefault(never.name.lower(), never.name)
     for _low, name in sorted(drivers.items()):
-        never = manifest.never(name)
-        title = f"{never.provided_by} ({name})" if never and never.provided_by else name
-        out.append(Requirement(DRIVER, title, (name,), never.reason if never else "provided by a driver"))
+        declared = manifest.never(name)
+        title = f"{declared.provided_by} ({name})" if declared and declared.provided_by else name
+        out.append(Requirement(DRIVER, title, (name,), declared.reason if declared else "provided by a driver"))
     api = names(API_SET)
     if api:
         out.append(Requirement("windows", "Windows 10 or later", api,
@@ -208,14 +208,14 @@ def plan_bundle(
     for lib in manifest.import_libraries:
         if lib.feature is not None and lib.feature not in features:
             continue
-        path = None
+        lib_path: Path | None = None
         if install.lib_dir is not None:
-            path = next((p for p in install.lib_dir.iterdir() if p.name.lower() == lib.name.lower()), None)
-        if path is None:
+            lib_path = next((p for p in install.lib_dir.iterdir() if p.name.lower() == lib.name.lower()), None)
+        if lib_path is None:
             warnings.append(f"import library {lib.name} is not in the source")
             continue
-        files.append(PlannedFile(path, f"{LIB}/{path.name}", ROLE_IMPLIB,
-                                 "import library to link against", (), _size(path), lib.feature))
+        files.append(PlannedFile(lib_path, f"{LIB}/{lib_path.name}", ROLE_IMPLIB,
+                                 "import library to link against", (), _size(lib_path), lib.feature))
 
     licenses = _license_files(install, manifest.licenses)
     if manifest.licenses and not licenses:

@@ -128,6 +128,7 @@ def test_verify_names_a_deleted_dll_and_the_broken_import(bundle2026: Path, tmp_
     result = run("verify", str(copy), "--format", "json")
     assert result.exit_code == 5
     data = json.loads(result.stdout)
+    jsonschema.validate(data, json.loads((REPO / "npuslim" / "schemas" / "verify.schema.json").read_text()))
     assert not data["ok"]
     kinds = {(p["path"], p["kind"]) for p in data["problems"]}
     assert ("bin/tbb12.dll", "missing") in kinds

@@ -59,6 +59,10 @@ def copy_without(bundle: Path, tmp_path: Path, name: str | None) -> Path:
 def test_the_default_bundle_loads_up_to_the_missing_npu(bundle: Path) -> None:
     result = run("verify", str(bundle), "--load", "--format", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
+    import jsonschema
+
+    jsonschema.validate(json.loads(result.stdout),
+                        json.loads((REPO / "npuslim" / "schemas" / "verify.schema.json").read_text()))
     load = json.loads(result.stdout)["load"]
     steps = {s["name"]: s for s in load["steps"]}
     for name in ("load_c_api", "version", "core_create", "read_model", "plugin"):

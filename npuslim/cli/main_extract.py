@@ -11,7 +11,6 @@ from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from npuslim.bundle import write_bundle
 from npuslim.cli.common import (
     ManifestOpt,
     OutputFormat,
@@ -27,7 +26,6 @@ from npuslim.cli.common import (
 from npuslim.errors import InputError
 from npuslim.features import select_features
 from npuslim.graph import build_graph
-from npuslim.lockfile import to_json
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.plan import (
     BIN,
@@ -86,6 +84,9 @@ def extract(
         roots=tuple(root) if root else None, search_paths=tuple(search_path or ()),
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
     )
+    from npuslim.bundle import write_bundle
+    from npuslim.lockfile import to_json
+
     err = stderr()
     json_out = fmt is OutputFormat.json
     if err.is_terminal and not json_out:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -13,10 +13,13 @@ from rich.table import Table
 
 from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout, write_text_atomic
 from npuslim.errors import InputError
-from npuslim.pack import PackOptions, pack_bundle
-from npuslim.report import SizeReport, report_json, report_markdown
 from npuslim.units import BASELINE_BYTES, format_size, parse_size, percent
-from npuslim.upx import LEVELS
+
+if TYPE_CHECKING:
+    from npuslim.report import SizeReport
+
+# UPX levels, repeated here so that importing the CLI does not import the packer
+LEVELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "best", "lzma")
 
 
 class ArchiveFormat(str, Enum):
@@ -55,6 +58,9 @@ def pack(
     Writes size-report.md and size-report.json into the bundle and updates its
     manifest; npuslim verify passes afterwards.
     """
+    from npuslim.pack import PackOptions, pack_bundle
+    from npuslim.report import SizeReport, report_json, report_markdown
+
     if upx_level is not None and upx_level not in LEVELS:
         raise InputError(f"--upx-level must be one of {', '.join(LEVELS)}")
     try:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from npuslim import __version__
 from npuslim.cli.common import OutputFormat, error_boundary, stdout
 from npuslim.errors import LoadError, VerifyError
-from npuslim.load import LoadResult, load_bundle
-from npuslim.verify import VerifyResult, verify_bundle
+
+if TYPE_CHECKING:
+    from npuslim.load import LoadResult
+    from npuslim.verify import VerifyResult
 
 
 class MsvcRuntime(str, Enum):
@@ -61,6 +63,9 @@ def verify(
     Exit 0 only when all hold; 5 when a check fails (one line per problem);
     8 when --load fails.
     """
+    from npuslim.load import load_bundle
+    from npuslim.verify import verify_bundle
+
     result = verify_bundle(bundle)
     loaded = load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value) if load else None
     out = stdout()

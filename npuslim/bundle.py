@@ -158,11 +158,7 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
                  progress: ProgressFn | None = None) -> ExtractResult:
     """Copy the planned files into ``out`` with a bundle manifest, atomically."""
     check_output(out, plan.install.root, force=force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(out)
-    staging = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = fresh_staging(out)
     try:
         locked: list[LockedFile] = []
         for count, planned in enumerate(plan.files, start=1):
@@ -173,14 +169,25 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
             _fault_after(count)
         lock = build_lock(plan, tuple(locked))
         (staging / BUNDLE_MANIFEST).write_text(to_json(lock), encoding="utf-8")
-        _move_into_place(staging, out)
+        move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ExtractResult(out, lock)
 
 
-def _move_into_place(staging: Path, out: Path) -> None:
+def fresh_staging(out: Path) -> Path:
+    """An empty staging folder beside ``out``; those left by dead runs are removed first."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_staging(out)
+    staging = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def move_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` (if any) by ``staging`` with two renames; the old tree is removed last."""
     if out.exists():
         old = out.parent / f".{out.name}.npuslim-old-{os.getpid()}"
         os.replace(out, old)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from npuslim import __version__
 from npuslim.archive import archive_name, write_archive, xz_size
-from npuslim.bundle import sha256_file
+from npuslim.bundle import fresh_staging, move_into_place, sha256_file
 from npuslim.crosscheck import check_imports
 from npuslim.errors import InputError, NpuslimError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
@@ -259,8 +259,7 @@ def pack_bundle(bundle: Path, options: PackOptions, *, progress: ProgressFn | No
     jobs = _plan(bundle, lock, options, upx)
 
     members = [f.path for f in lock.files]
-    staging = bundle.parent / f".{bundle.name}.npuslim-pack-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = fresh_staging(bundle)
     try:
         _link_tree(bundle, staging, members)
         with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
@@ -297,10 +296,7 @@ def pack_bundle(bundle: Path, options: PackOptions, *, progress: ProgressFn | No
         for extra in ("size-report.md", "size-report.json"):
             if (bundle / extra).exists():
                 shutil.copy2(bundle / extra, staging / extra)
-        old = bundle.parent / f".{bundle.name}.npuslim-old-{os.getpid()}"
-        os.replace(bundle, old)
-        os.replace(staging, bundle)
-        shutil.rmtree(old, ignore_errors=True)
+        move_into_place(staging, bundle)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

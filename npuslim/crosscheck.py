@@ -26,13 +26,3 @@ def lief_imports(path: Path) -> set[str]:
 
 def _text(name: str | bytes) -> str:
     return name.decode("ascii", "replace") if isinstance(name, bytes) else name
-
-
-def check_imports(path: Path, expected: set[str], *, allowed_extra: frozenset[str] = frozenset()) -> None:
-    """Raise when LIEF sees other imported DLLs in ``path`` than ``expected``."""
-    seen = lief_imports(path)
-    lost = expected - seen
-    added = seen - expected - allowed_extra
-    if lost or added:
-        raise NpuslimError(f"{path.name}: LIEF reads other imports than expected "
-                           f"(lost {', '.join(sorted(lost)) or '-'}, added {', '.join(sorted(added)) or '-'})")

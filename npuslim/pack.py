@@ -21,7 +21,7 @@ from pathlib import Path
 from npuslim import __version__
 from npuslim.archive import archive_name, write_archive, xz_size
 from npuslim.bundle import fresh_staging, move_into_place, sha256_file
-from npuslim.crosscheck import check_imports
+from npuslim.crosscheck import lief_imports
 from npuslim.errors import InputError, NpuslimError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
 from npuslim.pe import PeInfo, read_pe
@@ -130,6 +130,18 @@ def _dll_names(info: PeInfo) -> set[str]:
     return {n.lower() for n in info.imports + info.delay_imports}
 
 
+def _import_drift(path: Path, info: PeInfo, expected: set[str],
+                  allowed_extra: frozenset[str] = frozenset()) -> str | None:
+    """``None`` when pefile (``info``) and LIEF both read exactly the ``expected`` imported
+    DLLs (plus ``allowed_extra``) in a rewritten file, else what differs."""
+    for reader, seen in (("pefile", lambda: _dll_names(info)), ("LIEF", lambda: lief_imports(path))):
+        names = seen()
+        lost, added = expected - names, names - expected - allowed_extra
+        if lost or added:
+            return f"lost {', '.join(sorted(lost)) or '-'}, added {', '.join(sorted(added)) or '-'} ({reader})"
+    return None
+
+
 def _replace(tmp: Path, dest: Path) -> None:
     os.replace(tmp, dest)  # breaks the hard link to the bundle's original
 
@@ -150,14 +162,10 @@ def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: 
         if result.changed:
             tmp = work.with_name(work.name + ".strip")
             tmp.write_bytes(result.data)
-            stripped = read_pe(tmp)
-            try:
-                if _dll_names(stripped) != _dll_names(before):
-                    raise NpuslimError(f"{rel}: imports changed after stripping")
-                check_imports(tmp, _dll_names(before))
-            except NpuslimError:
+            drift = _import_drift(tmp, read_pe(tmp), _dll_names(before))
+            if drift is not None:
                 tmp.unlink()
-                raise
+                raise NpuslimError(f"{rel}: imports changed after stripping ({drift}); nothing was replaced")
             _replace(tmp, work)
             signature_removed = result.signature_removed > 0
         after_strip = len(result.data)
@@ -173,18 +181,11 @@ def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: 
         seconds = time.perf_counter() - start
         if outcome.ok:
             packed_info = read_pe(packed)
-            lost = _dll_names(before) - _dll_names(packed_info)
-            added = _dll_names(packed_info) - _dll_names(before) - _UPX_STUB_IMPORTS
-            if not lost and not added:
-                try:
-                    check_imports(packed, _dll_names(before), allowed_extra=_UPX_STUB_IMPORTS)
-                except NpuslimError as exc:
-                    lost, added = {str(exc)}, set()
-            if lost or added:
+            drift = _import_drift(packed, packed_info, _dll_names(before), _UPX_STUB_IMPORTS)
+            if drift is not None:
                 packed.unlink()
                 status = "failed"
-                message = (f"import table changed after packing (lost {', '.join(sorted(lost)) or '-'}, "
-                           f"added {', '.join(sorted(added)) or '-'}); left unpacked")
+                message = f"import table changed after packing ({drift}); left unpacked"
             else:
                 _replace(packed, work)
                 status, message, after_upx = "packed", outcome.message, packed_info.size

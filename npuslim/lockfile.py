@@ -52,10 +52,6 @@ class LockedFile:
     debug_directory: bool | None = None
     pack: PackRecord | None = None
 
-    @property
-    def is_dll(self) -> bool:
-        return self.machine is not None
-
 
 @dataclass(frozen=True)
 class BundleLock:
@@ -73,9 +69,6 @@ class BundleLock:
     packed: dict[str, Any] | None = None
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
-
-    def file(self, path: str) -> LockedFile | None:
-        return next((f for f in self.files if f.path == path), None)
 
     def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> BundleLock:
         totals = dict(self.totals)

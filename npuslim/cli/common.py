@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -105,6 +104,11 @@ SearchPathOpt = Annotated[
                  "importing DLL's folder and the install's DLL folder (repeatable).",
                  file_okay=False),
 ]
+RootOpt = Annotated[
+    list[str] | None,
+    typer.Option("--root", "-r", help="Root DLL to start from instead of the manifest's (repeatable).",
+                 show_default=False),
+]
 WithOpt = Annotated[
     list[str] | None,
     typer.Option("--with", help="Turn on an optional feature of the manifest (repeatable).",
@@ -123,6 +127,3 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

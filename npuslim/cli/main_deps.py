@@ -12,6 +12,7 @@ from npuslim.cli.common import (
     DepsFormat,
     ManifestOpt,
     PlatformOpt,
+    RootOpt,
     SearchPathOpt,
     SourceArg,
     WithOpt,
@@ -30,11 +31,7 @@ from npuslim.sources import DEFAULT_PLATFORM, locate
 @error_boundary
 def deps(
     source: SourceArg = None,
-    root: Annotated[
-        list[str] | None,
-        typer.Option("--root", "-r", help="Root DLL to start from instead of the manifest's "
-                     "(repeatable).", show_default=False),
-    ] = None,
+    root: RootOpt = None,
     fmt: Annotated[DepsFormat, typer.Option("--format", "-f", help="Output format.")] = DepsFormat.tree,
     manifest: ManifestOpt = None,
     with_: WithOpt = None,

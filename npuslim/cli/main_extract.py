@@ -15,6 +15,7 @@ from npuslim.cli.common import (
     ManifestOpt,
     OutputFormat,
     PlatformOpt,
+    RootOpt,
     SearchPathOpt,
     SourceArg,
     WithOpt,
@@ -51,8 +52,7 @@ def extract(
     manifest: ManifestOpt = None,
     with_: WithOpt = None,
     without: WithoutOpt = None,
-    root: Annotated[list[str] | None, typer.Option("--root", "-r", help="Root DLL instead of the "
-                                                   "manifest's (repeatable).", show_default=False)] = None,
+    root: RootOpt = None,
     search_path: SearchPathOpt = None,
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Write the bundle even when "
                                                 "dependencies are missing; they are recorded.")] = False,

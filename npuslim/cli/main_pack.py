@@ -14,12 +14,10 @@ from rich.table import Table
 from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout, write_text_atomic
 from npuslim.errors import InputError
 from npuslim.units import BASELINE_BYTES, format_size, parse_size, percent
+from npuslim.upx import LEVELS
 
 if TYPE_CHECKING:
     from npuslim.report import SizeReport
-
-# UPX levels, repeated here so that importing the CLI does not import the packer
-LEVELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "best", "lzma")
 
 
 class ArchiveFormat(str, Enum):

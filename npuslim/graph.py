@@ -165,9 +165,6 @@ def build_graph(
         if node.dep_class == BUNDLED:
             queue.append(node.key)
 
-    def read(path: Path) -> PeInfo:
-        return read_pe(path)
-
     root_paths: list[Path] = []
     for root in roots:
         path = resolver.find_file(root)
@@ -177,7 +174,7 @@ def build_graph(
                 + (f" ({install.describe()})" if install.layout != "dll-folder" else "")
             )
         root_paths.append(path)
-        info = read(path)
+        info = read_pe(path)
         add(Node(path.name, BUNDLED, path, info, ROOT, (path.name,), (), "root of the bundle"))
 
     root_machine = nodes[roots[0].lower()].info.machine  # type: ignore[union-attr]
@@ -212,7 +209,7 @@ def build_graph(
                     child_info = None
                     display = name
                     if res.dep_class == BUNDLED and res.path is not None:
-                        child_info = read(res.path)
+                        child_info = read_pe(res.path)
                         display = res.path.name
                         if child_info.machine != info.machine:
                             raise ArchitectureError(
@@ -242,7 +239,7 @@ def build_graph(
             add(Node(comp.name, MISSING, None, None, RUNTIME, chain_head + (comp.name,), (),
                      f"{comp.reason} (not in {install.dll_dir})", comp.feature))
         else:
-            info = read(path)
+            info = read_pe(path)
             if info.machine != root_machine:
                 raise ArchitectureError(
                     f"{comp.name} is built for {info.machine}, the roots for {root_machine}: {path}"

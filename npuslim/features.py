@@ -97,16 +97,20 @@ def feature_statuses(graph: DependencyGraph) -> tuple[FeatureStatus, ...]:
         reason = None
         where = f"this source (OpenVINO {version}, {graph.install.origin})"
         if version is not None and declared and absent:
-            reason = f"{', '.join(absent)} is not in {where}"
+            reason = f"{_names(absent)} not in {where}"
         elif version is not None and declared and not present:
             first = _first_release(manifest, feature.name)
-            names = ", ".join(dict.fromkeys(c.name for c in declared if not c.if_present)) or ", ".join(
-                dict.fromkeys(c.name for c in declared))
-            reason = (f"{names} is not in {where}"
+            required = [c.name for c in declared if not c.if_present] or [c.name for c in declared]
+            reason = (f"{_names(required)} not in {where}"
                       + (f"; OpenVINO releases from {first} on ship it" if first else ""))
         adds = {k: v for k, v in reach.get(feature.name, {}).items() if k not in base}
         out.append(FeatureStatus(feature, reason is None, reason, tuple(sorted(adds.items()))))
     return tuple(out)
+
+
+def _names(names: list[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    return f"{', '.join(unique)} {'is' if len(unique) == 1 else 'are'}"
 
 
 def _reach_by_feature(graph: DependencyGraph) -> dict[str | None, dict[str, int]]:

@@ -170,7 +170,7 @@ def _exports(img: _Image, rva: int, size: int) -> tuple[str | None, tuple[Export
 
 def _thunks(img: _Image, rva: int, wide: bool, dll: str, delay: bool) -> list[ImportedSymbol]:
     size, fmt, flag = (8, "<Q", 1 << 63) if wide else (4, "<I", 1 << 31)
-    out = []
+    out: list[ImportedSymbol] = []
     for i in range(_MAX_THUNKS):
         (value,) = struct.unpack(fmt, img.read(rva + i * size, size))
         if value == 0:

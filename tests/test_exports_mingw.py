@@ -151,3 +151,12 @@ def test_a_corrupt_export_table_is_one_clear_error(install: Path, tmp_path: Path
     result = run("deps", str(bad), "--root", "user.dll", "--exports")
     assert result.exit_code == 4
     assert "core.dll: corrupt PE file" in one_error_line(result)
+
+
+def test_a_missing_dll_is_named_and_exits_3(install: Path, tmp_path: Path) -> None:
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copyfile(install / "user.dll", lone / "user.dll")
+    result = run("deps", str(lone), "--root", "user.dll", "--exports")
+    assert result.exit_code == 3
+    assert "missing, not counted: core.dll" in result.stdout

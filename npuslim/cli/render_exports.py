@@ -36,6 +36,8 @@ def print_exports(out: Console, graph: DependencyGraph, *, as_json: bool) -> Non
                       f"{100 * u.fraction:.1f} %" if u.exported else "-",
                       ", ".join(i.removesuffix(".dll") for i in u.importers) or "none (a root, or loaded at run time)")
     out.print(table)
+    if graph.missing:
+        out.print(f"[bold red]missing, not counted[/]: {', '.join(n.name for n in graph.missing)}", markup=True)
     for u in report.dlls:
         if u.unmatched:
             names = ", ".join(s.name or f"#{s.ordinal}" for s in u.unmatched[:5])

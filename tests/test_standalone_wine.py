@@ -52,12 +52,12 @@ def models(tmp_path_factory) -> Path:
     return folder
 
 
-def build_against(bundle: Path, work: Path) -> Path:
+def build_against(bundle: Path, work: Path, *extra: str) -> Path:
     """Configure, build and install the example against ``bundle``; returns the installed bin/."""
     toolchain = ["-DCMAKE_TOOLCHAIN_FILE=" + str(EXAMPLE / "toolchain-mingw64.cmake")] if os.name != "nt" else []
     steps = [
         ["cmake", "-S", str(EXAMPLE), "-B", str(work / "build"), f"-DNPUSLIM_BUNDLE={bundle}",
-         "-DCMAKE_BUILD_TYPE=Release", *toolchain],
+         "-DCMAKE_BUILD_TYPE=Release", *toolchain, *extra],
         ["cmake", "--build", str(work / "build")],
         ["cmake", "--install", str(work / "build"), "--prefix", str(work / "app")],
     ]
@@ -67,10 +67,13 @@ def build_against(bundle: Path, work: Path) -> Path:
     return work / "app" / "bin"
 
 
+def wine_env() -> dict[str, str]:
+    return {"WINEPREFIX": str(cache_dir() / "wine-prefix"), "WINEDEBUG": "-all", "PATH": "/usr/bin:/bin",
+            "HOME": os.environ.get("HOME", "/tmp"), "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d"}
+
+
 def run_test_basic(wine: list[str], app: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"WINEPREFIX": str(cache_dir() / "wine-prefix"), "WINEDEBUG": "-all", "PATH": "/usr/bin:/bin",
-           "HOME": os.environ.get("HOME", "/tmp"), "WINEDLLOVERRIDES": "mscoree,mshtml=;winemenubuilder.exe=d"}
-    return subprocess.run([*wine, "test_basic.exe", *args], cwd=app, env=env, capture_output=True, text=True,
+    return subprocess.run([*wine, "test_basic.exe", *args], cwd=app, env=wine_env(), capture_output=True, text=True,
                           timeout=600)
 
 
@@ -79,12 +82,14 @@ def _win(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def cpu_app(ov2026, wine, tmp_path_factory) -> Path:
+def cpu_app(ov2026, wine, models, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("cpu")
     bundle = work / "cpu-bundle"
     result = run("extract", str(ov2026.root), "--manifest", "cpu", "--with", "onnx", "-o", str(bundle))
     assert result.exit_code == 0, result.stderr
-    return build_against(bundle, work)
+    # ctest runs test_basic through Wine as the cross-compiling emulator
+    return build_against(bundle, work, f"-DNPU_STANDALONE_TEST_MODELS={_win(models)}",
+                         f"-DCMAKE_CROSSCOMPILING_EMULATOR={';'.join(wine)}")
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +115,14 @@ def test_basic_infers_on_the_cpu_bundle_with_real_numbers(cpu_app: Path, wine: l
     assert "y [2,2]: -3.5 -4.5 5.5 7.5" in lines  # ONNX, dynamic batch of 2
     assert "y [3,2]: -3.5 -4.5 5.5 7.5 5.5 5.5" in lines  # the same compiled model, batch of 3
     assert lines[-1] == "test_basic: all checks passed"
+
+
+def test_ctest_runs_test_basic_from_the_build_tree(cpu_app: Path) -> None:
+    build = cpu_app.parent.parent / "build"
+    proc = subprocess.run(["ctest", "--test-dir", str(build), "--output-on-failure"], capture_output=True,
+                          text=True, env={**os.environ, **wine_env()})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "100% tests passed, 0 tests failed out of 1" in proc.stdout
 
 
 def test_onnx_without_the_onnx_frontend_is_a_read_error(cpu_app: Path, wine: list[str], models: Path,

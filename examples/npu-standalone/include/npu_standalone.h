@@ -22,15 +22,15 @@
  *     plugin and every one of its models are destroyed.
  *   - Strings returned by npu_plugin_version / npu_plugin_device_name live as
  *     long as the plugin; npu_last_error's string until the calling thread's
- *     next call into this library.
+ *     next failing call into this library.
  *   - npu_execute copies inputs into the device's own buffers and copies
  *     outputs out of them: the caller's buffers are never kept or aliased.
  *
  * Thread safety:
  *   - Different plugins and different models may be used from different
  *     threads at the same time.
- *   - npu_compile may be called on one plugin from several threads at once
- *     (OpenVINO's core is thread-safe).
+ *   - npu_compile may be called on one plugin from several threads at once;
+ *     the calls are serialised by a lock inside the plugin.
  *   - npu_execute calls on the same model are serialised by a lock inside the
  *     model (one inference at a time per model; compile the model twice for
  *     parallel inferences). The query functions may run concurrently with it.

@@ -30,6 +30,7 @@
 struct npu_plugin {
     ov_core_t *core;
     volatile LONG refs; /* the caller's handle + one per live model */
+    SRWLOCK compile_lock;
     char device[64];
     char version[160];
     char device_name[256];
@@ -188,6 +189,7 @@ npu_plugin_t *npu_plugin_create(const char *device, char *err, size_t errlen) {
         goto failed;
     }
     plugin->refs = 1;
+    InitializeSRWLock(&plugin->compile_lock);
     copy_string(plugin->device, sizeof plugin->device, device);
     if ((st = ov_core_create(&plugin->core)) != OK) {
         set_error("cannot create OpenVINO's core: %s", ov_message(st));
@@ -302,15 +304,19 @@ npu_status_t npu_compile(npu_plugin_t *plugin, const char *model_path, npu_model
 
     if (out) *out = NULL;
     if (!plugin || !model_path || !out) return fail(NPU_ERR_INVALID_ARGUMENT, "npu_compile: NULL argument");
-    if ((st = ov_core_read_model(plugin->core, model_path, NULL, &read)) != OK)
-        return fail(NPU_ERR_READ_MODEL, "cannot read %s: %s", model_path, ov_message(st));
     m = (npu_model_t *)calloc(1, sizeof *m);
-    if (!m) {
-        ov_model_free(read);
-        return fail(NPU_ERR_OUT_OF_MEMORY, "out of memory");
-    }
+    if (!m) return fail(NPU_ERR_OUT_OF_MEMORY, "out of memory");
     InitializeSRWLock(&m->lock);
+    /* OpenVINO does not document its core as thread-safe: one compile at a time per plugin. */
+    AcquireSRWLockExclusive(&plugin->compile_lock);
+    st = ov_core_read_model(plugin->core, model_path, NULL, &read);
+    if (st != OK) {
+        ReleaseSRWLockExclusive(&plugin->compile_lock);
+        free(m);
+        return fail(NPU_ERR_READ_MODEL, "cannot read %s: %s", model_path, ov_message(st));
+    }
     st = ov_core_compile_model(plugin->core, read, plugin->device, 0, &m->compiled);
+    ReleaseSRWLockExclusive(&plugin->compile_lock);
     ov_model_free(read);
     if (st != OK) {
         rc = fail(NPU_ERR_COMPILE, "cannot compile %s for %s: %s", model_path, plugin->device, ov_message(st));
@@ -434,7 +440,7 @@ static npu_status_t get_output(npu_model_t *m, npu_tensor_t *out, size_t index) 
         out->type = from_ov(type);
         out->rank = (size_t)shape.rank;
         for (i = 0; i < shape.rank; i++) out->dims[i] = shape.dims[i];
-        if (!out->data || out->size_bytes < bytes)
+        if (bytes && (!out->data || out->size_bytes < bytes))
             rc = fail(NPU_ERR_BUFFER_TOO_SMALL, "output %zu: %zu bytes needed, the buffer has %zu", index, bytes,
                       out->data ? out->size_bytes : 0);
         else if (bytes)

@@ -160,3 +160,15 @@ def test_cmake_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "set NPUSLIM_BUNDLE to a bundle made by 'npuslim extract'" in proc.stderr
+
+
+def test_basic_on_an_older_release(ov2024, wine: list[str], models: Path, tmp_path: Path) -> None:
+    """The same source against OpenVINO 2024.6.0's C API: the library uses nothing newer."""
+    bundle = tmp_path / "cpu-2024"
+    result = run("extract", str(ov2024.root), "--manifest", "cpu", "--with", "onnx", "-o", str(bundle))
+    assert result.exit_code == 0, result.stderr
+    app = build_against(bundle, tmp_path)
+    proc = run_test_basic(wine, app, "CPU", _win(models), "onnx")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("plugin CPU 2024.6.0-17404")
+    assert "y [3,2]: -3.5 -4.5 5.5 7.5 5.5 5.5" in proc.stdout.splitlines()

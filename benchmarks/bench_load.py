@@ -42,6 +42,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from npuslim.errors import NpuslimError
 from npuslim.load import find_runner
 from npuslim.sources import cache_dir, locate
 
@@ -357,7 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for any setup failure
         print(f"bench_load: {exc}", file=sys.stderr)
         return 2
-    install = locate(args.source)
+    try:
+        install = locate(args.source)
+    except NpuslimError as exc:
+        print(f"bench_load: {exc}", file=sys.stderr)
+        return 2
     timer = build_timer()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-load-"))
     work.mkdir(parents=True, exist_ok=True)

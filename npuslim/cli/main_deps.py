@@ -40,6 +40,8 @@ def deps(
     hints: Annotated[bool, typer.Option("--hints/--no-hints",
                                         help="Scan the closure's strings for names of other install files.")] = True,
     platform: PlatformOpt = DEFAULT_PLATFORM,
+    exports: Annotated[bool, typer.Option("--exports", help="Instead of the closure: how many of each bundled "
+                                          "DLL's exports the other bundled DLLs import (table, or json).")] = False,
 ) -> None:
     """List what the NPU plugin (or --root) needs, why, and who provides it.
 
@@ -65,7 +67,11 @@ def deps(
     for warning in choice.warnings():
         stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out = stdout()
-    if fmt is DepsFormat.json:
+    if exports:
+        from npuslim.cli.render_exports import print_exports
+
+        print_exports(out, graph, as_json=fmt is DepsFormat.json)
+    elif fmt is DepsFormat.json:
         out.out(serialize.graph_to_json(graph), end="")
     elif fmt is DepsFormat.dot:
         out.out(serialize.graph_to_dot(graph), end="")

@@ -67,6 +67,7 @@ class BundleLock:
     warnings: tuple[str, ...]
     totals: dict[str, Any]
     packed: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None  # the size budget checked last (npuslim/schemas/budget.schema.json)
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
 
@@ -102,7 +103,7 @@ def from_dict(data: dict[str, Any]) -> BundleLock:
         manifest=data["manifest"], features=tuple(data["features"]), files=tuple(files),
         requirements=tuple(data["requirements"]), missing=tuple(data["missing"]),
         headers=data.get("headers"), warnings=tuple(data.get("warnings", ())), totals=data["totals"],
-        packed=data.get("packed"),
+        packed=data.get("packed"), budget=data.get("budget"),
     )
 
 

@@ -55,6 +55,12 @@ def ov2024_0():
     return _wheel_install("2024.0.0")
 
 
+@pytest.fixture(scope="session")
+def ov2026_1():
+    """OpenVINO 2026.1.0: the NPU compiler but neither its loader (2026.2.0) nor the VM runtime (2026.3.0)."""
+    return _wheel_install("2026.1.0")
+
+
 @pytest.fixture(params=OPENVINO_VERSIONS, scope="session")
 def ov_install(request):
     return _wheel_install(request.param)

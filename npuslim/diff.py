@@ -465,7 +465,7 @@ def diff_to_markdown(diff: BundleDiff, rules: tuple[FailRule, ...] = ()) -> str:
         lines.append("")
     if rules:
         reasons = fail_reasons(diff, rules)
-        rule_text = ", ".join(r.text for r in rules)
+        rule_text = ",".join(r.text for r in rules)
         lines.append(f"**Fails** (`--fail-on {rule_text}`): {'; '.join(reasons)}." if reasons
                      else f"Passes `--fail-on {rule_text}`.")
         lines.append("")

@@ -17,11 +17,14 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npuslim.errors import BudgetError, InputError
 from npuslim.lockfile import BundleLock
 from npuslim.units import format_size, parse_size, percent
+
+if TYPE_CHECKING:
+    from npuslim.manifest import BundleManifest
 
 BUDGET_SCHEMA_VERSION = 1
 LARGEST = 5
@@ -85,6 +88,19 @@ def parse_budget(text: str | int, *, where: str = "--max-size") -> int:
     if value <= 0:
         raise InputError(f"{where}: a budget must be more than 0 bytes, not {text!r}")
     return value
+
+
+def budget_limit(max_size: str | None, manifest: BundleManifest | None) -> tuple[int, str, str] | None:
+    """(bytes, as written, origin) from ``--max-size``, else the manifest's ``budget:``, else ``None``.
+
+    Raises ``InputError`` for a size that cannot be parsed.
+    """
+    if max_size is not None:
+        return parse_budget(max_size), max_size, "--max-size"
+    if manifest is not None and manifest.budget is not None:
+        return (parse_budget(manifest.budget, where=f"{manifest.source}: budget"), manifest.budget,
+                f"manifest {manifest.name}")
+    return None
 
 
 def measure(name: str, files: Iterable[tuple[str, int]], *, path: str | None = None,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
-from npuslim.errors import InputError
+from npuslim.errors import InputError, VerifyError
 from npuslim.lockfile import BundleLock, read_lock
 from npuslim.manifest import BundleManifest, WindowsFacts
 from npuslim.pe import read_pe
@@ -159,11 +159,13 @@ def snapshot_of_lock(lock: BundleLock, *, label: str, bundle: Path | None, kind:
 
 def snapshot_of_bundle(path: Path, *, label: str | None = None) -> Snapshot:
     """A bundle folder, or its ``npuslim-bundle.json`` (then imports are read only if the DLLs sit beside it)."""
-    if path.is_dir():
-        return snapshot_of_lock(read_lock(path, BUNDLE_MANIFEST), label=label or str(path), bundle=path,
-                                kind=BUNDLE)
-    lock = read_lock(path.parent, path.name)
-    return snapshot_of_lock(lock, label=label or str(path), bundle=path.parent, kind=BUNDLE_MANIFEST_KIND)
+    folder, name = (path, BUNDLE_MANIFEST) if path.is_dir() else (path.parent, path.name)
+    try:
+        lock = read_lock(folder, name)
+    except VerifyError as exc:  # for diff, an unreadable bundle is unusable input
+        raise InputError(str(exc)) from None
+    return snapshot_of_lock(lock, label=label or str(path), bundle=folder,
+                            kind=BUNDLE if path.is_dir() else BUNDLE_MANIFEST_KIND)
 
 
 def snapshot_of_source(source: str, *, manifest: BundleManifest, facts: WindowsFacts,

@@ -43,6 +43,13 @@ def test_a_bad_fail_on_is_a_command_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown item 'bigger'" in result.stderr
 
 
+def test_a_json_file_that_is_no_bundle_manifest_is_unusable_input(tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "something.else"}')
+    result = run("diff", str(other), str(other))
+    assert result.exit_code == 4 and "not a bundle manifest" in one_error_line(result)
+
+
 @pytest.mark.wheels
 def test_2026_1_to_2026_4_1_shows_the_compiler_loader_and_vm_runtime_appearing(ov2026_1, ov2026) -> None:
     data = diff_json("openvino==2026.1.0", "openvino==2026.4.1")

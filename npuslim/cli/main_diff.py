@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -78,8 +79,6 @@ def diff(
     context = None
     for side in (a, b):
         if is_bundle(side):
-            from pathlib import Path
-
             snapshots.append(snapshot_of_bundle(Path(side)))
             continue
         if context is None:
@@ -125,8 +124,8 @@ def _print(result: BundleDiff) -> None:
             parts.append(f"signature {c.a.signature} -> {c.b.signature}")
         if c.a and c.b and c.a.cfg != c.b.cfg:
             parts.append(f"CFG {'on' if c.a.cfg else 'off'} -> {'on' if c.b.cfg else 'off'}")
-        if "content" in c.what and c.what == ("content",):
-            parts.append("content")
+        if c.what == ("content",):
+            parts.append("same size, other content")
         console.print(f"{marks[c.status]} {c.path}  " + "; ".join(parts), soft_wrap=True, highlight=False)
         for i in c.imports:
             verb = "now imports" if i.change == ADDED else "no longer imports"

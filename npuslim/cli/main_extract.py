@@ -131,15 +131,13 @@ def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> Bu
     Over the budget: print the verdict and the five largest files (JSON on
     stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
     """
-    from npuslim.budget import check_budget, enforce, measure, parse_budget
+    from npuslim.budget import budget_limit, check_budget, enforce, measure
 
-    text, origin = (max_size, "--max-size") if max_size is not None else (
-        plan.manifest.budget, f"manifest {plan.manifest.name}")
-    if text is None:
+    limit = budget_limit(max_size, plan.manifest)
+    if limit is None:
         return None
-    limit = parse_budget(text, where="--max-size" if max_size is not None else f"{plan.manifest.source}: budget")
-    report = check_budget(limit, [measure("bundle", ((f.dest, f.size) for f in plan.files))],
-                          limit_text=text, origin=origin)
+    report = check_budget(limit[0], [measure("bundle", ((f.dest, f.size) for f in plan.files))],
+                          limit_text=limit[1], origin=limit[2])
     if report.over:
         if json_out:
             stdout().out(json.dumps(budget_to_dict(report), indent=2), highlight=False)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from npuslim import __version__
 from npuslim.errors import InputError, OutputError
@@ -128,7 +129,8 @@ def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:
     )
 
 
-def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
+def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
+               budget: dict[str, Any] | None = None) -> BundleLock:
     install = plan.install
     manifest = plan.manifest
     return BundleLock(
@@ -153,12 +155,19 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
         ),
         warnings=plan.warnings,
         totals={"files": len(files), "bytes": sum(f.size for f in files)},
+        budget=budget,
     )
 
 
 def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
-                 progress: ProgressFn | None = None) -> ExtractResult:
-    """Copy the planned files into ``out`` with a bundle manifest, atomically."""
+                 progress: ProgressFn | None = None, budget: dict[str, Any] | None = None,
+                 finish: Callable[[Path, BundleLock], None] | None = None) -> ExtractResult:
+    """Copy the planned files into ``out`` with a bundle manifest, atomically.
+
+    ``budget`` (a checked budget, ``npuslim.budget``) is recorded in the manifest;
+    ``finish(staging, lock)`` may add files that describe the bundle (the SBOM)
+    before the staging folder is moved into place.
+    """
     check_output(out, plan.install.root, force=force)
     staging = fresh_staging(out)
     try:
@@ -169,8 +178,10 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
             digest = _copy_hashing(planned.source, dest, planned, progress)
             locked.append(locked_file(planned, digest))
             _fault_after(count)
-        lock = build_lock(plan, tuple(locked))
+        lock = build_lock(plan, tuple(locked), budget)
         (staging / BUNDLE_MANIFEST).write_text(to_json(lock), encoding="utf-8")
+        if finish is not None:
+            finish(staging, lock)
         move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -20,8 +20,8 @@ from npuslim.pe import read_pe
 from npuslim.plan import BIN, BUNDLE_MANIFEST
 from npuslim.resolve import BUNDLED, MISSING, Resolver
 
-# Files pack writes beside the manifest; they describe the bundle, they are not of it.
-REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json"})
+# Files written beside the manifest (size reports, the SBOM); they describe the bundle, they are not of it.
+REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json", "sbom.cdx.json"})
 
 
 @dataclass(frozen=True)

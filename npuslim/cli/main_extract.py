@@ -3,6 +3,7 @@ licences into a minimal bundle with its own manifest."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from npuslim.budget import BudgetReport, budget_lines, budget_to_dict
 from npuslim.cli.common import (
     ManifestOpt,
     OutputFormat,
@@ -27,6 +29,7 @@ from npuslim.cli.common import (
 )
 from npuslim.errors import InputError
 from npuslim.features import FeatureStatus, features_for_source, select_features
+from npuslim.lockfile import BundleLock
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.plan import (
     BIN,
@@ -65,6 +68,11 @@ def extract(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a summary; json: the bundle "
                                               "manifest written into the bundle.")] = OutputFormat.text,
     platform: PlatformOpt = DEFAULT_PLATFORM,
+    max_size: Annotated[str | None, typer.Option(
+        "--max-size", help="Size budget such as 50MB, 48MiB or 1.75GB (default: the manifest's budget): "
+        "exit 9, writing nothing, when the bundle is larger.", show_default=False)] = None,
+    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) into "
+                                       "the bundle.")] = False,
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
 
@@ -98,20 +106,55 @@ def extract(
 
     err = stderr()
     json_out = fmt is OutputFormat.json
+    budget = plan_budget(plan, max_size, json_out=json_out)
+    budget_dict = budget_to_dict(budget) if budget is not None else None
+    finish = None
+    if sbom:
+        from npuslim.sbom import write_sbom
+
+        def finish(staging: Path, lock: BundleLock) -> None:
+            write_sbom(staging, lock, name=out.name)
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task(out.name, total=plan.total_bytes)
-            result = write_bundle(plan, out, force=force,
+            result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish,
                                   progress=lambda _f, n: bar.advance(task, n))
     else:
-        result = write_bundle(plan, out, force=force)
+        result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish)
     if json_out:
         stdout().out(to_json(result.lock), end="")
     else:
         print_summary(plan, out)
+        if budget is not None:
+            stdout().print(budget_lines(budget)[0], highlight=False, soft_wrap=True, markup=False)
+        if sbom:
+            stdout().print(f"SBOM: {out / 'sbom.cdx.json'} (CycloneDX 1.6)", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
         err.print(f"npuslim: warning: {warning}", highlight=False, soft_wrap=True)
+
+
+def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> BudgetReport | None:
+    """Check the planned bundle against ``--max-size`` (else the manifest's ``budget:``).
+
+    Over the budget: print the verdict and the five largest files (JSON on
+    stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
+    """
+    from npuslim.budget import budget_limit, check_budget, enforce, measure
+
+    limit = budget_limit(max_size, plan.manifest)
+    if limit is None:
+        return None
+    report = check_budget(limit[0], [measure("bundle", ((f.dest, f.size) for f in plan.files))],
+                          limit_text=limit[1], origin=limit[2])
+    if report.over:
+        if json_out:
+            stdout().out(json.dumps(budget_to_dict(report), indent=2), highlight=False)
+        else:
+            for line in budget_lines(report):
+                stdout().print(line, highlight=False, soft_wrap=True, markup=False)
+    enforce(report)
+    return report
 
 
 def print_summary(plan: BundlePlan, out: Path) -> None:

@@ -141,6 +141,8 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
         },
         manifest={"name": manifest.name, "path": str(manifest.source), "sha256": sha256_file(manifest.source)},
         features=tuple(sorted(plan.features)),
+        features_requested=tuple(sorted(plan.features_requested)),
+        features_dropped=tuple({"name": n, "reason": r} for n, r in plan.features_dropped),
         files=files,
         requirements=tuple(
             {"kind": r.kind, "name": r.name, "dlls": list(r.dlls), "note": r.note} for r in plan.requirements

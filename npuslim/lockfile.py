@@ -67,6 +67,8 @@ class BundleLock:
     warnings: tuple[str, ...]
     totals: dict[str, Any]
     packed: dict[str, Any] | None = None
+    features_requested: tuple[str, ...] | None = None
+    features_dropped: tuple[dict[str, str], ...] = ()
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
 
@@ -103,6 +105,9 @@ def from_dict(data: dict[str, Any]) -> BundleLock:
         requirements=tuple(data["requirements"]), missing=tuple(data["missing"]),
         headers=data.get("headers"), warnings=tuple(data.get("warnings", ())), totals=data["totals"],
         packed=data.get("packed"),
+        features_requested=(tuple(data["features_requested"]) if data.get("features_requested") is not None
+                            else None),
+        features_dropped=tuple(data.get("features_dropped", ())),
     )
 
 

@@ -79,6 +79,8 @@ class BundlePlan:
     warnings: tuple[str, ...]
     source_size: int
     source_size_how: str
+    features_requested: frozenset[str] = frozenset()
+    features_dropped: tuple[tuple[str, str], ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -150,8 +152,13 @@ def plan_bundle(
     search_paths: tuple[Path, ...] = (),
     allow_missing: bool = False,
     msvc_runtime_dir: Path | None = None,
+    features_requested: frozenset[str] | None = None,
+    features_dropped: tuple[tuple[str, str], ...] = (),
 ) -> BundlePlan:
     """Plan the bundle for ``install``; raises when the plan cannot be carried out.
+
+    ``features`` are those to deliver (see ``npuslim.features.features_for_source``);
+    ``features_requested`` and ``features_dropped`` are recorded as given.
 
     Raises ``MissingDependencyError`` naming every missing dependency (unless
     ``allow_missing``), ``InputError`` for unreadable sources or two files that
@@ -159,7 +166,7 @@ def plan_bundle(
     """
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
-    warnings: list[str] = []
+    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
     files: list[PlannedFile] = []
     for node in graph.nodes:
         if node.dep_class != BUNDLED or node.path is None:
@@ -181,7 +188,7 @@ def plan_bundle(
         def why(node) -> str:
             text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
             if node.feature:
-                text += f"; feature {node.feature}, which this source lacks: --without {node.feature}"
+                text += f"; feature {node.feature}"
             return text + ")"
 
         detail = "; ".join(why(n) for n in graph.missing)
@@ -228,6 +235,8 @@ def plan_bundle(
         install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
         requirements=_requirements(graph, manifest, frozenset(msvc_shipped)), missing=missing,
         headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=features if features_requested is None else features_requested,
+        features_dropped=features_dropped,
     )
 
 

@@ -55,6 +55,12 @@ def ov2024_0():
     return _wheel_install("2024.0.0")
 
 
+@pytest.fixture(scope="session")
+def ov2026_1():
+    """OpenVINO 2026.1.0: the NPU plugin loads the compiler itself (no compiler loader, no VM runtime)."""
+    return _wheel_install("2026.1.0")
+
+
 @pytest.fixture(params=OPENVINO_VERSIONS, scope="session")
 def ov_install(request):
     return _wheel_install(request.param)

@@ -22,7 +22,7 @@ from npuslim.cli.common import (
     stdout,
 )
 from npuslim.errors import MissingDependencyError
-from npuslim.features import select_features
+from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
 from npuslim.manifest import load_manifest, load_windows_facts
 from npuslim.sources import DEFAULT_PLATFORM, locate
@@ -49,17 +49,23 @@ def deps(
     listed), 4 for unusable input.
     """
     bundle_manifest = load_manifest(manifest)
-    features = select_features(bundle_manifest, with_, without)
+    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    facts = load_windows_facts()
     install = locate(source, platform=platform)
+    roots = tuple(root) if root else None
+    choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
+                                            roots=roots, search_paths=tuple(search_path or ()))
     graph = build_graph(
         install,
         manifest=bundle_manifest,
-        facts=load_windows_facts(),
-        roots=tuple(root) if root else None,
-        features=features,
+        facts=facts,
+        roots=roots,
+        features=choice.delivered,
         search_paths=tuple(search_path or ()),
         scan_hints=hints,
     )
+    for warning in choice.warnings():
+        stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out = stdout()
     if exports:
         from npuslim.cli.render_exports import print_exports

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -25,8 +26,7 @@ from npuslim.cli.common import (
     stdout,
 )
 from npuslim.errors import InputError
-from npuslim.features import select_features
-from npuslim.graph import build_graph
+from npuslim.features import FeatureStatus, features_for_source, select_features
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.plan import (
     BIN,
@@ -72,17 +72,26 @@ def extract(
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
     bundle_manifest = load_manifest(manifest)
-    features = select_features(bundle_manifest, with_, without)
-    install = locate(source, platform=platform)
-    if list_features:
-        _print_features(install, bundle_manifest, features)
-        return
-    if out is None:
+    if out is None and not list_features:
         raise InputError("give the bundle folder with -o OUT")
+    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    facts = load_windows_facts()
+    install = locate(source, platform=platform)
+    roots = tuple(root) if root else None
+    search_paths = tuple(search_path or ())
+    if list_features:
+        _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
+                                          roots=roots, search_paths=search_paths)
+        _print_features(install, bundle_manifest, statuses, with_, without, fmt)
+        return
+    assert out is not None
+    choice, _ = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
+                                    roots=roots, search_paths=search_paths)
     plan = plan_bundle(
-        install, manifest=bundle_manifest, facts=load_windows_facts(), features=features,
-        roots=tuple(root) if root else None, search_paths=tuple(search_path or ()),
+        install, manifest=bundle_manifest, facts=facts, features=choice.delivered,
+        roots=roots, search_paths=search_paths,
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
+        features_requested=choice.requested, features_dropped=choice.dropped,
     )
     from npuslim.bundle import write_bundle
     from npuslim.lockfile import to_json
@@ -143,25 +152,25 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
         console.print(f"  [bold red]MISSING[/] {m.name} (needed by {', '.join(m.required_by)})")
 
 
-def _print_features(install: OpenVinoInstall, manifest: BundleManifest, chosen: frozenset[str]) -> None:
-    facts = load_windows_facts()
+def _print_features(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],
+                    with_: list[str] | None, without: list[str] | None, fmt: OutputFormat) -> None:
+    from npuslim.features import features_json
 
-    def files_with(features: frozenset[str]) -> dict[str, int]:
-        graph = build_graph(install, manifest=manifest, facts=facts, features=features, scan_hints=False)
-        return {n.key: n.size for n in graph.files}
-
-    base = files_with(frozenset())
-    table = Table(title=f"Features of manifest {manifest.name} for {install.origin} "
-                  f"(OpenVINO {install.version or '?'})", title_justify="left", show_edge=False)
-    table.add_column("feature")
-    table.add_column("default")
-    table.add_column("selected")
-    table.add_column("adds", justify="right")
-    table.add_column("files")
-    table.add_column("what it is for", overflow="fold")
-    for feature in manifest.features:
-        extra = {k: v for k, v in files_with(frozenset({feature.name})).items() if k not in base}
-        table.add_row(feature.name, "yes" if feature.default else "", "yes" if feature.name in chosen else "",
-                      format_size(sum(extra.values())), ", ".join(sorted(extra)) or "(nothing in this source)",
-                      feature.description)
-    stdout().print(table)
+    chosen = select_features(manifest, with_, without)
+    out = stdout()
+    if fmt is OutputFormat.json:
+        out.out(features_json(install, manifest, statuses, chosen), end="")
+        return
+    out.print(f"[bold]Features of manifest {escape(manifest.name)}[/] for {escape(install.origin)} "
+              f"(OpenVINO {escape(install.version or '?')})", soft_wrap=True)
+    for status in statuses:
+        feature = status.feature
+        marks = [m for m, on in (("default", feature.default),
+                                 ("selected", feature.name in chosen and status.available)) if on]
+        head = f"  [bold]{escape(feature.name)}[/]" + (f" ({', '.join(marks)})" if marks else "")
+        if status.available:
+            files = ", ".join(name for name, _size in status.adds) or "nothing in this source"
+            out.print(f"{head}: adds {format_size(status.added_bytes)}: {escape(files)}", soft_wrap=True)
+        else:
+            out.print(f"{head}: [yellow]not available[/]: {escape(status.reason or '')}", soft_wrap=True)
+        out.print(f"      [dim]{escape(feature.description)}[/]", soft_wrap=True)

@@ -138,6 +138,7 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
             "origin": install.origin, "layout": install.layout, "root": str(install.root),
             "openvino_version": install.version,
             "size": plan.source_size, "size_measured_as": plan.source_size_how,
+            **({"onnxruntime": plan.onnxruntime.record()} if plan.onnxruntime else {}),
         },
         manifest={"name": manifest.name, "path": str(manifest.source), "sha256": sha256_file(manifest.source)},
         features=tuple(sorted(plan.features)),

@@ -15,8 +15,10 @@ pefile's own parsers stop at 8192 symbols per file ("assuming corrupt"), which
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import mmap
+import operator
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -120,6 +122,7 @@ class _Image:
             for s in pe.sections
         )
         self.header_size = pe.OPTIONAL_HEADER.SizeOfHeaders
+        self._blobs: dict[int, bytes] = {}  # section copies by virtual address, for many reads
 
     def offset(self, rva: int, length: int = 1) -> int:
         if rva < self.header_size:
@@ -148,7 +151,9 @@ class _Image:
         low, high = min(rvas), max(rvas)
         for va, vsize, raw, rawsize in self.sections:
             if va <= low and high < va + min(vsize, rawsize):
-                return _cutter(bytes(self.data[raw:raw + rawsize]), va, self.path)
+                if va not in self._blobs:
+                    self._blobs[va] = bytes(self.data[raw:raw + rawsize])
+                return _cutter(self._blobs[va], va, self.path)
         return self.cstring
 
     def cstring(self, rva: int) -> str:
@@ -226,8 +231,9 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
                 blob = b""
             parts = blob.split(b"\0")[:-1] if blob.endswith(b"\0") else []
             if len(parts) == len(rvas):
-                offsets = itertools.accumulate((len(p) + 1 for p in parts[:-1]), initial=first)
-                if all(a == b for a, b in zip(offsets, rvas, strict=True)):
+                # name k starts at first + (lengths of names before it) + k terminators
+                starts = list(itertools.accumulate(map(len, parts[:-1]), initial=first))
+                if starts == list(map(operator.sub, rvas, range(len(rvas)))):
                     return blob.decode("ascii", errors="replace").split("\0")[:-1]
     strings = img.strings_for(rvas)
     return [strings(r) for r in rvas]
@@ -236,23 +242,41 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
 def _export_index(img: _Image, rva: int, size: int) -> ExportIndex:
     _, base, functions, names, ordinals = _export_directory(img, rva)
     by_name = dict(zip(_name_list(img, names), ordinals, strict=True))
-    forwarded = {index for index, address in enumerate(functions) if rva <= address < rva + size}
-    forwarders = tuple((name, img.cstring(functions[index])) for name, index in by_name.items() if index in forwarded)
-    return ExportIndex(frozenset(by_name), frozenset(base + i for i, a in enumerate(functions) if a), forwarders)
+    # a forwarder's "address" points into the export directory itself; most DLLs have none
+    ordered = sorted(functions)
+    forwarders: tuple[tuple[str, str], ...] = ()
+    if bisect.bisect_left(ordered, rva + size) > bisect.bisect_left(ordered, rva):
+        forwarded = {index for index, address in enumerate(functions) if rva <= address < rva + size}
+        forwarders = tuple((name, img.cstring(functions[index])) for name, index in by_name.items()
+                           if index in forwarded)
+    ordinals_set = frozenset(itertools.compress(range(base, base + len(functions)), functions))
+    return ExportIndex(frozenset(by_name), ordinals_set, forwarders)
 
 
 def _thunks(img: _Image, rva: int, wide: bool, dll: str, delay: bool) -> list[ImportedSymbol]:
-    size, fmt, flag = (8, "<Q", 1 << 63) if wide else (4, "<I", 1 << 31)
-    out: list[ImportedSymbol] = []
-    for i in range(_MAX_THUNKS):
-        (value,) = struct.unpack(fmt, img.read(rva + i * size, size))
-        if value == 0:
-            return out
-        if value & flag:
-            out.append(ImportedSymbol(dll, None, value & 0xFFFF, delay))
-        else:
-            out.append(ImportedSymbol(dll, img.cstring((value & 0x7FFFFFFF) + 2), None, delay))
-    raise InputError(f"{img.path}: corrupt import table (no end to the thunks of {dll})")
+    size, fmt, flag = (8, "Q", 1 << 63) if wide else (4, "I", 1 << 31)
+    off = img.offset(rva, size)
+    # the thunk array runs to a zero entry: unpack it in growing chunks, never past the file
+    values: tuple[int, ...] = ()
+    chunk = 64
+    while True:
+        count = min(chunk, (len(img.data) - off) // size - len(values), _MAX_THUNKS - len(values))
+        if count <= 0:
+            raise InputError(f"{img.path}: corrupt import table (no end to the thunks of {dll})")
+        values += struct.unpack_from(f"<{count}{fmt}", img.data, off + len(values) * size)
+        if 0 in values:
+            values = values[:values.index(0)]
+            break
+        chunk *= 4
+    name_rvas = tuple((v & 0x7FFFFFFF) + 2 for v in values if not v & flag)
+    names = iter(_name_reader(img, name_rvas))
+    return [ImportedSymbol(dll, None, v & 0xFFFF, delay) if v & flag else ImportedSymbol(dll, next(names), None, delay)
+            for v in values]
+
+
+def _name_reader(img: _Image, rvas: tuple[int, ...]) -> list[str]:
+    strings = img.strings_for(rvas)
+    return [strings(r) for r in rvas]
 
 
 def _descriptor_count(size: int, entry: int) -> int:

@@ -33,7 +33,15 @@ from npuslim.sources import cache_dir
 from npuslim.tools import run_tool
 
 REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
+ORT_DLL = "onnxruntime.dll"
 STEP_TITLES = {
+    "load_ort": "onnxruntime.dll loads (every import-table dependency resolved)",
+    "api": "ONNX Runtime C API table (OrtGetApiBase)",
+    "env": "OrtEnv created",
+    "session_options": "session options created",
+    "provider": "OpenVINO execution provider appended (loads the provider and OpenVINO)",
+    "session": "ONNX model compiled into a session",
+    "run": "one inference, outputs checked",
     "load_c_api": "C API DLL loads (every import-table dependency resolved)",
     "resolve_api": "C API exports found",
     "version": "OpenVINO version read",
@@ -135,22 +143,23 @@ def judge(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], bin
     return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
 
 
-def probe_source() -> bytes:
-    return resources.files("npuslim").joinpath("probe/ov_probe.c").read_bytes()
+def probe_source(name: str = "ov_probe") -> bytes:
+    return resources.files("npuslim").joinpath(f"probe/{name}.c").read_bytes()
 
 
-def build_probe() -> Path:
-    """The probe executable, built once per source hash with mingw-w64 into the cache."""
-    source = probe_source()
+def build_probe(name: str = "ov_probe") -> Path:
+    """A probe executable (``ov_probe``, ``ort_probe``), built once per source hash with
+    mingw-w64 into the cache."""
+    source = probe_source(name)
     digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / "probe" / digest / "ov_probe.exe"
+    target = cache_dir() / "probe" / digest / f"{name}.exe"
     if target.is_file():
         return target
     gcc = _mingw_gcc()
     target.parent.mkdir(parents=True, exist_ok=True)
     src = target.with_suffix(".c")
     src.write_bytes(source)
-    tmp = target.with_name(f".ov_probe.{os.getpid()}.exe")
+    tmp = target.with_name(f".{name}.{os.getpid()}.exe")
     run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src)])
     if run.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -277,6 +286,8 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
     if not bin_dir.is_dir():
         raise ToolError(f"{bundle}: no bin/ folder to load")
     runner, prefix = find_runner()
+    if (bin_dir / ORT_DLL).is_file():
+        return _load_onnxruntime(bundle, runner, prefix, device, msvc_runtime, timeout)
     probe = build_probe()
     env = _wine_env(msvc_runtime, runner)
     if not c_api.is_file():
@@ -318,4 +329,78 @@ def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], en
         ok, verdict = False, f"the bundle's DLLs did not all load: {cause or 'the probe stopped early'}"
     else:
         ok, verdict = True, (f"all {len(dlls)} DLLs load through the Windows loader{stood_in}; {not_checked}")
+    return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
+
+
+_LOADED = re.compile(r'Loaded L"([^"]+)" at ')
+_ORT_MISSING = re.compile(r'Error loading "([^"]+)" which is missing')
+_NO_DEVICE = re.compile(r"\[OpenVINO\] Device (\S+) is not available")
+
+
+def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
+                      output: str, bin_names: set[str], device: str) -> tuple[bool, str]:
+    """Whether an ONNX Runtime bundle loaded and ran, and one sentence saying what happened.
+
+    ``loaded`` are the base names of the DLLs the loader mapped (Wine's loaddll trace;
+    empty natively). With a device that exists (CPU here) the model must run and
+    give the right numbers; with one that does not (the NPU here) the provider must
+    have loaded OpenVINO and the device's plugin, and OpenVINO must say the device is
+    not available.
+    """
+    by_name = {s.name: s for s in steps}
+    load = by_name.get("load_ort")
+    if load is None or not load.ok:
+        cause = _not_found(missing, bin_names) if missing else (load.detail if load else "the probe did not run")
+        return False, f"{ORT_DLL} did not load: {cause}"
+    for name in ("api", "env"):
+        step = by_name.get(name)
+        if step is None or not step.ok:
+            return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
+    plugin = f"openvino_intel_{device.lower()}_plugin.dll"
+    provider = by_name.get("provider")
+    if provider is None:
+        return False, "the probe stopped before appending the OpenVINO execution provider"
+    if not provider.ok:
+        if missing:
+            return False, "the OpenVINO execution provider did not load: " + _not_found(missing, bin_names)
+        absent = _ORT_MISSING.search(output)
+        if absent:
+            name = absent.group(1).replace("\\\\", "\\").split("\\")[-1]
+            return False, f"the OpenVINO execution provider did not load: {name} not found (ONNX Runtime loads it)"
+        unavailable = _NO_DEVICE.search(output)
+        if unavailable and unavailable.group(1).upper() == device.upper():
+            seen = {n.lower() for n in loaded}
+            if loaded and plugin not in seen:
+                return False, (f"OpenVINO reports no {device} device, but {plugin} was never loaded "
+                               f"({'not in the bundle' if plugin not in bin_names else 'it did not load'})")
+            through = f" and {plugin}" if plugin in seen else ""
+            return True, (f"ONNX Runtime loaded the OpenVINO execution provider, openvino.dll{through}; OpenVINO "
+                          f"found no {device} device on this machine (expected without the hardware and its driver)")
+        return False, f"the OpenVINO execution provider failed: {provider.detail}"
+    session = by_name.get("session")
+    if session is None or not session.ok:
+        return False, f"creating a session on {device} failed: {session.detail if session else 'the probe stopped'}"
+    run = by_name.get("run")
+    if run is None or not run.ok:
+        return False, f"running the model on {device} failed: {run.detail if run else 'the probe stopped'}"
+    return True, f"ONNX Runtime ran a model on {device} through OpenVINO's execution provider: {run.detail}"
+
+
+def _load_onnxruntime(bundle: Path, runner: str, prefix: list[str], device: str, msvc_runtime: str,
+                      timeout: float) -> LoadResult:
+    bin_dir = bundle / BIN
+    probe = build_probe("ort_probe")
+    env = _wine_env(msvc_runtime, runner)
+    if runner == "wine":
+        env["WINEDEBUG"] += ",+loaddll"
+    run = run_tool([*prefix, str(probe), _windows_path(bin_dir / ORT_DLL, runner), device], timeout=timeout,
+                   env=env)
+    steps = parse_probe_output(run.output)
+    missing = parse_wine_missing(run.output)
+    loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(run.output)))
+    bin_names = {p.name.lower() for p in bin_dir.iterdir()}
+    ok, verdict = judge_onnxruntime(steps, missing, loaded, run.output, bin_names, device)
+    if not steps and not missing:
+        tail = " ".join(run.output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)

@@ -17,9 +17,12 @@ from npuslim.errors import InputError, MissingDependencyError
 from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
 from npuslim.headers import HeaderClosure, header_closure
 from npuslim.manifest import BundleManifest, WindowsFacts
+from npuslim.onnxruntime import OnnxRuntimeSource
+from npuslim.onnxruntime import source_size as ort_source_size
 from npuslim.pe import PeInfo
 from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.sources import OpenVinoInstall, install_size
+from npuslim.symbols import MissingSymbols, check_symbols
 
 ROLE_ROOT = "root"
 ROLE_IMPORT = "import"
@@ -81,6 +84,8 @@ class BundlePlan:
     source_size_how: str
     features_requested: frozenset[str] = frozenset()
     features_dropped: tuple[tuple[str, str], ...] = ()
+    onnxruntime: OnnxRuntimeSource | None = None
+    missing_symbols: tuple[MissingSymbols, ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -119,6 +124,18 @@ def _requirements(graph: DependencyGraph, manifest: BundleManifest,
     return tuple(out)
 
 
+def _build_requirements(onnxruntime: OnnxRuntimeSource | None) -> tuple[Requirement, ...]:
+    """What building an application against the bundle needs that the bundle cannot carry."""
+    if onnxruntime is None:
+        return ()
+    version = onnxruntime.version or "of the same version"
+    return (Requirement(
+        "build", f"ONNX Runtime {version} C API header (onnxruntime_c_api.h)", (),
+        "the onnxruntime-openvino wheel ships no headers and no import libraries: take onnxruntime_c_api.h "
+        "from ONNX Runtime's own release of the same version, and reach onnxruntime.dll through "
+        "OrtGetApiBase (or an import library made from its exports)"),)
+
+
 def _matches(rel: str, pattern: str) -> bool:
     """Glob match segment by segment: ``*`` never crosses a ``/``."""
     parts, pats = rel.split("/"), pattern.split("/")
@@ -154,6 +171,7 @@ def plan_bundle(
     msvc_runtime_dir: Path | None = None,
     features_requested: frozenset[str] | None = None,
     features_dropped: tuple[tuple[str, str], ...] = (),
+    onnxruntime: OnnxRuntimeSource | None = None,
 ) -> BundlePlan:
     """Plan the bundle for ``install``; raises when the plan cannot be carried out.
 
@@ -183,7 +201,10 @@ def plan_bundle(
         warnings.extend(msvc_warnings)
         msvc_shipped = {Path(f.dest).name.lower() for f in msvc_files}
 
-    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
+    missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing) + tuple(
+        MissingEntry(f"{m.dll} ({m.count} symbol{'s' if m.count > 1 else ''})", (m.importer,))
+        for m in missing_symbols)
     if missing and not allow_missing:
         def why(node) -> str:
             text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
@@ -191,7 +212,7 @@ def plan_bundle(
                 text += f"; feature {node.feature}"
             return text + ")"
 
-        detail = "; ".join(why(n) for n in graph.missing)
+        detail = "; ".join([why(n) for n in graph.missing] + [m.describe() for m in missing_symbols])
         raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
     for m in missing:
         warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
@@ -231,12 +252,16 @@ def plan_bundle(
 
     _check(files)
     size, how = install_size(install)
+    if onnxruntime is not None:
+        ort_size, ort_how = ort_source_size(onnxruntime)
+        size, how = size + ort_size, f"{how} + {ort_how}"
     return BundlePlan(
         install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)), missing=missing,
+        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)) + _build_requirements(onnxruntime),
+        missing=missing,
         headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
         features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped,
+        features_dropped=features_dropped, onnxruntime=onnxruntime, missing_symbols=missing_symbols,
     )
 
 

@@ -31,6 +31,7 @@ from npuslim.errors import InputError
 from npuslim.features import FeatureStatus, features_for_source, select_features
 from npuslim.lockfile import BundleLock
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
+from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.plan import (
     BIN,
     DLL_ROLES,
@@ -73,20 +74,31 @@ def extract(
         "exit 9, writing nothing, when the bundle is larger.", show_default=False)] = None,
     sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) into "
                                        "the bundle.")] = False,
+    onnxruntime: Annotated[str | None, typer.Option(
+        "--onnxruntime", help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a "
+        "folder, or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). Without "
+        "SOURCE, the OpenVINO release is picked by symbol.", show_default=False)] = None,
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
 
     Plans everything first; writes into a staging folder beside OUT and moves it
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
-    bundle_manifest = load_manifest(manifest)
+    bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
     if out is None and not list_features:
         raise InputError("give the bundle folder with -o OUT")
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
-    install = locate(source, platform=platform)
     roots = tuple(root) if root else None
     search_paths = tuple(search_path or ())
+    ort = None
+    if onnxruntime:
+        install, ort, note = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        search_paths += (ort.dll_dir,)
+        if note:
+            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        install = locate(source, platform=platform)
     if list_features:
         _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
                                           roots=roots, search_paths=search_paths)
@@ -99,7 +111,7 @@ def extract(
         install, manifest=bundle_manifest, facts=facts, features=choice.delivered,
         roots=roots, search_paths=search_paths,
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
-        features_requested=choice.requested, features_dropped=choice.dropped,
+        features_requested=choice.requested, features_dropped=choice.dropped, onnxruntime=ort,
     )
     from npuslim.bundle import write_bundle
     from npuslim.lockfile import to_json

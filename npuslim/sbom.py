@@ -31,6 +31,7 @@ from npuslim.plan import BIN, BUNDLE_MANIFEST, DLL_ROLES, LICENSES, ROLE_COMPANI
 SBOM_FILE = "sbom.cdx.json"
 INTEL = "Intel Corporation"
 MICROSOFT = "Microsoft Corporation"
+ORT_LICENSE = "licenses/onnxruntime/LICENSE"  # where extract --onnxruntime puts ONNX Runtime's licence
 
 # First lines that identify a licence text, and its SPDX id.
 _LICENSE_MARKERS = (
@@ -129,8 +130,13 @@ def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None 
     by_name = {Path(f.path).name.lower(): f for f in lock.files if f.path.startswith(f"{BIN}/")}
     intel = OrganizationalEntity(name=INTEL)
 
+    ort_license = next((f.path for f in lock.files if f.path == ORT_LICENSE), None)
+
+    def from_onnxruntime(f: LockedFile) -> bool:
+        return f.path.startswith(f"{BIN}/") and Path(f.path).name.lower().startswith("onnxruntime")
+
     def supplier(f: LockedFile) -> OrganizationalEntity | None:
-        if f.role == ROLE_MSVC:
+        if f.role == ROLE_MSVC or from_onnxruntime(f):
             return OrganizationalEntity(name=MICROSOFT)
         return intel if ov_version else None
 
@@ -150,7 +156,11 @@ def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None 
         if f.pack is not None:
             props.append(Property(name="npuslim:original_sha256", value=f.pack.original_sha256))
         licenses = []
-        if spdx and f.role != ROLE_MSVC:
+        if from_onnxruntime(f):  # ONNX Runtime (onnxruntime-openvino wheel) is MIT-licensed
+            if ort_license:
+                licenses.append(DisjunctiveLicense(id="MIT"))
+                props.append(Property(name="npuslim:license_file", value=ort_license))
+        elif spdx and f.role != ROLE_MSVC:
             licenses.append(DisjunctiveLicense(id=spdx))
             props.append(Property(name="npuslim:license_file", value=license_file or ""))
         return Component(

@@ -217,3 +217,19 @@ def test_without_an_openvino_source_the_release_is_picked_by_symbol(ort_1_24_1, 
     data = json.loads(result.stdout)
     assert {n["name"] for n in data["nodes"] if n["class"] == "bundled"} == ORT_DLLS
     assert data["missing_symbols"] == []
+
+
+@pytest.mark.wheels
+def test_the_sbom_of_two_sources_names_each_supplier_and_licence(ov2025_4_1, ort_1_24_1, tmp_path: Path) -> None:
+    from tests.test_sbom import _validate
+
+    out = tmp_path / "b"
+    result = run("extract", str(ov2025_4_1.root), "--onnxruntime", str(ort_1_24_1), "-o", str(out), "--sbom")
+    assert result.exit_code == 0, result.stderr
+    sbom = _validate((out / "sbom.cdx.json").read_text())
+    by_name = {c["name"]: c for c in sbom["components"]}
+    ort = by_name["onnxruntime.dll"]
+    assert ort["supplier"]["name"] == "Microsoft Corporation"
+    assert ort["licenses"] == [{"license": {"id": "MIT"}}]
+    assert by_name["openvino.dll"]["supplier"]["name"] == "Intel Corporation"
+    assert by_name["openvino.dll"]["licenses"] == [{"license": {"id": "Apache-2.0"}}]

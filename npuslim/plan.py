@@ -12,12 +12,16 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npuslim.errors import InputError, MissingDependencyError
 from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
 from npuslim.headers import HeaderClosure, header_closure
 from npuslim.manifest import BundleManifest, WindowsFacts
 from npuslim.pe import PeInfo
+
+if TYPE_CHECKING:
+    from npuslim.elf import ElfInfo
 from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.sources import OpenVinoInstall, install_size
 
@@ -47,7 +51,7 @@ class PlannedFile:
     chain: tuple[str, ...]
     size: int
     feature: str | None = None
-    info: PeInfo | None = None
+    info: PeInfo | ElfInfo | None = None
 
 
 @dataclass(frozen=True)

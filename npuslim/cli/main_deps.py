@@ -24,6 +24,7 @@ from npuslim.cli.common import (
 from npuslim.errors import MissingDependencyError
 from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
+from npuslim.linux import manifest_for_install
 from npuslim.manifest import load_manifest, load_windows_facts
 from npuslim.sources import DEFAULT_PLATFORM, locate
 
@@ -50,6 +51,7 @@ def deps(
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
     install = locate(source, platform=platform)
+    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
     roots = tuple(root) if root else None
     choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
                                             roots=roots, search_paths=tuple(search_path or ()))
@@ -73,6 +75,10 @@ def deps(
         out.out(serialize.graph_to_mermaid(graph), end="")
     else:
         render_deps.print_graph(out, graph, fmt.value)
+        if install.platform == "linux":
+            from npuslim.resolve_elf import target_text
+
+            out.print(target_text(graph), markup=False, highlight=False, soft_wrap=True)
     if graph.missing:
         names = tuple(n.name for n in graph.missing)
         if fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid):

@@ -27,6 +27,7 @@ from npuslim.cli.common import (
 )
 from npuslim.errors import InputError
 from npuslim.features import FeatureStatus, features_for_source, select_features
+from npuslim.linux import manifest_for_install
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.plan import (
     BIN,
@@ -77,6 +78,7 @@ def extract(
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
     install = locate(source, platform=platform)
+    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
     roots = tuple(root) if root else None
     search_paths = tuple(search_path or ())
     if list_features:

@@ -52,6 +52,7 @@ class PlannedFile:
     size: int
     feature: str | None = None
     info: PeInfo | ElfInfo | None = None
+    link_to: str | None = None  # a symlink to this name in the same folder (Linux link names)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,13 @@ def plan_bundle(
     ``allow_missing``), ``InputError`` for unreadable sources or two files that
     map to one bundle path.
     """
+    if install.platform == "linux":
+        from npuslim.linux_bundle import plan_linux_bundle
+
+        return plan_linux_bundle(install, manifest=manifest, facts=facts, features=features, roots=roots,
+                                 search_paths=search_paths, allow_missing=allow_missing,
+                                 msvc_runtime_dir=msvc_runtime_dir, features_requested=features_requested,
+                                 features_dropped=features_dropped)
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
     warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]

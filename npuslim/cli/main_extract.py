@@ -136,6 +136,9 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
          f"{len(headers)} of {plan.headers.total} headers of the source" if plan.headers else "no headers"),
         (f"{LICENSES}/", plan.by_role(ROLE_LICENSE), ""),
     ]
+    if install.platform == "linux":  # shared objects and their link names both live in lib/
+        links = plan.by_role(ROLE_IMPLIB)
+        rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
     for name, files, note in rows:
         table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), note)
     total = plan.total_bytes

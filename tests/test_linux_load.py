@@ -1,0 +1,95 @@
+"""``verify --load`` for Linux bundles: the native probe built with gcc, on the manylinux wheels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from npuslim.load import LoadStep
+from npuslim.load_linux import judge_linux, parse_dlerror_missing
+from tests.cli_helpers import run
+from tests.support.tools import require_tool
+
+
+def test_dlerror_names_the_missing_library() -> None:
+    text = "STEP load_c_api FAIL libtbb.so.12: cannot open shared object file: No such file or directory"
+    assert parse_dlerror_missing(text) == ("libtbb.so.12",)
+    assert parse_dlerror_missing("STEP load_c_api FAIL /x/lib/libopenvino_c.so.2641: invalid ELF header") == ()
+
+
+def test_judge_no_device_is_a_pass_and_a_missing_library_is_not() -> None:
+    steps = tuple(LoadStep(n, True, "") for n in ("load_c_api", "version", "core_create", "read_model", "plugin"))
+    libs = {"libopenvino_intel_npu_plugin.so", "libopenvino_ir_frontend.so.2641"}
+    ok, verdict = judge_linux(steps + (LoadStep("devices", False, "NPU devices: []"),
+                                       LoadStep("device", False, "status -1")), (), libs, "libopenvino_c.so.2641", "NPU")
+    assert ok and "found no NPU device" in verdict
+    ok, verdict = judge_linux((LoadStep("load_c_api", False, "libtbb.so.12: cannot open shared object file"),),
+                              (("libtbb.so.12", "libopenvino.so.2641"),), libs, "libopenvino_c.so.2641", "NPU")
+    assert not ok and verdict == ("libopenvino_c.so.2641 did not load: libtbb.so.12 not found "
+                                  "(needed by libopenvino.so.2641)")
+    ok, verdict = judge_linux(steps + (LoadStep("device", True, ""), LoadStep("infer", False, "wrong")), (), libs,
+                              "libopenvino_c.so.2641", "CPU")
+    assert not ok and "inference failed" in verdict
+
+
+def _load(bundle, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
+    result = run("verify", str(bundle), "--load", "--format", "json", *args, env=env)
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.mark.wheels
+def test_npu_bundle_reaches_the_plugin_without_ld_library_path(ovlinux, tmp_path) -> None:
+    require_tool("gcc", "apt-get install gcc")
+    out = tmp_path / "b"
+    assert run("extract", str(ovlinux.wheel), "-o", str(out)).exit_code == 0
+    # a poisoned LD_LIBRARY_PATH must not matter: the probe runs without it
+    poison = tmp_path / "poison"
+    poison.mkdir()
+    (poison / "libtbb.so.12").write_text("not a library")
+    code, data = _load(out, env={"LD_LIBRARY_PATH": str(poison)})
+    assert code == 0, data
+    load = data["load"]
+    steps = {s["name"]: s for s in load["steps"]}
+    assert all(steps[n]["ok"] for n in ("load_c_api", "version", "core_create", "read_model", "plugin"))
+    assert steps["version"]["detail"].startswith(ovlinux.version)
+    assert "found no NPU device" in load["verdict"] and load["runner"] == "native"
+    assert load["missing"] == []
+
+
+@pytest.mark.wheels
+def test_removing_libtbb_fails_the_load_naming_it(ovlinux2026, tmp_path) -> None:
+    require_tool("gcc", "apt-get install gcc")
+    out = tmp_path / "b"
+    assert run("extract", str(ovlinux2026.wheel), "-o", str(out)).exit_code == 0
+    (out / "lib" / "libtbb.so.12").unlink()
+    code, data = _load(out)
+    assert code == 5  # the bundle fails verification first; the load is reported all the same
+    load = data["load"]
+    assert not load["ok"]
+    assert load["verdict"].startswith("libopenvino_c.so.2641 did not load: libtbb.so.12 not found (needed by ")
+    assert {m["library"] for m in load["missing"]} == {"libtbb.so.12"}
+
+
+@pytest.mark.wheels
+def test_cpu_bundle_runs_a_model(ovlinux2026, tmp_path) -> None:
+    require_tool("gcc", "apt-get install gcc")
+    out = tmp_path / "cpu"
+    result = run("extract", str(ovlinux2026.wheel), "-o", str(out), "--manifest", "cpu")
+    assert result.exit_code == 0, result.stderr
+    assert (out / "lib" / "libopenvino_intel_cpu_plugin.so").is_file()
+    code, data = _load(out, "--device", "CPU")
+    assert code == 0, data["load"]
+    steps = {s["name"]: s for s in data["load"]["steps"]}
+    assert steps["infer"]["ok"] and steps["infer"]["detail"] == "relu([-1, 2, -3, 4]) = [0, 2, 0, 4]"
+    assert "runs a model on the CPU" in data["load"]["verdict"]
+
+
+@pytest.mark.wheels
+def test_bundle_without_the_c_api_loads_each_library(ovlinux2026, tmp_path) -> None:
+    require_tool("gcc", "apt-get install gcc")
+    out = tmp_path / "b"
+    assert run("extract", str(ovlinux2026.wheel), "-o", str(out), "--without", "c-api").exit_code == 0
+    code, data = _load(out)
+    assert code == 0, data["load"]
+    assert data["load"]["verdict"].startswith("all 4 libraries load through ld.so")

@@ -121,3 +121,23 @@ def test_2025_release_through_a_manylinux_2_28_requirement(ovlinux2025) -> None:
     data = json.loads(result.stdout)
     assert data["source"]["openvino_version"] == "2025.4.1"
     assert "libopenvino.so.2541" in {n["name"] for n in data["nodes"] if n["class"] == BUNDLED}
+
+
+def test_the_installed_linux_package_of_this_python(ovlinux2026, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ovlinux2026.root / "openvino", site / "openvino")
+    for info in ovlinux2026.root.glob("openvino-*.dist-info"):
+        shutil.copytree(info, site / info.name)
+    env = {"PYTHONPATH": f"{site}:{Path(__file__).resolve().parent.parent}", "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path), "NPUSLIM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "120"}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from npuslim.cli import main; "
+                           "sys.argv=['npuslim','deps','-f','json','--no-hints']; main()"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["source"]["origin"] == "installed openvino package"
+    assert data["source"]["layout"] == "pip-package" and data["source"]["platform"] == "linux"
+    assert data["summary"]["bundled_files"] == 5

@@ -11,9 +11,10 @@ Search for a DT_NEEDED name ``N`` of an object ``X`` (names are case-sensitive):
    ``libgcc_s``): class ``system``, what the target provides. The newest
    ``GLIBC_`` / ``GLIBCXX_`` / ``CXXABI_`` / ``GCC_`` symbol versions the closure
    needs are its minimum (``target_minimum``).
-4. DT_RPATH of ``X`` (only when ``X`` has no DT_RUNPATH), then DT_RPATH of the
-   object that loaded ``X``, and so on up the chain (each only without its
-   own DT_RUNPATH); ``$ORIGIN`` is the folder of the object whose entry it is.
+4. Only when ``X`` has no DT_RUNPATH: DT_RPATH of ``X``, then DT_RPATH of the
+   object that loaded ``X``, and so on up the chain (an object with a
+   DT_RUNPATH contributes no DT_RPATH); ``$ORIGIN`` is the folder of the
+   object whose entry it is.
 5. Each ``--search-path`` folder, in order: it stands where ``LD_LIBRARY_PATH``
    does for ld.so.
 6. DT_RUNPATH of ``X`` (never of its loaders).
@@ -113,10 +114,10 @@ class ElfResolver:
         importer_path, importer = chain[-1]
         folders: list[tuple[Path, str]] = []
         if not importer.runpath:
+            # glibc's _dl_map_object: the loader chain up to the first object, each one's
+            # DT_RPATH unless that object has a DT_RUNPATH (then its RPATH is ignored).
             for path, info in reversed(chain):
-                if info.runpath:
-                    break
-                for entry in info.rpath:
+                for entry in info.search_rpath:
                     folder = expand_origin(entry, path.parent)
                     if folder is not None:
                         folders.append((folder, f"DT_RPATH {entry} of {path.name}"))

@@ -101,6 +101,7 @@ def test_rpath_is_inherited_by_what_it_loads_runpath_is_not(tmp_path) -> None:
     assert node is not None and node.dep_class == BUNDLED and node.path == deps / "libc1.so.1"
     assert "DT_RPATH $ORIGIN/deps of libroot.so" in node.reason
     assert node.chain == ("libroot.so", "libb.so", "libc1.so.1")
+    assert _ld_so_loads(tmp_path / "libroot.so")
 
     # The same through DT_RUNPATH: ld.so uses a RUNPATH only for the object's own needs.
     (tmp_path / "libroot.so").unlink()
@@ -108,9 +109,36 @@ def test_rpath_is_inherited_by_what_it_loads_runpath_is_not(tmp_path) -> None:
     graph = _graph(tmp_path, "libroot.so")
     missing = graph.node("libc1.so.1")
     assert missing is not None and missing.dep_class == MISSING
+    assert not _ld_so_loads(tmp_path / "libroot.so")
     # --search-path stands where LD_LIBRARY_PATH does
     graph = _graph(tmp_path, "libroot.so", (deps,))
     assert graph.node("libc1.so.1").dep_class == BUNDLED  # type: ignore[union-attr]
+
+
+def test_an_object_with_runpath_in_the_chain_does_not_stop_inherited_rpath(tmp_path) -> None:
+    deps = tmp_path / "deps"
+    c = build_so(deps, "libc1.so.1", soname="libc1.so.1")
+    leaf = build_so(tmp_path, "libleaf.so", soname="libleaf.so", links=(c,))            # no paths
+    mid = build_so(tmp_path, "libmid.so", soname="libmid.so", links=(leaf,), runpath="$ORIGIN")
+    build_so(tmp_path, "libroot.so", links=(mid,), rpath="$ORIGIN:$ORIGIN/deps")
+    node = _graph(tmp_path, "libroot.so").node("libc1.so.1")
+    assert node is not None and node.dep_class == BUNDLED and node.path == deps / "libc1.so.1"
+    assert node.chain == ("libroot.so", "libmid.so", "libleaf.so", "libc1.so.1")
+    assert _ld_so_loads(tmp_path / "libroot.so")  # the real loader agrees
+    # with a RUNPATH on the root instead, nothing is inherited: missing, and ld.so fails too
+    (tmp_path / "libroot.so").unlink()
+    build_so(tmp_path, "libroot.so", links=(mid,), runpath="$ORIGIN:$ORIGIN/deps")
+    assert _graph(tmp_path, "libroot.so").node("libc1.so.1").dep_class == MISSING  # type: ignore[union-attr]
+    assert not _ld_so_loads(tmp_path / "libroot.so")
+
+
+def _ld_so_loads(path: Path) -> bool:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(path)!r})"],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    return proc.returncode == 0
 
 
 def test_found_only_in_the_install_folder_says_so(tmp_path) -> None:

@@ -108,10 +108,15 @@ def plan_linux_bundle(
                         search_paths=search_paths, scan_hints=False)
     warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
     files: list[PlannedFile] = []
+    seen: set[str] = set()
     for node in graph.files:
         info = node.info
         assert node.path is not None and isinstance(info, ElfInfo)
         name = info.soname or node.name
+        real = os.path.realpath(node.path)
+        if real in seen:  # one file reached under two names (a versioned name and its SONAME link)
+            continue
+        seen.add(real)
         files.append(PlannedFile(node.path, f"{LIB}/{name}", _ROLE_OF_VIA[node.via], node.reason, node.chain,
                                  node.size, node.feature, info))
         warnings.extend(relocation_warnings(name, info))

@@ -91,7 +91,8 @@ class ElfResolver:
         if name in entries:
             return entries[name]
         if any(ch in name for ch in "*?["):
-            hits = sorted(n for n in entries if fnmatch.fnmatchcase(n, name))
+            # the shortest match is the SONAME in an archive layout (libx.so.2641, not libx.so.2026.4.1)
+            hits = sorted((n for n in entries if fnmatch.fnmatchcase(n, name)), key=lambda n: (len(n), n))
             return entries[hits[0]] if hits else None
         return None
 

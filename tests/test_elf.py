@@ -202,3 +202,16 @@ def test_shipped_linux_manifests_load() -> None:
         manifest = load_manifest(name)
         assert manifest.roots[0].endswith(".so")
         assert {"ir", "c-api"} <= manifest.default_features()
+
+
+def test_glob_names_become_the_soname_files_of_the_install(tmp_path) -> None:
+    from npuslim.resolve_elf import concrete_manifest
+
+    real = build_so(tmp_path, "libopenvino_c.so.2026.4.1", soname="libopenvino_c.so.2641")
+    (tmp_path / "libopenvino_c.so.2641").symlink_to(real.name)
+    (tmp_path / "libopenvino_c.so").symlink_to("libopenvino_c.so.2641")
+    manifest = concrete_manifest(load_manifest("npu-linux"), tmp_path)
+    c_api = next(c for c in manifest.companions if c.feature == "c-api")
+    assert c_api.name == "libopenvino_c.so.2641"
+    ir = next(c for c in manifest.companions if c.feature == "ir")
+    assert ir.name == "libopenvino_ir_frontend.so.*"  # nothing matches: kept as written

@@ -110,8 +110,12 @@ def test_archive_style_versioned_files_are_bundled_under_their_soname(tmp_path) 
     (src / "libdep.so.1").symlink_to("libdep.so.1.2.3")
     (src / "libdep.so").symlink_to("libdep.so.1")
     build_so(src, "libroot.so", links=(real,), rpath="$ORIGIN")
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "schema_version: 1\nname: t\nroots: [libroot.so]\nfeatures: {extra: {default: true}}\n"
+        "companions:\n  - {name: 'libdep.so.*', loaded_by: application, feature: extra, reason: r}\n")
     out = tmp_path / "b"
-    result = run("extract", str(tmp_path / "ov"), "-o", str(out), "--root", "libroot.so", "--manifest", "npu-linux")
+    result = run("extract", str(tmp_path / "ov"), "-o", str(out), "--manifest", str(manifest))
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (out / "lib").iterdir()) == ["libdep.so.1", "libroot.so"]
     assert not (out / "lib" / "libdep.so.1").is_symlink()

@@ -18,11 +18,11 @@ from npuslim import hints as hints_mod
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.manifest import BundleManifest, Companion, WindowsFacts
 from npuslim.pe import PeInfo, read_pe
+from npuslim.resolve import BUNDLED, MISSING, Resolver
+from npuslim.sources import OpenVinoInstall
 
 if TYPE_CHECKING:
     from npuslim.elf import ElfInfo
-from npuslim.resolve import BUNDLED, MISSING, Resolver
-from npuslim.sources import OpenVinoInstall
 
 ROOT = "root"
 IMPORT = "import"

@@ -19,11 +19,11 @@ from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, 
 from npuslim.headers import HeaderClosure, header_closure
 from npuslim.manifest import BundleManifest, WindowsFacts
 from npuslim.pe import PeInfo
+from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
+from npuslim.sources import OpenVinoInstall, install_size
 
 if TYPE_CHECKING:
     from npuslim.elf import ElfInfo
-from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
-from npuslim.sources import OpenVinoInstall, install_size
 
 ROLE_ROOT = "root"
 ROLE_IMPORT = "import"

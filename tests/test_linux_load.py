@@ -93,3 +93,49 @@ def test_bundle_without_the_c_api_loads_each_library(ovlinux2026, tmp_path) -> N
     code, data = _load(out)
     assert code == 0, data["load"]
     assert data["load"]["verdict"].startswith("all 4 libraries load through ld.so")
+
+
+@pytest.mark.wheels
+def test_c_example_builds_with_cmake_against_a_linux_bundle_and_runs(ovlinux2026, tmp_path) -> None:
+    import subprocess
+    from pathlib import Path
+
+    from npuslim.elf import read_elf
+
+    cmake = require_tool("cmake", "apt-get install cmake")
+    require_tool("gcc", "apt-get install gcc")
+    repo = Path(__file__).resolve().parent.parent
+    bundle = tmp_path / "cpu-bundle"
+    assert run("extract", str(ovlinux2026.wheel), "-o", str(bundle), "--manifest", "cpu").exit_code == 0
+    build, app = tmp_path / "build", tmp_path / "app"
+    env = {"PATH": "/usr/bin:/bin"}
+    for cmd in ([cmake, "-S", str(repo / "examples" / "c-api-npu"), "-B", str(build), f"-DNPUSLIM_BUNDLE={bundle}"],
+                [cmake, "--build", str(build)], [cmake, "--install", str(build), "--prefix", str(app)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    exe = app / "bin" / "c-api-npu"
+    info = read_elf(exe)
+    assert "libopenvino_c.so.2641" in info.imports  # linked through the link name, needs the SONAME
+    assert info.runpath == ("$ORIGIN/../lib",) or info.rpath == ("$ORIGIN/../lib",)
+    (tmp_path / "model.xml").write_text(RELU_IR)
+    (tmp_path / "model.bin").write_bytes(b"")
+    proc = subprocess.run([str(exe), str(tmp_path / "model.xml"), "CPU"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "compiled for CPU" in proc.stdout
+    assert "output 0 (4 values): 1 1 1 1" in proc.stdout
+
+
+RELU_IR = """<?xml version="1.0"?>
+<net name="relu" version="11"><layers>
+<layer id="0" name="input" type="Parameter" version="opset1"><data shape="1,4" element_type="f32"/>
+<output><port id="0" precision="FP32"><dim>1</dim><dim>4</dim></port></output></layer>
+<layer id="1" name="relu" type="Relu" version="opset1">
+<input><port id="0" precision="FP32"><dim>1</dim><dim>4</dim></port></input>
+<output><port id="1" precision="FP32"><dim>1</dim><dim>4</dim></port></output></layer>
+<layer id="2" name="output" type="Result" version="opset1">
+<input><port id="0" precision="FP32"><dim>1</dim><dim>4</dim></port></input></layer>
+</layers><edges>
+<edge from-layer="0" from-port="0" to-layer="1" to-port="0"/>
+<edge from-layer="1" from-port="1" to-layer="2" to-port="0"/>
+</edges></net>
+"""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from npuslim.load import LoadStep
 from npuslim.load_linux import judge_linux, parse_dlerror_missing
 from tests.cli_helpers import run
 from tests.support.tools import require_tool
+
+VERIFY_SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "npuslim" / "schemas" /
+                            "verify.schema.json").read_text())
 
 
 def test_dlerror_names_the_missing_library() -> None:
@@ -49,6 +54,7 @@ def test_npu_bundle_reaches_the_plugin_without_ld_library_path(ovlinux, tmp_path
     (poison / "libtbb.so.12").write_text("not a library")
     code, data = _load(out, env={"LD_LIBRARY_PATH": str(poison)})
     assert code == 0, data
+    jsonschema.validate(data, VERIFY_SCHEMA)
     load = data["load"]
     steps = {s["name"]: s for s in load["steps"]}
     assert all(steps[n]["ok"] for n in ("load_c_api", "version", "core_create", "read_model", "plugin"))
@@ -98,7 +104,6 @@ def test_bundle_without_the_c_api_loads_each_library(ovlinux2026, tmp_path) -> N
 @pytest.mark.wheels
 def test_c_example_builds_with_cmake_against_a_linux_bundle_and_runs(ovlinux2026, tmp_path) -> None:
     import subprocess
-    from pathlib import Path
 
     from npuslim.elf import read_elf
 

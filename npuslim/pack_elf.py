@@ -117,3 +117,34 @@ def upx_elf(path: Path, *, upx: str, args: tuple[str, ...] = ()) -> ElfShrink:
         return ElfShrink("packed", before, after.size, f"UPX packed ({before} -> {after.size} bytes)")
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def symlink_tarinfo(name: str, link_to: str, epoch: int):
+    """A reproducible tar member for a bundle link name (``lib/libopenvino_c.so -> libopenvino_c.so.2641``):
+    a symlink, not a second copy of the library; same owner, time and mode rules as the archive's files."""
+    import tarfile
+
+    if "/" in link_to or link_to in ("", ".", ".."):
+        raise InputError(f"{name}: a link name must point to a file of its own folder, not {link_to!r}")
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.SYMTYPE
+    info.linkname = link_to
+    info.mtime = epoch
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o777
+    return info
+
+
+def symlink_zipinfo(name: str, link_to: str, date_time: tuple[int, int, int, int, int, int]):
+    """The zip member for a link name: Info-ZIP's Unix symlink (mode 0o120777, content = the target).
+    Returns (ZipInfo, data) for ``ZipFile.writestr``."""
+    import zipfile
+
+    if "/" in link_to or link_to in ("", ".", ".."):
+        raise InputError(f"{name}: a link name must point to a file of its own folder, not {link_to!r}")
+    info = zipfile.ZipInfo(name, date_time=date_time)
+    info.create_system = 3
+    info.external_attr = 0o120777 << 16
+    info.compress_type = zipfile.ZIP_STORED
+    return info, link_to.encode()

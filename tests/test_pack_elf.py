@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import subprocess
 
@@ -81,3 +82,32 @@ def test_openvino_libraries_are_already_stripped_and_upx4_refuses_them(ovlinux20
         assert packed.reason == "CantPackException: DT_GNU_HASH above stub"
         assert lib.read_bytes() == original
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_link_names_are_archived_as_symlinks(tmp_path) -> None:
+    import tarfile
+    import zipfile
+
+    from npuslim.errors import InputError
+    from npuslim.pack_elf import symlink_tarinfo, symlink_zipinfo
+
+    lib = tmp_path / "src" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libx.so.1").write_bytes(b"\x7fELF fake")
+    archive = tmp_path / "b.tar.xz"
+    with tarfile.open(archive, "w:xz") as tf:
+        tf.add(lib / "libx.so.1", "b/lib/libx.so.1")
+        tf.addfile(symlink_tarinfo("b/lib/libx.so", "libx.so.1", 0))
+    with tarfile.open(archive) as tf:
+        tf.extractall(tmp_path / "out", filter="data")
+    link = tmp_path / "out" / "b" / "lib" / "libx.so"
+    assert link.is_symlink() and os.readlink(link) == "libx.so.1" and link.read_bytes() == b"\x7fELF fake"
+
+    info, data = symlink_zipinfo("b/lib/libx.so", "libx.so.1", (1980, 1, 1, 0, 0, 0))
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as zf:
+        zf.writestr(info, data)
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        member = zf.getinfo("b/lib/libx.so")
+        assert (member.external_attr >> 16) == 0o120777 and zf.read(member) == b"libx.so.1"
+    with pytest.raises(InputError, match="its own folder"):
+        symlink_tarinfo("b/lib/evil", "../../etc/passwd", 0)

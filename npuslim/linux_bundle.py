@@ -223,6 +223,8 @@ def verify_link(bundle: Path, rel: str, link_to: str) -> str | None:
     ``lstat`` and ``readlink`` give), so a bundle's totals count each file once.
     """
     path = bundle / rel
+    if "/" in link_to or link_to in ("", ".", ".."):
+        return f"{rel}: the manifest's link target {link_to!r} is not a file of the same folder"
     if not path.is_symlink():
         return f"{rel}: should be a symlink to {link_to}"
     target = os.readlink(path)

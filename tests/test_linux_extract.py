@@ -121,3 +121,12 @@ def test_archive_style_versioned_files_are_bundled_under_their_soname(tmp_path) 
     assert not (out / "lib" / "libdep.so.1").is_symlink()
     assert lock_of(out)["source"]["layout"] == "archive"
     assert run("verify", str(out)).exit_code == 0
+
+
+def test_a_link_leading_out_of_the_bundle_is_a_problem(tmp_path) -> None:
+    from npuslim.linux_bundle import verify_link
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libx.so").symlink_to("../../etc/passwd")
+    assert "not a file of the same folder" in (verify_link(tmp_path, "lib/libx.so", "../../etc/passwd") or "")
+    assert "points to ../../etc/passwd" in (verify_link(tmp_path, "lib/libx.so", "libx.so.1") or "")

@@ -9,6 +9,8 @@ gives medians, their ratio and each command's peak resident memory (from
     python benchmarks/bench_deps.py [SOURCE] [--runs N] [--format json|tree]
 
 SOURCE defaults to openvino==2026.4.1 (fetched once into npuslim's cache).
+``--platform manylinux_2_28_x86_64`` times the Linux (ELF) closure instead,
+against the system's ``objdump -p``.
 """
 
 from __future__ import annotations
@@ -37,15 +39,22 @@ def main() -> int:
     parser.add_argument("source", nargs="?", default="openvino==2026.4.1")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--format", default="json", choices=["json", "tree", "table"])
-    parser.add_argument("--objdump", default="x86_64-w64-mingw32-objdump")
+    parser.add_argument("--platform", default=None, help="wheel platform tag for a requirement source")
+    parser.add_argument("--objdump", default=None,
+                        help="default: x86_64-w64-mingw32-objdump for Windows DLLs, objdump for ELF")
     args = parser.parse_args()
 
-    objdump = shutil.which(args.objdump)
+    linux = args.platform is not None and "linux" in args.platform
+    tool = args.objdump or ("objdump" if linux else "x86_64-w64-mingw32-objdump")
+    objdump = shutil.which(tool)
     if objdump is None:
-        print(f"{args.objdump} not found (apt-get install binutils-mingw-w64-x86-64)", file=sys.stderr)
+        print(f"{tool} not found (apt-get install binutils binutils-mingw-w64-x86-64)", file=sys.stderr)
         return 2
-    npuslim = [sys.executable, "-m", "npuslim", "deps", args.source, "--format", args.format]
-    first = subprocess.run(npuslim[:-1] + ["json"], capture_output=True, text=True)
+    base = [sys.executable, "-m", "npuslim", "deps", args.source]
+    if args.platform:
+        base += ["--platform", args.platform]
+    npuslim = base + ["--format", args.format]
+    first = subprocess.run(base + ["--format", "json"], capture_output=True, text=True)
     if first.returncode != 0:
         print(first.stderr.strip(), file=sys.stderr)
         return 2
@@ -67,7 +76,8 @@ def main() -> int:
     med = {k: statistics.median(v) for k, v in times.items()}
     total = sum(n["size"] for n in graph["nodes"] if n["class"] == "bundled")
     print(f"source: {args.source} (OpenVINO {graph['source']['openvino_version']})")
-    print(f"closure: {len(dlls)} DLLs, {total / 1e6:.1f} MB; {args.runs} alternating runs each")
+    kind = "shared objects" if graph["source"].get("platform") == "linux" else "DLLs"
+    print(f"closure: {len(dlls)} {kind}, {total / 1e6:.1f} MB; {args.runs} alternating runs each")
     for name in ("npuslim", "objdump"):
         print(f"  {name:8} median {med[name]:.3f} s  min {min(times[name]):.3f} s  "
               f"peak RSS {peaks[name] / 1024:.1f} MB")

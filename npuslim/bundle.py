@@ -126,6 +126,7 @@ def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:
         signature=info.signature if info else None,
         cfg=info.cfg if info else None,
         debug_directory=info.has_debug if info else None,
+        link_to=planned.link_to,
     )
 
 
@@ -138,7 +139,7 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
         created=created_timestamp(),
         source={
             "origin": install.origin, "layout": install.layout, "root": str(install.root),
-            "openvino_version": install.version,
+            "openvino_version": install.version, "platform": install.platform,
             "size": plan.source_size, "size_measured_as": plan.source_size_how,
             **({"onnxruntime": plan.onnxruntime.record()} if plan.onnxruntime else {}),
         },
@@ -176,6 +177,10 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
         for count, planned in enumerate(plan.files, start=1):
             dest = staging / planned.dest
             dest.parent.mkdir(parents=True, exist_ok=True)
+            if planned.link_to is not None:  # a Linux link name: a symlink to a file written before it
+                os.symlink(planned.link_to, dest)
+                locked.append(locked_file(planned, hashlib.sha256(planned.link_to.encode()).hexdigest()))
+                continue
             digest = _copy_hashing(planned.source, dest, planned, progress)
             locked.append(locked_file(planned, digest))
             _fault_after(count)

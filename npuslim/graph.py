@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npuslim import hints as hints_mod
 from npuslim.errors import ArchitectureError, InputError
@@ -19,6 +20,9 @@ from npuslim.manifest import BundleManifest, Companion, WindowsFacts
 from npuslim.pe import PeInfo, read_pe
 from npuslim.resolve import BUNDLED, MISSING, Resolver
 from npuslim.sources import OpenVinoInstall
+
+if TYPE_CHECKING:
+    from npuslim.elf import ElfInfo
 
 ROOT = "root"
 IMPORT = "import"
@@ -33,7 +37,7 @@ class Node:
     name: str
     dep_class: str
     path: Path | None
-    info: PeInfo | None
+    info: PeInfo | ElfInfo | None
     via: str
     chain: tuple[str, ...]
     required_by: tuple[str, ...]
@@ -142,6 +146,11 @@ def build_graph(
     the closure is not a usable PE, ``ArchitectureError`` when machine types
     differ.
     """
+    if install.platform == "linux":
+        from npuslim.resolve_elf import build_elf_graph
+
+        return build_elf_graph(install, manifest=manifest, roots=roots, features=features,
+                               search_paths=search_paths, scan_hints=scan_hints)
     resolver = Resolver(facts=facts, manifest=manifest, dll_dir=install.dll_dir,
                         search_paths=search_paths)
     if roots is None or not roots:

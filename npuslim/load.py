@@ -281,6 +281,10 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
                 timeout: float = 600) -> LoadResult:
     """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed
     (without the C API: load every DLL, see the module docstring)."""
+    if _is_linux_bundle(bundle):
+        from npuslim.load_linux import load_linux_bundle
+
+        return load_linux_bundle(bundle, device=device, msvc_runtime=msvc_runtime, timeout=timeout)
     bin_dir = bundle / BIN
     c_api = bin_dir / "openvino_c.dll"
     if not bin_dir.is_dir():
@@ -301,6 +305,17 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
         tail = " ".join(run.output.strip().splitlines()[-3:])
         verdict = f"the probe printed nothing (exit {run.returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
+
+
+def _is_linux_bundle(bundle: Path) -> bool:
+    """The bundle manifest says the bundle holds Linux shared objects (``source.platform``)."""
+    import json
+
+    try:
+        data = json.loads((bundle / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+        return data.get("source", {}).get("platform") == "linux"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], env: dict[str, str], device: str,

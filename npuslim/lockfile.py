@@ -51,6 +51,7 @@ class LockedFile:
     cfg: bool | None = None
     debug_directory: bool | None = None
     pack: PackRecord | None = None
+    link_to: str | None = None  # Linux link names: a symlink to this file of the same folder
 
 
 @dataclass(frozen=True)

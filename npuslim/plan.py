@@ -12,6 +12,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npuslim.errors import InputError, MissingDependencyError
 from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
@@ -23,6 +24,9 @@ from npuslim.pe import PeInfo
 from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.sources import OpenVinoInstall, install_size
 from npuslim.symbols import MissingSymbols, check_symbols
+
+if TYPE_CHECKING:
+    from npuslim.elf import ElfInfo
 
 ROLE_ROOT = "root"
 ROLE_IMPORT = "import"
@@ -50,7 +54,8 @@ class PlannedFile:
     chain: tuple[str, ...]
     size: int
     feature: str | None = None
-    info: PeInfo | None = None
+    info: PeInfo | ElfInfo | None = None
+    link_to: str | None = None  # a symlink to this name in the same folder (Linux link names)
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,13 @@ def plan_bundle(
     ``allow_missing``), ``InputError`` for unreadable sources or two files that
     map to one bundle path.
     """
+    if install.platform == "linux":
+        from npuslim.linux_bundle import plan_linux_bundle
+
+        return plan_linux_bundle(install, manifest=manifest, facts=facts, features=features, roots=roots,
+                                 search_paths=search_paths, allow_missing=allow_missing,
+                                 msvc_runtime_dir=msvc_runtime_dir, features_requested=features_requested,
+                                 features_dropped=features_dropped)
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
     warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]

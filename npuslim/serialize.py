@@ -33,6 +33,7 @@ def source_dict(install: OpenVinoInstall) -> dict[str, Any]:
         "include_dir": _p(install.include_dir),
         "lib_dir": _p(install.lib_dir),
         "openvino_version": install.version,
+        "platform": install.platform,
     }
 
 
@@ -55,7 +56,33 @@ def node_dict(node: Node) -> dict[str, Any]:
         "file_version": info.file_version if info else None,
         "imports": list(info.imports) if info else [],
         "delay_imports": list(info.delay_imports) if info else [],
+        **_elf_fields(node),
     }
+
+
+def _elf_fields(node: Node) -> dict[str, Any]:
+    """The ELF facts of a node (``elf``: SONAME, RPATH, RUNPATH, symbol versions needed); none for PE."""
+    from npuslim.elf import ElfInfo
+
+    info = node.info
+    if not isinstance(info, ElfInfo):
+        return {}
+    return {"elf": {
+        "soname": info.soname, "rpath": list(info.rpath), "runpath": list(info.runpath),
+        "version_needs": [{"library": lib, "version": v} for lib, v in info.version_needs],
+        "debug_info": info.has_debug, "symtab": info.has_symtab,
+    }}
+
+
+def _target_fields(graph: DependencyGraph) -> dict[str, Any]:
+    """For a Linux closure: the newest glibc / GCC runtime symbol versions it needs (``target``)."""
+    if graph.install.platform != "linux":
+        return {}
+    from npuslim.resolve_elf import target_minimum
+
+    minimum = target_minimum(graph)
+    return {"target": {"platform": "linux", "glibc": minimum.glibc, "versions": minimum.versions,
+                       "needed_by": minimum.needed_by}}
 
 
 def summary_dict(graph: DependencyGraph) -> dict[str, Any]:
@@ -102,6 +129,7 @@ def graph_to_dict(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols,
             for m in missing_symbols
         ],
         "summary": summary_dict(graph),
+        **_target_fields(graph),
     }
 
 

@@ -46,6 +46,7 @@ class OpenVinoInstall:
     version: str | None
     single_dll: Path | None = None
     wheel: Path | None = None
+    platform: str = "windows"  # "linux": ELF shared objects (npuslim.linux)
 
     def describe(self) -> str:
         version = f"OpenVINO {self.version}" if self.version else "version unknown"
@@ -224,6 +225,12 @@ def is_requirement(text: str) -> bool:
 
 def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoInstall:
     """Turn what the user passed into a located install (see the module docstring)."""
+    # Linux (ELF) sources first: npuslim.linux answers None for anything else.
+    from npuslim.linux import locate_linux
+
+    linux_install = locate_linux(source, platform=platform)
+    if linux_install is not None:
+        return linux_install
     if source is None:
         spec = importlib.util.find_spec("openvino")
         if spec is not None and spec.submodule_search_locations:

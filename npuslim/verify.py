@@ -53,6 +53,13 @@ def verify_bundle(bundle: Path) -> VerifyResult:
 
     for f in lock.files:
         path = bundle / f.path
+        if f.link_to is not None:  # a Linux link name: the symlink itself is checked, its target is an entry
+            from npuslim.linux_bundle import verify_link
+
+            link_problem = verify_link(bundle, f.path, f.link_to)
+            if link_problem:
+                problems.append(Problem(f.path, "link", link_problem))
+            continue
         if not path.is_file():
             problems.append(Problem(f.path, "missing", f"{f.path}: listed in the manifest but not in the bundle"))
             continue
@@ -75,6 +82,13 @@ def verify_bundle(bundle: Path) -> VerifyResult:
 
 
 def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
+    if lock.source.get("platform") == "linux":
+        from npuslim.linux_bundle import check_linux_closure
+
+        checked, found = check_linux_closure(
+            bundle, {d for r in lock.requirements for d in r.get("dlls", ())}, {m["name"] for m in lock.missing})
+        problems.extend(Problem(*p) for p in found)
+        return checked
     bin_dir = bundle / BIN
     if not bin_dir.is_dir():
         problems.append(Problem(BIN, "missing", f"{BIN}/: the bundle has no DLL folder"))

@@ -141,3 +141,42 @@ def msvc_runtime_dir() -> Path:
                     (target / Path(member).name).write_bytes(zf.read(member))
         done.write_text(wheel.name)
     return target
+
+
+# ---------------------------------------------------------------- Linux (manylinux) wheels
+
+LINUX_WHEELS = {
+    # OpenVINO publishes manylinux_2_28 wheels from 2026.0 on, manylinux2014 ones up to 2025.4.1.
+    "2026.4.1": "manylinux_2_28_x86_64",
+    "2025.4.1": "manylinux2014_x86_64",
+}
+
+
+def _linux_wheel_install(version: str):
+    from npuslim.errors import NpuslimError
+    from npuslim.sources import fetch_wheel, locate
+
+    platform = LINUX_WHEELS[version]
+    os.environ["NPUSLIM_CACHE_DIR"] = str(TEST_CACHE / "npuslim")
+    try:
+        wheel = fetch_wheel(f"openvino=={version}", platform=platform)
+    except NpuslimError as exc:
+        unavailable(f"cannot download the OpenVINO {version} {platform} wheel: {exc}")
+    return locate(str(wheel))
+
+
+@pytest.fixture(scope="session")
+def ovlinux2026():
+    """The official OpenVINO 2026.4.1 manylinux_2_28_x86_64 wheel, unpacked in the cache."""
+    return _linux_wheel_install("2026.4.1")
+
+
+@pytest.fixture(scope="session")
+def ovlinux2025():
+    """The official OpenVINO 2025.4.1 manylinux2014_x86_64 wheel (the last 2025 release), unpacked."""
+    return _linux_wheel_install("2025.4.1")
+
+
+@pytest.fixture(params=tuple(LINUX_WHEELS), scope="session")
+def ovlinux(request):
+    return _linux_wheel_install(request.param)

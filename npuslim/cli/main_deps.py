@@ -24,6 +24,7 @@ from npuslim.cli.common import (
 from npuslim.errors import MissingDependencyError
 from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
+from npuslim.linux import manifest_for_install
 from npuslim.manifest import load_manifest, load_windows_facts
 from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.sources import DEFAULT_PLATFORM, locate
@@ -65,6 +66,7 @@ def deps(
             stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
     else:
         install = locate(source, platform=platform)
+    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
     roots = tuple(root) if root else None
     choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
                                             roots=roots, search_paths=search_paths)
@@ -77,7 +79,8 @@ def deps(
         search_paths=search_paths,
         scan_hints=hints,
     )
-    missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+    missing_symbols = (check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+                       if install.platform != "linux" else ())
     for warning in choice.warnings():
         stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out = stdout()
@@ -93,6 +96,10 @@ def deps(
         out.out(serialize.graph_to_mermaid(graph), end="")
     else:
         render_deps.print_graph(out, graph, fmt.value)
+        if install.platform == "linux":
+            from npuslim.resolve_elf import target_text
+
+            out.print(target_text(graph), markup=False, highlight=False, soft_wrap=True)
     machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)
     for m in missing_symbols:
         target = out if not machine_readable else stderr()

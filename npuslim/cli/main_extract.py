@@ -29,6 +29,7 @@ from npuslim.cli.common import (
 )
 from npuslim.errors import InputError
 from npuslim.features import FeatureStatus, features_for_source, select_features
+from npuslim.linux import manifest_for_install
 from npuslim.lockfile import BundleLock
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
 from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
@@ -99,6 +100,7 @@ def extract(
             stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
     else:
         install = locate(source, platform=platform)
+    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
     if list_features:
         _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
                                           roots=roots, search_paths=search_paths)
@@ -189,6 +191,9 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
          f"{len(headers)} of {plan.headers.total} headers of the source" if plan.headers else "no headers"),
         (f"{LICENSES}/", plan.by_role(ROLE_LICENSE), ""),
     ]
+    if install.platform == "linux":  # shared objects and their link names both live in lib/
+        links = plan.by_role(ROLE_IMPLIB)
+        rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
     for name, files, note in rows:
         table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), note)
     total = plan.total_bytes

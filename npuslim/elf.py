@@ -1,0 +1,272 @@
+"""Reading what npuslim needs from an ELF shared object, cheaply and without LIEF.
+
+The dynamic loader needs the program headers, the dynamic segment, its string
+table and the version-needs table; so does npuslim. They are read here with
+``struct`` over an ``mmap`` of the file: only the pages holding those tables
+are touched, so a 60 MB library costs as little as a small one. LIEF is not
+used for reading (``import lief`` alone costs about a second, more than
+reading a whole closure this way).
+
+Section headers, when present, give the data ranges to scan for string hints
+and tell whether debug information or a symbol table is left to strip.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.errors import InputError
+
+ELF_MAGIC = b"\x7fELF"
+MACHINES = {
+    0x03: "i386",
+    0x28: "arm",
+    0x3E: "x86_64",
+    0xB7: "aarch64",
+    0xF3: "riscv64",
+}
+ET_EXEC, ET_DYN = 2, 3
+PT_LOAD, PT_DYNAMIC = 1, 2
+DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 5, 10, 14, 15, 29
+DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+SHT_PROGBITS, SHT_SYMTAB = 1, 2
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+
+_VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    """The facts npuslim reads from one ELF file.
+
+    ``imports`` are the DT_NEEDED names in order (the name ld.so looks for);
+    ``rpath`` and ``runpath`` the DT_RPATH / DT_RUNPATH entries split on ``:``,
+    unexpanded (``$ORIGIN`` stays as written). ``version_needs`` pairs each
+    needed library with a symbol version it must define (``("libc.so.6",
+    "GLIBC_2.27")``). The fields ``delay_imports``, ``cfg``, ``signature``,
+    ``file_version`` exist so that code written for ``PeInfo`` reads an ELF
+    node the same way; ELF has no such things and they are always empty.
+    """
+
+    path: Path
+    size: int
+    machine: str
+    bits: int
+    is_dll: bool
+    imports: tuple[str, ...]
+    soname: str | None
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    version_needs: tuple[tuple[str, str], ...]
+    has_debug: bool
+    has_symtab: bool
+    upx_packed: bool
+    data_ranges: tuple[tuple[int, int], ...] = ()
+    delay_imports: tuple[str, ...] = ()
+    cfg: bool = False
+    signature: str = "none"
+    signature_size: int = 0
+    coff_symbols: int = 0
+    file_version: str | None = None
+    product_version: str | None = None
+    linker_version: str = ""
+    image_size: int = 0
+    format: str = "elf"
+
+    @property
+    def signed(self) -> bool:
+        return False
+
+    @property
+    def search_rpath(self) -> tuple[str, ...]:
+        """DT_RPATH as ld.so uses it: ignored when the object also has DT_RUNPATH."""
+        return () if self.runpath else self.rpath
+
+
+def is_elf(path: Path | str) -> bool:
+    """True when the file starts with the ELF magic (False when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def parse_version(version: str) -> tuple[str, tuple[int, ...]] | None:
+    """``"GLIBCXX_3.4.22"`` -> ``("GLIBCXX", (3, 4, 22))``; ``None`` for a name of another shape."""
+    m = _VERSION.match(version)
+    if not m:
+        return None
+    return m.group(1), tuple(int(p) for p in m.group(2).split("."))
+
+
+def newest_versions(needs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> dict[str, str]:
+    """The newest version needed per family (``GLIBC``, ``GLIBCXX``, ``CXXABI``, ``GCC``, ...)."""
+    best: dict[str, tuple[tuple[int, ...], str]] = {}
+    for _lib, version in needs:
+        parsed = parse_version(version)
+        if parsed is None:
+            continue
+        family, number = parsed
+        if family not in best or number > best[family][0]:
+            best[family] = (number, version)
+    return {family: text for family, (_n, text) in sorted(best.items())}
+
+
+class _Reader:
+    def __init__(self, data: mmap.mmap, path: Path, bits: int, little: bool) -> None:
+        self.data, self.path, self.size = data, path, len(data)
+        self.end = "<" if little else ">"
+        self.word = "Q" if bits == 64 else "I"
+        self.sword = "q" if bits == 64 else "i"
+
+    def unpack(self, fmt: str, offset: int) -> tuple:
+        fmt = self.end + fmt.replace("W", self.word).replace("S", self.sword)
+        need = struct.calcsize(fmt)
+        if offset < 0 or offset + need > self.size:
+            raise InputError(f"{self.path}: truncated ELF file (a table at byte {offset} "
+                             f"runs past the end, {self.size} bytes)")
+        return struct.unpack_from(fmt, self.data, offset)
+
+    def cstring(self, offset: int) -> str:
+        if offset < 0 or offset >= self.size:
+            raise InputError(f"{self.path}: corrupt ELF file (a string offset points past the end)")
+        stop = self.data.find(b"\0", offset, min(self.size, offset + 4096))
+        if stop < 0:
+            raise InputError(f"{self.path}: corrupt ELF file (unterminated string at byte {offset})")
+        return self.data[offset:stop].decode("utf-8", errors="replace")
+
+
+def read_elf(path: Path | str) -> ElfInfo:
+    """Read the dynamic section, version needs and section summary of an ELF file.
+
+    Raises ``InputError`` for a file that cannot be read, is not ELF or is
+    truncated or corrupt where npuslim reads it.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < 52:
+                head = fh.read(4)
+                if head != ELF_MAGIC:
+                    raise InputError(f"{path}: not an ELF file")
+                raise InputError(f"{path}: truncated ELF file ({size} bytes)")
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _parse(data, path, size)
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot read: permission denied") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
+    if data[:4] != ELF_MAGIC:
+        raise InputError(f"{path}: not an ELF file")
+    ei_class, ei_data = data[4], data[5]
+    if ei_class not in (1, 2) or ei_data not in (1, 2):
+        raise InputError(f"{path}: corrupt ELF file (class {ei_class}, data encoding {ei_data})")
+    bits = 64 if ei_class == 2 else 32
+    r = _Reader(data, path, bits, ei_data == 1)
+    (e_type, e_machine, _ver, _entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum,
+     e_shentsize, e_shnum, e_shstrndx) = r.unpack("HHIWWWIHHHHHH", 16)
+
+    # Program headers: what the loader maps, and where the dynamic segment is.
+    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+    dynamic: tuple[int, int] | None = None
+    ph_fmt = "IIWWWWWW" if bits == 64 else "IWWWWWIW"
+    for i in range(e_phnum if e_phoff else 0):
+        fields = r.unpack(ph_fmt, e_phoff + i * e_phentsize)
+        if bits == 64:
+            p_type, _pf, p_offset, p_vaddr, _pa, p_filesz = fields[:6]
+        else:
+            p_type, p_offset, p_vaddr, _pa, p_filesz = fields[:5]
+        if p_type == PT_LOAD:
+            loads.append((p_vaddr, p_offset, p_filesz))
+        elif p_type == PT_DYNAMIC:
+            dynamic = (p_offset, p_filesz)
+
+    def file_offset(vaddr: int) -> int:
+        for start, offset, filesz in loads:
+            if start <= vaddr < start + filesz:
+                return offset + (vaddr - start)
+        raise InputError(f"{path}: corrupt ELF file (address 0x{vaddr:x} is in no loaded segment)")
+
+    entries: list[tuple[int, int]] = []
+    if dynamic is not None:
+        d_off, d_size = dynamic
+        if d_off + d_size > size:
+            raise InputError(f"{path}: truncated ELF file (the dynamic section ends at byte "
+                             f"{d_off + d_size}, the file has {size})")
+        step = 16 if bits == 64 else 8
+        for at in range(d_off, d_off + d_size - step + 1, step):
+            tag, val = r.unpack("SW", at)
+            if tag == DT_NULL:
+                break
+            entries.append((tag, val))
+
+    strtab = next((v for t, v in entries if t == DT_STRTAB), None)
+    str_off = file_offset(strtab) if strtab is not None else None
+
+    def dstr(offset: int) -> str:
+        if str_off is None:
+            raise InputError(f"{path}: corrupt ELF file (dynamic entries without a string table)")
+        return r.cstring(str_off + offset)
+
+    needed = tuple(dstr(v) for t, v in entries if t == DT_NEEDED)
+    soname = next((dstr(v) for t, v in entries if t == DT_SONAME), None)
+
+    def paths(tag: int) -> tuple[str, ...]:
+        out: list[str] = []
+        for t, v in entries:
+            if t == tag:
+                out.extend(p for p in dstr(v).split(":") if p)
+        return tuple(out)
+
+    needs: list[tuple[str, str]] = []
+    verneed = next((v for t, v in entries if t == DT_VERNEED), None)
+    count = next((v for t, v in entries if t == DT_VERNEEDNUM), 0)
+    if verneed is not None:
+        at = file_offset(verneed)
+        for _ in range(min(count, 4096)):
+            _vn_version, vn_cnt, vn_file, vn_aux, vn_next = r.unpack("HHIII", at)
+            lib = dstr(vn_file)
+            aux = at + vn_aux
+            for _ in range(min(vn_cnt, 4096)):
+                _hash, _vflags, _other, vna_name, vna_next = r.unpack("IHHII", aux)
+                needs.append((lib, dstr(vna_name)))
+                if not vna_next:
+                    break
+                aux += vna_next
+            if not vn_next:
+                break
+            at += vn_next
+
+    has_debug = has_symtab = False
+    ranges: list[tuple[int, int]] = []
+    if e_shoff and e_shnum and e_shoff + e_shnum * e_shentsize <= size:
+        sh_fmt = "IIWWWWIIWW"
+        headers = [r.unpack(sh_fmt, e_shoff + i * e_shentsize) for i in range(e_shnum)]
+        names_off = headers[e_shstrndx][4] if e_shstrndx < len(headers) else None
+        for sh_name, sh_type, sh_flags, _addr, sh_offset, sh_size, *_rest in headers:
+            name = r.cstring(names_off + sh_name) if names_off is not None else ""
+            if name.startswith((".debug_", ".zdebug_")) or name == ".gnu_debuglink":
+                has_debug = has_debug or name != ".gnu_debuglink"
+            if sh_type == SHT_SYMTAB:
+                has_symtab = True
+            if (sh_type == SHT_PROGBITS and sh_flags & SHF_ALLOC and not sh_flags & SHF_EXECINSTR
+                    and not sh_flags & SHF_WRITE and sh_size and sh_offset + sh_size <= size):
+                ranges.append((sh_offset, sh_size))
+
+    machine = MACHINES.get(e_machine, f"0x{e_machine:x}")
+    return ElfInfo(
+        path=path, size=size, machine=machine, bits=bits, is_dll=e_type == ET_DYN,
+        imports=needed, soname=soname, rpath=paths(DT_RPATH), runpath=paths(DT_RUNPATH),
+        version_needs=tuple(needs), has_debug=has_debug, has_symtab=has_symtab,
+        upx_packed=b"UPX!" in data[: min(size, 4096)], data_ranges=tuple(ranges),
+    )

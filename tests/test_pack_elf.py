@@ -1,0 +1,113 @@
+"""Stripping and UPX on ELF shared objects: gcc-built libraries and the official OpenVINO ones."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from npuslim.elf import read_elf
+from npuslim.pack_elf import parse_upx_refusal, strip_elf, upx_elf
+from tests.support.elfbuild import build_so
+from tests.support.tools import require_tool
+
+# Captured from upx 4.2.2 on libtbb.so.12 of the 2026.4.1 manylinux wheel.
+UPX_REFUSED = """                       Ultimate Packer for eXecutables
+                          Copyright (C) 1996 - 2024
+UPX 4.2.2       Markus Oberhumer, Laszlo Molnar & John Reiser    Jan 3rd 2024
+
+        File size         Ratio      Format      Name
+   --------------------   ------   -----------   -----------
+upx: libtbb.so.12: CantPackException: DT_GNU_HASH above stub
+
+Packed 0 files.
+"""
+
+
+def _upx4() -> str:
+    upx = require_tool("upx", "apt-get install upx-ucl (UPX 4)")
+    version = subprocess.run([upx, "--version"], capture_output=True, text=True).stdout.split()[1]
+    if int(version.split(".")[0]) < 4:
+        pytest.skip(f"UPX {version} on PATH; these checks are for UPX 4")
+    return upx
+
+
+def test_upx_refusal_parser() -> None:
+    assert parse_upx_refusal(UPX_REFUSED) == "CantPackException: DT_GNU_HASH above stub"
+    assert parse_upx_refusal("upx: t.so: CantPackException: DT_ tag above stub\n") == \
+        "CantPackException: DT_ tag above stub"
+    assert parse_upx_refusal("     15008 ->      8236   54.88%   linux/amd64   small.so\nPacked 1 file.\n") is None
+
+
+def test_strip_shrinks_a_library_with_symbols_and_keeps_its_linkage(tmp_path) -> None:
+    dep = build_so(tmp_path, "libdep.so.1", soname="libdep.so.1")
+    lib = build_so(tmp_path, "libfat.so", links=(dep,), rpath="$ORIGIN", cxx=True)
+    before = read_elf(lib)
+    assert before.has_symtab
+    result = strip_elf(lib)
+    assert result.outcome == "stripped" and result.size_after < result.size_before
+    after = read_elf(lib)
+    assert not after.has_symtab
+    assert (after.imports, after.rpath, after.soname) == (before.imports, before.rpath, before.soname)
+    assert ctypes.CDLL(str(lib)).f_libfat_so() == 2  # calls libdep's function: still links and runs
+    again = strip_elf(lib)
+    assert again.outcome == "kept" and "already stripped" in again.reason
+
+
+def test_upx4_packs_a_simple_library_that_still_loads(tmp_path) -> None:
+    upx = _upx4()
+    lib = build_so(tmp_path, "libsmall.so", soname="libsmall.so")
+    lib.chmod(0o644)  # as extract writes bundle files
+    result = upx_elf(lib, upx=upx)
+    assert result.outcome == "packed", result.reason
+    assert read_elf(lib).upx_packed and read_elf(lib).soname == "libsmall.so"
+    assert lib.stat().st_mode & 0o777 == 0o644
+    assert ctypes.CDLL(str(lib)).f_libsmall_so() == 1
+
+
+@pytest.mark.wheels
+def test_openvino_libraries_are_already_stripped_and_upx4_refuses_them(ovlinux2026, tmp_path) -> None:
+    upx = _upx4()
+    for name in ("libtbb.so.12", "libopenvino_c.so.2641"):
+        lib = tmp_path / name
+        shutil.copyfile(ovlinux2026.dll_dir / name, lib)
+        original = lib.read_bytes()
+        stripped = strip_elf(lib)
+        assert stripped.outcome == "kept" and "already stripped" in stripped.reason
+        packed = upx_elf(lib, upx=upx)
+        assert packed.outcome == "refused"
+        assert packed.reason == "CantPackException: DT_GNU_HASH above stub"
+        assert lib.read_bytes() == original
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_link_names_are_archived_as_symlinks(tmp_path) -> None:
+    import tarfile
+    import zipfile
+
+    from npuslim.errors import InputError
+    from npuslim.pack_elf import symlink_tarinfo, symlink_zipinfo
+
+    lib = tmp_path / "src" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "libx.so.1").write_bytes(b"\x7fELF fake")
+    archive = tmp_path / "b.tar.xz"
+    with tarfile.open(archive, "w:xz") as tf:
+        tf.add(lib / "libx.so.1", "b/lib/libx.so.1")
+        tf.addfile(symlink_tarinfo("b/lib/libx.so", "libx.so.1", 0))
+    with tarfile.open(archive) as tf:
+        tf.extractall(tmp_path / "out", filter="data")
+    link = tmp_path / "out" / "b" / "lib" / "libx.so"
+    assert link.is_symlink() and os.readlink(link) == "libx.so.1" and link.read_bytes() == b"\x7fELF fake"
+
+    info, data = symlink_zipinfo("b/lib/libx.so", "libx.so.1", (1980, 1, 1, 0, 0, 0))
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as zf:
+        zf.writestr(info, data)
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        member = zf.getinfo("b/lib/libx.so")
+        assert (member.external_attr >> 16) == 0o120777 and zf.read(member) == b"libx.so.1"
+    with pytest.raises(InputError, match="its own folder"):
+        symlink_tarinfo("b/lib/evil", "../../etc/passwd", 0)

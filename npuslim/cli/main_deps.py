@@ -21,7 +21,7 @@ from npuslim.cli.common import (
     stderr,
     stdout,
 )
-from npuslim.errors import MissingDependencyError
+from npuslim.errors import InputError, MissingDependencyError
 from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
 from npuslim.linux import manifest_for_install
@@ -67,6 +67,8 @@ def deps(
     else:
         install = locate(source, platform=platform)
     bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
+    if exports and install.platform == "linux":
+        raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
     roots = tuple(root) if root else None
     choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
                                             roots=roots, search_paths=search_paths)

@@ -33,7 +33,7 @@ class PackRecord:
     stripped: bool = False
     upx: str | None = None           # packed | skipped | refused | failed; None: UPX not asked
     upx_skipped: str | None = None   # why UPX left it as it was
-    upx_seconds: float | None = None
+    upx_seconds: float | None = None  # pack v1 only; since v2 the time is in size-report.json
     cfg_disabled: bool = False
     signature_removed: bool = False
     image_size: int | None = None    # SizeOfImage: what a UPX-packed DLL decompresses at load

@@ -111,6 +111,7 @@ class PackResult:
     cache_hits: int = 0
     cache_misses: int = 0
     warnings: tuple[str, ...] = field(default=())
+    upx_seconds: dict[str, float] = field(default_factory=dict)  # run facts, kept out of the manifest
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,9 @@ def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | N
     """Whether UPX may pack this DLL: (reason to skip or ``None``, pass ``--force``).
 
     CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so
-    they are skipped unless ``upx_force_cfg``; UPX older than 4 never gets them
-    (the CFG DLLs it packed could fail to load).
+    ``--force`` is passed only with ``upx_force_cfg``; without it UPX is asked
+    all the same and its own refusal is reported. UPX older than 4 never gets
+    them (the CFG DLLs it packed could fail to load).
     """
     name = path.rsplit("/", 1)[-1]
     if not options.upx:
@@ -150,9 +152,7 @@ def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | N
     if info.cfg and upx is not None and not upx.refuses_cfg:
         return (f"Control Flow Guard enabled: UPX {upx.version_text} must not pack CFG DLLs "
                 "(the DLLs it packed could fail to load); use UPX 4 or newer"), False
-    if info.cfg and not options.upx_force_cfg:
-        return "Control Flow Guard enabled: packing would turn CFG off (use --upx-force-cfg)", False
-    return None, info.cfg
+    return None, info.cfg and options.upx_force_cfg
 
 
 # -- output checks (before any work)
@@ -182,6 +182,26 @@ def _writable_parent(path: Path, what: str) -> None:
         raise OutputError(f"{path}: {what}: {parent} is not writable")
 
 
+def _not_written_by_npuslim(out: Path) -> str | None:
+    """The first file in ``out`` that its bundle manifest does not list (``None``: every file is npuslim's).
+
+    An empty folder passes; a folder without a readable bundle manifest names the manifest.
+    """
+    entries = [p for p in out.rglob("*") if not p.is_dir() or p.is_symlink()]
+    if not entries:
+        return None
+    try:
+        data = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+        listed = {str(f["path"]) for f in data["files"]} | {BUNDLE_MANIFEST, REPORT_MD, REPORT_JSON}
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no readable {BUNDLE_MANIFEST}"
+    for path in sorted(entries):
+        rel = path.relative_to(out).as_posix()
+        if rel not in listed:
+            return rel
+    return None
+
+
 def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str) -> OutputPlan:
     """Every path pack will write, checked before any work: an ``OutputError`` (exit 7) names the path.
 
@@ -193,6 +213,11 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
     bundle_r, out_r = bundle.resolve(), out.resolve()
     same = _previous_input(out) == input_sha
     _writable_parent(out, "output folder")
+    if out.is_dir() and not out.is_symlink() and (same or options.force):
+        stranger = _not_written_by_npuslim(out)
+        if stranger is not None:
+            raise OutputError(f"{out}: holds {stranger}, which npuslim did not write; "
+                              "it is not replaced, even with --force")
     check_output(out, bundle, force=options.force or same)
     archive = None
     if options.archive != "none":
@@ -308,7 +333,10 @@ def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str,
         if outcome.ok:
             packed_info = read_pe(packed)
             drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
-            if drift is not None:
+            if job.info.cfg and not packed_info.cfg and not job.force_cfg:
+                entry = {"status": "refused", "message": "UPX turned Control Flow Guard off; left unpacked "
+                         "(use --upx-force-cfg to accept that)", "seconds": seconds, "blob": None}
+            elif drift is not None:
                 entry = {"status": "failed", "message": f"import table changed after packing ({drift}); "
                          "left unpacked", "seconds": seconds, "blob": None}
             else:
@@ -318,7 +346,8 @@ def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str,
                 path = packed
         else:
             refused = outcome.status in ("refused", "already-packed", "unknown-format")
-            entry = {"status": "refused" if refused else "failed", "message": f"UPX: {outcome.message}",
+            hint = "; npuslim: --upx-force-cfg" if "GUARD_CF" in outcome.message and not job.force_cfg else ""
+            entry = {"status": "refused" if refused else "failed", "message": f"UPX: {outcome.message}{hint}",
                      "seconds": seconds, "blob": None}
         if outcome.status not in ("timed-out", "stopped"):
             ctx.cache.put(key, entry)
@@ -330,7 +359,7 @@ def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str,
     return path, new_sha, entry
 
 
-def _process(job: _Job, ctx: _Context) -> LockedFile:
+def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
     rel = job.locked.path
     src, sha = ctx.bundle / rel, job.locked.sha256
     after_strip, signature_removed = None, False
@@ -355,13 +384,13 @@ def _process(job: _Job, ctx: _Context) -> LockedFile:
         stripped=after_strip is not None and after_strip != job.locked.size,
         upx=None if status == "not requested" else status,
         upx_skipped=None if status in ("packed", "not requested") else message,
-        upx_seconds=seconds,
         cfg_disabled=bool(job.info.cfg) and not final.cfg,
         signature_removed=signature_removed or (status == "packed" and job.info.signed),
         image_size=job.info.image_size,
     )
+    # UPX's time is not recorded in the manifest: the same inputs give the same bundle, byte for byte
     return replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
-                   debug_directory=final.has_debug, pack=record)
+                   debug_directory=final.has_debug, pack=record), seconds
 
 
 def _xz_cached(path: Path, sha: str, size: int, cache: WorkCache) -> int:
@@ -405,6 +434,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     input_sha = sha256_path(manifest_path)
     plan = check_outputs(bundle, out, options, input_sha)
 
+    upx = find_upx(options.upx_path) if options.upx else None
     if progress:
         progress(PackEvent("verify", "", "start"))
     check = verify_bundle(bundle)
@@ -416,7 +446,6 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         raise InputError(f"{bundle} is already a packed bundle; pack the bundle npuslim extract wrote")
     if progress:
         progress(PackEvent("verify", "", "done", f"{len(lock.files)} files"))
-    upx = find_upx(options.upx_path) if options.upx else None
     jobs = []
     for f in lock.files:
         if f.role in DLL_ROLES:
@@ -437,7 +466,9 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
             (staging / f.path).parent.mkdir(parents=True, exist_ok=True)
             if f.path not in dll_paths:
                 shutil.copyfile(bundle / f.path, staging / f.path)
-        done = {lf.path: lf for lf in _run_all(pool, lambda j: _process(j, ctx), jobs)}
+        processed = _run_all(pool, lambda j: _process(j, ctx), jobs)
+        done = {lf.path: lf for lf, _ in processed}
+        upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}
         files = tuple(done.get(f.path, f) for f in lock.files)
 
         download = Download(None, None, "")
@@ -476,7 +507,8 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
             ctx.emit("archive", "", "done", f"{plan.archive} ({archive.size} bytes)")
 
         result = PackResult(bundle, out, new_lock, options, upx, archive, download,
-                            time.perf_counter() - started, cache.hits, cache.misses, tuple(cache.problems))
+                            time.perf_counter() - started, cache.hits, cache.misses, tuple(cache.problems),
+                            upx_seconds)
         shutil.rmtree(ctx.work)
         ctx.emit("reports", "", "start")
         _write_reports(result, staging)
@@ -497,7 +529,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         raise
     finally:
         reset_stop()
-    return replace(result, seconds=time.perf_counter() - started)
+    return result
 
 
 def _write_reports(result: PackResult, folder: Path) -> None:

@@ -43,13 +43,13 @@ class FileRow:
     xz_final: int | None
 
     @classmethod
-    def of(cls, f: LockedFile) -> FileRow:
+    def of(cls, f: LockedFile, upx_seconds: float | None = None) -> FileRow:
         rec = f.pack
         assert rec is not None
         return cls(
             path=f.path, original_size=rec.original_size, after_strip=rec.after_strip,
             after_upx=f.size if rec.upx == "packed" else None, final_size=f.size,
-            upx_status=rec.upx or "not requested", upx_message=rec.upx_skipped or "", upx_seconds=rec.upx_seconds,
+            upx_status=rec.upx or "not requested", upx_message=rec.upx_skipped or "", upx_seconds=upx_seconds,
             signature_before=rec.original_signature, signature_after=f.signature,
             cfg_before=rec.original_cfg, cfg_after=f.cfg, image_size=rec.image_size or 0,
             xz_original=rec.original_xz, xz_final=rec.xz_final,
@@ -68,7 +68,8 @@ class SizeReport:
     @classmethod
     def of(cls, result: PackResult, baseline: int | None = None) -> SizeReport:
         lock = result.lock
-        rows = tuple(FileRow.of(f) for f in lock.files if f.role in DLL_ROLES and f.pack is not None)
+        rows = tuple(FileRow.of(f, result.upx_seconds.get(f.path))
+                     for f in lock.files if f.role in DLL_ROLES and f.pack is not None)
         other = sum(f.size for f in lock.files if f.role not in DLL_ROLES)
         return cls(result, rows, other, int(lock.source.get("size") or 0), str(lock.source.get("size_measured_as", "")),
                    baseline or BASELINE_BYTES)

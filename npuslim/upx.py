@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -191,7 +192,9 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
     if _stopping.is_set():
         return ToolRun(tuple(args), _STOPPED_CODE, "")
     try:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # its own process group, so that a kill reaches anything it started too
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=os.name == "posix")
     except FileNotFoundError as exc:
         raise ToolError(f"{args[0]}: not found") from exc
     except PermissionError as exc:
@@ -205,7 +208,7 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
             out, _ = proc.communicate(timeout=timeout)
             code = _STOPPED_CODE if _stopping.is_set() and proc.returncode < 0 else proc.returncode
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill(proc)
             out, _ = proc.communicate()
             code = _TIMEOUT_CODE
     finally:
@@ -220,10 +223,17 @@ def stop_all() -> None:
     with _running_lock:
         procs = list(_running)
     for proc in procs:
-        try:
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
             proc.kill()
-        except OSError:
-            pass
+    except OSError:
+        pass
 
 
 def reset_stop() -> None:

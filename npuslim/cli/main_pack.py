@@ -62,7 +62,7 @@ def pack(
                                                    "beside it.")] = ArchiveFormat.zip,
     archive_path: Annotated[Path | None, typer.Option("--archive-path", help="Where to write the archive "
                                                       "(default: OUT.zip or OUT.tar.xz beside OUT).",
-                                                      dir_okay=False, show_default=False)] = None,
+                                                      show_default=False)] = None,
     compare_download: Annotated[bool, typer.Option("--compare-download", help="Measure the xz -9 download "
                                                    "size of the bundle before and after (cached).")] = False,
     baseline: Annotated[str, typer.Option("--baseline", help="Size of the full install to compare with.")]
@@ -149,13 +149,13 @@ def _print(report: SizeReport) -> None:
     console = stdout()
     r = report.result
     console.print(escape(options_line(report.options)), soft_wrap=True)
+    with_upx = bool(report.options.get("upx"))
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("DLL", no_wrap=True)
-    table.add_column("original", justify="right")
-    table.add_column("strip", justify="right")
-    table.add_column("UPX", justify="right")
-    table.add_column("final", justify="right")
-    table.add_column("UPX result")
+    for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if with_upx:
+        table.add_column("UPX result", no_wrap=True)
     reasons: dict[str, list[str]] = {}
     for f in report.files:
         status = f.upx_status
@@ -163,15 +163,17 @@ def _print(report: SizeReport) -> None:
             status += f" {f.upx_seconds:.1f} s"
         elif f.upx_message:
             reasons.setdefault(f.upx_message, []).append(f.path.split("/")[-1])
-        style = {"packed": "green", "refused": "yellow", "failed": "red", "skipped": "yellow",
-                 "timed-out": "red"}.get(f.upx_status, "")
+        style = {"packed": "green", "refused": "yellow", "failed": "red", "skipped": "yellow"}.get(f.upx_status, "")
+        upx_cells = ((format_size(f.after_upx) if f.after_upx is not None else "-",) if with_upx else ())
+        result_cell = ((f"[{style}]{status}[/]" if style else status,) if with_upx else ())
         table.add_row(escape(f.path.split("/")[-1]), format_size(f.original_size),
-                      format_size(f.after_strip) if f.after_strip is not None else "-",
-                      format_size(f.after_upx) if f.after_upx is not None else "-",
-                      format_size(f.final_size), f"[{style}]{status}[/]" if style else status)
-    table.add_row("other files", format_size(report.other_bytes), "", "", format_size(report.other_bytes), "")
-    table.add_row("[bold]bundle[/]", f"[bold]{format_size(report.bundle_original)}[/]", "", "",
-                  f"[bold]{format_size(report.bundle_final)}[/]", "")
+                      format_size(f.after_strip) if f.after_strip is not None else "-", *upx_cells,
+                      format_size(f.final_size), *result_cell)
+    blank = ("",) if with_upx else ()
+    table.add_row("other files", format_size(report.other_bytes), "", *blank, format_size(report.other_bytes),
+                  *blank)
+    table.add_row("[bold]bundle[/]", f"[bold]{format_size(report.bundle_original)}[/]", "", *blank,
+                  f"[bold]{format_size(report.bundle_final)}[/]", *blank)
     console.print(table)
     for message, names in reasons.items():
         console.print(f"[yellow]not packed[/] {escape(', '.join(names))}: {escape(message)}", soft_wrap=True)

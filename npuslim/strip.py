@@ -37,12 +37,14 @@ _SECTION_HEADER_SIZE = 40
 
 @dataclass(frozen=True)
 class StripResult:
-    data: bytes
+    data: bytearray
     original_size: int
     signature_removed: int      # bytes of certificate cut
     debug_entries_removed: int
     symbols_removed: int        # COFF symbols dropped
     sections_removed: tuple[str, ...]
+    kept_sections: tuple[tuple[int, int], ...] = ()   # file ranges (start, end) of the sections kept
+    zeroed: tuple[tuple[int, int], ...] = ()          # (offset, size) strip zeroed inside them
 
     @property
     def saved(self) -> int:
@@ -54,24 +56,44 @@ class StripResult:
                     or self.sections_removed)
 
 
-def pe_checksum(data: bytes | bytearray, checksum_offset: int) -> int:
+def pe_checksum(data: bytearray, checksum_offset: int) -> int:
     """The PE image checksum (as ``imagehlp!CheckSumMappedFile``), the stored field counted as zero.
 
     The checksum is a one's-complement sum of 16-bit little-endian words plus
     the file length. One's-complement sums can be taken over wider words and
-    folded (RFC 1071), so 64-bit words are summed here: 4x fewer steps.
+    folded (RFC 1071), so 64-bit words are summed here: 4x fewer steps, read
+    in place (``data``'s checksum field is set to zero; no copy of the file).
     """
-    buf = bytearray(data)
-    buf[checksum_offset:checksum_offset + 4] = b"\0\0\0\0"
-    buf.extend(bytes(-len(buf) % 8))
-    words = array("Q")
-    words.frombytes(bytes(buf))
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+    data[checksum_offset:checksum_offset + 4] = b"\0\0\0\0"
+    whole = len(data) // 8 * 8
+    view = memoryview(data)
+    if sys.byteorder == "little":
+        total = sum(view[:whole].cast("Q"))
+    else:  # pragma: no cover - big-endian hosts
+        words = array("Q")
+        words.frombytes(view[:whole])
         words.byteswap()
-    total = sum(words)
+        total = sum(words)
+    view.release()
+    total += int.from_bytes(bytes(data[whole:]), "little")
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return (total + len(data)) & 0xFFFFFFFF
+
+
+def changed_outside_edits(original: bytes, result: StripResult) -> str | None:
+    """``None`` when every byte of every kept section is as in ``original``, except the debug data
+    strip zeroed on purpose; else where they differ. (Import tables live in sections: a check that
+    stripping touched nothing it should not, without a second PE parser.)"""
+    data = result.data
+    for start, end in result.kept_sections:
+        cuts = sorted((max(a, start), min(a + n, end)) for a, n in result.zeroed if a < end and a + n > start)
+        pos = start
+        for a, b in [*cuts, (end, end)]:
+            if a > pos and original[pos:a] != data[pos:a]:
+                return f"bytes {pos}-{a} changed"
+            pos = max(pos, b)
+    return None
 
 
 def _raw_end(pe: pefile.PE) -> int:
@@ -93,6 +115,7 @@ def strip_pe(path: Path) -> StripResult:
 
     # -- debug directory
     removed_debug = 0
+    zeroed: list[tuple[int, int]] = []
     debug_dir = dirs[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
     entries = getattr(pe, "DIRECTORY_ENTRY_DEBUG", [])
     if debug_dir.Size and entries:
@@ -106,7 +129,9 @@ def strip_pe(path: Path) -> StripResult:
                     cut_at = min(cut_at, ptr)
                 else:
                     data[ptr:ptr + size] = bytes(size)
+                    zeroed.append((ptr, size))
         table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
+        zeroed.append((table, debug_dir.Size))
         kept_bytes = b"".join(bytes(data[e.struct.get_file_offset():e.struct.get_file_offset() + _DEBUG_ENTRY_SIZE])
                               for e in keep)
         data[table:table + debug_dir.Size] = kept_bytes + bytes(debug_dir.Size - len(kept_bytes))
@@ -151,8 +176,11 @@ def strip_pe(path: Path) -> StripResult:
     checksum_at = opt.get_field_absolute_offset("CheckSum")
     if opt.CheckSum or sig_bytes:
         _put(data, checksum_at, "<I", pe_checksum(data, checksum_at))
+    kept = tuple((sec.PointerToRawData, min(sec.PointerToRawData + sec.SizeOfRawData, len(data)))
+                 for sec in pe.sections[:len(pe.sections) - len(sections_removed)] if sec.SizeOfRawData)
     # no pe.close(): it only runs gc.collect() (pefile 2024.8.26); there is no mmap here
-    return StripResult(bytes(data), len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed))
+    return StripResult(data, len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed), kept,
+                       tuple(zeroed))
 
 
 def _raw_end_of(sections: list) -> int:

@@ -383,3 +383,14 @@ def test_ctrl_c_stops_upx_and_leaves_no_staging_folder(bundle: Path, tmp_path: P
     assert not finished.exists()  # killed, not waited for
     assert not (tmp_path / "bundle.packed").exists()
     assert not list(tmp_path.glob(".*staging*"))
+
+
+def test_the_strip_check_sees_any_byte_changed_outside_its_edits(source: Path) -> None:
+    from npuslim.strip import changed_outside_edits, strip_pe
+
+    original = (source / "mid.dll").read_bytes()
+    result = strip_pe(source / "mid.dll")
+    assert result.symbols_removed > 0 and changed_outside_edits(original, result) is None
+    start, end = result.kept_sections[0]
+    result.data[(start + end) // 2] ^= 0xFF
+    assert "changed" in (changed_outside_edits(original, result) or "")

@@ -25,7 +25,7 @@ import tarfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -184,39 +184,60 @@ def _copy_into(out: BinaryIO, path: Path) -> None:
         out.write(chunk)
 
 
-def write_archive(members: list[Member], fmt: str, dest: Path, *, top: str, work: Path, cache: WorkCache,
-                  pool: Executor) -> ArchiveResult:
-    """Write ``members`` under a top folder ``top`` into ``dest`` (which the caller renames into place).
+class Archiver:
+    """An archive built while the files are still being made: ``add`` starts compressing a member
+    on ``pool`` at once, ``finish`` waits for all and writes ``dest``.
 
     ``work`` is a scratch folder for compressed pieces the cache does not keep.
     """
-    if fmt not in ("zip", "tar.xz"):
-        raise ValueError(f"archive format must be zip or tar.xz, not {fmt!r}")
-    members = sorted(members, key=lambda m: m.rel)
-    epoch = archive_epoch()
+
+    def __init__(self, fmt: str, *, top: str, work: Path, cache: WorkCache, pool: Executor) -> None:
+        if fmt not in ("zip", "tar.xz"):
+            raise ValueError(f"archive format must be zip or tar.xz, not {fmt!r}")
+        self.fmt, self.top, self.work, self.cache, self.pool = fmt, top, work, cache, pool
+        self.epoch = archive_epoch()
+        self._pending: dict[str, tuple[Member, Future[_Piece]]] = {}
+
+    def add(self, member: Member) -> None:
+        header = (b"" if self.fmt == "zip" else
+                  _tar_header(_tarinfo(f"{self.top}/{member.rel}", self.epoch, directory=False, size=member.size)))
+        kind = "deflate" if self.fmt == "zip" else "tar.xz"
+        self._pending[member.rel] = (member, self.pool.submit(_compressed_piece, member, kind, header, self.work,
+                                                               self.cache))
+
+    def finish(self, dest: Path) -> ArchiveResult:
+        """Write the archive of every added member (sorted by path) to ``dest``."""
+        members = [self._pending[rel][0] for rel in sorted(self._pending)]
+        pieces = [self._pending[rel][1].result() for rel in sorted(self._pending)]
+        if self.fmt == "zip":
+            size = _assemble_zip(dest, self.top, self.epoch, members, pieces)
+        else:
+            top, epoch = self.top, self.epoch
+            dirs = sorted({p for m in members for p in _parents(str(Path(m.rel).parent)) if p != "."})
+            head = _tar_header(_tarinfo(top, epoch, directory=True)) + b"".join(
+                _tar_header(_tarinfo(f"{top}/{d}", epoch, directory=True)) for d in dirs)
+            with open(dest, "wb") as out:
+                out.write(lzma.compress(head, format=lzma.FORMAT_XZ, filters=xz_filters(len(head))))
+                for piece in pieces:
+                    _copy_into(out, piece.data_path)
+                out.write(lzma.compress(bytes(2 * tarfile.BLOCKSIZE), format=lzma.FORMAT_XZ,
+                                        filters=xz_filters(1)))
+            size = dest.stat().st_size
+        return ArchiveResult(dest, self.fmt, size, {p.rel: p.compressed for p in pieces})
+
+    def cancel(self) -> None:
+        for _, future in self._pending.values():
+            future.cancel()
+
+
+def write_archive(members: list[Member], fmt: str, dest: Path, *, top: str, work: Path, cache: WorkCache,
+                  pool: Executor) -> ArchiveResult:
+    """Write ``members`` under a top folder ``top`` into ``dest`` (which the caller renames into place)."""
+    archiver = Archiver(fmt, top=top, work=work, cache=cache, pool=pool)
     # the largest members first, so that the last one to finish is a small one
-    order = sorted(range(len(members)), key=lambda i: -members[i].size)
-
-    def in_parallel(fn: Callable[[int], _Piece]) -> list[_Piece]:
-        futures = {i: pool.submit(fn, i) for i in order}
-        return [futures[i].result() for i in range(len(members))]
-
-    if fmt == "zip":
-        pieces = in_parallel(lambda i: _compressed_piece(members[i], "deflate", b"", work, cache))
-        size = _assemble_zip(dest, top, epoch, members, pieces)
-    else:
-        dirs = sorted({p for m in members for p in _parents(str(Path(m.rel).parent)) if p != "."})
-        head = _tar_header(_tarinfo(top, epoch, directory=True)) + b"".join(
-            _tar_header(_tarinfo(f"{top}/{d}", epoch, directory=True)) for d in dirs)
-        headers = [_tar_header(_tarinfo(f"{top}/{m.rel}", epoch, directory=False, size=m.size)) for m in members]
-        pieces = in_parallel(lambda i: _compressed_piece(members[i], "tar.xz", headers[i], work, cache))
-        with open(dest, "wb") as out:
-            out.write(lzma.compress(head, format=lzma.FORMAT_XZ, filters=xz_filters(len(head))))
-            for piece in pieces:
-                _copy_into(out, piece.data_path)
-            out.write(lzma.compress(bytes(2 * tarfile.BLOCKSIZE), format=lzma.FORMAT_XZ, filters=xz_filters(1)))
-        size = dest.stat().st_size
-    return ArchiveResult(dest, fmt, size, {p.rel: p.compressed for p in pieces})
+    for member in sorted(members, key=lambda m: -m.size):
+        archiver.add(member)
+    return archiver.finish(dest)
 
 
 def _dos_time(epoch: int) -> tuple[int, int]:

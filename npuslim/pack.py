@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
-from npuslim.archive import ArchiveResult, Member, archive_name, is_npuslim_archive, write_archive, xz_size
+from npuslim.archive import Archiver, ArchiveResult, Member, archive_name, is_npuslim_archive, xz_size
 from npuslim.bundle import check_output, fresh_staging, move_into_place
 from npuslim.crosscheck import lief_imports
 from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
@@ -271,6 +271,7 @@ class _Context:
     cache: WorkCache
     progress: ProgressFn | None
     cancel: threading.Event
+    on_final: Callable[[LockedFile], None] | None = None   # a DLL's output file is complete
 
     def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
         if self.progress:
@@ -393,9 +394,12 @@ def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
         signature_removed=signature_removed or (status == "packed" and job.info.signed),
         image_size=job.info.image_size,
     )
+    new = replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
+                  debug_directory=final.has_debug, pack=record)
+    if ctx.on_final is not None:
+        ctx.on_final(new)
     # UPX's time is not recorded in the manifest: the same inputs give the same bundle, byte for byte
-    return replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
-                   debug_directory=final.has_debug, pack=record), seconds
+    return new, seconds
 
 
 def _xz_cached(path: Path, sha: str, size: int, cache: WorkCache) -> int:
@@ -464,14 +468,24 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     ctx = _Context(bundle, staging, staging / _WORK, options, upx, _upx_identity(upx) if upx else "", cache,
                    progress, threading.Event())
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    # archive members are compressed as soon as each file is final, while UPX still works on others
+    apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    archiver = (Archiver(options.archive, top=out.name, work=ctx.work, cache=cache, pool=apool)
+                if plan.archive is not None else None)
     try:
         ctx.work.mkdir()
         dll_paths = {j.locked.path for j in jobs}
         for f in lock.files:
             (staging / f.path).parent.mkdir(parents=True, exist_ok=True)
+        if archiver is not None:
+            ctx.on_final = lambda lf: archiver.add(Member(lf.path, staging / lf.path, lf.sha256, lf.size))
+        for f in lock.files:
             if f.path not in dll_paths:
                 shutil.copyfile(bundle / f.path, staging / f.path)
-        processed = _run_all(pool, lambda j: _process(j, ctx), jobs)
+                if archiver is not None:
+                    archiver.add(Member(f.path, staging / f.path, f.sha256, f.size))
+        # the largest DLLs first: the run ends on a small one
+        processed = _run_all(pool, lambda j: _process(j, ctx), sorted(jobs, key=lambda j: -j.locked.size))
         done = {lf.path: lf for lf, _ in processed}
         upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}
         files = tuple(done.get(f.path, f) for f in lock.files)
@@ -498,15 +512,12 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         (staging / BUNDLE_MANIFEST).write_text(to_json(new_lock), encoding="utf-8")
 
         archive = None
-        if plan.archive is not None and archive_tmp is not None:
+        if archiver is not None and plan.archive is not None and archive_tmp is not None:
             ctx.emit("archive", "", "start", options.archive)
-            members = [Member(f.path, staging / f.path, f.sha256, f.size) for f in files]
             manifest_file = staging / BUNDLE_MANIFEST
-            members.append(Member(BUNDLE_MANIFEST, manifest_file, sha256_path(manifest_file),
-                                  manifest_file.stat().st_size))
-            written = write_archive(members, options.archive, archive_tmp, top=out.name, work=ctx.work,
-                                    cache=cache, pool=pool)
-            archive = replace(written, path=plan.archive)
+            archiver.add(Member(BUNDLE_MANIFEST, manifest_file, sha256_path(manifest_file),
+                                manifest_file.stat().st_size))
+            archive = replace(archiver.finish(archive_tmp), path=plan.archive)
             if options.archive == "tar.xz" and not options.compare_download:
                 download = Download(None, archive.size, "the tar.xz archive")
             ctx.emit("archive", "", "done", f"{plan.archive} ({archive.size} bytes)")
@@ -519,6 +530,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         _write_reports(result, staging)
         ctx.emit("reports", "", "done", f"{REPORT_MD}, {REPORT_JSON}")
         pool.shutdown()
+        apool.shutdown()
         move_into_place(staging, out)
         if archive_tmp is not None and plan.archive is not None:
             os.replace(archive_tmp, plan.archive)
@@ -526,6 +538,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         ctx.cancel.set()
         stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
+        apool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
         if archive_tmp is not None:
             archive_tmp.unlink(missing_ok=True)

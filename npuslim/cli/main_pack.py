@@ -179,8 +179,11 @@ def _print(report: SizeReport) -> None:
         console.print(f"[yellow]not packed[/] {escape(', '.join(names))}: {escape(message)}", soft_wrap=True)
     d = r.download
     if d.packed is not None:
-        unpacked = format_size(d.unpacked) if d.unpacked is not None else "not measured"
-        download = f"download ({d.measured_as}): {unpacked} unpacked vs {format_size(d.packed)} packed"
+        if d.unpacked is not None:
+            download = (f"download ({d.measured_as}): {format_size(d.unpacked)} unpacked vs "
+                        f"{format_size(d.packed)} packed")
+        else:
+            download = f"download ({d.measured_as}): {format_size(d.packed)} (unpacked: --compare-download)"
     else:
         download = "download size: not measured (--compare-download, or --archive tar.xz)"
     console.print(f"installed: {format_size(report.bundle_original)} -> {format_size(report.bundle_final)}; "

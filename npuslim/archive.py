@@ -22,6 +22,7 @@ import lzma
 import os
 import struct
 import tarfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -105,12 +106,18 @@ def xz_size(path: Path, size: int | None = None) -> int:
     return total + len(comp.flush())
 
 
+class Cancelled(Exception):
+    """The archive was given up (Ctrl-C): compression stops at the next chunk."""
+
+
 def _compress_to(dest: Path, pieces: Iterator[bytes], compress: Callable[[bytes], bytes],
-                 flush: Callable[[], bytes]) -> tuple[int, int]:
+                 flush: Callable[[], bytes], cancel: threading.Event | None) -> tuple[int, int]:
     """Write the compressed ``pieces`` to ``dest``; returns (compressed bytes, crc32 of the input)."""
     crc, written = 0, 0
     with open(dest, "wb") as out:
         for piece in pieces:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
             crc = zlib.crc32(piece, crc)
             data = compress(piece)
             out.write(data)
@@ -121,7 +128,8 @@ def _compress_to(dest: Path, pieces: Iterator[bytes], compress: Callable[[bytes]
     return written, crc
 
 
-def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cache: WorkCache) -> _Piece:
+def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cache: WorkCache,
+                      cancel: threading.Event | None = None) -> _Piece:
     """``member`` compressed as ``kind`` (deflate, or an xz stream of header + data + padding), from the
     cache when it holds it."""
     key = make_key("archive-member", kind, ZIP_LEVEL if kind == "deflate" else XZ_PRESET,
@@ -134,7 +142,7 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
     tmp = work / f"{key}.part"
     if kind == "deflate":
         comp = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
-        written, crc = _compress_to(tmp, _chunks(member.path), comp.compress, comp.flush)
+        written, crc = _compress_to(tmp, _chunks(member.path), comp.compress, comp.flush, cancel)
     else:
         pad = bytes(-member.size % tarfile.BLOCKSIZE)
         xz = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=xz_filters(member.size + len(header)))
@@ -144,7 +152,7 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
             yield from _chunks(member.path)
             yield pad
 
-        written, crc = _compress_to(tmp, pieces(), xz.compress, xz.flush)
+        written, crc = _compress_to(tmp, pieces(), xz.compress, xz.flush, cancel)
     if cache.enabled:
         sha = sha256_path(tmp)
         cache.put_blob_file(tmp, sha)
@@ -191,10 +199,13 @@ class Archiver:
     ``work`` is a scratch folder for compressed pieces the cache does not keep.
     """
 
-    def __init__(self, fmt: str, *, top: str, work: Path, cache: WorkCache, pool: Executor) -> None:
+    def __init__(self, fmt: str, *, top: str, work: Path, cache: WorkCache, pool: Executor,
+                 cancel: threading.Event | None = None) -> None:
         if fmt not in ("zip", "tar.xz"):
             raise ValueError(f"archive format must be zip or tar.xz, not {fmt!r}")
         self.fmt, self.top, self.work, self.cache, self.pool = fmt, top, work, cache, pool
+        self.stop = cancel
+        self._lock = threading.Lock()
         self.epoch = archive_epoch()
         self._pending: dict[str, tuple[Member, Future[_Piece]]] = {}
 
@@ -202,8 +213,9 @@ class Archiver:
         header = (b"" if self.fmt == "zip" else
                   _tar_header(_tarinfo(f"{self.top}/{member.rel}", self.epoch, directory=False, size=member.size)))
         kind = "deflate" if self.fmt == "zip" else "tar.xz"
-        self._pending[member.rel] = (member, self.pool.submit(_compressed_piece, member, kind, header, self.work,
-                                                               self.cache))
+        future = self.pool.submit(_compressed_piece, member, kind, header, self.work, self.cache, self.stop)
+        with self._lock:
+            self._pending[member.rel] = (member, future)
 
     def finish(self, dest: Path) -> ArchiveResult:
         """Write the archive of every added member (sorted by path) to ``dest``."""
@@ -224,11 +236,6 @@ class Archiver:
                                         filters=xz_filters(1)))
             size = dest.stat().st_size
         return ArchiveResult(dest, self.fmt, size, {p.rel: p.compressed for p in pieces})
-
-    def cancel(self) -> None:
-        for _, future in self._pending.values():
-            future.cancel()
-
 
 def write_archive(members: list[Member], fmt: str, dest: Path, *, top: str, work: Path, cache: WorkCache,
                   pool: Executor) -> ArchiveResult:

@@ -130,6 +130,9 @@ class _Job:
 
 
 def default_out(bundle: Path) -> Path:
+    """``BUNDLE.packed`` beside BUNDLE."""
+    if bundle.name in ("", ".", ".."):
+        bundle = bundle.resolve()
     return bundle.parent / f"{bundle.name}.packed"
 
 
@@ -229,10 +232,9 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
             raise OutputError(f"{archive}: the archive would be written inside the output {out}")
         if archive.is_dir():
             raise OutputError(f"{archive}: is a folder; name the archive file")
-        if not archive.parent.is_dir():
+        if options.archive_path is not None and not archive.parent.is_dir():
             raise OutputError(f"{archive}: the folder {archive.parent} does not exist")
-        if not os.access(archive.parent, os.W_OK | os.X_OK):
-            raise OutputError(f"{archive}: the folder {archive.parent} is not writable")
+        _writable_parent(archive, "archive")
         if archive.exists() and not is_npuslim_archive(archive):
             raise OutputError(f"{archive}: exists and is not an archive npuslim wrote; choose another path")
     return OutputPlan(out, archive, same)
@@ -470,7 +472,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     # archive members are compressed as soon as each file is final, while UPX still works on others
     apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    archiver = (Archiver(options.archive, top=out.name, work=ctx.work, cache=cache, pool=apool)
+    archiver = (Archiver(options.archive, top=out.name, work=ctx.work, cache=cache, pool=apool, cancel=ctx.cancel)
                 if plan.archive is not None else None)
     try:
         ctx.work.mkdir()

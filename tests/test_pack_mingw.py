@@ -394,3 +394,14 @@ def test_the_strip_check_sees_any_byte_changed_outside_its_edits(source: Path) -
     start, end = result.kept_sections[0]
     result.data[(start + end) // 2] ^= 0xFF
     assert "changed" in (changed_outside_edits(original, result) or "")
+
+
+def test_default_paths_beside_the_bundle_and_new_folders_for_out(bundle: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(bundle)
+    assert run("pack", ".", "--archive", "none").exit_code == 0
+    assert (tmp_path / "bundle.packed" / "npuslim-bundle.json").is_file()
+    out = tmp_path / "new" / "deeper" / "o"
+    result = run("pack", str(bundle), "-o", str(out), "--archive", "zip")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "new" / "deeper" / "o.zip").is_file() and run("verify", str(out)).exit_code == 0

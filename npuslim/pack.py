@@ -235,6 +235,8 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
         if options.archive_path is not None and not archive.parent.is_dir():
             raise OutputError(f"{archive}: the folder {archive.parent} does not exist")
         _writable_parent(archive, "archive")
+        if archive.exists() and not archive.is_file():
+            raise OutputError(f"{archive}: exists and is not a regular file; choose another path")
         if archive.exists() and not is_npuslim_archive(archive):
             raise OutputError(f"{archive}: exists and is not an archive npuslim wrote; choose another path")
     return OutputPlan(out, archive, same)

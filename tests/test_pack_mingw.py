@@ -181,7 +181,8 @@ def test_pack_twice_with_different_options_replaces_the_previous_output(bundle: 
     assert run("verify", str(out)).exit_code == 0
 
 
-@pytest.mark.parametrize("where", ["missing-folder", "manifest", "dll", "inside-out", "a-folder", "foreign-file"])
+@pytest.mark.parametrize("where", ["missing-folder", "manifest", "dll", "inside-out", "a-folder", "foreign-file",
+                                   "fifo", "link-to-manifest"])
 def test_a_bad_archive_path_is_refused_before_any_work(bundle: Path, tmp_path: Path, where: str) -> None:
     out = tmp_path / "bundle.packed"
     target = {
@@ -191,8 +192,12 @@ def test_a_bad_archive_path_is_refused_before_any_work(bundle: Path, tmp_path: P
         "inside-out": out / "x.zip",
         "a-folder": tmp_path,
         "foreign-file": tmp_path / "notes.zip",
+        "fifo": tmp_path / "fifo.zip",
+        "link-to-manifest": tmp_path / "link.zip",
     }[where]
     (tmp_path / "notes.zip").write_text("mine")
+    os.mkfifo(tmp_path / "fifo.zip")
+    (tmp_path / "link.zip").symlink_to(bundle / "npuslim-bundle.json")
     before = snapshot(bundle)
     result = run("pack", str(bundle), "--strip", "--archive", "zip", "--archive-path", str(target))
     assert result.exit_code == 7, result.stderr

@@ -295,7 +295,8 @@ def _strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, st
     cached = entry is not None
     if entry is None:
         ctx.check()
-        result = strip_pe(src)
+        original = src.read_bytes()
+        result = strip_pe(src, original)
         if not result.changed:
             entry = {"blob": None, "size": len(result.data), "signature_removed": False}
         else:
@@ -306,7 +307,7 @@ def _strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, st
             names = _dll_names(read_pe(tmp))
             drift = (f"lost {', '.join(sorted(_dll_names(job.info) - names)) or '-'}, added "
                      f"{', '.join(sorted(names - _dll_names(job.info))) or '-'} (pefile)"
-                     if names != _dll_names(job.info) else changed_outside_edits(src.read_bytes(), result))
+                     if names != _dll_names(job.info) else changed_outside_edits(original, result))
             if drift is not None:
                 raise NpuslimError(f"{rel}: stripping changed more than it should ({drift}); nothing was written")
             new_sha = ctx.cache.put_blob_bytes(result.data)

@@ -90,9 +90,11 @@ def _raw_end(pe: pefile.PE) -> int:
     return max((s.PointerToRawData + s.SizeOfRawData for s in pe.sections if s.SizeOfRawData), default=0)
 
 
-def strip_pe(path: Path) -> StripResult:
-    """Strip ``path`` (read only) and return the new bytes with what was removed."""
-    original = path.read_bytes()
+def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
+    """Strip ``path`` (read only; ``original``: its bytes, when the caller has read them) and return the
+    new bytes with what was removed."""
+    if original is None:
+        original = path.read_bytes()
     try:
         pe = pefile.PE(data=original, fast_load=True)
         pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])

@@ -135,10 +135,8 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
     key = make_key("archive-member", kind, ZIP_LEVEL if kind == "deflate" else XZ_PRESET,
                    hashlib.sha256(header).hexdigest(), member.sha256)
     entry = cache.get(key)
-    if entry is not None:
-        blob = cache.blob_path(str(entry["blob"]))
-        if blob is not None:
-            return _Piece(member.rel, blob, int(entry["compressed"]), int(entry["crc"]))
+    if entry is not None and "blob_path" in entry:
+        return _Piece(member.rel, Path(str(entry["blob_path"])), int(entry["compressed"]), int(entry["crc"]))
     tmp = work / f"{key}.part"
     if kind == "deflate":
         comp = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)

@@ -317,8 +317,7 @@ def _strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, st
     if entry["blob"] is None:
         out = (src, sha, int(entry["size"]), False)
     else:
-        blob = ctx.cache.blob_path(str(entry["blob"])) if "tmp" not in entry else None
-        path = blob or Path(str(entry.get("tmp")))
+        path = Path(str(entry["tmp"] if "tmp" in entry else entry["blob_path"]))
         out = (path, str(entry["blob"]), int(entry["size"]), bool(entry["signature_removed"]))
     ctx.emit("strip", rel, "done", f"{job.locked.size} -> {out[2]} bytes" + (" (cached)" if cached else ""))
     return out
@@ -363,7 +362,7 @@ def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str,
         if outcome.status not in ("timed-out", "stopped"):
             ctx.cache.put(key, entry)
     elif entry["blob"] is not None:
-        path = ctx.cache.blob_path(str(entry["blob"])) or src
+        path = Path(str(entry["blob_path"]))
     new_sha = str(entry["blob"]) if entry["blob"] is not None else sha
     detail = entry["status"] + (f": {entry['message']}" if entry["message"] else "")
     ctx.emit("upx", rel, "done", detail + (" (cached)" if cached else f" in {entry['seconds']:.1f} s"))

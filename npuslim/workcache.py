@@ -75,7 +75,10 @@ class WorkCache:
     # -- entries
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The entry stored under ``key``, or ``None``; an entry naming a damaged blob is a miss."""
+        """The entry stored under ``key``, or ``None``; an entry naming a damaged blob is a miss.
+
+        An entry naming a blob comes with ``blob_path``: the checked blob's path.
+        """
         if self.root is None:
             return None
         path = self.root / "entries" / key[:2] / f"{key}.json"
@@ -88,9 +91,12 @@ class WorkCache:
             self._count(hit=False)
             return None
         blob = data.get("blob")
-        if blob is not None and self.blob_path(str(blob)) is None:
-            self._count(hit=False)
-            return None
+        if blob is not None:
+            found = self.blob_path(str(blob))
+            if found is None:
+                self._count(hit=False)
+                return None
+            data["blob_path"] = str(found)
         self._count(hit=True)
         return data
 

@@ -18,12 +18,13 @@ def test_entries_and_blobs_round_trip_and_damage_is_a_miss(tmp_path: Path) -> No
     sha = cache.put_blob_bytes(b"stripped bytes")
     key = make_key("strip", "0.1", "a" * 64)
     cache.put(key, {"blob": sha, "size": 14})
-    assert cache.get(key) == {"blob": sha, "size": 14}
+    entry = cache.get(key)
     blob = cache.blob_path(sha)
     assert blob is not None and blob.read_bytes() == b"stripped bytes"
+    assert entry == {"blob": sha, "size": 14, "blob_path": str(blob)}
     blob.write_bytes(b"strippeD bytes")
     assert cache.get(key) is None and not blob.exists()  # damaged: a miss, and dropped
-    assert (cache.hits, cache.misses) == (1, 1)
+    assert (cache.hits, cache.misses) == (1, 1)  # blob_path alone counts nothing
     assert not list((tmp_path / "c").rglob(".tmp-*"))
 
 

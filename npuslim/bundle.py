@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from npuslim import __version__
 from npuslim.errors import InputError, OutputError
@@ -128,7 +129,8 @@ def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:
     )
 
 
-def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
+def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
+               budget: dict[str, Any] | None = None) -> BundleLock:
     install = plan.install
     manifest = plan.manifest
     return BundleLock(
@@ -138,9 +140,12 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
             "origin": install.origin, "layout": install.layout, "root": str(install.root),
             "openvino_version": install.version,
             "size": plan.source_size, "size_measured_as": plan.source_size_how,
+            **({"onnxruntime": plan.onnxruntime.record()} if plan.onnxruntime else {}),
         },
         manifest={"name": manifest.name, "path": str(manifest.source), "sha256": sha256_file(manifest.source)},
         features=tuple(sorted(plan.features)),
+        features_requested=tuple(sorted(plan.features_requested)),
+        features_dropped=tuple({"name": n, "reason": r} for n, r in plan.features_dropped),
         files=files,
         requirements=tuple(
             {"kind": r.kind, "name": r.name, "dlls": list(r.dlls), "note": r.note} for r in plan.requirements
@@ -151,12 +156,19 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...]) -> BundleLock:
         ),
         warnings=plan.warnings,
         totals={"files": len(files), "bytes": sum(f.size for f in files)},
+        budget=budget,
     )
 
 
 def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
-                 progress: ProgressFn | None = None) -> ExtractResult:
-    """Copy the planned files into ``out`` with a bundle manifest, atomically."""
+                 progress: ProgressFn | None = None, budget: dict[str, Any] | None = None,
+                 finish: Callable[[Path, BundleLock], None] | None = None) -> ExtractResult:
+    """Copy the planned files into ``out`` with a bundle manifest, atomically.
+
+    ``budget`` (a checked budget, ``npuslim.budget``) is recorded in the manifest;
+    ``finish(staging, lock)`` may add files that describe the bundle (the SBOM)
+    before the staging folder is moved into place.
+    """
     check_output(out, plan.install.root, force=force)
     staging = fresh_staging(out)
     try:
@@ -167,8 +179,10 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
             digest = _copy_hashing(planned.source, dest, planned, progress)
             locked.append(locked_file(planned, digest))
             _fault_after(count)
-        lock = build_lock(plan, tuple(locked))
+        lock = build_lock(plan, tuple(locked), budget)
         (staging / BUNDLE_MANIFEST).write_text(to_json(lock), encoding="utf-8")
+        if finish is not None:
+            finish(staging, lock)
         move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

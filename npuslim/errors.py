@@ -59,3 +59,15 @@ class LoadError(NpuslimError):
     """A bundle failed to load through the Windows loader."""
 
     exit_code = 8
+
+
+class BudgetError(NpuslimError):
+    """The bundle (or the packed bundle, or its archive) is larger than the size budget."""
+
+    exit_code = 9
+
+
+class DiffFailure(NpuslimError):
+    """``npuslim diff --fail-on`` found a change it was told to fail on."""
+
+    exit_code = 10

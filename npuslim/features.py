@@ -1,9 +1,178 @@
-"""Choosing the features of a bundle manifest: defaults, ``--with`` and ``--without``."""
+"""Choosing the features of a bundle manifest for one source: what is asked, what it ships.
+
+A feature is a set of run-time companions (plus headers and import libraries)
+that an application may want. Whether a source can deliver it is decided once,
+here, from the companions' version ranges and the files the source holds;
+``extract``, ``deps`` and ``--list-features`` all use this one answer:
+
+- a feature whose companions the release does not ship is *unavailable*;
+- an unavailable feature that is on by default is dropped, with one warning;
+- an unavailable feature asked for with ``--with`` is an error (exit 4) that
+  says which releases ship it.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
 from npuslim.errors import InputError
-from npuslim.manifest import BundleManifest
+from npuslim.graph import DELAY_IMPORT, IMPORT, RUNTIME, DependencyGraph, build_graph
+from npuslim.manifest import BundleManifest, Feature, WindowsFacts, parse_version
+from npuslim.resolve import BUNDLED
+from npuslim.sources import OpenVinoInstall
+
+
+@dataclass(frozen=True)
+class FeatureStatus:
+    """Whether one feature can be delivered from this source, and what it adds.
+
+    ``adds`` maps each file the feature brings beyond the features-free bundle
+    (its companions and their own imports) to its size in bytes.
+    """
+
+    feature: Feature
+    available: bool
+    reason: str | None        # why it is unavailable; None when available
+    adds: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.feature.name
+
+    @property
+    def added_bytes(self) -> int:
+        return sum(size for _name, size in self.adds)
+
+
+@dataclass(frozen=True)
+class FeatureChoice:
+    """The features asked for, those delivered, and why any asked one was dropped."""
+
+    requested: frozenset[str]
+    delivered: frozenset[str]
+    dropped: tuple[tuple[str, str], ...] = ()   # (feature, reason)
+
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(f"feature {name} left out: {reason}" for name, reason in self.dropped)
+
+
+def _first_release(manifest: BundleManifest, feature: str) -> str | None:
+    """The earliest release any required companion of ``feature`` applies to (its
+    lowest ``>=`` bound), or ``None`` when the ranges say nothing of it."""
+    bounds = []
+    for c in manifest.companions:
+        if c.feature != feature or c.if_present:
+            continue
+        for clause in c.versions.text.split(","):
+            clause = clause.strip()
+            if clause.startswith(">="):
+                bounds.append(clause[2:].strip())
+    return min(bounds, key=parse_version) if bounds else None
+
+
+def feature_statuses(graph: DependencyGraph) -> tuple[FeatureStatus, ...]:
+    """The status of every feature of ``graph.manifest``.
+
+    ``graph`` must be built with every feature selected (``build_graph(...,
+    features=manifest.all_features())``), so that every applicable companion
+    was looked up and walked once. A source whose OpenVINO version is unknown
+    (a plain folder of DLLs) has no companions at all: every feature is
+    available and adds nothing.
+    """
+    manifest = graph.manifest
+    if manifest is None:
+        return ()
+    version = graph.install.version
+    reach = _reach_by_feature(graph)
+    base = reach.get(None, {})
+    out = []
+    for feature in manifest.features:
+        declared = [c for c in manifest.companions if c.feature == feature.name]
+        statuses = [s for s in graph.companions if s.companion.feature == feature.name]
+        applicable = [s for s in statuses if s.applies]
+        absent = [s.companion.name for s in applicable if s.path is None and not s.companion.if_present]
+        present = [s for s in applicable if s.path is not None]
+        reason = None
+        where = f"this source (OpenVINO {version}, {graph.install.origin})"
+        if version is not None and declared and absent:
+            reason = f"{_names(absent)} not in {where}"
+        elif version is not None and declared and not present:
+            first = _first_release(manifest, feature.name)
+            required = [c.name for c in declared if not c.if_present] or [c.name for c in declared]
+            reason = (f"{_names(required)} not in {where}"
+                      + (f"; OpenVINO releases from {first} on ship it" if first else ""))
+        adds = {k: v for k, v in reach.get(feature.name, {}).items() if k not in base}
+        out.append(FeatureStatus(feature, reason is None, reason, tuple(sorted(adds.items()))))
+    return tuple(out)
+
+
+def _names(names: list[str]) -> str:
+    unique = list(dict.fromkeys(names))
+    return f"{', '.join(unique)} {'is' if len(unique) == 1 else 'are'}"
+
+
+def _reach_by_feature(graph: DependencyGraph) -> dict[str | None, dict[str, int]]:
+    """Bundled files reachable from the roots through imports and the companions of no
+    feature (key ``None``), and of each feature in addition (key: the feature)."""
+    manifest = graph.manifest
+    assert manifest is not None
+    runtime_feature = {(s.companion.loaded_by.lower(), s.companion.name.lower()): s.companion.feature
+                       for s in graph.companions if s.applies}
+    imports: dict[str, list[str]] = defaultdict(list)
+    runtime: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for e in graph.edges:
+        src, dst = e.source.lower(), e.target.lower()
+        if e.kind in (IMPORT, DELAY_IMPORT):
+            imports[src].append(dst)
+        elif e.kind == RUNTIME:
+            runtime[src].append((dst, runtime_feature.get((src, dst))))
+    files = {n.key: n for n in graph.nodes if n.dep_class == BUNDLED}
+    # a companion loaded by something outside the graph (the application) starts a walk of its own
+    outside = [src for src in runtime if src not in files]
+
+    def reach(feature: str | None) -> dict[str, int]:
+        seen: set[str] = set()
+        stack = [r.lower() for r in graph.roots] + outside
+        while stack:
+            key = stack.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            stack.extend(imports.get(key, ()))
+            stack.extend(dst for dst, feat in runtime.get(key, ()) if feat is None or feat == feature)
+        return {files[k].name: files[k].size for k in seen if k in files}
+
+    result: dict[str | None, dict[str, int]] = {None: reach(None)}
+    for feature in manifest.features:
+        result[feature.name] = reach(feature.name)
+    return result
+
+
+def choose_features(manifest: BundleManifest, statuses: tuple[FeatureStatus, ...], with_: list[str] | None,
+                    without: list[str] | None) -> FeatureChoice:
+    """The manifest's defaults plus ``with_`` minus ``without``, checked against the source.
+
+    Unknown names are an ``InputError``; so is a feature asked with ``with_``
+    that the source cannot deliver. A default feature it cannot deliver is
+    dropped and recorded in ``dropped``. ``all`` asks for every feature the
+    source has.
+    """
+    requested = select_features(manifest, with_, without)
+    by_name = {s.name: s for s in statuses}
+    explicit = {n for n in with_ or [] if n != "all"} - set(without or [])
+    delivered = set(requested)
+    dropped = []
+    for name in sorted(requested):
+        status = by_name.get(name)
+        if status is None or status.available:
+            continue
+        if name in explicit:
+            raise InputError(f"feature {name} cannot be delivered: {status.reason}")
+        delivered.discard(name)
+        dropped.append((name, status.reason or "not in this source"))
+    return FeatureChoice(frozenset(requested), frozenset(delivered), tuple(dropped))
 
 
 def select_features(manifest: BundleManifest, with_: list[str] | None,
@@ -28,3 +197,36 @@ def select_features(manifest: BundleManifest, with_: list[str] | None,
 def _unknown(manifest: BundleManifest, name: str) -> str:
     names = ", ".join(f.name for f in manifest.features)
     return f"unknown feature {name!r} for manifest {manifest.name} (features: {names})"
+
+
+def features_for_source(install: OpenVinoInstall, manifest: BundleManifest, facts: WindowsFacts, *,
+                        with_: list[str] | None, without: list[str] | None,
+                        roots: tuple[str, ...] | None = None,
+                        search_paths: tuple[Path, ...] = ()) -> tuple[FeatureChoice, tuple[FeatureStatus, ...]]:
+    """Decide the features for ``install``: one graph with every feature on, then
+    ``feature_statuses`` and ``choose_features`` (see the module docstring)."""
+    every = frozenset(f.name for f in manifest.features)
+    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=every,
+                        search_paths=search_paths, scan_hints=False)
+    statuses = feature_statuses(graph)
+    return choose_features(manifest, statuses, with_, without), statuses
+
+
+def features_json(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],
+                  selected: frozenset[str]) -> str:
+    """``extract --list-features --format json`` (schema ``npuslim/schemas/features.schema.json``)."""
+    import json
+
+    from npuslim import __version__
+
+    data = {
+        "schema": "npuslim.features", "schema_version": 1, "tool_version": __version__,
+        "manifest": manifest.name, "source": install.origin, "openvino_version": install.version,
+        "features": [
+            {"name": s.name, "default": s.feature.default, "selected": s.name in selected and s.available,
+             "available": s.available, "reason": s.reason, "description": s.feature.description,
+             "adds_bytes": s.added_bytes, "adds": [{"name": n, "size": size} for n, size in s.adds]}
+            for s in statuses
+        ],
+    }
+    return json.dumps(data, indent=2) + "\n"

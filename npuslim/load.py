@@ -6,6 +6,13 @@ an application does and reports each step: the C API loads (every import
 resolved), the version is read, a core is created, an IR model held in memory
 is read, the device plugin is found and asked for its devices. Parsing what it
 printed is kept apart from running it.
+
+A bundle without the C API (OpenVINO 2024.0 - 2024.2 wheels ship none) is
+checked as far as the loader alone can: every DLL of ``bin/`` is loaded (imports
+resolved, DllMain run). A DLL the target's driver provides (``ze_loader.dll``,
+statically imported by those releases' NPU plugin) is stood in for by a stub
+built from the names the bundle imports, whose every function fails; the
+verdict says what was not checked.
 """
 
 from __future__ import annotations
@@ -20,12 +27,21 @@ from importlib import resources
 from pathlib import Path
 
 from npuslim.errors import ToolError
-from npuslim.plan import BIN
+from npuslim.pe import read_pe
+from npuslim.plan import BIN, BUNDLE_MANIFEST
 from npuslim.sources import cache_dir
 from npuslim.tools import run_tool
 
 REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
+ORT_DLL = "onnxruntime.dll"
 STEP_TITLES = {
+    "load_ort": "onnxruntime.dll loads (every import-table dependency resolved)",
+    "api": "ONNX Runtime C API table (OrtGetApiBase)",
+    "env": "OrtEnv created",
+    "session_options": "session options created",
+    "provider": "OpenVINO execution provider appended (loads the provider and OpenVINO)",
+    "session": "ONNX model compiled into a session",
+    "run": "one inference, outputs checked",
     "load_c_api": "C API DLL loads (every import-table dependency resolved)",
     "resolve_api": "C API exports found",
     "version": "OpenVINO version read",
@@ -127,25 +143,23 @@ def judge(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], bin
     return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
 
 
-def probe_source() -> bytes:
-    return resources.files("npuslim").joinpath("probe/ov_probe.c").read_bytes()
+def probe_source(name: str = "ov_probe") -> bytes:
+    return resources.files("npuslim").joinpath(f"probe/{name}.c").read_bytes()
 
 
-def build_probe() -> Path:
-    """The probe executable, built once per source hash with mingw-w64 into the cache."""
-    source = probe_source()
+def build_probe(name: str = "ov_probe") -> Path:
+    """A probe executable (``ov_probe``, ``ort_probe``), built once per source hash with
+    mingw-w64 into the cache."""
+    source = probe_source(name)
     digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / "probe" / digest / "ov_probe.exe"
+    target = cache_dir() / "probe" / digest / f"{name}.exe"
     if target.is_file():
         return target
-    gcc = shutil.which("x86_64-w64-mingw32-gcc") or (shutil.which("gcc") if sys.platform == "win32" else None)
-    if gcc is None:
-        raise ToolError("x86_64-w64-mingw32-gcc not found: the load probe is built with mingw-w64 "
-                        "(apt-get install gcc-mingw-w64-x86-64-win32)")
+    gcc = _mingw_gcc()
     target.parent.mkdir(parents=True, exist_ok=True)
     src = target.with_suffix(".c")
     src.write_bytes(source)
-    tmp = target.with_name(f".ov_probe.{os.getpid()}.exe")
+    tmp = target.with_name(f".{name}.{os.getpid()}.exe")
     run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src)])
     if run.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -171,16 +185,85 @@ def _windows_path(path: Path, runner: str) -> str:
     return str(path) if runner == "native" else "Z:" + str(path).replace("/", "\\")
 
 
-def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
-                timeout: float = 600) -> LoadResult:
-    """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed."""
-    bin_dir = bundle / BIN
-    c_api = bin_dir / "openvino_c.dll"
-    if not c_api.is_file():
-        raise ToolError(f"{bundle}: no bin/openvino_c.dll (extracted --without c-api?): the load check "
-                        "goes through OpenVINO's C API")
-    runner, prefix = find_runner()
-    probe = build_probe()
+def _mingw_gcc() -> str:
+    gcc = shutil.which("x86_64-w64-mingw32-gcc") or (shutil.which("gcc") if sys.platform == "win32" else None)
+    if gcc is None:
+        raise ToolError("x86_64-w64-mingw32-gcc not found: the load probe is built with mingw-w64 "
+                        "(apt-get install gcc-mingw-w64-x86-64-win32)")
+    return gcc
+
+
+def driver_imports(bin_dir: Path, driver_dlls: set[str]) -> dict[str, tuple[str, ...]]:
+    """For each driver-provided DLL that a DLL of ``bin_dir`` imports statically, the
+    function names imported from it (sorted); reads import names only where needed."""
+    import pefile
+
+    wanted: dict[str, set[str]] = {}
+    for path in sorted(bin_dir.iterdir()):
+        if path.suffix.lower() != ".dll" or not path.is_file():
+            continue
+        hits = {n.lower() for n in read_pe(path).imports} & driver_dlls
+        if not hits:
+            continue
+        pe = pefile.PE(str(path), fast_load=True)
+        try:
+            pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
+            for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
+                dll = entry.dll.decode("ascii", "replace").lower()
+                if dll in hits:
+                    wanted.setdefault(dll, set()).update(
+                        imp.name.decode("ascii", "replace") for imp in entry.imports if imp.name)
+        finally:
+            pe.close()
+    return {dll: tuple(sorted(names)) for dll, names in sorted(wanted.items())}
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def stub_source(dll: str, functions: tuple[str, ...]) -> str:
+    """C source of a stand-in for ``dll`` exporting ``functions``, each returning
+    ZE_RESULT_ERROR_UNINITIALIZED (0x78000001): loadable, never usable."""
+    lines = [f"/* npuslim stand-in for {dll}: every function fails (ZE_RESULT_ERROR_UNINITIALIZED). */"]
+    for name in functions:
+        if not _IDENTIFIER.match(name):
+            raise ToolError(f"cannot build a stand-in for {dll}: {name!r} is not a C identifier")
+        lines.append(f"__declspec(dllexport) unsigned int {name}(void) {{ return 0x78000001u; }}")
+    return "\n".join(lines) + "\n"
+
+
+def build_stub(dll: str, functions: tuple[str, ...]) -> Path:
+    """The stand-in DLL, built with mingw-w64 once per (name, functions) into the cache."""
+    source = stub_source(dll, functions)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    target = cache_dir() / "stubs" / digest / dll
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = target.parent / "stub.c"
+    src.write_text(source, encoding="utf-8")
+    tmp = target.with_name(f".{dll}.{os.getpid()}")
+    run = run_tool([_mingw_gcc(), "-shared", "-O2", "-o", str(tmp), str(src)])
+    if run.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise ToolError(f"building a stand-in for {dll} failed: {run.output.strip()[-500:]}")
+    os.replace(tmp, target)
+    return target
+
+
+def _bundle_drivers(bundle: Path) -> set[str]:
+    """Driver-provided DLL names the bundle manifest lists among the target's requirements."""
+    import json
+
+    try:
+        data = json.loads((bundle / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+        return {str(d).lower() for r in data.get("requirements", ()) if r.get("kind") == "driver"
+                for d in r.get("dlls", ())}
+    except (OSError, ValueError, AttributeError):
+        return {"ze_loader.dll"}
+
+
+def _wine_env(msvc_runtime: str, runner: str) -> dict[str, str]:
     env = dict(os.environ)
     overrides = ["mscoree,mshtml=", "winemenubuilder.exe=d"]
     if msvc_runtime == "bundled":
@@ -191,6 +274,24 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
         prefix_dir.parent.mkdir(parents=True, exist_ok=True)
         env.update({"WINEPREFIX": str(prefix_dir), "WINEDEBUG": "-all,err+module",
                     "WINEDLLOVERRIDES": ";".join(overrides), "WINEARCH": "win64"})
+    return env
+
+
+def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
+                timeout: float = 600) -> LoadResult:
+    """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed
+    (without the C API: load every DLL, see the module docstring)."""
+    bin_dir = bundle / BIN
+    c_api = bin_dir / "openvino_c.dll"
+    if not bin_dir.is_dir():
+        raise ToolError(f"{bundle}: no bin/ folder to load")
+    runner, prefix = find_runner()
+    if (bin_dir / ORT_DLL).is_file():
+        return _load_onnxruntime(bundle, runner, prefix, device, msvc_runtime, timeout)
+    probe = build_probe()
+    env = _wine_env(msvc_runtime, runner)
+    if not c_api.is_file():
+        return _load_each_dll(bundle, probe, runner, prefix, env, device, msvc_runtime, timeout)
     run = run_tool([*prefix, str(probe), _windows_path(c_api, runner), device], timeout=timeout, env=env)
     steps = parse_probe_output(run.output)
     missing = parse_wine_missing(run.output)
@@ -199,4 +300,107 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
     if not steps and not missing:
         tail = " ".join(run.output.strip().splitlines()[-3:])
         verdict = f"the probe printed nothing (exit {run.returncode}): {tail}"
+    return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
+
+
+def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], env: dict[str, str], device: str,
+                   msvc_runtime: str, timeout: float) -> LoadResult:
+    bin_dir = bundle / BIN
+    dlls = sorted(p for p in bin_dir.iterdir() if p.suffix.lower() == ".dll" and p.is_file())
+    stubs = {dll: build_stub(dll, names) for dll, names in driver_imports(bin_dir, _bundle_drivers(bundle)).items()}
+    args = [*prefix, str(probe), "--dlls"]
+    for stub in stubs.values():
+        args += ["--preload", _windows_path(stub, runner)]
+    args += [_windows_path(p, runner) for p in dlls]
+    run = run_tool(args, timeout=timeout, env=env)
+    steps = parse_probe_output(run.output)
+    missing = parse_wine_missing(run.output)
+    bin_names = {p.name.lower() for p in dlls}
+    loaded = [s for s in steps if s.name.startswith("load:")]
+    failed = [s for s in steps if not s.ok]
+    stood_in = f" ({', '.join(stubs)} stood in for by a stub of the driver's)" if stubs else ""
+    not_checked = ("not checked: creating a core, reading a model and the device query, which need "
+                   "OpenVINO's C API (openvino_c.dll), absent from this bundle")
+    if not steps:
+        tail = " ".join(run.output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
+    elif failed or len(loaded) != len(dlls):
+        cause = _not_found(missing, bin_names) if missing else "; ".join(f"{s.name}: {s.detail}" for s in failed)
+        ok, verdict = False, f"the bundle's DLLs did not all load: {cause or 'the probe stopped early'}"
+    else:
+        ok, verdict = True, (f"all {len(dlls)} DLLs load through the Windows loader{stood_in}; {not_checked}")
+    return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
+
+
+_LOADED = re.compile(r'Loaded L"([^"]+)" at ')
+_ORT_MISSING = re.compile(r'Error loading "([^"]+)" which is missing')
+_NO_DEVICE = re.compile(r"\[OpenVINO\] Device (\S+) is not available")
+
+
+def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
+                      output: str, bin_names: set[str], device: str) -> tuple[bool, str]:
+    """Whether an ONNX Runtime bundle loaded and ran, and one sentence saying what happened.
+
+    ``loaded`` are the base names of the DLLs the loader mapped (Wine's loaddll trace;
+    empty natively). With a device that exists (CPU here) the model must run and
+    give the right numbers; with one that does not (the NPU here) the provider must
+    have loaded OpenVINO and the device's plugin, and OpenVINO must say the device is
+    not available.
+    """
+    by_name = {s.name: s for s in steps}
+    load = by_name.get("load_ort")
+    if load is None or not load.ok:
+        cause = _not_found(missing, bin_names) if missing else (load.detail if load else "the probe did not run")
+        return False, f"{ORT_DLL} did not load: {cause}"
+    for name in ("api", "env"):
+        step = by_name.get(name)
+        if step is None or not step.ok:
+            return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
+    plugin = f"openvino_intel_{device.lower()}_plugin.dll"
+    provider = by_name.get("provider")
+    if provider is None:
+        return False, "the probe stopped before appending the OpenVINO execution provider"
+    if not provider.ok:
+        if missing:
+            return False, "the OpenVINO execution provider did not load: " + _not_found(missing, bin_names)
+        absent = _ORT_MISSING.search(output)
+        if absent:
+            name = absent.group(1).replace("\\\\", "\\").split("\\")[-1]
+            return False, f"the OpenVINO execution provider did not load: {name} not found (ONNX Runtime loads it)"
+        unavailable = _NO_DEVICE.search(output)
+        if unavailable and unavailable.group(1).upper() == device.upper():
+            seen = {n.lower() for n in loaded}
+            if loaded and plugin not in seen:
+                return False, (f"OpenVINO reports no {device} device, but {plugin} was never loaded "
+                               f"({'not in the bundle' if plugin not in bin_names else 'it did not load'})")
+            through = f" and {plugin}" if plugin in seen else ""
+            return True, (f"ONNX Runtime loaded the OpenVINO execution provider, openvino.dll{through}; OpenVINO "
+                          f"found no {device} device on this machine (expected without the hardware and its driver)")
+        return False, f"the OpenVINO execution provider failed: {provider.detail}"
+    session = by_name.get("session")
+    if session is None or not session.ok:
+        return False, f"creating a session on {device} failed: {session.detail if session else 'the probe stopped'}"
+    run = by_name.get("run")
+    if run is None or not run.ok:
+        return False, f"running the model on {device} failed: {run.detail if run else 'the probe stopped'}"
+    return True, f"ONNX Runtime ran a model on {device} through OpenVINO's execution provider: {run.detail}"
+
+
+def _load_onnxruntime(bundle: Path, runner: str, prefix: list[str], device: str, msvc_runtime: str,
+                      timeout: float) -> LoadResult:
+    bin_dir = bundle / BIN
+    probe = build_probe("ort_probe")
+    env = _wine_env(msvc_runtime, runner)
+    if runner == "wine":
+        env["WINEDEBUG"] += ",+loaddll"
+    run = run_tool([*prefix, str(probe), _windows_path(bin_dir / ORT_DLL, runner), device], timeout=timeout,
+                   env=env)
+    steps = parse_probe_output(run.output)
+    missing = parse_wine_missing(run.output)
+    loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(run.output)))
+    bin_names = {p.name.lower() for p in bin_dir.iterdir()}
+    ok, verdict = judge_onnxruntime(steps, missing, loaded, run.output, bin_names, device)
+    if not steps and not missing:
+        tail = " ".join(run.output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)

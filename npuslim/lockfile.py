@@ -71,6 +71,9 @@ class BundleLock:
     warnings: tuple[str, ...]
     totals: dict[str, Any]
     packed: dict[str, Any] | None = None
+    features_requested: tuple[str, ...] | None = None
+    features_dropped: tuple[dict[str, str], ...] = ()
+    budget: dict[str, Any] | None = None  # the size budget checked last (npuslim/schemas/budget.schema.json)
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
 
@@ -106,7 +109,10 @@ def from_dict(data: dict[str, Any]) -> BundleLock:
         manifest=data["manifest"], features=tuple(data["features"]), files=tuple(files),
         requirements=tuple(data["requirements"]), missing=tuple(data["missing"]),
         headers=data.get("headers"), warnings=tuple(data.get("warnings", ())), totals=data["totals"],
-        packed=data.get("packed"),
+        packed=data.get("packed"), budget=data.get("budget"),
+        features_requested=(tuple(data["features_requested"]) if data.get("features_requested") is not None
+                            else None),
+        features_dropped=tuple(data.get("features_dropped", ())),
     )
 
 

@@ -144,6 +144,7 @@ class BundleManifest:
     headers: tuple[HeaderRoot, ...]
     import_libraries: tuple[ImportLibrary, ...]
     licenses: tuple[str, ...]
+    budget: str | None = None  # a size such as "40MB": extract and pack fail above it (npuslim.budget)
 
     def feature(self, name: str) -> Feature | None:
         return next((f for f in self.features if f.name == name), None)
@@ -243,7 +244,7 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
         data,
         {
             "schema_version", "name", "description", "roots", "features", "companions",
-            "never_bundle", "headers", "import_libraries", "licenses",
+            "never_bundle", "headers", "import_libraries", "licenses", "budget",
         },
         "top level",
     )
@@ -323,6 +324,8 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
     if not all(isinstance(x, str) and x.strip() for x in licenses):
         raise r.fail("licenses", "expected a list of file patterns")
 
+    budget = _budget(r, data.get("budget"))
+
     return BundleManifest(
         name=name or "",
         description=description,
@@ -334,7 +337,25 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
         headers=tuple(headers),
         import_libraries=tuple(libs),
         licenses=tuple(licenses),
+        budget=budget,
     )
+
+
+def _budget(r: _Reader, value: Any) -> str | None:
+    """``budget: 40MB`` (or a byte count): checked here, applied by extract and pack."""
+    if value is None:
+        return None
+    from npuslim.budget import parse_budget
+    from npuslim.errors import InputError
+
+    text = value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text is None:
+        raise r.fail("budget", "expected a size such as 40MB, 48MiB or 1.75GB")
+    try:
+        parse_budget(text, where="budget")
+    except InputError as exc:
+        raise r.fail("budget", str(exc).removeprefix("budget: ")) from None
+    return str(text).strip()
 
 
 def load_windows_facts(path: Path | None = None) -> WindowsFacts:

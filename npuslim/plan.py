@@ -17,9 +17,12 @@ from npuslim.errors import InputError, MissingDependencyError
 from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
 from npuslim.headers import HeaderClosure, header_closure
 from npuslim.manifest import BundleManifest, WindowsFacts
+from npuslim.onnxruntime import OnnxRuntimeSource
+from npuslim.onnxruntime import source_size as ort_source_size
 from npuslim.pe import PeInfo
 from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.sources import OpenVinoInstall, install_size
+from npuslim.symbols import MissingSymbols, check_symbols
 
 ROLE_ROOT = "root"
 ROLE_IMPORT = "import"
@@ -79,6 +82,10 @@ class BundlePlan:
     warnings: tuple[str, ...]
     source_size: int
     source_size_how: str
+    features_requested: frozenset[str] = frozenset()
+    features_dropped: tuple[tuple[str, str], ...] = ()
+    onnxruntime: OnnxRuntimeSource | None = None
+    missing_symbols: tuple[MissingSymbols, ...] = ()
 
     @property
     def total_bytes(self) -> int:
@@ -117,6 +124,18 @@ def _requirements(graph: DependencyGraph, manifest: BundleManifest,
     return tuple(out)
 
 
+def _build_requirements(onnxruntime: OnnxRuntimeSource | None) -> tuple[Requirement, ...]:
+    """What building an application against the bundle needs that the bundle cannot carry."""
+    if onnxruntime is None:
+        return ()
+    version = onnxruntime.version or "of the same version"
+    return (Requirement(
+        "build", f"ONNX Runtime {version} C API header (onnxruntime_c_api.h)", (),
+        "the onnxruntime-openvino wheel ships no headers and no import libraries: take onnxruntime_c_api.h "
+        "from ONNX Runtime's own release of the same version, and reach onnxruntime.dll through "
+        "OrtGetApiBase (or an import library made from its exports)"),)
+
+
 def _matches(rel: str, pattern: str) -> bool:
     """Glob match segment by segment: ``*`` never crosses a ``/``."""
     parts, pats = rel.split("/"), pattern.split("/")
@@ -150,8 +169,14 @@ def plan_bundle(
     search_paths: tuple[Path, ...] = (),
     allow_missing: bool = False,
     msvc_runtime_dir: Path | None = None,
+    features_requested: frozenset[str] | None = None,
+    features_dropped: tuple[tuple[str, str], ...] = (),
+    onnxruntime: OnnxRuntimeSource | None = None,
 ) -> BundlePlan:
     """Plan the bundle for ``install``; raises when the plan cannot be carried out.
+
+    ``features`` are those to deliver (see ``npuslim.features.features_for_source``);
+    ``features_requested`` and ``features_dropped`` are recorded as given.
 
     Raises ``MissingDependencyError`` naming every missing dependency (unless
     ``allow_missing``), ``InputError`` for unreadable sources or two files that
@@ -159,7 +184,7 @@ def plan_bundle(
     """
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
-    warnings: list[str] = []
+    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
     files: list[PlannedFile] = []
     for node in graph.nodes:
         if node.dep_class != BUNDLED or node.path is None:
@@ -176,15 +201,18 @@ def plan_bundle(
         warnings.extend(msvc_warnings)
         msvc_shipped = {Path(f.dest).name.lower() for f in msvc_files}
 
-    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
+    missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing) + tuple(
+        MissingEntry(f"{m.dll} ({m.count} symbol{'s' if m.count > 1 else ''})", (m.importer,))
+        for m in missing_symbols)
     if missing and not allow_missing:
         def why(node) -> str:
             text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
             if node.feature:
-                text += f"; feature {node.feature}, which this source lacks: --without {node.feature}"
+                text += f"; feature {node.feature}"
             return text + ")"
 
-        detail = "; ".join(why(n) for n in graph.missing)
+        detail = "; ".join([why(n) for n in graph.missing] + [m.describe() for m in missing_symbols])
         raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
     for m in missing:
         warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
@@ -224,10 +252,16 @@ def plan_bundle(
 
     _check(files)
     size, how = install_size(install)
+    if onnxruntime is not None:
+        ort_size, ort_how = ort_source_size(onnxruntime)
+        size, how = size + ort_size, f"{how} + {ort_how}"
     return BundlePlan(
         install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)), missing=missing,
+        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)) + _build_requirements(onnxruntime),
+        missing=missing,
         headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=features if features_requested is None else features_requested,
+        features_dropped=features_dropped, onnxruntime=onnxruntime, missing_symbols=missing_symbols,
     )
 
 

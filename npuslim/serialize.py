@@ -15,6 +15,7 @@ from npuslim import __version__
 from npuslim.graph import DependencyGraph, Node
 from npuslim.resolve import BUNDLED, CLASSES
 from npuslim.sources import OpenVinoInstall
+from npuslim.symbols import MissingSymbols
 
 DEPS_SCHEMA_VERSION = 1
 
@@ -68,7 +69,7 @@ def summary_dict(graph: DependencyGraph) -> dict[str, Any]:
     }
 
 
-def graph_to_dict(graph: DependencyGraph) -> dict[str, Any]:
+def graph_to_dict(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols, ...] = ()) -> dict[str, Any]:
     return {
         "schema": "npuslim.deps",
         "schema_version": DEPS_SCHEMA_VERSION,
@@ -96,12 +97,16 @@ def graph_to_dict(graph: DependencyGraph) -> dict[str, Any]:
             {"name": h.name, "path": str(h.path), "found_in": list(h.found_in)} for h in graph.hints
         ],
         "hints_not_scanned": [str(p) for p in graph.hints_skipped],
+        "missing_symbols": [
+            {"importer": m.importer, "dll": m.dll, "delay": m.delay, "count": m.count, "symbols": list(m.symbols)}
+            for m in missing_symbols
+        ],
         "summary": summary_dict(graph),
     }
 
 
-def graph_to_json(graph: DependencyGraph) -> str:
-    return json.dumps(graph_to_dict(graph), indent=2) + "\n"
+def graph_to_json(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols, ...] = ()) -> str:
+    return json.dumps(graph_to_dict(graph, missing_symbols), indent=2) + "\n"
 
 
 def _dot_id(name: str) -> str:

@@ -155,6 +155,8 @@ def _unpack_wheel(wheel: Path) -> Path:
                     or "/include/" in name
                     or ".dist-info/" in name
                     or name.endswith("__init__.py") and len(parts) == 2
+                    # a package's own licence files (onnxruntime/LICENSE, ThirdPartyNotices.txt)
+                    or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt")
                 )
                 if wanted and not member.is_dir():
                     zf.extract(member, staging)

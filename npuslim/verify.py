@@ -19,9 +19,10 @@ from npuslim.manifest import load_windows_facts
 from npuslim.pe import read_pe
 from npuslim.plan import BIN, BUNDLE_MANIFEST
 from npuslim.resolve import BUNDLED, MISSING, Resolver
+from npuslim.symbols import check_symbols
 
-# Files pack writes beside the manifest; they describe the bundle, they are not of it.
-REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json"})
+# Files written beside the manifest (size reports, the SBOM); they describe the bundle, they are not of it.
+REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json", "sbom.cdx.json"})
 
 
 @dataclass(frozen=True)
@@ -102,4 +103,13 @@ def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> i
                                         "provided by the target"))
             elif res.dep_class == BUNDLED and res.path is not None and res.path.parent != bin_dir:
                 problems.append(Problem(rel, "unresolved", f"{rel}: imports {name} from outside the bundle"))
+    readable = [(p.name, p) for p in sorted(bin_dir.iterdir()) if p.suffix.lower() == ".dll" and p.is_file()
+                and not any(pr.path == f"{BIN}/{p.name}" and pr.kind == "unreadable" for pr in problems)]
+    try:
+        missing_symbols = check_symbols(readable)
+    except InputError as exc:
+        problems.append(Problem(BIN, "unreadable", str(exc).replace(str(bundle) + os.sep, "")))
+        missing_symbols = ()
+    for m in missing_symbols:
+        problems.append(Problem(f"{BIN}/{m.importer}", "missing-symbol", f"{BIN}/{m.describe()}"))
     return checked

@@ -55,6 +55,32 @@ def ov2024_0():
     return _wheel_install("2024.0.0")
 
 
+@pytest.fixture(scope="session")
+def ov2026_1():
+    """OpenVINO 2026.1.0: the NPU plugin loads the compiler itself (no compiler loader, no VM runtime)."""
+    return _wheel_install("2026.1.0")
+
+
+@pytest.fixture(scope="session")
+def ov2025_4_1():
+    """OpenVINO 2025.4.1: the release ONNX Runtime's OpenVINO provider 1.24.1 was built against."""
+    return _wheel_install("2025.4.1")
+
+
+@pytest.fixture(scope="session")
+def ort_1_24_1() -> Path:
+    """The onnxruntime-openvino 1.24.1 Windows wheel (ONNX Runtime with OpenVINO's execution provider)."""
+    from npuslim.errors import NpuslimError
+    from npuslim.sources import fetch_wheel
+
+    os.environ["NPUSLIM_CACHE_DIR"] = str(TEST_CACHE / "npuslim")
+    try:
+        return fetch_wheel("onnxruntime-openvino==1.24.1")
+    except NpuslimError as exc:
+        unavailable(f"cannot download the onnxruntime-openvino 1.24.1 Windows wheel: {exc}")
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(params=OPENVINO_VERSIONS, scope="session")
 def ov_install(request):
     return _wheel_install(request.param)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.cli_helpers import run
+from tests.cli_helpers import one_error_line, run
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.wheels
@@ -102,11 +102,14 @@ def test_list_features_shows_sizes(ov2026) -> None:
     assert "openvino_intel_npu_compiler.dll" in result.stdout and "MB" in result.stdout
 
 
-def test_2024_bundle_has_no_compiler(ov2024, tmp_path: Path) -> None:
+def test_a_feature_asked_for_that_the_release_lacks_is_refused_naming_the_releases(ov2024, tmp_path: Path) -> None:
     out = tmp_path / "b"
     result = run("extract", str(ov2024.root), "-o", str(out), "--with", "compiler")
-    assert result.exit_code == 0, result.stderr
-    assert {p.name for p in (out / "bin").iterdir()} == DEFAULT_DLLS
+    assert result.exit_code == 4
+    line = one_error_line(result)
+    assert "feature compiler" in line and "2024.6.0" in line and "from 2026.0 on" in line
+    assert "--without" not in line
+    assert not out.exists()
 
 
 def test_verify_names_a_changed_byte(bundle2026: Path, tmp_path: Path) -> None:
@@ -207,16 +210,24 @@ def test_the_bundle_is_enough_to_build_c_and_cpp(bundle2026: Path, tmp_path: Pat
 
 def test_2024_0_has_ze_loader_as_a_static_import_and_no_headers(ov2024_0, tmp_path: Path) -> None:
     deps = run("deps", str(ov2024_0.root), "--format", "json", "--no-hints")
+    assert deps.exit_code == 0, deps.stderr
+    assert "feature c-api left out" in deps.stderr
     data = json.loads(deps.stdout)
     ze = next(n for n in data["nodes"] if n["name"].lower() == "ze_loader.dll")
     assert ze["class"] == "driver" and "openvino_intel_npu_plugin.dll" in ze["required_by"]
-    # the 2024.0 wheel carries no C API: the default bundle says how to do without
+    # the 2024.0 wheel carries no C API: a default feature the release lacks is dropped, said once
     out = tmp_path / "b"
-    refused = run("extract", str(ov2024_0.root), "-o", str(out))
-    assert refused.exit_code == 3 and "--without c-api" in refused.stderr and not out.exists()
-    result = run("extract", str(ov2024_0.root), "-o", str(out), "--without", "c-api")
+    result = run("extract", str(ov2024_0.root), "-o", str(out))
     assert result.exit_code == 0, result.stderr
+    dropped = [ln for ln in result.stderr.splitlines() if "feature c-api left out" in ln]
+    assert len(dropped) == 1 and "openvino_c.dll" in dropped[0] and "2024.0.0" in dropped[0]
     assert "no include folder" in result.stderr  # a warning, not a failure
     assert {p.name for p in (out / "bin").iterdir()} == DEFAULT_DLLS - {"openvino_c.dll"}
     assert not (out / "include").exists()
+    lock = json.loads((out / "npuslim-bundle.json").read_text())
+    assert lock["features_requested"] == ["c-api", "ir"] and lock["features"] == ["ir"]
+    assert [d["name"] for d in lock["features_dropped"]] == ["c-api"]
     assert verify_ok(out)
+    # asked for explicitly, it is an error that names it
+    asked = run("extract", str(ov2024_0.root), "-o", str(tmp_path / "c"), "--with", "c-api")
+    assert asked.exit_code == 4 and "feature c-api" in one_error_line(asked)

@@ -126,3 +126,39 @@ def test_the_c_example_builds_against_the_bundle_and_reaches_the_npu(bundle: Pat
     assert "OpenVINO 2026.4.1" in proc.stdout and "model read: model.xml" in proc.stdout
     assert proc.returncode == 5, proc.stdout + proc.stderr  # compile_model: the NPU plugin's own error
     assert "compile_model failed" in proc.stderr and "intel_npu" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def bundle2024_0(ov2024_0, wine, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("load2024") / "npu-bundle"
+    result = run("extract", str(ov2024_0.root), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_a_bundle_without_the_c_api_loads_every_dll_and_says_what_was_not_checked(bundle2024_0: Path) -> None:
+    result = run("verify", str(bundle2024_0), "--load", "--format", "json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    load = json.loads(result.stdout)["load"]
+    jsonschema_validate_verify(json.loads(result.stdout))
+    steps = {s["name"]: s for s in load["steps"]}
+    # the 2024.0 NPU plugin imports ze_loader.dll statically: a stub of the driver's stands in
+    assert steps["preload:ze_loader.dll"]["ok"]
+    assert {n for n in steps if n.startswith("load:")} == {
+        "load:openvino.dll", "load:tbb12.dll", "load:openvino_intel_npu_plugin.dll", "load:openvino_ir_frontend.dll"}
+    assert all(s["ok"] for s in steps.values())
+    assert "ze_loader.dll stood in for by a stub" in load["verdict"] and "not checked" in load["verdict"]
+    # the stub never enters the bundle
+    assert not (bundle2024_0 / "bin" / "ze_loader.dll").exists()
+
+
+def test_without_the_c_api_a_missing_dll_still_fails_by_name(bundle2024_0: Path, tmp_path: Path) -> None:
+    result = load_bundle(copy_without(bundle2024_0, tmp_path, "tbb12.dll"))
+    assert not result.ok
+    assert "tbb12.dll not found (needed by openvino.dll)" in result.verdict
+
+
+def jsonschema_validate_verify(data: dict) -> None:
+    import jsonschema
+
+    jsonschema.validate(data, json.loads((REPO / "npuslim" / "schemas" / "verify.schema.json").read_text()))

@@ -90,5 +90,6 @@ def test_an_installed_wheel_carries_the_manifests(tmp_path: Path) -> None:
     for needed in ("npuslim/manifests/npu.yaml", "npuslim/manifests/windows.yaml",
                    "npuslim/schemas/deps.schema.json", "npuslim/schemas/bundle.schema.json",
                    "npuslim/schemas/size-report.schema.json", "npuslim/schemas/verify.schema.json",
+                   "npuslim/schemas/diff.schema.json", "npuslim/schemas/budget.schema.json",
                    "npuslim/probe/ov_probe.c", "npuslim/manifests/gpu.yaml"):
         assert needed in names

@@ -9,6 +9,7 @@ import typer
 from npuslim import __version__
 from npuslim.cli.common import STATE
 from npuslim.cli.main_deps import deps
+from npuslim.cli.main_diff import diff
 from npuslim.cli.main_extract import extract
 from npuslim.cli.main_pack import pack
 from npuslim.cli.main_verify import verify
@@ -42,6 +43,7 @@ app.command("deps")(deps)
 app.command("extract")(extract)
 app.command("verify")(verify)
 app.command("pack")(pack)
+app.command("diff")(diff)
 
 
 def main() -> None:

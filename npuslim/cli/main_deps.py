@@ -22,10 +22,12 @@ from npuslim.cli.common import (
     stdout,
 )
 from npuslim.errors import MissingDependencyError
-from npuslim.features import select_features
+from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
 from npuslim.manifest import load_manifest, load_windows_facts
+from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.sources import DEFAULT_PLATFORM, locate
+from npuslim.symbols import check_symbols
 
 
 @error_boundary
@@ -40,35 +42,63 @@ def deps(
     hints: Annotated[bool, typer.Option("--hints/--no-hints",
                                         help="Scan the closure's strings for names of other install files.")] = True,
     platform: PlatformOpt = DEFAULT_PLATFORM,
+    onnxruntime: Annotated[str | None, typer.Option(
+        "--onnxruntime", help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a "
+        "folder, or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). Without "
+        "SOURCE, the OpenVINO release is picked by symbol.", show_default=False)] = None,
+    exports: Annotated[bool, typer.Option("--exports", help="Instead of the closure: how many of each bundled "
+                                          "DLL's exports the other bundled DLLs import (table, or json).")] = False,
 ) -> None:
     """List what the NPU plugin (or --root) needs, why, and who provides it.
 
     Exit 0 when nothing is missing, 3 when a dependency is missing (all are
     listed), 4 for unusable input.
     """
-    bundle_manifest = load_manifest(manifest)
-    features = select_features(bundle_manifest, with_, without)
-    install = locate(source, platform=platform)
+    bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
+    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    facts = load_windows_facts()
+    search_paths = tuple(search_path or ())
+    if onnxruntime:
+        install, ort, note = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        search_paths += (ort.dll_dir,)
+        if note:
+            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        install = locate(source, platform=platform)
+    roots = tuple(root) if root else None
+    choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
+                                            roots=roots, search_paths=search_paths)
     graph = build_graph(
         install,
         manifest=bundle_manifest,
-        facts=load_windows_facts(),
-        roots=tuple(root) if root else None,
-        features=features,
-        search_paths=tuple(search_path or ()),
+        facts=facts,
+        roots=roots,
+        features=choice.delivered,
+        search_paths=search_paths,
         scan_hints=hints,
     )
+    missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+    for warning in choice.warnings():
+        stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out = stdout()
-    if fmt is DepsFormat.json:
-        out.out(serialize.graph_to_json(graph), end="")
+    if exports:
+        from npuslim.cli.render_exports import print_exports
+
+        print_exports(out, graph, as_json=fmt is DepsFormat.json)
+    elif fmt is DepsFormat.json:
+        out.out(serialize.graph_to_json(graph, missing_symbols), end="")
     elif fmt is DepsFormat.dot:
         out.out(serialize.graph_to_dot(graph), end="")
     elif fmt is DepsFormat.mermaid:
         out.out(serialize.graph_to_mermaid(graph), end="")
     else:
         render_deps.print_graph(out, graph, fmt.value)
-    if graph.missing:
+    machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)
+    for m in missing_symbols:
+        target = out if not machine_readable else stderr()
+        target.print(f"MISSING SYMBOLS {m.describe()}", markup=False, highlight=False, soft_wrap=True)
+    if graph.missing or missing_symbols:
         names = tuple(n.name for n in graph.missing)
-        if fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid):
-            stderr().print(f"npuslim: missing: {', '.join(names)}", highlight=False)
+        if names and machine_readable:
+            stderr().print(f"npuslim: missing: {', '.join(names)}", markup=False, highlight=False)
         raise typer.Exit(MissingDependencyError.exit_code)

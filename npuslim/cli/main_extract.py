@@ -3,14 +3,17 @@ licences into a minimal bundle with its own manifest."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from npuslim.budget import BudgetReport, budget_lines, budget_to_dict
 from npuslim.cli.common import (
     ManifestOpt,
     OutputFormat,
@@ -25,9 +28,10 @@ from npuslim.cli.common import (
     stdout,
 )
 from npuslim.errors import InputError
-from npuslim.features import select_features
-from npuslim.graph import build_graph
+from npuslim.features import FeatureStatus, features_for_source, select_features
+from npuslim.lockfile import BundleLock
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
+from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.plan import (
     BIN,
     DLL_ROLES,
@@ -65,44 +69,104 @@ def extract(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a summary; json: the bundle "
                                               "manifest written into the bundle.")] = OutputFormat.text,
     platform: PlatformOpt = DEFAULT_PLATFORM,
+    max_size: Annotated[str | None, typer.Option(
+        "--max-size", help="Size budget such as 50MB, 48MiB or 1.75GB (default: the manifest's budget): "
+        "exit 9, writing nothing, when the bundle is larger.", show_default=False)] = None,
+    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) into "
+                                       "the bundle.")] = False,
+    onnxruntime: Annotated[str | None, typer.Option(
+        "--onnxruntime", help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a "
+        "folder, or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). Without "
+        "SOURCE, the OpenVINO release is picked by symbol.", show_default=False)] = None,
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
 
     Plans everything first; writes into a staging folder beside OUT and moves it
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
-    bundle_manifest = load_manifest(manifest)
-    features = select_features(bundle_manifest, with_, without)
-    install = locate(source, platform=platform)
-    if list_features:
-        _print_features(install, bundle_manifest, features)
-        return
-    if out is None:
+    bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
+    if out is None and not list_features:
         raise InputError("give the bundle folder with -o OUT")
+    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    facts = load_windows_facts()
+    roots = tuple(root) if root else None
+    search_paths = tuple(search_path or ())
+    ort = None
+    if onnxruntime:
+        install, ort, note = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        search_paths += (ort.dll_dir,)
+        if note:
+            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        install = locate(source, platform=platform)
+    if list_features:
+        _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
+                                          roots=roots, search_paths=search_paths)
+        _print_features(install, bundle_manifest, statuses, with_, without, fmt)
+        return
+    assert out is not None
+    choice, _ = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
+                                    roots=roots, search_paths=search_paths)
     plan = plan_bundle(
-        install, manifest=bundle_manifest, facts=load_windows_facts(), features=features,
-        roots=tuple(root) if root else None, search_paths=tuple(search_path or ()),
+        install, manifest=bundle_manifest, facts=facts, features=choice.delivered,
+        roots=roots, search_paths=search_paths,
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
+        features_requested=choice.requested, features_dropped=choice.dropped, onnxruntime=ort,
     )
     from npuslim.bundle import write_bundle
     from npuslim.lockfile import to_json
 
     err = stderr()
     json_out = fmt is OutputFormat.json
+    budget = plan_budget(plan, max_size, json_out=json_out)
+    budget_dict = budget_to_dict(budget) if budget is not None else None
+    finish = None
+    if sbom:
+        from npuslim.sbom import write_sbom
+
+        def finish(staging: Path, lock: BundleLock) -> None:
+            write_sbom(staging, lock, name=out.name)
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task(out.name, total=plan.total_bytes)
-            result = write_bundle(plan, out, force=force,
+            result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish,
                                   progress=lambda _f, n: bar.advance(task, n))
     else:
-        result = write_bundle(plan, out, force=force)
+        result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish)
     if json_out:
         stdout().out(to_json(result.lock), end="")
     else:
         print_summary(plan, out)
+        if budget is not None:
+            stdout().print(budget_lines(budget)[0], highlight=False, soft_wrap=True, markup=False)
+        if sbom:
+            stdout().print(f"SBOM: {out / 'sbom.cdx.json'} (CycloneDX 1.6)", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
         err.print(f"npuslim: warning: {warning}", highlight=False, soft_wrap=True)
+
+
+def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> BudgetReport | None:
+    """Check the planned bundle against ``--max-size`` (else the manifest's ``budget:``).
+
+    Over the budget: print the verdict and the five largest files (JSON on
+    stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
+    """
+    from npuslim.budget import budget_limit, check_budget, enforce, measure
+
+    limit = budget_limit(max_size, plan.manifest)
+    if limit is None:
+        return None
+    report = check_budget(limit[0], [measure("bundle", ((f.dest, f.size) for f in plan.files))],
+                          limit_text=limit[1], origin=limit[2])
+    if report.over:
+        if json_out:
+            stdout().out(json.dumps(budget_to_dict(report), indent=2), highlight=False)
+        else:
+            for line in budget_lines(report):
+                stdout().print(line, highlight=False, soft_wrap=True, markup=False)
+    enforce(report)
+    return report
 
 
 def print_summary(plan: BundlePlan, out: Path) -> None:
@@ -143,25 +207,25 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
         console.print(f"  [bold red]MISSING[/] {m.name} (needed by {', '.join(m.required_by)})")
 
 
-def _print_features(install: OpenVinoInstall, manifest: BundleManifest, chosen: frozenset[str]) -> None:
-    facts = load_windows_facts()
+def _print_features(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],
+                    with_: list[str] | None, without: list[str] | None, fmt: OutputFormat) -> None:
+    from npuslim.features import features_json
 
-    def files_with(features: frozenset[str]) -> dict[str, int]:
-        graph = build_graph(install, manifest=manifest, facts=facts, features=features, scan_hints=False)
-        return {n.key: n.size for n in graph.files}
-
-    base = files_with(frozenset())
-    table = Table(title=f"Features of manifest {manifest.name} for {install.origin} "
-                  f"(OpenVINO {install.version or '?'})", title_justify="left", show_edge=False)
-    table.add_column("feature")
-    table.add_column("default")
-    table.add_column("selected")
-    table.add_column("adds", justify="right")
-    table.add_column("files")
-    table.add_column("what it is for", overflow="fold")
-    for feature in manifest.features:
-        extra = {k: v for k, v in files_with(frozenset({feature.name})).items() if k not in base}
-        table.add_row(feature.name, "yes" if feature.default else "", "yes" if feature.name in chosen else "",
-                      format_size(sum(extra.values())), ", ".join(sorted(extra)) or "(nothing in this source)",
-                      feature.description)
-    stdout().print(table)
+    chosen = select_features(manifest, with_, without)
+    out = stdout()
+    if fmt is OutputFormat.json:
+        out.out(features_json(install, manifest, statuses, chosen), end="")
+        return
+    out.print(f"[bold]Features of manifest {escape(manifest.name)}[/] for {escape(install.origin)} "
+              f"(OpenVINO {escape(install.version or '?')})", soft_wrap=True)
+    for status in statuses:
+        feature = status.feature
+        marks = [m for m, on in (("default", feature.default),
+                                 ("selected", feature.name in chosen and status.available)) if on]
+        head = f"  [bold]{escape(feature.name)}[/]" + (f" ({', '.join(marks)})" if marks else "")
+        if status.available:
+            files = ", ".join(name for name, _size in status.adds) or "nothing in this source"
+            out.print(f"{head}: adds {format_size(status.added_bytes)}: {escape(files)}", soft_wrap=True)
+        else:
+            out.print(f"{head}: [yellow]not available[/]: {escape(status.reason or '')}", soft_wrap=True)
+        out.print(f"      [dim]{escape(feature.description)}[/]", soft_wrap=True)

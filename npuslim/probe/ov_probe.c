@@ -4,6 +4,11 @@
  * with the mingw-w64 cross compiler, run natively on Windows or under Wine.
  *
  * usage: ov_probe.exe PATH\TO\openvino_c.dll DEVICE
+ *        ov_probe.exe --dlls [--preload PATH\TO\stub.dll]... PATH\TO\a.dll...
+ *
+ * The second form is for bundles without the C API: it only loads each DLL
+ * (every import resolved, DllMain run), after loading the stand-ins given
+ * with --preload, which then serve imports of their module name.
  *
  * Prints one line per step, "STEP <name> OK|FAIL <detail>", and exits 0 when
  * every step up to the device ran (a device step that fails because no such
@@ -76,6 +81,36 @@ static const char *why(ov_status_e status) {
     return buf;
 }
 
+static HMODULE load_path(const char *path) {
+    wchar_t wpath[MAX_PATH * 2];
+    MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, (int)(sizeof wpath / sizeof wpath[0]));
+    return LoadLibraryExW(wpath, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+}
+
+static const char *base_name(const char *path) {
+    const char *b = path, *p;
+    for (p = path; *p; p++)
+        if (*p == '\\' || *p == '/') b = p + 1;
+    return b;
+}
+
+/* --dlls mode: "STEP preload:<name>" and "STEP load:<name>" lines; exit 0 when all loaded. */
+static int load_each(int argc, char **argv) {
+    char name[600], detail[600];
+    int i, failed = 0;
+    for (i = 2; i < argc; i++) {
+        int preload = strcmp(argv[i], "--preload") == 0 && i + 1 < argc;
+        const char *path = preload ? argv[++i] : argv[i];
+        HMODULE h = load_path(path);
+        snprintf(name, sizeof name, "%s:%s", preload ? "preload" : "load", base_name(path));
+        if (h) snprintf(detail, sizeof detail, "%s", path);
+        else snprintf(detail, sizeof detail, "LoadLibrary failed with error %lu", GetLastError());
+        step(name, h != NULL, detail);
+        failed |= h == NULL;
+    }
+    return failed;
+}
+
 int main(int argc, char **argv) {
     wchar_t wpath[MAX_PATH * 2];
     char detail[1024];
@@ -84,9 +119,12 @@ int main(int argc, char **argv) {
     const char *device = argc > 2 ? argv[2] : "NPU";
 
     if (argc < 2) {
-        fprintf(stderr, "usage: ov_probe PATH\\openvino_c.dll [DEVICE]\n");
+        fprintf(stderr, "usage: ov_probe PATH\\openvino_c.dll [DEVICE]\n"
+                        "       ov_probe --dlls [--preload STUB.dll]... A.dll...\n");
         return 2;
     }
+    if (strcmp(argv[1], "--dlls") == 0)
+        return load_each(argc, argv);
     MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, wpath, (int)(sizeof wpath / sizeof wpath[0]));
     lib = LoadLibraryExW(wpath, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
     if (!lib) {

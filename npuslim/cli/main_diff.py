@@ -1,0 +1,157 @@
+"""``npuslim diff A B``: what changed between two bundles, or two OpenVINO releases."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from npuslim.cli.common import ManifestOpt, PlatformOpt, WithOpt, WithoutOpt, error_boundary, stdout
+from npuslim.errors import DiffFailure
+from npuslim.sources import DEFAULT_PLATFORM
+from npuslim.units import format_size
+
+if TYPE_CHECKING:
+    from npuslim.diff import BundleDiff
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+    md = "md"
+
+
+def _check_fail_on(value: str | None) -> str | None:
+    from npuslim.diff import parse_fail_on
+
+    if value is not None:
+        try:
+            parse_fail_on(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--fail-on: ")) from None
+    return value
+
+
+_SIDE_HELP = ("A bundle folder, its npuslim-bundle.json, or a source (folder, .whl, or a requirement such as "
+              "openvino==2026.4.1) analysed as extract would, without writing anything.")
+
+
+@error_boundary
+def diff(
+    a: Annotated[str, typer.Argument(help="The old side. " + _SIDE_HELP, show_default=False)],
+    b: Annotated[str, typer.Argument(help="The new side, of the same kinds.", show_default=False)],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="text: tables; json: "
+                                            "npuslim/schemas/diff.schema.json; md: Markdown for a CI job "
+                                            "summary or a pull-request comment.")] = DiffFormat.text,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", callback=_check_fail_on, show_default=False,
+        help="Exit 10 when the diff shows any of: added, removed, changed, imports, companions, "
+        "size>N% or size>SIZE (comma-separated), e.g. added,removed,size>5%.")] = None,
+    manifest: ManifestOpt = None,
+    with_: WithOpt = None,
+    without: WithoutOpt = None,
+    platform: PlatformOpt = DEFAULT_PLATFORM,
+) -> None:
+    """Report the files added, removed and changed (size, version, signature, CFG, imports),
+    run-time companions, headers and total size between A and B.
+
+    Sources are planned with the manifest and features given (as extract would;
+    missing files are reported, not fatal). Exit 0 unless --fail-on matches (10).
+    """
+    from npuslim.diff import (
+        diff_snapshots,
+        diff_to_dict,
+        diff_to_markdown,
+        fail_reasons,
+        is_bundle,
+        parse_fail_on,
+        snapshot_of_bundle,
+        snapshot_of_source,
+    )
+    from npuslim.features import select_features
+    from npuslim.manifest import load_manifest, load_windows_facts
+
+    rules = parse_fail_on(fail_on) if fail_on else ()
+    snapshots = []
+    context = None
+    for side in (a, b):
+        if is_bundle(side):
+            snapshots.append(snapshot_of_bundle(Path(side)))
+            continue
+        if context is None:
+            bundle_manifest = load_manifest(manifest)
+            context = (bundle_manifest, load_windows_facts(), select_features(bundle_manifest, with_, without))
+        snapshots.append(snapshot_of_source(side, manifest=context[0], facts=context[1], features=context[2],
+                                            platform=platform))
+    result = diff_snapshots(snapshots[0], snapshots[1])
+    if fmt is DiffFormat.json:
+        stdout().out(json.dumps(diff_to_dict(result, rules), indent=2), highlight=False)
+    elif fmt is DiffFormat.md:
+        stdout().out(diff_to_markdown(result, rules), highlight=False)
+    else:
+        _print(result)
+    reasons = fail_reasons(result, rules)
+    if reasons:
+        raise DiffFailure(f"diff --fail-on {fail_on}: {'; '.join(reasons)}")
+
+
+def _print(result: BundleDiff) -> None:
+    from npuslim.diff import ADDED, CHANGED, REMOVED
+
+    console = stdout()
+    a, b = result.a, result.b
+    delta = result.size_delta
+    pct = f" ({100.0 * delta / a.total:+.1f} %)" if a.total else ""
+    console.print(f"[bold]{a.label}[/] (OpenVINO {a.openvino_version or '?'}) -> [bold]{b.label}[/] "
+                  f"(OpenVINO {b.openvino_version or '?'})", soft_wrap=True)
+    console.print(f"files {len(a.files)} -> {len(b.files)}; size {format_size(a.total)} -> "
+                  f"{format_size(b.total)}{pct}; headers {len(a.headers)} -> {len(b.headers)}", soft_wrap=True)
+    marks = {ADDED: "[green]+[/]", REMOVED: "[red]-[/]", CHANGED: "[yellow]~[/]"}
+    for c in result.files:
+        f = c.b if c.b is not None else c.a
+        assert f is not None
+        sign = "+" if c.size_delta > 0 else "-" if c.size_delta < 0 else "±"
+        va, vb = (c.a.file_version if c.a else None), (c.b.file_version if c.b else None)
+        parts = [f"{format_size(f.size)} ({sign}{format_size(abs(c.size_delta))})"]
+        if va != vb:
+            parts.append(f"version {va or '-'} -> {vb or '-'}")
+        elif va:
+            parts.append(f"version {va}")
+        if c.a and c.b and c.a.signature != c.b.signature:
+            parts.append(f"signature {c.a.signature} -> {c.b.signature}")
+        if c.a and c.b and c.a.cfg != c.b.cfg:
+            parts.append(f"CFG {'on' if c.a.cfg else 'off'} -> {'on' if c.b.cfg else 'off'}")
+        if c.what == ("content",):
+            parts.append("same size, other content")
+        console.print(f"{marks[c.status]} {c.path}  " + "; ".join(parts), soft_wrap=True, highlight=False)
+        for i in c.imports:
+            verb = "now imports" if i.change == ADDED else "no longer imports"
+            kind = " (delay-load)" if i.kind == "delay-import" else ""
+            console.print(f"    {verb} {i.name}{kind}", soft_wrap=True, highlight=False)
+    if not result.files:
+        console.print("no file added, removed or changed" + (" (headers aside)" if result.headers else ""))
+    if not result.imports_compared:
+        console.print("[yellow]imports not compared[/]: a side is a bundle manifest without its DLLs")
+    for comp in result.companions:
+        state = f"{comp.a or '-'} -> {comp.b or '-'}"
+        console.print(f"companion {comp.name}: {comp.status} ({state})", soft_wrap=True)
+    gone, new = sorted(set(a.missing) - set(b.missing)), sorted(set(b.missing) - set(a.missing))
+    if gone:
+        console.print(f"no longer missing: {', '.join(gone)}", soft_wrap=True)
+    if new:
+        console.print(f"[red]newly missing[/]: {', '.join(new)}", soft_wrap=True)
+    added_h, removed_h = result.of_status(ADDED, headers=True), result.of_status(REMOVED, headers=True)
+    changed_h = result.of_status(CHANGED, headers=True)
+    if added_h or removed_h or changed_h:
+        console.print(f"headers: {len(added_h)} added, {len(removed_h)} removed, {len(changed_h)} changed",
+                      soft_wrap=True)
+        for h in list(added_h)[:10]:
+            console.print(f"  + {h.path}", highlight=False)
+        for h in list(removed_h)[:10]:
+            console.print(f"  - {h.path}", highlight=False)
+        more = max(0, len(added_h) - 10) + max(0, len(removed_h) - 10)
+        if more:
+            console.print(f"  ... and {more} more (--format json lists them all)", highlight=False)

@@ -1,0 +1,160 @@
+/*
+ * ort_probe: load an ONNX Runtime + OpenVINO execution provider bundle the way an
+ * application does, run a one-operator model, and say what happened at each step.
+ * Part of npuslim (npuslim verify --load); built with mingw-w64, run natively on
+ * Windows or under Wine.
+ *
+ * usage: ort_probe.exe PATH\TO\onnxruntime.dll DEVICE
+ *
+ * Prints "STEP <name> OK|FAIL <detail>" lines: load_ort, api, env, provider
+ * (the OpenVINO execution provider appended with device_type=DEVICE: this loads
+ * onnxruntime_providers_openvino.dll and through it openvino.dll), session (the
+ * model is compiled by OpenVINO for DEVICE), run (one inference; the outputs are
+ * printed so the caller can check them).
+ *
+ * ONNX Runtime is reached through OrtGetApiBase and the OrtApi table of function
+ * pointers; only the entries called here are declared, by their position in
+ * struct OrtApi, which is append-only. Positions and signatures follow
+ * onnxruntime_c_api.h of ONNX Runtime 1.24 (ORT_API_VERSION 24); the table is
+ * requested at version 17, the first with SessionOptionsAppendExecutionProvider_OpenVINO_V2.
+ */
+#include <windows.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct OrtStatus OrtStatus;
+typedef OrtStatus *(*create_env_fn)(int level, const char *logid, void **out);
+typedef OrtStatus *(*create_session_options_fn)(void **out);
+typedef OrtStatus *(*append_openvino_v2_fn)(void *options, const char *const *keys, const char *const *values,
+                                            size_t n);
+typedef OrtStatus *(*create_session_from_array_fn)(const void *env, const void *data, size_t len,
+                                                   const void *options, void **out);
+typedef OrtStatus *(*create_cpu_memory_info_fn)(int allocator, int mem_type, void **out);
+typedef OrtStatus *(*create_tensor_fn)(const void *info, void *data, size_t len, const int64_t *shape,
+                                       size_t shape_len, int type, void **out);
+typedef OrtStatus *(*run_fn)(void *session, const void *run_options, const char *const *input_names,
+                             const void *const *inputs, size_t n_in, const char *const *output_names,
+                             size_t n_out, void **outputs);
+typedef OrtStatus *(*get_tensor_data_fn)(void *value, void **out);
+typedef const char *(*error_message_fn)(const OrtStatus *status);
+typedef void (*release_fn)(void *object);
+typedef struct {
+    const void *(*GetApi)(uint32_t version);
+    const char *(*GetVersionString)(void);
+} OrtApiBase;
+typedef const OrtApiBase *(*get_api_base_fn)(void);
+
+/* Positions in struct OrtApi (ONNX Runtime 1.24 onnxruntime_c_api.h). */
+enum {
+    API_GetErrorMessage = 2, API_CreateEnv = 3, API_CreateSessionFromArray = 8, API_Run = 9,
+    API_CreateSessionOptions = 10, API_CreateTensorWithDataAsOrtValue = 49, API_GetTensorMutableData = 51,
+    API_CreateCpuMemoryInfo = 69, API_ReleaseEnv = 92, API_ReleaseStatus = 93, API_ReleaseMemoryInfo = 94,
+    API_ReleaseSession = 95, API_ReleaseValue = 96, API_ReleaseSessionOptions = 100,
+    API_SessionOptionsAppendExecutionProvider_OpenVINO_V2 = 275,
+};
+#define REQUESTED_API_VERSION 17
+#define ORT_LOGGING_LEVEL_WARNING 2
+#define ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT 1
+
+/* A Relu over a float[1,4] input named "input", output "output" (ONNX IR 8, opset 13),
+   as written by onnx.helper; tests/test_ort_wine.py checks it with the onnx package. */
+static const unsigned char MODEL[] = {
+    8,8,18,7,110,112,117,115,108,105,109,58,95,10,27,10,5,105,110,112,117,116,18,6,111,117,116,112,117,116,26,
+    4,114,101,108,117,34,4,82,101,108,117,18,13,110,112,117,115,108,105,109,95,112,114,111,98,101,90,23,10,5,
+    105,110,112,117,116,18,14,10,12,8,1,18,8,10,2,8,1,10,2,8,4,98,24,10,6,111,117,116,112,117,116,18,14,10,12,
+    8,1,18,8,10,2,8,1,10,2,8,4,66,4,10,0,16,13};
+
+static void *const *api;
+
+static void step(const char *name, int ok, const char *detail) {
+    char buf[2048];
+    size_t i;
+    snprintf(buf, sizeof buf, "%s", detail ? detail : "");
+    for (i = 0; buf[i]; i++)
+        if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
+    printf("STEP %s %s %s\n", name, ok ? "OK" : "FAIL", buf);
+    fflush(stdout);
+}
+
+/* Reports a failed call as a step and releases its status; returns 1 when it failed. */
+static int failed(const char *name, OrtStatus *status) {
+    if (!status) return 0;
+    step(name, 0, ((error_message_fn)api[API_GetErrorMessage])(status));
+    ((release_fn)api[API_ReleaseStatus])(status);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    wchar_t wpath[MAX_PATH * 2];
+    char detail[1024];
+    void *env = NULL, *options = NULL, *session = NULL, *info = NULL, *input = NULL, *output = NULL;
+    const char *device = argc > 2 ? argv[2] : "NPU";
+    int rc = 1;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: ort_probe PATH\\onnxruntime.dll [DEVICE]\n");
+        return 2;
+    }
+    MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, wpath, (int)(sizeof wpath / sizeof wpath[0]));
+    HMODULE lib = LoadLibraryExW(wpath, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+    if (!lib) {
+        snprintf(detail, sizeof detail, "LoadLibrary failed with error %lu", GetLastError());
+        step("load_ort", 0, detail);
+        return 1;
+    }
+    step("load_ort", 1, argv[1]);
+
+    get_api_base_fn get_base = (get_api_base_fn)GetProcAddress(lib, "OrtGetApiBase");
+    const OrtApiBase *base = get_base ? get_base() : NULL;
+    api = base ? (void *const *)base->GetApi(REQUESTED_API_VERSION) : NULL;
+    if (!api) {
+        step("api", 0, get_base ? "OrtGetApiBase()->GetApi(17) returned NULL (ONNX Runtime older than 1.17?)"
+                                : "onnxruntime.dll does not export OrtGetApiBase");
+        return 1;
+    }
+    snprintf(detail, sizeof detail, "ONNX Runtime %s", base->GetVersionString());
+    step("api", 1, detail);
+
+    if (failed("env", ((create_env_fn)api[API_CreateEnv])(ORT_LOGGING_LEVEL_WARNING, "npuslim", &env))) goto done;
+    step("env", 1, "OrtEnv created");
+    if (failed("session_options", ((create_session_options_fn)api[API_CreateSessionOptions])(&options))) goto done;
+
+    const char *keys[] = {"device_type"};
+    const char *values[] = {device};
+    if (failed("provider", ((append_openvino_v2_fn)api[API_SessionOptionsAppendExecutionProvider_OpenVINO_V2])(
+                               options, keys, values, 1)))
+        goto done;
+    snprintf(detail, sizeof detail, "OpenVINO execution provider appended (device_type=%s)", device);
+    step("provider", 1, detail);
+
+    if (failed("session", ((create_session_from_array_fn)api[API_CreateSessionFromArray])(
+                              env, MODEL, sizeof MODEL, options, &session)))
+        goto done;
+    step("session", 1, "ONNX model compiled into a session");
+
+    float in[4] = {-1.5f, 2.0f, -3.0f, 4.25f};
+    int64_t shape[2] = {1, 4};
+    const char *in_names[] = {"input"}, *out_names[] = {"output"};
+    if (failed("run", ((create_cpu_memory_info_fn)api[API_CreateCpuMemoryInfo])(0, 0, &info))) goto done;
+    if (failed("run", ((create_tensor_fn)api[API_CreateTensorWithDataAsOrtValue])(
+                          info, in, sizeof in, shape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &input)))
+        goto done;
+    if (failed("run", ((run_fn)api[API_Run])(session, NULL, in_names, (const void *const *)&input, 1, out_names, 1,
+                                             &output)))
+        goto done;
+    float *out = NULL;
+    if (failed("run", ((get_tensor_data_fn)api[API_GetTensorMutableData])(output, (void **)&out))) goto done;
+    snprintf(detail, sizeof detail, "relu([-1.5, 2, -3, 4.25]) = [%g, %g, %g, %g]", out[0], out[1], out[2], out[3]);
+    step("run", out[0] == 0.0f && out[1] == 2.0f && out[2] == 0.0f && out[3] == 4.25f, detail);
+    rc = 0;
+
+done:
+    if (output) ((release_fn)api[API_ReleaseValue])(output);
+    if (input) ((release_fn)api[API_ReleaseValue])(input);
+    if (info) ((release_fn)api[API_ReleaseMemoryInfo])(info);
+    if (session) ((release_fn)api[API_ReleaseSession])(session);
+    if (options) ((release_fn)api[API_ReleaseSessionOptions])(options);
+    if (env) ((release_fn)api[API_ReleaseEnv])(env);
+    return rc;
+}

@@ -1,0 +1,109 @@
+"""Features per release: what is asked, what the source ships, one answer for
+``--list-features``, ``deps`` and ``extract``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from npuslim.errors import InputError
+from npuslim.features import FeatureStatus, choose_features, features_for_source
+from npuslim.manifest import load_manifest, load_windows_facts
+from tests.cli_helpers import one_error_line, run
+
+REPO = Path(__file__).resolve().parent.parent
+FEATURES_SCHEMA = json.loads((REPO / "npuslim" / "schemas" / "features.schema.json").read_text())
+PLUGIN = "openvino_intel_npu_plugin.dll"
+
+
+def _statuses(unavailable: dict[str, str]) -> tuple[FeatureStatus, ...]:
+    npu = load_manifest()
+    return tuple(FeatureStatus(f, f.name not in unavailable, unavailable.get(f.name)) for f in npu.features)
+
+
+def test_a_default_feature_the_source_lacks_is_dropped_with_its_reason() -> None:
+    choice = choose_features(load_manifest(), _statuses({"c-api": "openvino_c.dll is not in X"}), None, None)
+    assert choice.requested == {"ir", "c-api"}
+    assert choice.delivered == {"ir"}
+    assert choice.dropped == (("c-api", "openvino_c.dll is not in X"),)
+    assert choice.warnings() == ("feature c-api left out: openvino_c.dll is not in X",)
+
+
+def test_a_feature_asked_for_that_the_source_lacks_is_an_error() -> None:
+    with pytest.raises(InputError, match="feature compiler cannot be delivered: no compiler here"):
+        choose_features(load_manifest(), _statuses({"compiler": "no compiler here"}), ["compiler"], None)
+
+
+def test_without_wins_over_with_and_all_takes_what_the_source_has() -> None:
+    statuses = _statuses({"compiler": "absent", "host-compile": "absent"})
+    npu = load_manifest()
+    assert choose_features(npu, statuses, ["compiler"], ["compiler"]).delivered == {"ir", "c-api"}
+    every = choose_features(npu, statuses, ["all"], None)
+    assert every.delivered == {"ir", "c-api", "onnx", "tbbbind"}
+    assert {name for name, _ in every.dropped} == {"compiler", "host-compile"}
+
+
+def test_the_manifest_ranges_follow_the_releases() -> None:
+    npu = load_manifest()
+    by = {(c.name, c.loaded_by): c.versions for c in npu.companions}
+    assert by[("openvino_intel_npu_compiler.dll", PLUGIN)].contains("2026.1.0")
+    assert not by[("openvino_intel_npu_compiler.dll", PLUGIN)].contains("2026.2.0")
+    assert not by[("openvino_intel_npu_compiler_loader.dll", PLUGIN)].contains("2026.1.0")
+    assert by[("openvino_intel_npu_compiler_loader.dll", PLUGIN)].contains("2026.2.0")
+    assert not by[("openvino_intel_npu_vm_runtime.dll", PLUGIN)].contains("2026.2.1")
+    assert by[("openvino_intel_npu_vm_runtime.dll", PLUGIN)].contains("2026.3.0")
+
+
+@pytest.mark.wheels
+def test_2026_1_the_plugin_loads_the_compiler_itself(ov2026_1, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    result = run("extract", str(ov2026_1.root), "-o", str(out), "--with", "compiler", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    lock = json.loads(result.stdout)
+    compiler = next(f for f in lock["files"] if f["path"] == "bin/openvino_intel_npu_compiler.dll")
+    assert compiler["chain"] == [PLUGIN, "openvino_intel_npu_compiler.dll"]
+    assert not (out / "bin" / "openvino_intel_npu_compiler_loader.dll").exists()
+    assert "compiler" in lock["features"] and lock["features_dropped"] == []
+
+
+@pytest.mark.wheels
+def test_2026_1_host_compile_names_the_first_release_that_has_it(ov2026_1, tmp_path: Path) -> None:
+    result = run("extract", str(ov2026_1.root), "-o", str(tmp_path / "b"), "--with", "host-compile")
+    assert result.exit_code == 4
+    line = one_error_line(result)
+    assert "openvino_intel_npu_vm_runtime.dll" in line and "from 2026.3 on" in line
+    assert "--without" not in line
+
+
+@pytest.mark.wheels
+def test_list_features_and_extract_agree(ov2026, tmp_path: Path) -> None:
+    listed = run("extract", str(ov2026.root), "--list-features", "--format", "json")
+    assert listed.exit_code == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    jsonschema.validate(data, FEATURES_SCHEMA)
+    base = tmp_path / "base"
+    assert run("extract", str(ov2026.root), "-o", str(base), "--without", "ir", "--without", "c-api").exit_code == 0
+    base_dlls = {p.name for p in (base / "bin").iterdir()}
+    for feature in data["features"]:
+        if not feature["available"]:
+            continue
+        out = tmp_path / feature["name"]
+        without = [arg for d in ("ir", "c-api") if d != feature["name"] for arg in ("--without", d)]
+        result = run("extract", str(ov2026.root), "-o", str(out), *without, "--with", feature["name"])
+        assert result.exit_code == 0, result.stderr
+        added = {p.name: p.stat().st_size for p in (out / "bin").iterdir() if p.name not in base_dlls}
+        assert added == {a["name"]: a["size"] for a in feature["adds"]}, feature["name"]
+
+
+@pytest.mark.wheels
+def test_features_for_source_on_2026_4(ov2026) -> None:
+    choice, statuses = features_for_source(ov2026, load_manifest(), load_windows_facts(), with_=None, without=None)
+    assert choice.delivered == {"ir", "c-api"} and not choice.dropped
+    by = {s.name: s for s in statuses}
+    assert all(s.available for s in statuses)
+    assert dict(by["compiler"].adds).keys() == {"openvino_intel_npu_compiler_loader.dll",
+                                                "openvino_intel_npu_compiler.dll"}
+    assert dict(by["c-api"].adds).keys() == {"openvino_c.dll"}

@@ -31,17 +31,19 @@ from typing import Any
 
 from npuslim import __version__
 from npuslim.archive import Archiver, ArchiveResult, Member, archive_name, is_npuslim_archive, xz_size
+from npuslim.budget import archive_subject, budget_to_dict, check_budget, enforce, lock_subject, parse_budget
 from npuslim.bundle import check_output, fresh_staging, move_into_place
 from npuslim.crosscheck import lief_imports
 from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
 from npuslim.pe import PeInfo, read_pe
 from npuslim.plan import BUNDLE_MANIFEST, DLL_ROLES
+from npuslim.sbom import SBOM_FILE
 from npuslim.sources import cache_dir
 from npuslim.strip import changed_outside_edits, strip_pe
 from npuslim.units import BASELINE_BYTES
 from npuslim.upx import DEFAULT_TIMEOUT, UpxTool, find_upx, pack_file, reset_stop, stop_all
-from npuslim.verify import verify_bundle
+from npuslim.verify import REPORT_FILES, verify_bundle
 from npuslim.workcache import WorkCache, make_key, open_cache, sha256_path
 
 # UPX adds an import of KERNEL32.dll (LoadLibraryA, GetProcAddress, ...) for its stub.
@@ -66,6 +68,8 @@ class PackOptions:
     force: bool = False
     use_cache: bool = True
     baseline: int = BASELINE_BYTES
+    max_size: str | None = None      # size budget (npuslim.budget); else the input manifest's budget
+    sbom: bool = False               # write sbom.cdx.json (also when the input bundle has one)
 
     def recorded(self) -> dict[str, Any]:
         """The options that decide the output's content, as the manifest and the report record them."""
@@ -112,6 +116,8 @@ class PackResult:
     cache_misses: int = 0
     warnings: tuple[str, ...] = field(default=())
     upx_seconds: dict[str, float] = field(default_factory=dict)  # run facts, kept out of the manifest
+    budget: dict[str, Any] | None = None   # the packed bundle and its archive against the size budget
+    sbom: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +201,7 @@ def _not_written_by_npuslim(out: Path) -> str | None:
         return None
     try:
         data = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
-        listed = {str(f["path"]) for f in data["files"]} | {BUNDLE_MANIFEST, REPORT_MD, REPORT_JSON}
+        listed = {str(f["path"]) for f in data["files"]} | REPORT_FILES
     except (OSError, ValueError, KeyError, TypeError):
         return f"no readable {BUNDLE_MANIFEST}"
     for path in sorted(entries):
@@ -459,6 +465,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         raise InputError(f"{bundle} is already a packed bundle; pack the bundle npuslim extract wrote")
     if progress:
         progress(PackEvent("verify", "", "done", f"{len(lock.files)} files"))
+    limit = pack_budget_limit(options.max_size, lock)
     jobs = []
     for f in lock.files:
         if f.role in DLL_ROLES:
@@ -513,7 +520,23 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
             "upx": {"path": str(upx.path), "version": upx.version_text} if upx else None,
         }
         new_lock = lock.with_files(files, packed=packed_info)
+        bundle_subject = None
+        if limit is not None:
+            # the packed bundle is checked (and recorded) before its archive is finished
+            bundle_subject = lock_subject(new_lock, name="packed bundle", path=str(out))
+            checked = check_budget(limit[0], [bundle_subject], limit_text=limit[1], origin=limit[2])
+            enforce(checked)
+            new_lock = replace(new_lock, budget=budget_to_dict(checked))
         (staging / BUNDLE_MANIFEST).write_text(to_json(new_lock), encoding="utf-8")
+        sbom = None
+        if options.sbom or (bundle / SBOM_FILE).is_file():
+            from npuslim.sbom import write_sbom
+
+            ctx.emit("sbom", "", "start")
+            sbom = write_sbom(staging, new_lock, name=out.name)
+            if archiver is not None:
+                archiver.add(Member(SBOM_FILE, sbom, sha256_path(sbom), sbom.stat().st_size))
+            ctx.emit("sbom", "", "done", SBOM_FILE)
 
         archive = None
         if archiver is not None and plan.archive is not None and archive_tmp is not None:
@@ -525,10 +548,18 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
             if options.archive == "tar.xz" and not options.compare_download:
                 download = Download(None, archive.size, "the tar.xz archive")
             ctx.emit("archive", "", "done", f"{plan.archive} ({archive.size} bytes)")
+        budget = None
+        if limit is not None and bundle_subject is not None:
+            subjects = [bundle_subject]
+            if archive is not None and archive_tmp is not None:
+                subjects.append(replace(archive_subject(archive_tmp), path=str(archive.path)))
+            full = check_budget(limit[0], subjects, limit_text=limit[1], origin=limit[2])
+            enforce(full)
+            budget = budget_to_dict(full)
 
         result = PackResult(bundle, out, new_lock, options, upx, archive, download,
                             time.perf_counter() - started, cache.hits, cache.misses, tuple(cache.problems),
-                            upx_seconds)
+                            upx_seconds, budget, out / SBOM_FILE if sbom is not None else None)
         shutil.rmtree(ctx.work)
         ctx.emit("reports", "", "start")
         _write_reports(result, staging)
@@ -552,6 +583,18 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     finally:
         reset_stop()
     return result
+
+
+def pack_budget_limit(max_size: str | None, lock: BundleLock) -> tuple[int, str, str] | None:
+    """(bytes, as written, origin) of the size budget for the packed bundle: ``--max-size``, else the
+    budget recorded in the input bundle's manifest, else ``None``."""
+    if max_size is not None:
+        return parse_budget(max_size), max_size, "--max-size"
+    recorded = lock.budget
+    if isinstance(recorded, dict) and isinstance(recorded.get("limit"), int):
+        return (int(recorded["limit"]), str(recorded.get("limit_text") or recorded["limit"]),
+                f"the input bundle's budget, from {recorded.get('origin', 'its manifest')}")
+    return None
 
 
 def _write_reports(result: PackResult, folder: Path) -> None:

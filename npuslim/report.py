@@ -157,6 +157,8 @@ def report_dict(report: SizeReport) -> dict[str, Any]:
             "cfg_disabled": list(report.cfg_lost),
             "upx_load_time_private_memory": report.load_memory,
         },
+        "budget": r.budget,
+        "sbom": str(r.sbom) if r.sbom else None,
         "run": {"seconds": round(r.seconds, 3), "cache_hits": r.cache_hits, "cache_misses": r.cache_misses,
                 "warnings": list(r.warnings)},
     }
@@ -230,6 +232,12 @@ def report_markdown(report: SizeReport) -> str:
                      "that loads them (not shared, not paged from disk).")
     else:
         lines.append("- No DLL was UPX-packed: nothing is decompressed at load time.")
+    if r.budget is not None:
+        for subject in r.budget["subjects"]:
+            state = (f"**over** by {format_size(subject['over_by'])}" if subject["verdict"] == "over"
+                     else f"{format_size(r.budget['limit'] - subject['size'])} to spare")
+            lines.append(f"- Size budget {r.budget['limit_text']} ({r.budget['origin']}): {subject['name']} "
+                         f"{format_size(subject['size'])}, {state}.")
     bars = [("bundle", report.bundle_original), ("packed bundle", report.bundle_final)]
     if d.unpacked is not None:
         bars.append(("xz of bundle", d.unpacked))

@@ -425,3 +425,36 @@ def test_a_second_bundle_with_the_same_dlls_reuses_the_work(bundle: Path, source
         assert any(ln.startswith(f"npuslim: strip bin/{dll}.dll: ") and ln.endswith("(cached)") for ln in lines)
         assert any(ln.startswith(f"npuslim: upx bin/{dll}.dll: packed") and ln.endswith("(cached)") for ln in lines)
     assert run("verify", str(tmp_path / "other.packed")).exit_code == 0
+
+
+def test_a_size_budget_and_an_sbom_for_the_packed_bundle(bundle: Path, tmp_path: Path) -> None:
+    import jsonschema
+
+    budget_schema = json.loads((REPO / "npuslim" / "schemas" / "budget.schema.json").read_text())
+    out = tmp_path / "bundle.packed"
+    result = run("pack", str(bundle), "--strip", "--archive", "zip", "--max-size", "1MB", "--sbom")
+    assert result.exit_code == 0, result.stderr
+    lock = lock_of(out)
+    jsonschema.validate(lock, BUNDLE_SCHEMA)
+    jsonschema.validate(lock["budget"], budget_schema)
+    assert [s["name"] for s in lock["budget"]["subjects"]] == ["packed bundle"]
+    assert lock["budget"]["subjects"][0]["size"] == sum(f["size"] for f in lock["files"])
+    report = json.loads((out / "size-report.json").read_text())
+    jsonschema.validate(report["budget"], budget_schema)
+    assert [s["name"] for s in report["budget"]["subjects"]] == ["packed bundle", "archive"]
+    assert report["budget"]["subjects"][1]["size"] == (tmp_path / "bundle.packed.zip").stat().st_size
+    assert "budget 1MB (--max-size): packed bundle" in result.stdout
+    sbom = json.loads((out / "sbom.cdx.json").read_text())
+    hashes = {c["name"]: c["hashes"][0]["content"] for c in sbom["components"] if c.get("hashes")}
+    assert hashes and all(h in {f["sha256"] for f in lock["files"]} for h in hashes.values())
+    with zipfile.ZipFile(tmp_path / "bundle.packed.zip") as zf:
+        assert "bundle.packed/sbom.cdx.json" in zf.namelist()
+    assert run("verify", str(out)).exit_code == 0
+    # over the budget: exit 9, one line, nothing written; the rerun keeps the SBOM (the input has none:
+    # a previous output's SBOM is npuslim's, so the rerun may replace the folder)
+    before = snapshot(out)
+    over = run("pack", str(bundle), "--strip", "--archive", "zip", "--max-size", "10kB")
+    assert over.exit_code == 9 and "Traceback" not in over.stderr
+    assert over.stderr.splitlines()[-1].startswith("npuslim: error: over the size budget of 10kB")
+    assert snapshot(out) == before
+    assert run("pack", str(bundle), "--max-size", "garbage").exit_code == 2

@@ -37,6 +37,16 @@ def _baseline(value: str) -> int:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _max_size(value: str) -> None:
+    from npuslim.budget import parse_budget
+    from npuslim.errors import InputError
+
+    try:
+        parse_budget(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--max-size'") from None
+
+
 def pack(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract (only read).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the packed bundle "
@@ -67,6 +77,12 @@ def pack(
                                                    "size of the bundle before and after (cached).")] = False,
     baseline: Annotated[str, typer.Option("--baseline", help="Size of the full install to compare with.")]
     = "1.75GB",
+    max_size: Annotated[str | None, typer.Option("--max-size", help="Size budget such as 20MB for the packed "
+                                                 "bundle and its archive (default: the input bundle's budget); "
+                                                 "over it, nothing is written (exit 9).", show_default=False)]
+    = None,
+    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) of the packed "
+                                       "bundle (always when the input bundle has one).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT when it holds another npuslim bundle "
                                         "(never a folder npuslim did not write).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do all the work again; neither read nor "
@@ -82,6 +98,8 @@ def pack(
     previous pack of the same bundle.
     """
     baseline_bytes = _baseline(baseline)
+    if max_size is not None:
+        _max_size(max_size)
     if archive_path is not None and archive is ArchiveFormat.none:
         raise typer.BadParameter("--archive-path needs --archive zip or tar.xz", param_hint="'--archive-path'")
     from npuslim.pack import PackOptions
@@ -90,7 +108,7 @@ def pack(
         strip=strip, upx=upx, upx_path=upx_path, upx_level=upx_level.value if upx_level else None,
         upx_force_cfg=upx_force_cfg, upx_exclude=tuple(upx_exclude or ()), upx_timeout=upx_timeout, jobs=jobs,
         archive=archive.value, archive_path=archive_path, compare_download=compare_download, force=force,
-        use_cache=not no_cache, baseline=baseline_bytes,
+        use_cache=not no_cache, baseline=baseline_bytes, max_size=max_size, sbom=sbom,
     )
     _pack(bundle, out, options, fmt)
 
@@ -201,5 +219,13 @@ def _print(report: SizeReport) -> None:
     if report.upx_packed:
         costs.append(f"{format_size(report.load_memory)} decompressed into private memory at load")
     console.print("costs: " + ("; ".join(costs) if costs else "none"), soft_wrap=True)
+    if r.budget is not None:  # over the budget, pack fails before this: every subject is within
+        b = r.budget
+        for subject in b["subjects"]:
+            console.print(escape(f"budget {b['limit_text']} ({b['origin']}): {subject['name']} "
+                                 f"{format_size(subject['size'])}: {format_size(b['limit'] - subject['size'])} "
+                                 "to spare"), soft_wrap=True)
+    if r.sbom is not None:
+        console.print(f"SBOM: {escape(str(r.sbom))} (CycloneDX 1.6)", soft_wrap=True)
     console.print(f"packed bundle: {escape(str(r.out))} (reports: size-report.md, size-report.json; "
                   f"{r.seconds:.1f} s, cache {r.cache_hits} hit(s))", soft_wrap=True)

@@ -170,13 +170,16 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _previous_input(out: Path) -> str | None:
-    """The input-manifest sha256 recorded by an earlier pack into ``out``, if ``out`` is one."""
+def _packed_from(out: Path, bundle: Path, input_sha: str) -> bool:
+    """Whether ``out`` is an earlier pack of ``bundle``: its manifest names this input manifest's
+    sha256, or this bundle folder (extracted again since)."""
     try:
         data = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
-        return str(data["packed"]["input"]["manifest_sha256"])
+        recorded = data["packed"]["input"]
+        return bool(recorded["manifest_sha256"] == input_sha
+                    or Path(str(recorded["path"])).resolve() == bundle.resolve())
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return False
 
 
 def _writable_parent(path: Path, what: str) -> None:
@@ -220,7 +223,7 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
     replace an archive npuslim wrote.
     """
     bundle_r, out_r = bundle.resolve(), out.resolve()
-    same = _previous_input(out) == input_sha
+    same = _packed_from(out, bundle, input_sha)
     _writable_parent(out, "output folder")
     if out.is_dir() and not out.is_symlink() and (same or options.force):
         stranger = _not_written_by_npuslim(out)
@@ -515,7 +518,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
 
         packed_info = {
             "tool_version": __version__,
-            "input": {"path": str(bundle), "manifest_sha256": input_sha},
+            "input": {"path": str(bundle.absolute()), "manifest_sha256": input_sha},
             "options": options.recorded(),
             "upx": {"path": str(upx.path), "version": upx.version_text} if upx else None,
         }

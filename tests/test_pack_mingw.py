@@ -78,7 +78,7 @@ def test_strip_and_upx_write_a_new_verified_bundle_and_leave_the_input_alone(bun
     jsonschema.validate(lock, BUNDLE_SCHEMA)
     assert lock["packed"]["upx"]["version"] == "3.94" and lock["packed"]["options"]["strip"] is True
     assert lock["packed"]["input"] == {
-        "path": str(bundle), "manifest_sha256": hashlib.sha256((bundle / "npuslim-bundle.json").read_bytes()).hexdigest()}
+        "path": str(bundle.absolute()), "manifest_sha256": hashlib.sha256((bundle / "npuslim-bundle.json").read_bytes()).hexdigest()}
     files = {f["path"]: f for f in lock["files"]}
     for path in ("bin/mid.dll", "bin/leaf.dll"):
         f = files[path]
@@ -252,10 +252,10 @@ def test_out_holding_another_bundle_needs_force(bundle: Path, source: Path, tmp_
     assert run("pack", str(other), "-o", str(out), "--archive", "none").exit_code == 0
     refused = run("pack", str(bundle), "-o", str(out), "--archive", "none")
     assert refused.exit_code == 7 and str(out) in one_error_line(refused)
-    assert lock_of(out)["packed"]["input"]["path"] == str(other)
+    assert lock_of(out)["packed"]["input"]["path"] == str(other.absolute())
     forced = run("pack", str(bundle), "-o", str(out), "--archive", "none", "--force")
     assert forced.exit_code == 0, forced.stderr
-    assert lock_of(out)["packed"]["input"]["path"] == str(bundle)
+    assert lock_of(out)["packed"]["input"]["path"] == str(bundle.absolute())
     # the input bundle itself, or a folder inside it, is never an output
     for target in (bundle, bundle / "bin"):
         result = run("pack", str(bundle), "-o", str(target), "--archive", "none", "--force")
@@ -458,3 +458,13 @@ def test_a_size_budget_and_an_sbom_for_the_packed_bundle(bundle: Path, tmp_path:
     assert over.stderr.splitlines()[-1].startswith("npuslim: error: over the size budget of 10kB")
     assert snapshot(out) == before
     assert run("pack", str(bundle), "--max-size", "garbage").exit_code == 2
+
+
+def test_a_bundle_extracted_again_is_packed_again_into_the_same_out(bundle: Path, source: Path,
+                                                                   tmp_path: Path) -> None:
+    assert run("pack", str(bundle), "--archive", "none").exit_code == 0
+    again = run("extract", str(source), "--root", "mid.dll", "-o", str(bundle), "--force")
+    assert again.exit_code == 0, again.stderr
+    result = run("pack", str(bundle), "--archive", "none")
+    assert result.exit_code == 0, result.stderr
+    assert {f["path"] for f in lock_of(tmp_path / "bundle.packed")["files"]} == {"bin/mid.dll", "bin/leaf.dll"}

@@ -2,7 +2,9 @@
 
 It records where the bundle came from and every file in it with its role,
 size, sha256, file version, signature and CFG state, and the chain that pulled
-it in; after ``pack``, each file's original size and hash too. The schema is
+it in. A bundle written by ``pack`` also records, in ``packed``, the options
+and the sha256 of its input bundle's manifest, and for each file what pack did
+(``PackRecord``) with the original size, sha256, signature and CFG state. The schema is
 ``npuslim/schemas/bundle.schema.json``.
 """
 
@@ -31,9 +33,11 @@ class PackRecord:
     stripped: bool = False
     upx: str | None = None           # packed | skipped | refused | failed; None: UPX not asked
     upx_skipped: str | None = None   # why UPX left it as it was
-    upx_seconds: float | None = None
+    upx_seconds: float | None = None  # pack v1 only; since v2 the time is in size-report.json
     cfg_disabled: bool = False
     signature_removed: bool = False
+    image_size: int | None = None    # SizeOfImage: what a UPX-packed DLL decompresses at load
+    xz_final: int | None = None      # xz -9 size of the file as packed (``--compare-download``)
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,55 @@
-"""Packing a bundle: strip, UPX, archive, and the numbers for an honest size report.
+"""Packing a bundle into a new one: strip, UPX, archive, and the numbers for an honest size report.
 
-Plan first (the bundle must verify; which DLL gets what and why not), then act
-in a staging copy of the bundle (hard links for untouched files), check every
-rewritten DLL (it parses, ``upx -t`` passes, it imports the same DLLs), and
-move the staging copy into place. A DLL that UPX refuses or fails on stays
+``pack_bundle(BUNDLE, OUT, options)`` never writes into BUNDLE. It checks every
+output path first (OUT, the archive), then that BUNDLE verifies, plans what
+each DLL gets and why not, and only then works: in a staging folder beside
+OUT it writes every file (rewritten DLLs are checked: they parse, ``upx -t``
+passes, they import the same DLLs as read by pefile and LIEF), the bundle
+manifest (options, the input manifest's sha256, each file's original size,
+sha256, signature and CFG state), the reports, and the archive beside it;
+then OUT is moved into place. A DLL that UPX refuses or fails on stays
 exactly as it was; the reason is recorded.
+
+Strip and UPX outputs, compressed archive members and xz sizes are kept in a
+content-addressed cache (``npuslim.workcache``), so a rerun with the same
+inputs redoes nothing.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from npuslim import __version__
-from npuslim.archive import archive_name, write_archive, xz_size
-from npuslim.bundle import fresh_staging, move_into_place, sha256_file
+from npuslim.archive import Archiver, ArchiveResult, Member, archive_name, is_npuslim_archive, xz_size
+from npuslim.budget import archive_subject, budget_to_dict, check_budget, enforce, lock_subject, parse_budget
+from npuslim.bundle import check_output, fresh_staging, move_into_place
 from npuslim.crosscheck import lief_imports
-from npuslim.errors import InputError, NpuslimError, VerifyError
+from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
 from npuslim.pe import PeInfo, read_pe
 from npuslim.plan import BUNDLE_MANIFEST, DLL_ROLES
-from npuslim.strip import strip_pe
-from npuslim.upx import UpxTool, find_upx, pack_file
-from npuslim.verify import verify_bundle
-
-ProgressFn = Callable[[str, str], None]
+from npuslim.sbom import SBOM_FILE
+from npuslim.sources import cache_dir
+from npuslim.strip import changed_outside_edits, strip_pe
+from npuslim.units import BASELINE_BYTES
+from npuslim.upx import DEFAULT_TIMEOUT, UpxTool, find_upx, pack_file, reset_stop, stop_all
+from npuslim.verify import REPORT_FILES, verify_bundle
+from npuslim.workcache import WorkCache, make_key, open_cache, sha256_path
 
 # UPX adds an import of KERNEL32.dll (LoadLibraryA, GetProcAddress, ...) for its stub.
 _UPX_STUB_IMPORTS = frozenset({"kernel32.dll"})
+REPORT_MD, REPORT_JSON = "size-report.md", "size-report.json"
+_WORK = ".npuslim-work"
 
 
 @dataclass(frozen=True)
@@ -44,44 +60,71 @@ class PackOptions:
     upx_level: str | None = None
     upx_force_cfg: bool = False
     upx_exclude: tuple[str, ...] = ()
+    upx_timeout: float = DEFAULT_TIMEOUT
     jobs: int = 1
     archive: str = "none"
     archive_path: Path | None = None
+    compare_download: bool = False
+    force: bool = False
+    use_cache: bool = True
+    baseline: int = BASELINE_BYTES
+    max_size: str | None = None      # size budget (npuslim.budget); else the input manifest's budget
+    sbom: bool = False               # write sbom.cdx.json (also when the input bundle has one)
+
+    def recorded(self) -> dict[str, Any]:
+        """The options that decide the output's content, as the manifest and the report record them."""
+        return {
+            "strip": self.strip, "upx": self.upx, "upx_level": self.upx_level or "default",
+            "upx_force_cfg": self.upx_force_cfg, "upx_exclude": list(self.upx_exclude),
+            "archive": self.archive, "compare_download": self.compare_download,
+        }
 
 
 @dataclass(frozen=True)
-class FileOutcome:
-    """What happened to one DLL; sizes in bytes, ``None`` where a step did not run."""
+class PackEvent:
+    """One step of the work, for progress display: ``state`` is ``start`` or ``done``."""
 
-    path: str
-    original_size: int
-    after_strip: int | None
-    after_upx: int | None
-    final_size: int
-    upx_status: str          # packed | skipped | refused | failed | not requested
-    upx_message: str
-    upx_seconds: float | None
-    signature_before: str | None
-    signature_after: str | None
-    cfg_before: bool | None
-    cfg_after: bool | None
-    image_size: int
-    xz_original: int | None = None
-    xz_final: int | None = None
+    step: str        # verify | strip | upx | copy | xz | archive | reports
+    path: str        # the file, or "" for a step over the bundle
+    state: str
+    detail: str = ""
+
+
+ProgressFn = Callable[[PackEvent], None]
+
+
+@dataclass(frozen=True)
+class Download:
+    """The download comparison: xz of the unpacked bundle vs the packed one (None: not measured)."""
+
+    unpacked: int | None
+    packed: int | None
+    measured_as: str
 
 
 @dataclass(frozen=True)
 class PackResult:
     bundle: Path
-    lock: BundleLock
+    out: Path
+    lock: BundleLock              # the output's manifest
     options: PackOptions
     upx: UpxTool | None
-    files: tuple[FileOutcome, ...]
-    other_bytes: int          # headers, import libraries, licences, manifest
-    other_xz: int
-    archive: Path | None
-    archive_size: int | None
+    archive: ArchiveResult | None
+    download: Download
     seconds: float
+    cache_hits: int = 0
+    cache_misses: int = 0
+    warnings: tuple[str, ...] = field(default=())
+    upx_seconds: dict[str, float] = field(default_factory=dict)  # run facts, kept out of the manifest
+    budget: dict[str, Any] | None = None   # the packed bundle and its archive against the size budget
+    sbom: Path | None = None
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    out: Path
+    archive: Path | None
+    replaces_previous: bool       # OUT holds an earlier pack of the same bundle
 
 
 @dataclass(frozen=True)
@@ -92,12 +135,20 @@ class _Job:
     force_cfg: bool
 
 
+def default_out(bundle: Path) -> Path:
+    """``BUNDLE.packed`` beside BUNDLE."""
+    if bundle.name in ("", ".", ".."):
+        bundle = bundle.resolve()
+    return bundle.parent / f"{bundle.name}.packed"
+
+
 def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | None) -> tuple[str | None, bool]:
     """Whether UPX may pack this DLL: (reason to skip or ``None``, pass ``--force``).
 
     CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so
-    they are skipped unless ``upx_force_cfg``; UPX older than 4 never gets them
-    (the CFG DLLs it packed could fail to load).
+    ``--force`` is passed only with ``upx_force_cfg``; without it UPX is asked
+    all the same and its own refusal is reported. UPX older than 4 never gets
+    them (the CFG DLLs it packed could fail to load).
     """
     name = path.rsplit("/", 1)[-1]
     if not options.upx:
@@ -106,25 +157,101 @@ def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | N
            for p in options.upx_exclude):
         return "excluded by --upx-exclude", False
     if info.upx_packed:
-        return "already packed by UPX", False
+        return "already packed by UPX (in the input bundle); left as it is", False
     if info.cfg and upx is not None and not upx.refuses_cfg:
         return (f"Control Flow Guard enabled: UPX {upx.version_text} must not pack CFG DLLs "
                 "(the DLLs it packed could fail to load); use UPX 4 or newer"), False
-    if info.cfg and not options.upx_force_cfg:
-        return "Control Flow Guard enabled: packing would turn CFG off (use --upx-force-cfg)", False
-    return None, info.cfg
+    return None, info.cfg and options.upx_force_cfg
 
 
-def _plan(bundle: Path, lock: BundleLock, options: PackOptions, upx: UpxTool | None) -> list[_Job]:
-    jobs = []
-    for f in lock.files:
-        if f.role not in DLL_ROLES:
-            continue
-        info = read_pe(bundle / f.path)
-        skip, force = upx_decision(f.path, info, options, upx)
-        jobs.append(_Job(f, info, skip, force))
-    return jobs
+# -- output checks (before any work)
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _packed_from(out: Path, bundle: Path, input_sha: str) -> bool:
+    """Whether ``out`` is an earlier pack of ``bundle``: its manifest names this input manifest's
+    sha256, or this bundle folder (extracted again since)."""
+    try:
+        data = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+        recorded = data["packed"]["input"]
+        return bool(recorded["manifest_sha256"] == input_sha
+                    or Path(str(recorded["path"])).resolve() == bundle.resolve())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _writable_parent(path: Path, what: str) -> None:
+    parent = path.parent
+    while not parent.exists():
+        if parent.is_symlink():
+            raise OutputError(f"{path}: {what}: {parent} is a dangling link")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {what}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: {what}: {parent} is not writable")
+
+
+def _not_written_by_npuslim(out: Path) -> str | None:
+    """The first file in ``out`` that its bundle manifest does not list (``None``: every file is npuslim's).
+
+    An empty folder passes; a folder without a readable bundle manifest names the manifest.
+    """
+    entries = [p for p in out.rglob("*") if not p.is_dir() or p.is_symlink()]
+    if not entries:
+        return None
+    try:
+        data = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+        listed = {str(f["path"]) for f in data["files"]} | REPORT_FILES
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no readable {BUNDLE_MANIFEST}"
+    for path in sorted(entries):
+        rel = path.relative_to(out).as_posix()
+        if rel not in listed:
+            return rel
+    return None
+
+
+def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str) -> OutputPlan:
+    """Every path pack will write, checked before any work: an ``OutputError`` (exit 7) names the path.
+
+    OUT may be a previous pack output of the same bundle (replaced), else the
+    usual rule of ``bundle.check_output`` applies (``--force``). The archive
+    must lie outside BUNDLE and OUT, in an existing folder, and may only
+    replace an archive npuslim wrote.
+    """
+    bundle_r, out_r = bundle.resolve(), out.resolve()
+    same = _packed_from(out, bundle, input_sha)
+    _writable_parent(out, "output folder")
+    if out.is_dir() and not out.is_symlink() and (same or options.force):
+        stranger = _not_written_by_npuslim(out)
+        if stranger is not None:
+            raise OutputError(f"{out}: holds {stranger}, which npuslim did not write; "
+                              "it is not replaced, even with --force")
+    check_output(out, bundle, force=options.force or same)
+    archive = None
+    if options.archive != "none":
+        archive = options.archive_path or archive_name(out, options.archive)
+        arch_r = archive.resolve()
+        if _inside(arch_r, bundle_r):
+            raise OutputError(f"{archive}: the archive would be written inside the input bundle {bundle}")
+        if _inside(arch_r, out_r):
+            raise OutputError(f"{archive}: the archive would be written inside the output {out}")
+        if archive.is_dir():
+            raise OutputError(f"{archive}: is a folder; name the archive file")
+        if options.archive_path is not None and not archive.parent.is_dir():
+            raise OutputError(f"{archive}: the folder {archive.parent} does not exist")
+        _writable_parent(archive, "archive")
+        if archive.exists() and not archive.is_file():
+            raise OutputError(f"{archive}: exists and is not a regular file; choose another path")
+        if archive.exists() and not is_npuslim_archive(archive):
+            raise OutputError(f"{archive}: exists and is not an archive npuslim wrote; choose another path")
+    return OutputPlan(out, archive, same)
+
+
+# -- the work on one DLL
 
 def _dll_names(info: PeInfo) -> set[str]:
     return {n.lower() for n in info.imports + info.delay_imports}
@@ -142,173 +269,340 @@ def _import_drift(path: Path, info: PeInfo, expected: set[str],
     return None
 
 
-def _replace(tmp: Path, dest: Path) -> None:
-    os.replace(tmp, dest)  # breaks the hard link to the bundle's original
+class _Cancelled(Exception):
+    pass
 
 
-def _process(job: _Job, bundle: Path, staging: Path, options: PackOptions, upx: UpxTool | None,
-             progress: ProgressFn | None) -> tuple[FileOutcome, LockedFile]:
+@dataclass
+class _Context:
+    bundle: Path
+    staging: Path
+    work: Path
+    options: PackOptions
+    upx: UpxTool | None
+    upx_id: str
+    cache: WorkCache
+    progress: ProgressFn | None
+    cancel: threading.Event
+    on_final: Callable[[LockedFile], None] | None = None   # a DLL's output file is complete
+
+    def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
+        if self.progress:
+            self.progress(PackEvent(step, path, state, detail))
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled()
+
+
+def _strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str, int, bool]:
+    """(file after strip, its sha256, its size, signature removed)."""
     rel = job.locked.path
-    work = staging / rel
-    if job.locked.pack is not None:
-        return _previous(job), job.locked
-    before = job.info
-    after_strip = None
-    signature_removed = False
-    if options.strip:
-        if progress:
-            progress(rel, "stripping")
-        result = strip_pe(bundle / rel)
-        if result.changed:
-            tmp = work.with_name(work.name + ".strip")
+    ctx.emit("strip", rel, "start")
+    key = make_key("strip", __version__, sha)
+    entry = ctx.cache.get(key)
+    cached = entry is not None
+    if entry is None:
+        ctx.check()
+        original = src.read_bytes()
+        result = strip_pe(src, original)
+        if not result.changed:
+            entry = {"blob": None, "size": len(result.data), "signature_removed": False}
+        else:
+            tmp = ctx.work / f"{rel.replace('/', '_')}.strip"
             tmp.write_bytes(result.data)
-            drift = _import_drift(tmp, read_pe(tmp), _dll_names(before))
+            # two checks: pefile reads the same imports, and no byte of any kept section changed
+            # but the debug data strip zeroed (cheaper than LIEF, and stricter)
+            names = _dll_names(read_pe(tmp))
+            drift = (f"lost {', '.join(sorted(_dll_names(job.info) - names)) or '-'}, added "
+                     f"{', '.join(sorted(names - _dll_names(job.info))) or '-'} (pefile)"
+                     if names != _dll_names(job.info) else changed_outside_edits(original, result))
             if drift is not None:
-                tmp.unlink()
-                raise NpuslimError(f"{rel}: imports changed after stripping ({drift}); nothing was replaced")
-            _replace(tmp, work)
-            signature_removed = result.signature_removed > 0
-        after_strip = len(result.data)
+                raise NpuslimError(f"{rel}: stripping changed more than it should ({drift}); nothing was written")
+            new_sha = ctx.cache.put_blob_bytes(result.data)
+            entry = {"blob": new_sha, "size": len(result.data), "signature_removed": result.signature_removed > 0,
+                     "tmp": str(tmp)}
+        ctx.cache.put(key, {k: v for k, v in entry.items() if k != "tmp"})
+    if entry["blob"] is None:
+        out = (src, sha, int(entry["size"]), False)
+    else:
+        path = Path(str(entry["tmp"] if "tmp" in entry else entry["blob_path"]))
+        out = (path, str(entry["blob"]), int(entry["size"]), bool(entry["signature_removed"]))
+    ctx.emit("strip", rel, "done", f"{job.locked.size} -> {out[2]} bytes" + (" (cached)" if cached else ""))
+    return out
 
-    status, message, seconds, after_upx = "not requested", "", None, None
-    cfg_disabled = False
-    if job.upx_skip is None and upx is not None:
-        if progress:
-            progress(rel, "packing with UPX")
-        packed = work.with_name(work.name + ".upx")
+
+def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str, dict[str, Any]]:
+    """(file after UPX, its sha256, the cache entry: status, message, seconds, packed size)."""
+    assert ctx.upx is not None
+    rel = job.locked.path
+    ctx.emit("upx", rel, "start")
+    key = make_key("upx", ctx.upx_id, ctx.options.upx_level, job.force_cfg, sha)
+    entry = ctx.cache.get(key)
+    cached = entry is not None
+    path = src
+    if entry is None:
+        ctx.check()
+        packed = ctx.work / f"{rel.replace('/', '_')}.upx"
         start = time.perf_counter()
-        outcome = pack_file(upx, work, packed, level=options.upx_level, force=job.force_cfg)
-        seconds = time.perf_counter() - start
+        outcome = pack_file(ctx.upx, src, packed, level=ctx.options.upx_level, force=job.force_cfg,
+                            timeout=ctx.options.upx_timeout)
+        seconds = round(time.perf_counter() - start, 3)
+        ctx.check()
         if outcome.ok:
             packed_info = read_pe(packed)
-            drift = _import_drift(packed, packed_info, _dll_names(before), _UPX_STUB_IMPORTS)
-            if drift is not None:
-                packed.unlink()
-                status = "failed"
-                message = f"import table changed after packing ({drift}); left unpacked"
+            drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
+            if job.info.cfg and not packed_info.cfg and not job.force_cfg:
+                entry = {"status": "refused", "message": "UPX turned Control Flow Guard off; left unpacked "
+                         "(use --upx-force-cfg to accept that)", "seconds": seconds, "blob": None}
+            elif drift is not None:
+                entry = {"status": "failed", "message": f"import table changed after packing ({drift}); "
+                         "left unpacked", "seconds": seconds, "blob": None}
             else:
-                _replace(packed, work)
-                status, message, after_upx = "packed", outcome.message, packed_info.size
-                cfg_disabled = before.cfg and not packed_info.cfg
-                signature_removed = signature_removed or before.signed
+                new_sha = sha256_path(packed)
+                ctx.cache.put_blob_file(packed, new_sha)
+                entry = {"status": "packed", "message": outcome.message, "seconds": seconds, "blob": new_sha}
+                path = packed
         else:
-            status = "refused" if outcome.status in ("refused", "already-packed", "unknown-format") else "failed"
-            message = f"UPX: {outcome.message}"
+            refused = outcome.status in ("refused", "already-packed", "unknown-format")
+            hint = "; npuslim: --upx-force-cfg" if "GUARD_CF" in outcome.message and not job.force_cfg else ""
+            entry = {"status": "refused" if refused else "failed", "message": f"UPX: {outcome.message}{hint}",
+                     "seconds": seconds, "blob": None}
+        if outcome.status not in ("timed-out", "stopped"):
+            ctx.cache.put(key, entry)
+    elif entry["blob"] is not None:
+        path = Path(str(entry["blob_path"]))
+    new_sha = str(entry["blob"]) if entry["blob"] is not None else sha
+    detail = entry["status"] + (f": {entry['message']}" if entry["message"] else "")
+    ctx.emit("upx", rel, "done", detail + (" (cached)" if cached else f" in {entry['seconds']:.1f} s"))
+    return path, new_sha, entry
+
+
+def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
+    rel = job.locked.path
+    src, sha = ctx.bundle / rel, job.locked.sha256
+    after_strip, signature_removed = None, False
+    if ctx.options.strip:
+        src, sha, after_strip, signature_removed = _strip_step(job, ctx, src, sha)
+    status, message, seconds = "not requested", "", None
+    if job.upx_skip is None and ctx.upx is not None:
+        src, sha, entry = _upx_step(job, ctx, src, sha)
+        status, message, seconds = str(entry["status"]), str(entry["message"]), entry["seconds"]
+        if status == "packed":
+            message = ""
     elif job.upx_skip and job.upx_skip != "not requested":
         status, message = "skipped", job.upx_skip
-
-    final = read_pe(work)
-    final_size = work.stat().st_size
-    outcome_row = FileOutcome(
-        path=rel, original_size=job.locked.size, after_strip=after_strip, after_upx=after_upx,
-        final_size=final_size, upx_status=status, upx_message=message, upx_seconds=seconds,
-        signature_before=before.signature, signature_after=final.signature,
-        cfg_before=before.cfg, cfg_after=final.cfg, image_size=before.image_size,
-    )
+        ctx.emit("upx", rel, "done", f"skipped: {message}")
+    ctx.check()
+    dest = ctx.staging / rel
+    shutil.copyfile(src, dest)
+    final = read_pe(dest)
     record = PackRecord(
         original_size=job.locked.size, original_sha256=job.locked.sha256,
-        original_signature=before.signature, original_cfg=before.cfg, after_strip=after_strip,
-        stripped=options.strip and after_strip is not None and after_strip != job.locked.size,
+        original_signature=job.info.signature, original_cfg=job.info.cfg, after_strip=after_strip,
+        stripped=after_strip is not None and after_strip != job.locked.size,
         upx=None if status == "not requested" else status,
         upx_skipped=None if status in ("packed", "not requested") else message,
-        upx_seconds=round(seconds, 3) if seconds is not None else None,
-        cfg_disabled=cfg_disabled, signature_removed=signature_removed,
+        cfg_disabled=bool(job.info.cfg) and not final.cfg,
+        signature_removed=signature_removed or (status == "packed" and job.info.signed),
+        image_size=job.info.image_size,
     )
-    new_locked = replace(
-        job.locked, size=final_size, sha256=sha256_file(work),
-        signature=final.signature, cfg=final.cfg, debug_directory=final.has_debug, pack=record,
-    )
-    return outcome_row, new_locked
+    new = replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
+                  debug_directory=final.has_debug, pack=record)
+    if ctx.on_final is not None:
+        ctx.on_final(new)
+    # UPX's time is not recorded in the manifest: the same inputs give the same bundle, byte for byte
+    return new, seconds
 
 
-def _previous(job: _Job) -> FileOutcome:
-    """The outcome of an earlier pack of this file, from its record (an archive-only run)."""
-    rec = job.locked.pack
-    assert rec is not None
-    packed = rec.upx == "packed"
-    status = rec.upx or "not requested"
-    return FileOutcome(
-        path=job.locked.path, original_size=rec.original_size, after_strip=rec.after_strip,
-        after_upx=job.locked.size if packed else None, final_size=job.locked.size, upx_status=status,
-        upx_message=rec.upx_skipped or "", upx_seconds=rec.upx_seconds,
-        signature_before=rec.original_signature, signature_after=job.info.signature,
-        cfg_before=rec.original_cfg, cfg_after=job.info.cfg, image_size=job.info.image_size,
-    )
+def _xz_cached(path: Path, sha: str, size: int, cache: WorkCache) -> int:
+    key = make_key("xz-size", 9, sha)
+    entry = cache.get(key)
+    if entry is not None and isinstance(entry.get("xz"), int):
+        return int(entry["xz"])
+    value = xz_size(path, size)
+    cache.put(key, {"xz": value})
+    return value
 
 
-def _link_tree(bundle: Path, staging: Path, members: list[str]) -> None:
-    for rel in members:
-        dest = staging / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(bundle / rel, dest)
-        except OSError:
-            shutil.copy2(bundle / rel, dest)
+# -- the whole run
+
+def _upx_identity(upx: UpxTool) -> str:
+    try:
+        return f"{upx.version_text}/{sha256_path(upx.path)}"
+    except OSError:
+        return upx.version_text
 
 
-def pack_bundle(bundle: Path, options: PackOptions, *, progress: ProgressFn | None = None) -> PackResult:
-    """Strip and/or UPX the bundle's DLLs, update its manifest, archive it; see the module docstring."""
+def _run_all(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    futures: list[Future[Any]] = [pool.submit(fn, item) for item in items]
+    return [f.result() for f in futures]
+
+
+def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
+                progress: ProgressFn | None = None) -> PackResult:
+    """Pack ``bundle`` into ``out`` (default ``BUNDLE.packed``); see the module docstring.
+
+    Errors: ``OutputError`` (7) for an output path that cannot be used, before
+    any work; ``VerifyError`` (5) when the bundle does not verify; ``InputError``
+    (4) for a bundle that is itself a pack output; ``ToolError`` (6) when UPX is
+    asked for and missing. Ctrl-C stops UPX and leaves no staging folder.
+    """
     started = time.perf_counter()
+    out = out or default_out(bundle)
+    manifest_path = bundle / BUNDLE_MANIFEST
+    if not bundle.is_dir() or not manifest_path.is_file():
+        raise VerifyError(f"{bundle}: not an npuslim bundle ({BUNDLE_MANIFEST} is missing)")
+    input_sha = sha256_path(manifest_path)
+    plan = check_outputs(bundle, out, options, input_sha)
+
+    upx = find_upx(options.upx_path) if options.upx else None
+    if progress:
+        progress(PackEvent("verify", "", "start"))
     check = verify_bundle(bundle)
     if not check.ok:
         raise VerifyError(f"{bundle} does not verify ({check.problems[0].message}); "
                           "run npuslim verify, or extract it again")
     lock = check.lock
-    if lock.packed is not None and (options.strip or options.upx):
-        raise InputError(f"{bundle} was already packed by npuslim; extract it again to pack it differently")
-    upx = find_upx(options.upx_path) if options.upx else None
-    jobs = _plan(bundle, lock, options, upx)
+    if lock.packed is not None:
+        raise InputError(f"{bundle} is already a packed bundle; pack the bundle npuslim extract wrote")
+    if progress:
+        progress(PackEvent("verify", "", "done", f"{len(lock.files)} files"))
+    limit = pack_budget_limit(options.max_size, lock)
+    jobs = []
+    for f in lock.files:
+        if f.role in DLL_ROLES:
+            info = read_pe(bundle / f.path)
+            skip, force = upx_decision(f.path, info, options, upx)
+            jobs.append(_Job(f, info, skip, force))
 
-    members = [f.path for f in lock.files]
-    staging = fresh_staging(bundle)
+    cache = open_cache(cache_dir() / "pack") if options.use_cache else WorkCache(None)
+    staging = fresh_staging(out)
+    archive_tmp = plan.archive.with_name(f".{plan.archive.name}.tmp-{os.getpid()}") if plan.archive else None
+    ctx = _Context(bundle, staging, staging / _WORK, options, upx, _upx_identity(upx) if upx else "", cache,
+                   progress, threading.Event())
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    # archive members are compressed as soon as each file is final, while UPX still works on others
+    apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    archiver = (Archiver(options.archive, top=out.name, work=ctx.work, cache=cache, pool=apool, cancel=ctx.cancel)
+                if plan.archive is not None else None)
     try:
-        _link_tree(bundle, staging, members)
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            results = list(pool.map(lambda j: _process(j, bundle, staging, options, upx, progress), jobs))
-            if progress:
-                progress("", "measuring xz download sizes")
-            dll_paths = [j.locked.path for j in jobs]
-            # the xz size of a file packed earlier was measured then, from the original
-            xz_before = list(pool.map(
-                lambda j: j.locked.pack.original_xz if j.locked.pack and j.locked.pack.original_xz is not None
-                else xz_size(bundle / j.locked.path), jobs))
-            # a file pack left as it was compresses as before: measure only the rewritten ones
-            unchanged = {lf.path for (_, lf), j in zip(results, jobs, strict=True)
-                         if j.locked.pack is None and lf.sha256 == j.locked.sha256}
-            xz_after = list(pool.map(lambda pair: pair[1] if pair[0] in unchanged else xz_size(staging / pair[0]),
-                                     zip(dll_paths, xz_before, strict=True)))
-            others = [f.path for f in lock.files if f.path not in set(dll_paths)]
-            other_xz = sum(pool.map(lambda p: xz_size(bundle / p), others))
-        outcomes = tuple(replace(o, xz_original=a, xz_final=b)
-                         for (o, _), a, b in zip(results, xz_before, xz_after, strict=True))
-        new_by_path = {lf.path: replace(lf, pack=replace(lf.pack, original_xz=xz))
-                       for (_, lf), xz in zip(results, xz_before, strict=True) if lf.pack is not None}
-        files = tuple(new_by_path.get(f.path, f) for f in lock.files)
-        packed_info = dict(lock.packed or {})
-        packed_info.update({
-            "tool_version": __version__,
-            "strip": options.strip or bool(packed_info.get("strip")),
-            "upx": ({"path": str(upx.path), "version": upx.version_text, "level": options.upx_level or "default",
-                     "force_cfg": options.upx_force_cfg, "exclude": list(options.upx_exclude)}
-                    if upx else packed_info.get("upx")),
-        })
-        new_lock = lock.with_files(files, packed=packed_info)
-        (staging / BUNDLE_MANIFEST).write_text(to_json(new_lock), encoding="utf-8")
-        for extra in ("size-report.md", "size-report.json"):
-            if (bundle / extra).exists():
-                shutil.copy2(bundle / extra, staging / extra)
-        move_into_place(staging, bundle)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        ctx.work.mkdir()
+        dll_paths = {j.locked.path for j in jobs}
+        for f in lock.files:
+            (staging / f.path).parent.mkdir(parents=True, exist_ok=True)
+        if archiver is not None:
+            ctx.on_final = lambda lf: archiver.add(Member(lf.path, staging / lf.path, lf.sha256, lf.size))
+        for f in lock.files:
+            if f.path not in dll_paths:
+                shutil.copyfile(bundle / f.path, staging / f.path)
+                if archiver is not None:
+                    archiver.add(Member(f.path, staging / f.path, f.sha256, f.size))
+        # the largest DLLs first: the run ends on a small one
+        processed = _run_all(pool, lambda j: _process(j, ctx), sorted(jobs, key=lambda j: -j.locked.size))
+        done = {lf.path: lf for lf, _ in processed}
+        upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}
+        files = tuple(done.get(f.path, f) for f in lock.files)
 
-    archive, archive_size = None, None
-    if options.archive != "none":
-        if progress:
-            progress("", f"writing the {options.archive} archive")
-        dest = options.archive_path or archive_name(bundle, options.archive)
-        archive = write_archive(bundle, [f.path for f in new_lock.files] + [BUNDLE_MANIFEST], options.archive, dest)
-        archive_size = archive.stat().st_size
-    other_bytes = sum(f.size for f in new_lock.files if f.role not in DLL_ROLES)
-    return PackResult(bundle, new_lock, options, upx, outcomes, other_bytes, other_xz, archive, archive_size,
-                      time.perf_counter() - started)
+        download = Download(None, None, "")
+        if options.compare_download:
+            ctx.emit("xz", "", "start")
+            sizes = _run_all(pool, lambda pair: (
+                _xz_cached(bundle / pair[0].path, pair[0].sha256, pair[0].size, cache),
+                _xz_cached(staging / pair[1].path, pair[1].sha256, pair[1].size, cache)),
+                list(zip(lock.files, files, strict=True)))
+            files = tuple(replace(f, pack=replace(f.pack, original_xz=a, xz_final=b)) if f.pack else f
+                          for f, (a, b) in zip(files, sizes, strict=True))
+            download = Download(sum(a for a, _ in sizes), sum(b for _, b in sizes), "xz -9 of each file")
+            ctx.emit("xz", "", "done", f"{download.unpacked} -> {download.packed} bytes")
+
+        packed_info = {
+            "tool_version": __version__,
+            "input": {"path": str(bundle.absolute()), "manifest_sha256": input_sha},
+            "options": options.recorded(),
+            "upx": {"path": str(upx.path), "version": upx.version_text} if upx else None,
+        }
+        new_lock = lock.with_files(files, packed=packed_info)
+        bundle_subject = None
+        if limit is not None:
+            # the packed bundle is checked (and recorded) before its archive is finished
+            bundle_subject = lock_subject(new_lock, name="packed bundle", path=str(out))
+            checked = check_budget(limit[0], [bundle_subject], limit_text=limit[1], origin=limit[2])
+            enforce(checked)
+            new_lock = replace(new_lock, budget=budget_to_dict(checked))
+        (staging / BUNDLE_MANIFEST).write_text(to_json(new_lock), encoding="utf-8")
+        sbom = None
+        if options.sbom or (bundle / SBOM_FILE).is_file():
+            from npuslim.sbom import write_sbom
+
+            ctx.emit("sbom", "", "start")
+            sbom = write_sbom(staging, new_lock, name=out.name)
+            if archiver is not None:
+                archiver.add(Member(SBOM_FILE, sbom, sha256_path(sbom), sbom.stat().st_size))
+            ctx.emit("sbom", "", "done", SBOM_FILE)
+
+        archive = None
+        if archiver is not None and plan.archive is not None and archive_tmp is not None:
+            ctx.emit("archive", "", "start", options.archive)
+            manifest_file = staging / BUNDLE_MANIFEST
+            archiver.add(Member(BUNDLE_MANIFEST, manifest_file, sha256_path(manifest_file),
+                                manifest_file.stat().st_size))
+            archive = replace(archiver.finish(archive_tmp), path=plan.archive)
+            if options.archive == "tar.xz" and not options.compare_download:
+                download = Download(None, archive.size, "the tar.xz archive")
+            ctx.emit("archive", "", "done", f"{plan.archive} ({archive.size} bytes)")
+        budget = None
+        if limit is not None and bundle_subject is not None:
+            subjects = [bundle_subject]
+            if archive is not None and archive_tmp is not None:
+                subjects.append(replace(archive_subject(archive_tmp), path=str(archive.path)))
+            full = check_budget(limit[0], subjects, limit_text=limit[1], origin=limit[2])
+            enforce(full)
+            budget = budget_to_dict(full)
+
+        result = PackResult(bundle, out, new_lock, options, upx, archive, download,
+                            time.perf_counter() - started, cache.hits, cache.misses, tuple(cache.problems),
+                            upx_seconds, budget, out / SBOM_FILE if sbom is not None else None)
+        shutil.rmtree(ctx.work)
+        ctx.emit("reports", "", "start")
+        _write_reports(result, staging)
+        ctx.emit("reports", "", "done", f"{REPORT_MD}, {REPORT_JSON}")
+        pool.shutdown()
+        apool.shutdown()
+        move_into_place(staging, out)
+        if archive_tmp is not None and plan.archive is not None:
+            os.replace(archive_tmp, plan.archive)
+    except BaseException as exc:
+        ctx.cancel.set()
+        stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        apool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        if archive_tmp is not None:
+            archive_tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, NpuslimError):
+            raise OutputError(f"{out}: cannot write ({exc.strerror or exc})") from exc
+        raise
+    finally:
+        reset_stop()
+    return result
+
+
+def pack_budget_limit(max_size: str | None, lock: BundleLock) -> tuple[int, str, str] | None:
+    """(bytes, as written, origin) of the size budget for the packed bundle: ``--max-size``, else the
+    budget recorded in the input bundle's manifest, else ``None``."""
+    if max_size is not None:
+        return parse_budget(max_size), max_size, "--max-size"
+    recorded = lock.budget
+    if isinstance(recorded, dict) and isinstance(recorded.get("limit"), int):
+        return (int(recorded["limit"]), str(recorded.get("limit_text") or recorded["limit"]),
+                f"the input bundle's budget, from {recorded.get('origin', 'its manifest')}")
+    return None
+
+
+def _write_reports(result: PackResult, folder: Path) -> None:
+    from npuslim.report import SizeReport, report_json, report_markdown
+
+    report = SizeReport.of(result, result.options.baseline)
+    (folder / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
+    (folder / REPORT_JSON).write_text(report_json(report), encoding="utf-8")

@@ -1,8 +1,10 @@
 """The size report of a packed bundle: data, JSON (schema-versioned) and Markdown.
 
-Honest by construction: every number is measured (file sizes on disk, xz
-streams actually compressed), and what UPX costs (signatures, Control Flow
-Guard, load-time memory) is reported beside what it saves.
+Built from the output's bundle manifest (its ``packed`` options and each
+file's ``PackRecord``), so the report and the manifest cannot disagree. Honest
+by construction: every number is measured (file sizes on disk, xz streams
+actually compressed), and what UPX costs (signatures, Control Flow Guard,
+load-time memory) is reported beside what it saves.
 """
 
 from __future__ import annotations
@@ -12,46 +14,91 @@ from dataclasses import dataclass
 from typing import Any
 
 from npuslim import __version__
+from npuslim.lockfile import LockedFile
 from npuslim.pack import PackResult
-from npuslim.units import format_size, percent
+from npuslim.plan import DLL_ROLES
+from npuslim.units import BASELINE_BYTES, format_size, percent
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One DLL in the report, read from its manifest entry."""
+
+    path: str
+    original_size: int
+    after_strip: int | None
+    after_upx: int | None
+    final_size: int
+    upx_status: str          # packed | skipped | refused | failed | timed-out | not requested
+    upx_message: str
+    upx_seconds: float | None
+    signature_before: str | None
+    signature_after: str | None
+    cfg_before: bool | None
+    cfg_after: bool | None
+    image_size: int
+    xz_original: int | None
+    xz_final: int | None
+
+    @classmethod
+    def of(cls, f: LockedFile, upx_seconds: float | None = None) -> FileRow:
+        rec = f.pack
+        assert rec is not None
+        return cls(
+            path=f.path, original_size=rec.original_size, after_strip=rec.after_strip,
+            after_upx=f.size if rec.upx == "packed" else None, final_size=f.size,
+            upx_status=rec.upx or "not requested", upx_message=rec.upx_skipped or "", upx_seconds=upx_seconds,
+            signature_before=rec.original_signature, signature_after=f.signature,
+            cfg_before=rec.original_cfg, cfg_after=f.cfg, image_size=rec.image_size or 0,
+            xz_original=rec.original_xz, xz_final=rec.xz_final,
+        )
 
 
 @dataclass(frozen=True)
 class SizeReport:
     result: PackResult
+    files: tuple[FileRow, ...]
+    other_bytes: int          # headers, import libraries, licences
     source_size: int
     source_size_how: str
     baseline: int
 
+    @classmethod
+    def of(cls, result: PackResult, baseline: int | None = None) -> SizeReport:
+        lock = result.lock
+        rows = tuple(FileRow.of(f, result.upx_seconds.get(f.path))
+                     for f in lock.files if f.role in DLL_ROLES and f.pack is not None)
+        other = sum(f.size for f in lock.files if f.role not in DLL_ROLES)
+        return cls(result, rows, other, int(lock.source.get("size") or 0), str(lock.source.get("size_measured_as", "")),
+                   baseline or BASELINE_BYTES)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options exactly as the output's manifest records them."""
+        packed = self.result.lock.packed or {}
+        return dict(packed.get("options", {}))
+
     @property
     def dll_original(self) -> int:
-        return sum(f.original_size for f in self.result.files)
+        return sum(f.original_size for f in self.files)
 
     @property
     def dll_final(self) -> int:
-        return sum(f.final_size for f in self.result.files)
+        return sum(f.final_size for f in self.files)
 
     @property
     def bundle_original(self) -> int:
-        return self.dll_original + self.result.other_bytes
+        return self.dll_original + self.other_bytes
 
     @property
     def bundle_final(self) -> int:
-        return self.dll_final + self.result.other_bytes
+        return self.dll_final + self.other_bytes
 
     @property
-    def xz_unpacked(self) -> int:
-        return sum(f.xz_original or 0 for f in self.result.files) + self.result.other_xz
-
-    @property
-    def xz_packed(self) -> int:
-        return sum(f.xz_final or 0 for f in self.result.files) + self.result.other_xz
-
-    @property
-    def upx_packed(self) -> tuple:
-        return tuple(f for f in self.result.files if f.upx_status == "packed")
+    def upx_packed(self) -> tuple[FileRow, ...]:
+        return tuple(f for f in self.files if f.upx_status == "packed")
 
     @property
     def load_memory(self) -> int:
@@ -60,46 +107,44 @@ class SizeReport:
 
     @property
     def signatures_lost(self) -> tuple[str, ...]:
-        return tuple(f.path for f in self.result.files
-                     if f.signature_before == "signed" and f.signature_after != "signed")
+        return tuple(f.path for f in self.files if f.signature_before == "signed" and f.signature_after != "signed")
 
     @property
     def cfg_lost(self) -> tuple[str, ...]:
-        return tuple(f.path for f in self.result.files if f.cfg_before and not f.cfg_after)
+        return tuple(f.path for f in self.files if f.cfg_before and not f.cfg_after)
 
 
 def report_dict(report: SizeReport) -> dict[str, Any]:
     r = report.result
-    upx = r.upx
+    packed = r.lock.packed or {}
+    archive = r.archive
     return {
         "schema": "npuslim.size-report",
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool_version": __version__,
-        "bundle": str(r.bundle),
-        "options": {
-            "strip": r.options.strip, "upx": r.options.upx, "upx_level": r.options.upx_level or "default",
-            "upx_force_cfg": r.options.upx_force_cfg, "upx_exclude": list(r.options.upx_exclude),
-            "archive": r.options.archive, "jobs": r.options.jobs,
-        },
-        "upx": {"path": str(upx.path), "version": upx.version_text} if upx else None,
+        "bundle": str(r.out),
+        "input": packed.get("input"),
+        "options": report.options,
+        "upx": packed.get("upx"),
         "files": [
             {
                 "path": f.path, "original": f.original_size, "after_strip": f.after_strip, "after_upx": f.after_upx,
                 "final": f.final_size, "upx": f.upx_status, "upx_message": f.upx_message,
-                "upx_seconds": round(f.upx_seconds, 3) if f.upx_seconds is not None else None,
+                "upx_seconds": f.upx_seconds,
                 "signature_before": f.signature_before, "signature_after": f.signature_after,
                 "cfg_before": f.cfg_before, "cfg_after": f.cfg_after,
                 "xz_original": f.xz_original, "xz_final": f.xz_final,
             }
-            for f in r.files
+            for f in report.files
         ],
         "totals": {
             "dlls_original": report.dll_original, "dlls_final": report.dll_final,
-            "other_files": r.other_bytes,
+            "other_files": report.other_bytes,
             "bundle_original": report.bundle_original, "bundle_final": report.bundle_final,
-            "xz_of_unpacked_bundle": report.xz_unpacked, "xz_of_packed_bundle": report.xz_packed,
-            "archive": {"path": str(r.archive), "format": r.options.archive, "size": r.archive_size}
-            if r.archive else None,
+            "download": {"unpacked_xz": r.download.unpacked, "packed_xz": r.download.packed,
+                         "measured_as": r.download.measured_as or None},
+            "archive": {"path": str(archive.path), "format": archive.format, "size": archive.size}
+            if archive else None,
         },
         "comparison": {
             "source_install": report.source_size, "source_install_measured_as": report.source_size_how,
@@ -112,7 +157,10 @@ def report_dict(report: SizeReport) -> dict[str, Any]:
             "cfg_disabled": list(report.cfg_lost),
             "upx_load_time_private_memory": report.load_memory,
         },
-        "seconds": round(r.seconds, 3),
+        "budget": r.budget,
+        "sbom": str(r.sbom) if r.sbom else None,
+        "run": {"seconds": round(r.seconds, 3), "cache_hits": r.cache_hits, "cache_misses": r.cache_misses,
+                "warnings": list(r.warnings)},
     }
 
 
@@ -124,13 +172,22 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.2f}"
 
 
+def options_line(options: dict[str, Any]) -> str:
+    """The options in one line, every recorded option named (Markdown and terminal)."""
+    upx = (f"UPX level {options.get('upx_level')}, force CFG: {'yes' if options.get('upx_force_cfg') else 'no'}, "
+           f"exclude: {', '.join(options.get('upx_exclude') or []) or 'none'}") if options.get("upx") else "UPX: no"
+    return (f"Strip: {'yes' if options.get('strip') else 'no'} · {upx} · archive: {options.get('archive')} · "
+            f"compare download: {'yes' if options.get('compare_download') else 'no'}")
+
+
 def report_markdown(report: SizeReport) -> str:
     r = report.result
-    lines = [f"# npuslim size report: `{r.bundle.name}`", ""]
-    upx = f"UPX {r.upx.version_text}, level {r.options.upx_level or 'default'}" if r.upx else "no UPX"
-    lines.append(f"Strip: {'yes' if r.options.strip else 'no'} · {upx} · archive: {r.options.archive}")
+    packed = r.lock.packed or {}
+    lines = [f"# npuslim size report: `{r.out.name}`", ""]
+    upx = packed.get("upx")
+    lines.append(options_line(report.options) + (f" · UPX {upx['version']}" if upx else ""))
     lines += ["", "| file | original | after strip | after UPX | final | UPX |", "|---|---:|---:|---:|---:|---|"]
-    for f in r.files:
+    for f in report.files:
         note = f.upx_status if not f.upx_message else f"{f.upx_status}: {f.upx_message}"
         if f.upx_seconds is not None:
             note += f" ({f.upx_seconds:.1f} s)"
@@ -140,8 +197,8 @@ def report_markdown(report: SizeReport) -> str:
             f"{format_size(f.after_upx) if f.after_upx is not None else '-'} | {format_size(f.final_size)} | "
             f"{note.replace('|', '/')} |"
         )
-    lines.append(f"| headers, import libraries, licences | {format_size(r.other_bytes)} | | | "
-                 f"{format_size(r.other_bytes)} | |")
+    lines.append(f"| headers, import libraries, licences | {format_size(report.other_bytes)} | | | "
+                 f"{format_size(report.other_bytes)} | |")
     lines.append(f"| **bundle** | **{format_size(report.bundle_original)}** | | | "
                  f"**{format_size(report.bundle_final)}** | |")
     lines += ["", "## Against the full install", "",
@@ -150,17 +207,22 @@ def report_markdown(report: SizeReport) -> str:
               f"{percent(report.bundle_final, report.source_size)} |",
               f"| baseline (full OpenVINO install of the original plan) | {format_size(report.baseline)} | "
               f"{percent(report.bundle_final, report.baseline)} |", ""]
+    d = r.download
     lines += ["## The trade-off", "",
               "| | unpacked bundle | packed bundle |", "|---|---:|---:|",
-              f"| installed on disk | {format_size(report.bundle_original)} | {format_size(report.bundle_final)} |",
-              f"| download (xz -9 of the files) | {format_size(report.xz_unpacked)} | "
-              f"{format_size(report.xz_packed)} |"]
-    if r.archive is not None and r.archive_size is not None:
-        lines.append(f"| this archive (`{r.archive.name}`) | | {format_size(r.archive_size)} |")
+              f"| installed on disk | {format_size(report.bundle_original)} | {format_size(report.bundle_final)} |"]
+    if d.packed is not None:
+        lines.append(f"| download ({d.measured_as}) | "
+                     f"{format_size(d.unpacked) if d.unpacked is not None else 'not measured'} | "
+                     f"{format_size(d.packed)} |")
+    else:
+        lines.append("| download (xz) | not measured (`--compare-download`) | |")
+    if r.archive is not None:
+        lines.append(f"| this archive (`{r.archive.path.name}`) | | {format_size(r.archive.size)} |")
     lines.append("")
     lost_sig, lost_cfg = report.signatures_lost, report.cfg_lost
     lines.append(f"- Signatures removed: {len(lost_sig)} file(s)"
-                 + (f" ({', '.join(f'`{p}`' for p in lost_sig)}): they no longer carry Intel's Authenticode "
+                 + (f" ({', '.join(f'`{p}`' for p in lost_sig)}): they no longer carry their Authenticode "
                     "signature." if lost_sig else "."))
     lines.append(f"- Control Flow Guard turned off: {len(lost_cfg)} file(s)"
                  + (f" ({', '.join(f'`{p}`' for p in lost_cfg)})." if lost_cfg else "."))
@@ -170,11 +232,22 @@ def report_markdown(report: SizeReport) -> str:
                      "that loads them (not shared, not paged from disk).")
     else:
         lines.append("- No DLL was UPX-packed: nothing is decompressed at load time.")
+    if r.budget is not None:
+        for subject in r.budget["subjects"]:
+            state = (f"**over** by {format_size(subject['over_by'])}" if subject["verdict"] == "over"
+                     else f"{format_size(r.budget['limit'] - subject['size'])} to spare")
+            lines.append(f"- Size budget {r.budget['limit_text']} ({r.budget['origin']}): {subject['name']} "
+                         f"{format_size(subject['size'])}, {state}.")
+    bars = [("bundle", report.bundle_original), ("packed bundle", report.bundle_final)]
+    if d.unpacked is not None:
+        bars.append(("xz of bundle", d.unpacked))
+    if d.packed is not None:
+        bars.append(("xz of packed", d.packed))
+    if r.archive is not None:
+        bars.append(("archive", r.archive.size))
     lines += ["", "```mermaid", "xychart-beta", '  title "Bundle size (MB)"',
-              '  x-axis ["bundle", "packed bundle", "xz of bundle", "xz of packed"'
-              + (', "archive"]' if r.archive_size else "]"),
+              "  x-axis [" + ", ".join(f'"{name}"' for name, _ in bars) + "]",
               '  y-axis "MB"',
-              f"  bar [{_mb(report.bundle_original)}, {_mb(report.bundle_final)}, {_mb(report.xz_unpacked)}, "
-              f"{_mb(report.xz_packed)}" + (f", {_mb(r.archive_size)}]" if r.archive_size else "]"),
+              "  bar [" + ", ".join(_mb(v) for _, v in bars) + "]",
               "```", ""]
     return "\n".join(lines)

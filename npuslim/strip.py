@@ -20,8 +20,6 @@ The input is only read; the result is returned as bytes.
 from __future__ import annotations
 
 import struct
-import sys
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +35,14 @@ _SECTION_HEADER_SIZE = 40
 
 @dataclass(frozen=True)
 class StripResult:
-    data: bytes
+    data: bytearray
     original_size: int
     signature_removed: int      # bytes of certificate cut
     debug_entries_removed: int
     symbols_removed: int        # COFF symbols dropped
     sections_removed: tuple[str, ...]
+    kept_sections: tuple[tuple[int, int], ...] = ()   # file ranges (start, end) of the sections kept
+    zeroed: tuple[tuple[int, int], ...] = ()          # (offset, size) strip zeroed inside them
 
     @property
     def saved(self) -> int:
@@ -54,33 +54,47 @@ class StripResult:
                     or self.sections_removed)
 
 
-def pe_checksum(data: bytes | bytearray, checksum_offset: int) -> int:
+def pe_checksum(data: bytearray, checksum_offset: int) -> int:
     """The PE image checksum (as ``imagehlp!CheckSumMappedFile``), the stored field counted as zero.
 
-    The checksum is a one's-complement sum of 16-bit little-endian words plus
-    the file length. One's-complement sums can be taken over wider words and
-    folded (RFC 1071), so 64-bit words are summed here: 4x fewer steps.
+    The checksum is the one's-complement sum of the file's 16-bit little-endian
+    words, plus the file length. Since 2**16 = 1 (mod 2**16 - 1), that sum is
+    the whole file read as one little-endian integer, modulo 0xFFFF (0xFFFF
+    rather than 0 for a non-zero sum): two linear passes in C instead of a
+    Python loop over the words. ``data``'s checksum field is set to zero.
     """
-    buf = bytearray(data)
-    buf[checksum_offset:checksum_offset + 4] = b"\0\0\0\0"
-    buf.extend(bytes(-len(buf) % 8))
-    words = array("Q")
-    words.frombytes(bytes(buf))
-    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
-        words.byteswap()
-    total = sum(words)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (total + len(data)) & 0xFFFFFFFF
+    data[checksum_offset:checksum_offset + 4] = b"\0\0\0\0"
+    whole = int.from_bytes(data, "little")
+    folded = whole % 0xFFFF
+    if folded == 0 and whole:
+        folded = 0xFFFF
+    return (folded + len(data)) & 0xFFFFFFFF
+
+
+def changed_outside_edits(original: bytes, result: StripResult) -> str | None:
+    """``None`` when every byte of every kept section is as in ``original``, except the debug data
+    strip zeroed on purpose; else where they differ. (Import tables live in sections: a check that
+    stripping touched nothing it should not, without a second PE parser.)"""
+    data = result.data
+    for start, end in result.kept_sections:
+        cuts = sorted((max(a, start), min(a + n, end)) for a, n in result.zeroed if a < end and a + n > start)
+        pos = start
+        for a, b in [*cuts, (end, end)]:
+            if a > pos and original[pos:a] != data[pos:a]:
+                return f"bytes {pos}-{a} changed"
+            pos = max(pos, b)
+    return None
 
 
 def _raw_end(pe: pefile.PE) -> int:
     return max((s.PointerToRawData + s.SizeOfRawData for s in pe.sections if s.SizeOfRawData), default=0)
 
 
-def strip_pe(path: Path) -> StripResult:
-    """Strip ``path`` (read only) and return the new bytes with what was removed."""
-    original = path.read_bytes()
+def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
+    """Strip ``path`` (read only; ``original``: its bytes, when the caller has read them) and return the
+    new bytes with what was removed."""
+    if original is None:
+        original = path.read_bytes()
     try:
         pe = pefile.PE(data=original, fast_load=True)
         pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
@@ -93,6 +107,7 @@ def strip_pe(path: Path) -> StripResult:
 
     # -- debug directory
     removed_debug = 0
+    zeroed: list[tuple[int, int]] = []
     debug_dir = dirs[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
     entries = getattr(pe, "DIRECTORY_ENTRY_DEBUG", [])
     if debug_dir.Size and entries:
@@ -106,7 +121,9 @@ def strip_pe(path: Path) -> StripResult:
                     cut_at = min(cut_at, ptr)
                 else:
                     data[ptr:ptr + size] = bytes(size)
+                    zeroed.append((ptr, size))
         table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
+        zeroed.append((table, debug_dir.Size))
         kept_bytes = b"".join(bytes(data[e.struct.get_file_offset():e.struct.get_file_offset() + _DEBUG_ENTRY_SIZE])
                               for e in keep)
         data[table:table + debug_dir.Size] = kept_bytes + bytes(debug_dir.Size - len(kept_bytes))
@@ -151,8 +168,11 @@ def strip_pe(path: Path) -> StripResult:
     checksum_at = opt.get_field_absolute_offset("CheckSum")
     if opt.CheckSum or sig_bytes:
         _put(data, checksum_at, "<I", pe_checksum(data, checksum_at))
+    kept = tuple((sec.PointerToRawData, min(sec.PointerToRawData + sec.SizeOfRawData, len(data)))
+                 for sec in pe.sections[:len(pe.sections) - len(sections_removed)] if sec.SizeOfRawData)
     # no pe.close(): it only runs gc.collect() (pefile 2024.8.26); there is no mmap here
-    return StripResult(bytes(data), len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed))
+    return StripResult(data, len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed), kept,
+                       tuple(zeroed))
 
 
 def _raw_end_of(sections: list) -> int:

@@ -1,7 +1,9 @@
 """UPX: finding it, asking its version, and reading what it printed.
 
 The parsers are pure functions over UPX's output (tested on captured runs of
-UPX 3.94 and 4.2.3); running UPX goes through ``npuslim.tools.run_tool``.
+UPX 3.94 and 4.2.3). Running UPX goes through ``run_upx``: every run has a
+time limit, and ``stop_all`` kills the runs still going (Ctrl-C), so pack
+never waits on a UPX that does not return.
 """
 
 from __future__ import annotations
@@ -9,14 +11,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from npuslim.errors import ToolError
-from npuslim.tools import run_tool
+from npuslim.tools import ToolRun
 
 # UPX reads its default options from the UPX variable, so ours has another name.
 ENV_VAR = "NPUSLIM_UPX"
+# Debian and Ubuntu install UPX 4 as upx-ucl (and upx through alternatives).
+NAMES = ("upx", "upx-ucl")
+DEFAULT_TIMEOUT = 900.0
+TIMED_OUT = "timed-out"
+STOPPED = "stopped"
 LEVELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "best", "lzma")
 
 PACKED = "packed"
@@ -125,15 +135,15 @@ def find_upx(explicit: Path | None = None) -> UpxTool:
         candidates.append(os.environ[ENV_VAR])
         looked.append(f"{ENV_VAR}={os.environ[ENV_VAR]}")
     else:
-        found = shutil.which("upx")
-        looked.append("upx on PATH")
-        if found:
-            candidates.append(found)
+        looked.append(" or ".join(NAMES) + " on PATH")
+        candidates += [found for name in NAMES if (found := shutil.which(name))]
     for candidate in candidates:
         path = Path(candidate)
         if not path.is_file():
             continue
-        run = run_tool([str(path), "--version"], timeout=30)
+        run = run_upx([str(path), "--version"], timeout=30)
+        if run.returncode == _TIMEOUT_CODE:
+            raise ToolError(f"{path} --version: no answer after 30 s")
         try:
             version, text = parse_version(run.output)
         except ValueError:
@@ -144,17 +154,95 @@ def find_upx(explicit: Path | None = None) -> UpxTool:
                     f"or point --upx-path or {ENV_VAR} at it")
 
 
-def pack_file(upx: UpxTool, src: Path, dest: Path, *, level: str | None, force: bool) -> UpxOutcome:
-    """Pack ``src`` into ``dest`` (``src`` is never touched), then test ``dest`` with ``upx -t``."""
+def pack_file(upx: UpxTool, src: Path, dest: Path, *, level: str | None, force: bool,
+              timeout: float = DEFAULT_TIMEOUT) -> UpxOutcome:
+    """Pack ``src`` into ``dest`` (``src`` is never touched), then test ``dest`` with ``upx -t``.
+
+    A run that takes longer than ``timeout`` seconds is killed (status ``timed-out``);
+    one killed by ``stop_all`` has status ``stopped``.
+    """
     args = [str(upx.path), *level_args(level), *(["--force"] if force else []), "-o", str(dest), str(src)]
-    run = run_tool(args)
-    outcome = parse_pack(run.output, run.returncode)
+    run = run_upx(args, timeout=timeout)
+    outcome = _killed(run, timeout) or parse_pack(run.output, run.returncode)
     if not outcome.ok:
         dest.unlink(missing_ok=True)
         return outcome
-    test = run_tool([str(upx.path), "-t", str(dest)])
-    tested = parse_test(test.output, test.returncode)
+    test = run_upx([str(upx.path), "-t", str(dest)], timeout=timeout)
+    tested = _killed(test, timeout) or parse_test(test.output, test.returncode)
     if not tested.ok:
         dest.unlink(missing_ok=True)
         return UpxOutcome(FAILED, f"upx -t failed after packing: {tested.message}")
     return outcome
+
+
+# -- running UPX: a time limit on every run, and a way to stop them all
+
+_TIMEOUT_CODE = -1000
+_STOPPED_CODE = -1001
+_running: set[subprocess.Popen[bytes]] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def run_upx(args: list[str], *, timeout: float) -> ToolRun:
+    """Run UPX; killed after ``timeout`` seconds (return code ``_TIMEOUT_CODE``) or by ``stop_all``.
+
+    A UPX that cannot be started is a ``ToolError``; a non-zero exit is not.
+    """
+    if _stopping.is_set():
+        return ToolRun(tuple(args), _STOPPED_CODE, "")
+    try:
+        # its own process group, so that a kill reaches anything it started too
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=os.name == "posix")
+    except FileNotFoundError as exc:
+        raise ToolError(f"{args[0]}: not found") from exc
+    except PermissionError as exc:
+        raise ToolError(f"{args[0]}: not executable") from exc
+    except OSError as exc:
+        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+    with _running_lock:
+        _running.add(proc)
+    try:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            code = _STOPPED_CODE if _stopping.is_set() and proc.returncode < 0 else proc.returncode
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, _ = proc.communicate()
+            code = _TIMEOUT_CODE
+    finally:
+        with _running_lock:
+            _running.discard(proc)
+    return ToolRun(tuple(args), code, out.decode("utf-8", "replace"))
+
+
+def stop_all() -> None:
+    """Kill every UPX still running and start no new one (for Ctrl-C); ``reset_stop`` undoes the latter."""
+    _stopping.set()
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+
+
+def reset_stop() -> None:
+    _stopping.clear()
+
+
+def _killed(run: ToolRun, timeout: float) -> UpxOutcome | None:
+    if run.returncode == _TIMEOUT_CODE:
+        return UpxOutcome(TIMED_OUT, f"UPX did not finish within {timeout:g} s and was stopped")
+    if run.returncode == _STOPPED_CODE:
+        return UpxOutcome(STOPPED, "stopped (interrupted)")
+    return None

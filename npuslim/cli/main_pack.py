@@ -1,4 +1,4 @@
-"""``npuslim pack``: strip, UPX, archive, and an honest size report."""
+"""``npuslim pack``: a packed copy of a bundle (strip, UPX, archive) and an honest size report."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout, write_text_atomic
-from npuslim.errors import InputError
-from npuslim.units import BASELINE_BYTES, format_size, parse_size, percent
-from npuslim.upx import LEVELS
+from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout
+from npuslim.units import format_size, parse_size, percent
+from npuslim.upx import DEFAULT_TIMEOUT, LEVELS
 
 if TYPE_CHECKING:
+    from npuslim.pack import PackEvent, PackOptions, ProgressFn
     from npuslim.report import SizeReport
 
 
@@ -26,112 +27,187 @@ class ArchiveFormat(str, Enum):
     none = "none"
 
 
-@error_boundary
+UpxLevel = Enum("UpxLevel", {f"level_{v}": v for v in LEVELS}, type=str)  # type: ignore[misc]
+
+
+def _baseline(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _max_size(value: str) -> None:
+    from npuslim.budget import parse_budget
+    from npuslim.errors import InputError
+
+    try:
+        parse_budget(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--max-size'") from None
+
+
 def pack(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract.")],
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract (only read).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the packed bundle "
+                                             "(default: BUNDLE.packed beside BUNDLE).", show_default=False)] = None,
     strip: Annotated[bool, typer.Option("--strip", help="Remove signatures, debug directories and COFF "
                                         "symbols (the DLLs are no longer signed).")] = False,
     upx: Annotated[bool, typer.Option("--upx", help="Compress DLLs with UPX.")] = False,
     upx_path: Annotated[Path | None, typer.Option("--upx-path", help="UPX binary (else NPUSLIM_UPX, "
-                                                  "else PATH).", dir_okay=False, show_default=False)] = None,
-    upx_level: Annotated[str | None, typer.Option("--upx-level", help=f"UPX level: {'|'.join(LEVELS)} "
-                                                  "(default: UPX's own).", show_default=False)] = None,
+                                                  "else upx or upx-ucl on PATH).", dir_okay=False,
+                                                  show_default=False)] = None,
+    upx_level: Annotated[UpxLevel | None, typer.Option("--upx-level", help="UPX level (default: UPX's own).",
+                                                       show_default=False)] = None,
     upx_force_cfg: Annotated[bool, typer.Option("--upx-force-cfg", help="Pack Control Flow Guard DLLs "
                                                 "too (UPX 4+ --force: CFG is turned off).")] = False,
     upx_exclude: Annotated[list[str] | None, typer.Option("--upx-exclude", help="Never UPX DLLs matching "
                                                           "this pattern (repeatable).", show_default=False)] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files packed in parallel.", min=1)] = os.cpu_count() or 1,
-    archive: Annotated[ArchiveFormat, typer.Option("--archive", help="Archive to write beside the bundle.")]
-    = ArchiveFormat.zip,
+    upx_timeout: Annotated[float, typer.Option("--upx-timeout", help="Seconds one UPX run may take before it "
+                                               "is stopped (the DLL is then left unpacked).", min=0.1)]
+    = DEFAULT_TIMEOUT,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files worked on in parallel.", min=1)]
+    = os.cpu_count() or 1,
+    archive: Annotated[ArchiveFormat, typer.Option("--archive", help="Archive of the packed bundle, written "
+                                                   "beside it.")] = ArchiveFormat.zip,
     archive_path: Annotated[Path | None, typer.Option("--archive-path", help="Where to write the archive "
-                                                      "(default: BUNDLE.zip or BUNDLE.tar.xz beside it).",
-                                                      dir_okay=False, show_default=False)] = None,
+                                                      "(default: OUT.zip or OUT.tar.xz beside OUT).",
+                                                      show_default=False)] = None,
+    compare_download: Annotated[bool, typer.Option("--compare-download", help="Measure the xz -9 download "
+                                                   "size of the bundle before and after (cached).")] = False,
     baseline: Annotated[str, typer.Option("--baseline", help="Size of the full install to compare with.")]
     = "1.75GB",
+    max_size: Annotated[str | None, typer.Option("--max-size", help="Size budget such as 20MB for the packed "
+                                                 "bundle and its archive (default: the input bundle's budget); "
+                                                 "over it, nothing is written (exit 9).", show_default=False)]
+    = None,
+    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) of the packed "
+                                       "bundle (always when the input bundle has one).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT when it holds another npuslim bundle "
+                                        "(never a folder npuslim did not write).")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do all the work again; neither read nor "
+                                           "fill the pack cache.")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a table; json: the size report "
                                               "(as size-report.json).")] = OutputFormat.text,
 ) -> None:
-    """Make a bundle smaller for shipping and report, honestly, what it cost.
+    """Write a packed copy of BUNDLE and report, honestly, what it cost.
 
-    Writes size-report.md and size-report.json into the bundle and updates its
-    manifest; npuslim verify passes afterwards.
+    BUNDLE is never modified. OUT is a complete bundle (npuslim verify and
+    verify --load work on it) with its own manifest, size-report.md and
+    size-report.json; it appears whole or not at all. Rerunning replaces a
+    previous pack of the same bundle.
     """
-    from npuslim.pack import PackOptions, pack_bundle
-    from npuslim.report import SizeReport, report_json, report_markdown
-
-    if upx_level is not None and upx_level not in LEVELS:
-        raise InputError(f"--upx-level must be one of {', '.join(LEVELS)}")
-    try:
-        baseline_bytes = parse_size(baseline)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    baseline_bytes = _baseline(baseline)
+    if max_size is not None:
+        _max_size(max_size)
     if archive_path is not None and archive is ArchiveFormat.none:
-        raise InputError("--archive-path needs --archive zip or tar.xz")
+        raise typer.BadParameter("--archive-path needs --archive zip or tar.xz", param_hint="'--archive-path'")
+    from npuslim.pack import PackOptions
+
     options = PackOptions(
-        strip=strip, upx=upx, upx_path=upx_path, upx_level=upx_level, upx_force_cfg=upx_force_cfg,
-        upx_exclude=tuple(upx_exclude or ()), jobs=jobs, archive=archive.value, archive_path=archive_path,
+        strip=strip, upx=upx, upx_path=upx_path, upx_level=upx_level.value if upx_level else None,
+        upx_force_cfg=upx_force_cfg, upx_exclude=tuple(upx_exclude or ()), upx_timeout=upx_timeout, jobs=jobs,
+        archive=archive.value, archive_path=archive_path, compare_download=compare_download, force=force,
+        use_cache=not no_cache, baseline=baseline_bytes, max_size=max_size, sbom=sbom,
     )
+    _pack(bundle, out, options, fmt)
+
+
+@error_boundary
+def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputFormat) -> None:
+    from npuslim.pack import pack_bundle
+    from npuslim.report import SizeReport, report_json
+
     err = stderr()
     if err.is_terminal:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            tasks: dict[str, TaskID] = {}
+        from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-            def progress(path: str, stage: str) -> None:
-                key = path or "bundle"
-                label = f"{path}: {stage}" if path else stage
-                if key in tasks:
-                    bar.update(tasks[key], description=label)
-                else:
-                    tasks[key] = bar.add_task(label)
+        with Progress(SpinnerColumn(finished_text="[green]✓[/]"), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=err) as bar:
+            tasks: dict[tuple[str, str], TaskID] = {}
 
-            result = pack_bundle(bundle, options, progress=progress)
+            def progress(event: PackEvent) -> None:
+                key = (event.step, event.path)
+                label = escape(_label(event))
+                if key not in tasks:
+                    tasks[key] = bar.add_task(label, total=1)
+                if event.state == "done":
+                    bar.update(tasks[key], description=label, completed=1)
+
+            result = pack_bundle(bundle, out, options, progress=progress)
     else:
-        result = pack_bundle(bundle, options)
-    source = result.lock.source
-    report = SizeReport(result, int(source.get("size") or 0), str(source.get("size_measured_as", "")),
-                        baseline_bytes or BASELINE_BYTES)
-    write_text_atomic(bundle / "size-report.md", report_markdown(report))
-    write_text_atomic(bundle / "size-report.json", report_json(report))
+        result = pack_bundle(bundle, out, options, progress=_line_progress(err))
+    for warning in result.warnings:
+        err.print(f"[yellow]npuslim: warning:[/] {escape(warning)}")
+    report = SizeReport.of(result, options.baseline)
     if fmt is OutputFormat.json:
         stdout().out(report_json(report), end="")
     else:
         _print(report)
 
 
+def _label(event: PackEvent) -> str:
+    what = f"{event.step} {event.path}" if event.path else event.step
+    return f"{what}: {event.detail}" if event.detail else what
+
+
+def _line_progress(err: Console) -> ProgressFn:
+    """One line on stderr per finished step (for logs and CI)."""
+
+    def progress(event: PackEvent) -> None:
+        if event.state == "done":
+            err.print(f"npuslim: {escape(_label(event))}", soft_wrap=True)
+
+    return progress
+
+
 def _print(report: SizeReport) -> None:
+    from npuslim.report import options_line
+
     console = stdout()
     r = report.result
+    console.print(escape(options_line(report.options)), soft_wrap=True)
+    with_upx = bool(report.options.get("upx"))
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("DLL", no_wrap=True)
-    table.add_column("original", justify="right")
-    table.add_column("strip", justify="right")
-    table.add_column("UPX", justify="right")
-    table.add_column("final", justify="right")
-    table.add_column("UPX result")
+    for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if with_upx:
+        table.add_column("UPX result", no_wrap=True)
     reasons: dict[str, list[str]] = {}
-    for f in r.files:
+    for f in report.files:
         status = f.upx_status
         if f.upx_status == "packed" and f.upx_seconds is not None:
             status += f" {f.upx_seconds:.1f} s"
         elif f.upx_message:
             reasons.setdefault(f.upx_message, []).append(f.path.split("/")[-1])
         style = {"packed": "green", "refused": "yellow", "failed": "red", "skipped": "yellow"}.get(f.upx_status, "")
-        table.add_row(f.path.split("/")[-1], format_size(f.original_size),
-                      format_size(f.after_strip) if f.after_strip is not None else "-",
-                      format_size(f.after_upx) if f.after_upx is not None else "-",
-                      format_size(f.final_size), f"[{style}]{status}[/]" if style else status)
-    table.add_row("other files", format_size(r.other_bytes), "", "", format_size(r.other_bytes), "")
-    table.add_row("[bold]bundle[/]", f"[bold]{format_size(report.bundle_original)}[/]", "", "",
-                  f"[bold]{format_size(report.bundle_final)}[/]", "")
+        upx_cells = ((format_size(f.after_upx) if f.after_upx is not None else "-",) if with_upx else ())
+        result_cell = ((f"[{style}]{status}[/]" if style else status,) if with_upx else ())
+        table.add_row(escape(f.path.split("/")[-1]), format_size(f.original_size),
+                      format_size(f.after_strip) if f.after_strip is not None else "-", *upx_cells,
+                      format_size(f.final_size), *result_cell)
+    blank = ("",) if with_upx else ()
+    table.add_row("other files", format_size(report.other_bytes), "", *blank, format_size(report.other_bytes),
+                  *blank)
+    table.add_row("[bold]bundle[/]", f"[bold]{format_size(report.bundle_original)}[/]", "", *blank,
+                  f"[bold]{format_size(report.bundle_final)}[/]", *blank)
     console.print(table)
     for message, names in reasons.items():
-        console.print(f"[yellow]not packed[/] {', '.join(names)}: {message}", soft_wrap=True)
+        console.print(f"[yellow]not packed[/] {escape(', '.join(names))}: {escape(message)}", soft_wrap=True)
+    d = r.download
+    if d.packed is not None:
+        if d.unpacked is not None:
+            download = (f"download ({d.measured_as}): {format_size(d.unpacked)} unpacked vs "
+                        f"{format_size(d.packed)} packed")
+        else:
+            download = f"download ({d.measured_as}): {format_size(d.packed)} (unpacked: --compare-download)"
+    else:
+        download = "download size: not measured (--compare-download, or --archive tar.xz)"
     console.print(f"installed: {format_size(report.bundle_original)} -> {format_size(report.bundle_final)}; "
-                  f"download (xz -9): {format_size(report.xz_unpacked)} unpacked vs "
-                  f"{format_size(report.xz_packed)} packed", soft_wrap=True)
-    if r.archive is not None and r.archive_size is not None:
-        console.print(f"archive: {r.archive} ({format_size(r.archive_size)})", soft_wrap=True)
+                  f"{download}", soft_wrap=True)
+    if r.archive is not None:
+        console.print(f"archive: {escape(str(r.archive.path))} ({format_size(r.archive.size)})", soft_wrap=True)
     console.print(f"bundle = {percent(report.bundle_final, report.source_size)} of the source install "
                   f"({format_size(report.source_size)}), {percent(report.bundle_final, report.baseline)} of "
                   f"{format_size(report.baseline)}", soft_wrap=True)
@@ -143,4 +219,13 @@ def _print(report: SizeReport) -> None:
     if report.upx_packed:
         costs.append(f"{format_size(report.load_memory)} decompressed into private memory at load")
     console.print("costs: " + ("; ".join(costs) if costs else "none"), soft_wrap=True)
-    console.print(f"reports: {r.bundle / 'size-report.md'}, {r.bundle / 'size-report.json'}", soft_wrap=True)
+    if r.budget is not None:  # over the budget, pack fails before this: every subject is within
+        b = r.budget
+        for subject in b["subjects"]:
+            console.print(escape(f"budget {b['limit_text']} ({b['origin']}): {subject['name']} "
+                                 f"{format_size(subject['size'])}: {format_size(b['limit'] - subject['size'])} "
+                                 "to spare"), soft_wrap=True)
+    if r.sbom is not None:
+        console.print(f"SBOM: {escape(str(r.sbom))} (CycloneDX 1.6)", soft_wrap=True)
+    console.print(f"packed bundle: {escape(str(r.out))} (reports: size-report.md, size-report.json; "
+                  f"{r.seconds:.1f} s, cache {r.cache_hits} hit(s))", soft_wrap=True)

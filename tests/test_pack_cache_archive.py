@@ -1,0 +1,102 @@
+"""The pack cache and the archive writer, without external tools."""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from npuslim.archive import Member, is_npuslim_archive, write_archive, xz_size
+from npuslim.workcache import WorkCache, make_key, open_cache, sha256_path
+
+
+def test_entries_and_blobs_round_trip_and_damage_is_a_miss(tmp_path: Path) -> None:
+    cache = open_cache(tmp_path / "c")
+    sha = cache.put_blob_bytes(b"stripped bytes")
+    key = make_key("strip", "0.1", "a" * 64)
+    cache.put(key, {"blob": sha, "size": 14})
+    entry = cache.get(key)
+    blob = cache.blob_path(sha)
+    assert blob is not None and blob.read_bytes() == b"stripped bytes"
+    assert entry == {"blob": sha, "size": 14, "blob_path": str(blob)}
+    blob.write_bytes(b"strippeD bytes")
+    assert cache.get(key) is None and not blob.exists()  # damaged: a miss, and dropped
+    assert (cache.hits, cache.misses) == (1, 1)  # blob_path alone counts nothing
+    assert not list((tmp_path / "c").rglob(".tmp-*"))
+
+
+def test_keys_change_with_every_part() -> None:
+    base = make_key("upx", "4.2.2/abc", "9", True, "f" * 64)
+    for other in (make_key("upx", "4.2.3/abc", "9", True, "f" * 64), make_key("upx", "4.2.2/abc", None, True, "f" * 64),
+                  make_key("upx", "4.2.2/abc", "9", False, "f" * 64), make_key("upx", "4.2.2/abc", "9", True, "e" * 64)):
+        assert other != base
+
+
+def test_an_unusable_cache_folder_disables_the_cache_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    cache = open_cache(tmp_path / "file" / "c")
+    assert not cache.enabled and "not used" in cache.problems[0]
+    cache.put("k" * 64, {"x": 1})
+    assert cache.get("k" * 64) is None and WorkCache(None).get("k" * 64) is None
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[Member]:
+    folder = tmp_path / "b"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "include" / "ünï").mkdir(parents=True)
+    contents = {"bin/a.dll": b"MZ" + bytes(range(256)) * 400, "include/ünï/h.h": b"int x;\n" * 50,
+                "npuslim-bundle.json": b"{}\n", "empty.txt": b""}
+    members = []
+    for rel, data in contents.items():
+        (folder / rel).write_bytes(data)
+        members.append(Member(rel, folder / rel, sha256_path(folder / rel), len(data)))
+    return members
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.xz"])
+def test_archives_read_back_and_are_reproducible(files: list[Member], tmp_path: Path, fmt: str) -> None:
+    outputs = []
+    for i, cache_root in enumerate((tmp_path / "c", tmp_path / "c", None)):
+        work = tmp_path / f"w{i}"
+        work.mkdir()
+        dest = tmp_path / f"{i}.{fmt}"
+        with ThreadPoolExecutor(2) as pool:
+            result = write_archive(files, fmt, dest, top="top", work=work,
+                                   cache=open_cache(cache_root) if cache_root else WorkCache(None), pool=pool)
+        assert result.size == dest.stat().st_size
+        outputs.append(dest.read_bytes())
+        assert is_npuslim_archive(dest)
+    assert outputs[0] == outputs[1] == outputs[2]  # cold cache, warm cache, no cache
+    dest = tmp_path / f"0.{fmt}"
+    if fmt == "zip":
+        with zipfile.ZipFile(dest) as zf:
+            assert zf.testzip() is None
+            for m in files:
+                assert zf.read(f"top/{m.rel}") == m.path.read_bytes()
+    else:
+        with tarfile.open(dest, "r:xz") as tf:
+            for m in files:
+                assert tf.extractfile(f"top/{m.rel}").read() == m.path.read_bytes()  # type: ignore[union-attr]
+            assert {"top", "top/bin", "top/include", "top/include/ünï"} <= set(tf.getnames())
+
+
+def test_foreign_files_are_not_npuslim_archives(tmp_path: Path) -> None:
+    (tmp_path / "x.zip").write_bytes(b"PK\x03\x04 not really")
+    with zipfile.ZipFile(tmp_path / "y.zip", "w") as zf:
+        zf.writestr("top/readme.txt", "hi")
+    assert not is_npuslim_archive(tmp_path / "x.zip") and not is_npuslim_archive(tmp_path / "y.zip")
+
+
+def test_xz_size_is_a_real_stream_length(tmp_path: Path) -> None:
+    import lzma
+
+    path = tmp_path / "f"
+    path.write_bytes(b"abc" * 100000)
+    size = xz_size(path)
+    assert 0 < size < 2000 and size == len(lzma.compress(path.read_bytes(), format=lzma.FORMAT_XZ,
+                                                          filters=[{"id": lzma.FILTER_LZMA2, "preset": 9,
+                                                                    "dict_size": 1 << 19}]))

@@ -16,6 +16,7 @@ pefile's own parsers stop at 8192 symbols per file ("assuming corrupt"), which
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import mmap
 import operator
@@ -34,6 +35,7 @@ _DIR_DELAY = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"]
 _MAX_NAME = 4096
 _MAX_DESCRIPTORS = 4096
 _MAX_THUNKS = 1 << 20
+_MAX_EXPORTS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class _Image:
         self._blobs: dict[int, bytes] = {}  # section copies by virtual address, for many reads
 
     def offset(self, rva: int, length: int = 1) -> int:
+        if rva < 0:
+            raise InputError(f"{self.path}: corrupt PE file (negative RVA {rva})")
         if rva < self.header_size:
             return rva
         for va, vsize, raw, rawsize in self.sections:
@@ -181,6 +185,9 @@ def _export_directory(img: _Image, rva: int) -> tuple[int, int, tuple[int, ...],
     """(name RVA, ordinal base, function RVAs, name RVAs, name -> function index) of an export directory."""
     (_, _, _, _, name_rva, base, n_functions, n_names, functions_rva, names_rva,
      ordinals_rva) = struct.unpack("<IIHHIIIIIII", img.read(rva, 40))
+    # ordinals are 16-bit: a larger table is a corrupt field, not a reason to read gigabytes
+    if n_functions > _MAX_EXPORTS or n_names > n_functions:
+        raise InputError(f"{img.path}: corrupt export table ({n_functions} functions, {n_names} names)")
     functions = struct.unpack(f"<{n_functions}I", img.read(functions_rva, 4 * n_functions)) if n_functions else ()
     names = struct.unpack(f"<{n_names}I", img.read(names_rva, 4 * n_names)) if n_names else ()
     ordinals = struct.unpack(f"<{n_names}H", img.read(ordinals_rva, 2 * n_names)) if n_names else ()
@@ -214,6 +221,11 @@ class ExportIndex:
     names: frozenset[str]
     ordinals: frozenset[int]
     forwarders: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def forwarded(self) -> dict[str, str]:
+        """``forwarders`` as a mapping, built once."""
+        return dict(self.forwarders)
 
 
 def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
@@ -301,7 +313,7 @@ def _delay_imports(img: _Image, rva: int, size: int, wide: bool, image_base: int
         attrs, name_rva, _, _, int_rva, _, _, _ = struct.unpack("<IIIIIIII", img.read(rva + 32 * i, 32))
         if not (name_rva or int_rva):
             break
-        if not attrs & 1:  # pre-VC7 descriptors hold virtual addresses, not RVAs
+        if not attrs & 1 and not wide:  # pre-VC7 (32-bit) descriptors hold virtual addresses, not RVAs
             name_rva, int_rva = name_rva - image_base, int_rva - image_base
         out.extend(_thunks(img, int_rva, wide, img.cstring(name_rva), True))
     return out

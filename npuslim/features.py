@@ -14,6 +14,7 @@ here, from the companions' version ranges and the files the source holds;
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,36 +59,39 @@ class FeatureChoice:
         return tuple(f"feature {name} left out: {reason}" for name, reason in self.dropped)
 
 
-def _first_release(manifest: BundleManifest, feature: str) -> str | None:
-    """The earliest release any required companion of ``feature`` applies to (its
-    lowest ``>=`` bound), or ``None`` when the ranges say nothing of it."""
-    bounds = []
-    for c in manifest.companions:
-        if c.feature != feature or c.if_present:
-            continue
-        for clause in c.versions.text.split(","):
-            clause = clause.strip()
-            if clause.startswith(">="):
-                bounds.append(clause[2:].strip())
-    return min(bounds, key=parse_version) if bounds else None
+def _why_not_applicable(manifest: BundleManifest, feature: str, version: str, where: str) -> str:
+    """Why no companion of ``feature`` applies to ``version``: the first release that ships it
+    when the source is older than every range and a range is open-ended, else the ranges."""
+    declared = [c for c in manifest.companions if c.feature == feature]
+    required = [c for c in declared if not c.if_present] or declared
+    ranges = [c.versions for c in required if c.versions.text]
+    lower = [clause.strip()[2:].strip() for r in ranges for clause in r.text.split(",")
+             if clause.strip().startswith(">=")]
+    open_ended = any(not any(cl.strip().startswith("<") for cl in r.text.split(",")) for r in ranges)
+    names = _names([c.name for c in required])
+    if lower and open_ended and parse_version(version) < parse_version(min(lower, key=parse_version)):
+        return f"{names} not in {where}; OpenVINO releases from {min(lower, key=parse_version)} on ship it"
+    spans = "; ".join(dict.fromkeys(f"{c.name} {c.versions.text.replace(' ', '')}"
+                                    for c in required if c.versions.text))
+    return f"the manifest gives {names.rsplit(' ', 1)[0]} only to other releases ({spans}), not to {where}"
 
 
-def feature_statuses(graph: DependencyGraph) -> tuple[FeatureStatus, ...]:
+def feature_statuses(graph: DependencyGraph, selected: frozenset[str] | None = None) -> tuple[FeatureStatus, ...]:
     """The status of every feature of ``graph.manifest``.
 
-    ``graph`` must be built with every feature selected (``build_graph(...,
-    features=manifest.all_features())``), so that every applicable companion
-    was looked up and walked once. A source whose OpenVINO version is unknown
-    (a plain folder of DLLs) has no companions at all: every feature is
-    available and adds nothing.
+    ``graph`` must be built with every feature selected (see ``features_for_source``),
+    so that every applicable companion was looked up and walked once. What a
+    feature adds is measured against ``selected`` (default: the manifest's
+    defaults that the source has): for a feature outside it, what turning it on
+    adds; for one inside, what turning it off removes. A source whose OpenVINO
+    version is unknown (a plain folder of DLLs) has no companions at all: every
+    feature is available and adds nothing.
     """
     manifest = graph.manifest
     if manifest is None:
         return ()
     version = graph.install.version
-    reach = _reach_by_feature(graph)
-    base = reach.get(None, {})
-    out = []
+    reasons: dict[str, str | None] = {}
     for feature in manifest.features:
         declared = [c for c in manifest.companions if c.feature == feature.name]
         statuses = [s for s in graph.companions if s.companion.feature == feature.name]
@@ -99,12 +103,24 @@ def feature_statuses(graph: DependencyGraph) -> tuple[FeatureStatus, ...]:
         if version is not None and declared and absent:
             reason = f"{_names(absent)} not in {where}"
         elif version is not None and declared and not present:
-            first = _first_release(manifest, feature.name)
-            required = [c.name for c in declared if not c.if_present] or [c.name for c in declared]
-            reason = (f"{_names(required)} not in {where}"
-                      + (f"; OpenVINO releases from {first} on ship it" if first else ""))
-        adds = {k: v for k, v in reach.get(feature.name, {}).items() if k not in base}
-        out.append(FeatureStatus(feature, reason is None, reason, tuple(sorted(adds.items()))))
+            required_apply = any(not s.companion.if_present for s in applicable)
+            has_required = any(not c.if_present for c in declared)
+            reason = (_why_not_applicable(manifest, feature.name, version, where)
+                      if not applicable or (has_required and not required_apply)
+                      else f"{_names([s.companion.name for s in applicable])} not in {where}")
+        reasons[feature.name] = reason
+    reach = _reacher(graph)
+    base = set(selected) if selected is not None else {
+        f.name for f in manifest.features if f.default and reasons[f.name] is None}
+    base_files = reach(frozenset(base))
+    out = []
+    for feature in manifest.features:
+        if feature.name in base:
+            adds = {k: v for k, v in base_files.items() if k not in reach(frozenset(base - {feature.name}))}
+        else:
+            adds = {k: v for k, v in reach(frozenset(base | {feature.name})).items() if k not in base_files}
+        out.append(FeatureStatus(feature, reasons[feature.name] is None, reasons[feature.name],
+                                 tuple(sorted(adds.items()))))
     return tuple(out)
 
 
@@ -113,11 +129,9 @@ def _names(names: list[str]) -> str:
     return f"{', '.join(unique)} {'is' if len(unique) == 1 else 'are'}"
 
 
-def _reach_by_feature(graph: DependencyGraph) -> dict[str | None, dict[str, int]]:
-    """Bundled files reachable from the roots through imports and the companions of no
-    feature (key ``None``), and of each feature in addition (key: the feature)."""
-    manifest = graph.manifest
-    assert manifest is not None
+def _reacher(graph: DependencyGraph) -> Callable[[frozenset[str]], dict[str, int]]:
+    """A function from a set of features to the bundled files (name -> bytes) reachable from
+    the roots through imports and the companions of no feature or of one of those features."""
     runtime_feature = {(s.companion.loaded_by.lower(), s.companion.name.lower()): s.companion.feature
                        for s in graph.companions if s.applies}
     imports: dict[str, list[str]] = defaultdict(list)
@@ -132,7 +146,7 @@ def _reach_by_feature(graph: DependencyGraph) -> dict[str | None, dict[str, int]
     # a companion loaded by something outside the graph (the application) starts a walk of its own
     outside = [src for src in runtime if src not in files]
 
-    def reach(feature: str | None) -> dict[str, int]:
+    def reach(features: frozenset[str]) -> dict[str, int]:
         seen: set[str] = set()
         stack = [r.lower() for r in graph.roots] + outside
         while stack:
@@ -141,13 +155,26 @@ def _reach_by_feature(graph: DependencyGraph) -> dict[str | None, dict[str, int]
                 continue
             seen.add(key)
             stack.extend(imports.get(key, ()))
-            stack.extend(dst for dst, feat in runtime.get(key, ()) if feat is None or feat == feature)
+            stack.extend(dst for dst, feat in runtime.get(key, ()) if feat is None or feat in features)
         return {files[k].name: files[k].size for k in seen if k in files}
 
-    result: dict[str | None, dict[str, int]] = {None: reach(None)}
-    for feature in manifest.features:
-        result[feature.name] = reach(feature.name)
-    return result
+    return reach
+
+
+def needs(graph: DependencyGraph, delivered: frozenset[str]) -> str | None:
+    """Why ``delivered`` cannot stand on its own: a feature whose companion is loaded by a
+    companion of a feature left out (the ONNX Runtime bundle's compiler without its NPU
+    plugin), or ``None``."""
+    owner = {s.companion.name.lower(): s.companion.feature for s in graph.companions if s.applies and s.path}
+    for s in graph.companions:
+        c = s.companion
+        if not s.applies or s.path is None or c.feature not in delivered:
+            continue
+        loader_feature = owner.get(c.loaded_by.lower())
+        if loader_feature is not None and loader_feature != c.feature and loader_feature not in delivered:
+            return (f"feature {c.feature} needs feature {loader_feature}: {c.name} is loaded by "
+                    f"{c.loaded_by}, which comes with {loader_feature}")
+    return None
 
 
 def choose_features(manifest: BundleManifest, statuses: tuple[FeatureStatus, ...], with_: list[str] | None,
@@ -157,7 +184,7 @@ def choose_features(manifest: BundleManifest, statuses: tuple[FeatureStatus, ...
     Unknown names are an ``InputError``; so is a feature asked with ``with_``
     that the source cannot deliver. A default feature it cannot deliver is
     dropped and recorded in ``dropped``. ``all`` asks for every feature the
-    source has.
+    source has (those it lacks are left out without a word).
     """
     requested = select_features(manifest, with_, without)
     by_name = {s.name: s for s in statuses}
@@ -171,7 +198,8 @@ def choose_features(manifest: BundleManifest, statuses: tuple[FeatureStatus, ...
         if name in explicit:
             raise InputError(f"feature {name} cannot be delivered: {status.reason}")
         delivered.discard(name)
-        dropped.append((name, status.reason or "not in this source"))
+        if manifest.feature(name) is not None and manifest.feature(name).default:  # type: ignore[union-attr]
+            dropped.append((name, status.reason or "not in this source"))
     return FeatureChoice(frozenset(requested), frozenset(delivered), tuple(dropped))
 
 
@@ -209,7 +237,11 @@ def features_for_source(install: OpenVinoInstall, manifest: BundleManifest, fact
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=every,
                         search_paths=search_paths, scan_hints=False)
     statuses = feature_statuses(graph)
-    return choose_features(manifest, statuses, with_, without), statuses
+    choice = choose_features(manifest, statuses, with_, without)
+    problem = needs(graph, choice.delivered)
+    if problem is not None:
+        raise InputError(problem)
+    return choice, statuses
 
 
 def features_json(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from npuslim.errors import InputError, MissingDependencyError, ToolError
-from npuslim.exports import read_export_index, read_symbol_tables
+from npuslim.exports import read_symbol_tables
+from npuslim.manifest import parse_version
 from npuslim.pe import read_pe
 from npuslim.sources import (
     DEFAULT_PLATFORM,
@@ -29,10 +30,12 @@ from npuslim.sources import (
     is_requirement,
     locate,
 )
-from npuslim.symbols import demangle
+from npuslim.symbols import check_symbols, demangle
 from npuslim.tools import run_tool
 
 ORT_MANIFEST = "onnxruntime-npu"
+# pick_openvino downloads each release it tries (40-85 MB): the built-against one, then the newest few
+MAX_RELEASES_TRIED = 6
 ORT_DLL = "onnxruntime.dll"
 PROVIDER_DLL = "onnxruntime_providers_openvino.dll"
 SHARED_DLL = "onnxruntime_providers_shared.dll"
@@ -89,7 +92,10 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
     if not (dll_dir / PROVIDER_DLL).is_file():
         raise InputError(f"{source}: no {PROVIDER_DLL} beside {ORT_DLL}: this ONNX Runtime has no OpenVINO "
                          "execution provider (the package is onnxruntime-openvino)")
-    license_root = folder if (folder / "onnxruntime" / "LICENSE").is_file() else None
+    # licences sit in the package folder above capi/ (onnxruntime/LICENSE); the root handed to the
+    # plan is the folder that holds that package folder
+    license_root = next((root for root in (folder, dll_dir.parent.parent, dll_dir.parent)
+                         if (root / "onnxruntime" / "LICENSE").is_file()), None)
     built = _BUILT_AGAINST.search((dll_dir / PROVIDER_DLL).read_bytes())
     return OnnxRuntimeSource(
         origin=source, dll_dir=dll_dir, license_root=license_root,
@@ -122,12 +128,11 @@ def provider_fit(ort: OnnxRuntimeSource, install: OpenVinoInstall) -> SymbolFit:
     ov_dll = next((p for p in install.dll_dir.iterdir() if p.name.lower() == "openvino.dll"), None)
     if ov_dll is None:
         raise InputError(f"{install.root}: no openvino.dll in {install.dll_dir}")
-    wanted = [s for s in read_symbol_tables(ort.dll_dir / PROVIDER_DLL, exports=False).imports
-              if s.dll.lower() == "openvino.dll"]
-    exports = read_export_index(ov_dll)
-    missing = sorted({s.name or f"#{s.ordinal}" for s in wanted
-                      if (s.name not in exports.names if s.name is not None else s.ordinal not in exports.ordinals)})
-    return SymbolFit(install.version or str(install.root), len(wanted), tuple(missing))
+    provider = ort.dll_dir / PROVIDER_DLL
+    imported = sum(1 for s in read_symbol_tables(provider, exports=False).imports if s.dll.lower() == "openvino.dll")
+    missing = next((m.symbols for m in check_symbols([(PROVIDER_DLL, provider), ("openvino.dll", ov_dll)])
+                    if m.dll.lower() == "openvino.dll"), ())
+    return SymbolFit(install.version or str(install.root), imported, missing)
 
 
 def openvino_releases(platform: str = DEFAULT_PLATFORM) -> tuple[str, ...]:
@@ -148,8 +153,8 @@ def pick_openvino(ort: OnnxRuntimeSource, *, platform: str = DEFAULT_PLATFORM,
     one exports every symbol the provider imports, else the newest on the index that
     does. Returns the install, the fit and one sentence saying why it was chosen."""
     listed = releases if releases is not None else openvino_releases(platform)
-    order = ([ort.built_against] if ort.built_against in listed else []) + [
-        v for v in listed if v != ort.built_against]
+    order = (([ort.built_against] if ort.built_against in listed else []) + [
+        v for v in listed if v != ort.built_against])[:MAX_RELEASES_TRIED]
     tried: list[str] = []
     for version in order:
         install = locate(f"openvino=={version}", platform=platform)
@@ -161,8 +166,9 @@ def pick_openvino(ort: OnnxRuntimeSource, *, platform: str = DEFAULT_PLATFORM,
             return install, fit, (f"OpenVINO {version} chosen: openvino.dll exports all {fit.imported} symbols "
                                    f"{PROVIDER_DLL} imports ({why}{tried_text})")
         tried.append(f"{version} (lacks {len(fit.missing)})")
-    raise MissingDependencyError(f"no OpenVINO release on the index exports every symbol {PROVIDER_DLL} imports "
-                                 f"(tried {', '.join(tried)})", ("openvino.dll",))
+    raise MissingDependencyError(f"none of the {len(tried)} OpenVINO releases tried exports every symbol "
+                                 f"{PROVIDER_DLL} imports (tried {', '.join(tried)}); give an OpenVINO source",
+                                 ("openvino.dll",))
 
 
 def require_fit(ort: OnnxRuntimeSource, install: OpenVinoInstall, *, platform: str = DEFAULT_PLATFORM) -> SymbolFit:
@@ -174,7 +180,9 @@ def require_fit(ort: OnnxRuntimeSource, install: OpenVinoInstall, *, platform: s
     names = list(dict.fromkeys(demangle(s) for s in fit.missing))  # overloads read alike
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     hint = ""
-    if ort.built_against and not (install.version or "").startswith(ort.built_against):
+    same = install.version is not None and ort.built_against is not None and (
+        parse_version(install.version)[:3] == parse_version(ort.built_against)[:3])
+    if ort.built_against and not same:
         try:
             other = provider_fit(ort, locate(f"openvino=={ort.built_against}", platform=platform))
             if other.fits:
@@ -187,19 +195,24 @@ def require_fit(ort: OnnxRuntimeSource, install: OpenVinoInstall, *, platform: s
         f"{PROVIDER_DLL} imports ({shown}){hint}", ("openvino.dll",))
 
 
-def sources_with_onnxruntime(source: str | None, onnxruntime: str, *,
-                             platform: str = DEFAULT_PLATFORM) -> tuple[OpenVinoInstall, OnnxRuntimeSource, str | None]:
+def sources_with_onnxruntime(source: str | None, onnxruntime: str, *, platform: str = DEFAULT_PLATFORM
+                             ) -> tuple[OpenVinoInstall, OnnxRuntimeSource, tuple[str, ...]]:
     """Locate both sources of an ONNX Runtime bundle: ONNX Runtime, and OpenVINO as given
     (refused when it lacks symbols the provider imports) or, when ``source`` is None,
     picked by ``pick_openvino``. Returns the OpenVINO install with ONNX Runtime's
-    licences added, ONNX Runtime, and a note saying which OpenVINO was picked (or None)."""
+    licences added, ONNX Runtime, and lines for the user (which OpenVINO was picked,
+    a licence that was not found)."""
     ort = locate_onnxruntime(onnxruntime, platform=platform)
+    notes: list[str] = []
+    if ort.license_root is None:
+        notes.append(f"warning: no ONNX Runtime licence (onnxruntime/LICENSE) found near {ort.dll_dir}: "
+                     "the bundle ships without it")
     if source is None:
         install, _fit, note = pick_openvino(ort, platform=platform)
-        return combined(install, ort), ort, note
+        return combined(install, ort), ort, (note, *notes)
     install = locate(source, platform=platform)
     require_fit(ort, install, platform=platform)
-    return combined(install, ort), ort, None
+    return combined(install, ort), ort, tuple(notes)
 
 
 def source_size(ort: OnnxRuntimeSource) -> tuple[int, str]:

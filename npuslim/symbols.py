@@ -82,7 +82,7 @@ def _exported(name: str | None, ordinal: int | None, dll: str, index, paths: dic
         return ordinal in table.ordinals
     if name not in table.names:
         return False
-    forward = dict(table.forwarders).get(name)
+    forward = table.forwarded.get(name)
     if forward is None or depth > 8:
         return True
     target_dll, _, target_name = forward.partition(".")

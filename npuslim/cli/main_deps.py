@@ -60,9 +60,9 @@ def deps(
     facts = load_windows_facts()
     search_paths = tuple(search_path or ())
     if onnxruntime:
-        install, ort, note = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
         search_paths += (ort.dll_dir,)
-        if note:
+        for note in notes:
             stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
     else:
         install = locate(source, platform=platform)

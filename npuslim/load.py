@@ -14,6 +14,8 @@ import hashlib
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -171,9 +173,52 @@ def _windows_path(path: Path, runner: str) -> str:
     return str(path) if runner == "native" else "Z:" + str(path).replace("/", "\\")
 
 
+DEFAULT_LOAD_TIMEOUT = 180.0
+
+
+def run_probe(args: list[str], *, timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
+    """Run the probe in its own process group; ``(exit status, output)``, status ``None`` when it
+    did not finish within ``timeout`` seconds (the whole group is killed then, so a DllMain that
+    never returns cannot keep npuslim waiting)."""
+    kwargs: dict = {"start_new_session": True} if os.name == "posix" else {
+        "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, **kwargs)
+    except OSError as exc:
+        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            out = b""
+        return None, (out or b"").decode("utf-8", "replace")
+    except BaseException:
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+
+
 def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
-                timeout: float = 600) -> LoadResult:
-    """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed."""
+                timeout: float = DEFAULT_LOAD_TIMEOUT) -> LoadResult:
+    """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed.
+
+    A probe that does not finish within ``timeout`` seconds is a failed load
+    (a DllMain that never returns), not a tool error.
+    """
     bin_dir = bundle / BIN
     c_api = bin_dir / "openvino_c.dll"
     if not c_api.is_file():
@@ -191,12 +236,17 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
         prefix_dir.parent.mkdir(parents=True, exist_ok=True)
         env.update({"WINEPREFIX": str(prefix_dir), "WINEDEBUG": "-all,err+module",
                     "WINEDLLOVERRIDES": ";".join(overrides), "WINEARCH": "win64"})
-    run = run_tool([*prefix, str(probe), _windows_path(c_api, runner), device], timeout=timeout, env=env)
-    steps = parse_probe_output(run.output)
-    missing = parse_wine_missing(run.output)
+    returncode, output = run_probe([*prefix, str(probe), _windows_path(c_api, runner), device],
+                                   timeout=timeout, env=env)
+    steps = parse_probe_output(output)
+    missing = parse_wine_missing(output)
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge(steps, missing, bin_names, device)
-    if not steps and not missing:
-        tail = " ".join(run.output.strip().splitlines()[-3:])
-        verdict = f"the probe printed nothing (exit {run.returncode}): {tail}"
+    if returncode is None:
+        last = steps[-1].title if steps else "loading openvino_c.dll"
+        ok, verdict = False, (f"the load did not finish within {timeout:g} s (after: {last}); a DLL's "
+                              "initialisation (DllMain) never returned")
+    elif not steps and not missing:
+        tail = " ".join(output.strip().splitlines()[-3:])
+        verdict = f"the probe printed nothing (exit {returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)

@@ -9,9 +9,11 @@ runtime, driver). Problems are collected, never raised one by one.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from npuslim.bundle import REPORT_FILES as _PACK_REPORTS
 from npuslim.bundle import sha256_file
 from npuslim.errors import InputError
 from npuslim.lockfile import BundleLock, read_lock
@@ -21,7 +23,7 @@ from npuslim.plan import BIN, BUNDLE_MANIFEST
 from npuslim.resolve import BUNDLED, MISSING, Resolver
 
 # Files pack writes beside the manifest; they describe the bundle, they are not of it.
-REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json"})
+REPORT_FILES = frozenset({BUNDLE_MANIFEST}) | _PACK_REPORTS
 
 
 @dataclass(frozen=True)
@@ -45,36 +47,61 @@ class VerifyResult:
 
 
 def verify_bundle(bundle: Path) -> VerifyResult:
-    """Check ``bundle`` against its own manifest; the result lists every problem."""
+    """Check ``bundle`` against its own manifest; the result lists every problem.
+
+    A bundle holds regular files and folders only: a symbolic link anywhere in
+    it is a problem, and no file outside the bundle is ever read.
+    """
     lock = read_lock(bundle, BUNDLE_MANIFEST)
     problems: list[Problem] = []
     listed = {f.path for f in lock.files}
 
     for f in lock.files:
         path = bundle / f.path
-        if not path.is_file():
+        if _through_link(bundle, f.path):
+            problems.append(Problem(f.path, "symlink", f"{f.path}: reached through a symbolic link"))
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
             problems.append(Problem(f.path, "missing", f"{f.path}: listed in the manifest but not in the bundle"))
             continue
-        size = path.stat().st_size
-        if size != f.size:
-            problems.append(Problem(f.path, "size", f"{f.path}: {size} bytes, the manifest says {f.size}"))
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(Problem(f.path, "not-a-file", f"{f.path}: not a regular file"))
+            continue
+        if st.st_size != f.size:
+            problems.append(Problem(f.path, "size", f"{f.path}: {st.st_size} bytes, the manifest says {f.size}"))
             continue
         if sha256_file(path) != f.sha256:
             problems.append(Problem(f.path, "sha256", f"{f.path}: sha256 differs from the manifest"))
 
-    for dirpath, _dirs, names in os.walk(bundle):
-        for name in names:
-            rel = (Path(dirpath) / name).relative_to(bundle).as_posix()
-            if rel in listed or rel in REPORT_FILES:
-                continue
-            problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the manifest"))
+    for dirpath, dirs, names in os.walk(bundle):
+        for name in dirs + names:
+            full = Path(dirpath) / name
+            rel = full.relative_to(bundle).as_posix()
+            if full.is_symlink():
+                problems.append(Problem(rel, "symlink", f"{rel}: a symbolic link in the bundle"))
+            elif name in names and rel not in listed and rel not in REPORT_FILES:
+                problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the manifest"))
 
     dlls_checked = _check_closure(bundle, lock, problems)
     return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems))
 
 
+def _through_link(bundle: Path, rel: str) -> bool:
+    """True when a component of ``bundle/rel`` is a symbolic link."""
+    path = bundle
+    for part in rel.split("/"):
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
+
+
 def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
     bin_dir = bundle / BIN
+    if bin_dir.is_symlink():
+        return 0  # reported as a symbolic link above; never followed
     if not bin_dir.is_dir():
         problems.append(Problem(BIN, "missing", f"{BIN}/: the bundle has no DLL folder"))
         return 0
@@ -85,7 +112,7 @@ def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> i
     recorded_missing = {m["name"].lower() for m in lock.missing}
     checked = 0
     for path in sorted(bin_dir.iterdir()):
-        if path.suffix.lower() != ".dll" or not path.is_file():
+        if path.suffix.lower() != ".dll" or path.is_symlink() or not path.is_file():
             continue
         rel = f"{BIN}/{path.name}"
         try:

@@ -18,6 +18,7 @@ from npuslim.cli.common import (
     WithOpt,
     WithoutOpt,
     error_boundary,
+    esc,
     stderr,
     stdout,
 )
@@ -70,5 +71,5 @@ def deps(
     if graph.missing:
         names = tuple(n.name for n in graph.missing)
         if fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid):
-            stderr().print(f"npuslim: missing: {', '.join(names)}", highlight=False)
+            stderr().print(f"npuslim: missing: {esc(', '.join(names))}", highlight=False)
         raise typer.Exit(MissingDependencyError.exit_code)

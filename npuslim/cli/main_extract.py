@@ -21,10 +21,11 @@ from npuslim.cli.common import (
     WithOpt,
     WithoutOpt,
     error_boundary,
+    esc,
     stderr,
     stdout,
 )
-from npuslim.errors import InputError
+from npuslim.errors import UsageError
 from npuslim.features import select_features
 from npuslim.graph import build_graph
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
@@ -78,7 +79,7 @@ def extract(
         _print_features(install, bundle_manifest, features)
         return
     if out is None:
-        raise InputError("give the bundle folder with -o OUT")
+        raise UsageError("extract needs the bundle folder: -o OUT")
     plan = plan_bundle(
         install, manifest=bundle_manifest, facts=load_windows_facts(), features=features,
         roots=tuple(root) if root else None, search_paths=tuple(search_path or ()),
@@ -92,7 +93,7 @@ def extract(
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
-            task = bar.add_task(out.name, total=plan.total_bytes)
+            task = bar.add_task(esc(out.name), total=plan.total_bytes)
             result = write_bundle(plan, out, force=force,
                                   progress=lambda _f, n: bar.advance(task, n))
     else:
@@ -102,15 +103,15 @@ def extract(
     else:
         print_summary(plan, out)
     for warning in plan.warnings:
-        err.print(f"npuslim: warning: {warning}", highlight=False, soft_wrap=True)
+        err.print(f"npuslim: warning: {esc(warning)}", highlight=False, soft_wrap=True)
 
 
 def print_summary(plan: BundlePlan, out: Path) -> None:
     console = stdout()
     install = plan.install
-    console.print(f"[bold]Bundle {out}[/]  from {install.origin} "
-                  f"(OpenVINO {install.version or 'version unknown'}; features: "
-                  f"{', '.join(sorted(plan.features)) or 'none'})")
+    console.print(f"[bold]Bundle {esc(str(out))}[/]  from {esc(install.origin)} "
+                  f"(OpenVINO {esc(install.version or 'version unknown')}; features: "
+                  f"{esc(', '.join(sorted(plan.features)) or 'none')})")
     table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("folder")
     table.add_column("files", justify="right")
@@ -126,21 +127,21 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
         (f"{LICENSES}/", plan.by_role(ROLE_LICENSE), ""),
     ]
     for name, files, note in rows:
-        table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), note)
+        table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), esc(note))
     total = plan.total_bytes
     table.add_row("[bold]total[/]", f"[bold]{len(plan.files)}[/]", f"[bold]{format_size(total)}[/]", "")
     console.print(table)
     console.print(f"  = {percent(total, plan.source_size)} of the source install "
-                  f"({format_size(plan.source_size)}: {plan.source_size_how})", soft_wrap=True)
+                  f"({format_size(plan.source_size)}: {esc(plan.source_size_how)})", soft_wrap=True)
     console.print(f"  = {percent(total, BASELINE_BYTES)} of the {format_size(BASELINE_BYTES)} full "
                   "OpenVINO install")
     console.print("[bold]The target machine must provide[/]")
     for req in plan.requirements:
         dlls_text = ", ".join(req.dlls) if len(req.dlls) <= 4 else f"{len(req.dlls)} DLLs ({req.dlls[0]}, ...)"
-        console.print(f"  {req.name}: {dlls_text}", soft_wrap=True)
-        console.print(Padding(f"[dim]{req.note}[/]", (0, 0, 0, 4)))
+        console.print(f"  {esc(req.name)}: {esc(dlls_text)}", soft_wrap=True)
+        console.print(Padding(f"[dim]{esc(req.note)}[/]", (0, 0, 0, 4)))
     for m in plan.missing:
-        console.print(f"  [bold red]MISSING[/] {m.name} (needed by {', '.join(m.required_by)})")
+        console.print(f"  [bold red]MISSING[/] {esc(m.name)} (needed by {esc(', '.join(m.required_by))})")
 
 
 def _print_features(install: OpenVinoInstall, manifest: BundleManifest, chosen: frozenset[str]) -> None:
@@ -151,8 +152,8 @@ def _print_features(install: OpenVinoInstall, manifest: BundleManifest, chosen: 
         return {n.key: n.size for n in graph.files}
 
     base = files_with(frozenset())
-    table = Table(title=f"Features of manifest {manifest.name} for {install.origin} "
-                  f"(OpenVINO {install.version or '?'})", title_justify="left", show_edge=False)
+    table = Table(title=f"Features of manifest {esc(manifest.name)} for {esc(install.origin)} "
+                  f"(OpenVINO {esc(install.version or '?')})", title_justify="left", show_edge=False)
     table.add_column("feature")
     table.add_column("default")
     table.add_column("selected")
@@ -161,7 +162,7 @@ def _print_features(install: OpenVinoInstall, manifest: BundleManifest, chosen: 
     table.add_column("what it is for", overflow="fold")
     for feature in manifest.features:
         extra = {k: v for k, v in files_with(frozenset({feature.name})).items() if k not in base}
-        table.add_row(feature.name, "yes" if feature.default else "", "yes" if feature.name in chosen else "",
-                      format_size(sum(extra.values())), ", ".join(sorted(extra)) or "(nothing in this source)",
-                      feature.description)
+        table.add_row(esc(feature.name), "yes" if feature.default else "", "yes" if feature.name in chosen else "",
+                      format_size(sum(extra.values())), esc(", ".join(sorted(extra)) or "(nothing in this source)"),
+                      esc(feature.description))
     stdout().print(table)

@@ -78,6 +78,13 @@ def stdout() -> Console:
     return Console(file=GuardedStream(sys.stdout), highlight=False, soft_wrap=False)  # type: ignore[arg-type]
 
 
+def write_stdout(text: str) -> None:
+    """Machine-readable output (JSON, DOT, Mermaid) as is: no rich processing, failures are exit 7."""
+    stream = GuardedStream(sys.stdout)
+    stream.write(text)
+    stream.flush()
+
+
 def stderr() -> Console:
     return Console(file=_SafeStderr(), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 

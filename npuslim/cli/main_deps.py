@@ -21,6 +21,7 @@ from npuslim.cli.common import (
     esc,
     stderr,
     stdout,
+    write_stdout,
 )
 from npuslim.errors import MissingDependencyError
 from npuslim.features import select_features
@@ -59,15 +60,14 @@ def deps(
         search_paths=tuple(search_path or ()),
         scan_hints=hints,
     )
-    out = stdout()
     if fmt is DepsFormat.json:
-        out.out(serialize.graph_to_json(graph), end="")
+        write_stdout(serialize.graph_to_json(graph))
     elif fmt is DepsFormat.dot:
-        out.out(serialize.graph_to_dot(graph), end="")
+        write_stdout(serialize.graph_to_dot(graph))
     elif fmt is DepsFormat.mermaid:
-        out.out(serialize.graph_to_mermaid(graph), end="")
+        write_stdout(serialize.graph_to_mermaid(graph))
     else:
-        render_deps.print_graph(out, graph, fmt.value)
+        render_deps.print_graph(stdout(), graph, fmt.value)
     if graph.missing:
         names = tuple(n.name for n in graph.missing)
         if fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid):

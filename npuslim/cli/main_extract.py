@@ -24,6 +24,7 @@ from npuslim.cli.common import (
     esc,
     stderr,
     stdout,
+    write_stdout,
 )
 from npuslim.errors import UsageError
 from npuslim.features import select_features
@@ -99,7 +100,7 @@ def extract(
     else:
         result = write_bundle(plan, out, force=force)
     if json_out:
-        stdout().out(to_json(result.lock), end="")
+        write_stdout(to_json(result.lock))
     else:
         print_summary(plan, out)
     for warning in plan.warnings:

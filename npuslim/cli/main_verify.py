@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from npuslim import __version__
-from npuslim.cli.common import OutputFormat, error_boundary, esc, stdout
+from npuslim.cli.common import OutputFormat, error_boundary, esc, stdout, write_stdout
 from npuslim.errors import LoadError, VerifyError
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def verify(
               if load else None)
     out = stdout()
     if fmt is OutputFormat.json:
-        out.out(json.dumps(result_dict(result, loaded), indent=2))
+        write_stdout(json.dumps(result_dict(result, loaded), indent=2) + "\n")
     else:
         for problem in result.problems:
             out.print(f"[red]FAIL[/] {esc(problem.message)}", highlight=False, soft_wrap=True)

@@ -62,8 +62,10 @@ def _grouped(children: list[Node]) -> Text | None:
     return text
 
 
-# Deeper than this, the tree stops expanding (the table and JSON list every file).
+# Deeper than this, the tree stops expanding; missing imports past the first TREE_MAX_MISSING
+# imports of one DLL are counted, not named (the summary, the table and JSON name every one).
 TREE_MAX_DEPTH = 32
+TREE_MAX_MISSING = 20
 
 
 def render_tree(graph: DependencyGraph) -> Tree:
@@ -84,9 +86,12 @@ def render_tree(graph: DependencyGraph) -> Tree:
             branch, edges, seen, leaves, depth = stack[-1]
             edge = next(edges, None)
             if edge is None:
-                grouped = _grouped(leaves)
+                grouped = _grouped([n for n in leaves if n.dep_class != MISSING])
                 if grouped is not None:
                     branch.add(grouped)
+                more = sum(1 for n in leaves if n.dep_class == MISSING)
+                if more:
+                    branch.add(Text(f"... and {more} more missing (listed below)", style=STYLES[MISSING]))
                 stack.pop()
                 continue
             child = graph.node(edge.target)
@@ -94,6 +99,8 @@ def render_tree(graph: DependencyGraph) -> Tree:
                 continue
             seen.add(child.key)
             if child.dep_class not in (BUNDLED, MISSING, DRIVER):
+                leaves.append(child)
+            elif child.dep_class == MISSING and len(seen) > TREE_MAX_MISSING:
                 leaves.append(child)
             elif child.key in shown:
                 branch.add(Text(f"{child.name}  (see above)", style="dim"))

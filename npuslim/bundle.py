@@ -249,7 +249,7 @@ def check_output(out: Path, install_root: Path, *, force: bool, also_ours: froze
     except (OSError, RuntimeError) as exc:
         raise OutputError(f"{out}: cannot resolve the path ({exc})") from exc
     if out_r == src_r or src_r in out_r.parents or out_r in src_r.parents:
-        raise OutputError(f"{out}: overlaps the source {install_root}; choose another folder")
+        raise OutputError(f"{out}: overlaps the source install {install_root}; choose another folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
     if out.parent.exists():

@@ -243,3 +243,37 @@ def test_real_wheel_from_a_zip_with_a_bomb_beside_it_is_refused(ov2026, tmp_path
         dst.writestr("openvino/libs/zeros.dll", bytes(200 << 20))
     result = run("deps", str(bomb))
     assert result.exit_code == 4 and "zip bomb" in one_error_line(result)
+
+
+# ----------------------------------------------------------------- a loader that never returns
+
+HANGING_DLLMAIN = """
+#include <windows.h>
+BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
+    if (reason == DLL_PROCESS_ATTACH) { for (;;) Sleep(1000); }
+    return TRUE;
+}
+"""
+
+
+@pytest.mark.wine
+@pytest.mark.mingw
+def test_a_dllmain_that_never_returns_is_a_failed_load(tmp_path: Path) -> None:
+    from npuslim.load import find_runner
+    from tests.support.mingw import build_dll
+    from tests.support.tools import unavailable
+
+    try:
+        find_runner()
+    except Exception as exc:  # noqa: BLE001
+        unavailable(str(exc))
+    src = tmp_path / "src"
+    build_dll(src, "openvino_c.dll", extra_source=HANGING_DLLMAIN)
+    manifest = tmp_path / "hang.yaml"
+    manifest.write_text("schema_version: 1\nname: hang\nroots: [openvino_c.dll]\n")
+    out = tmp_path / "out"
+    assert run("extract", str(src), "-m", str(manifest), "-o", str(out)).exit_code == 0
+    result = run("verify", str(out), "--load", "--timeout", "30", "--format", "json")
+    assert result.exit_code == 8, result.stdout + result.stderr
+    load = json.loads(result.stdout)["load"]
+    assert not load["ok"] and "did not finish within 30 s" in load["verdict"]

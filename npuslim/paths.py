@@ -74,14 +74,14 @@ def check_regular(path: Path, st: os.stat_result, *, error: type[NpuslimError] =
 
 def open_regular(path: Path, *, error: type[NpuslimError] = InputError) -> BinaryIO:
     """Open ``path`` for reading only if it is a regular file; never blocks on a FIFO."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait for a writer
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise error(f"{path}: cannot read: {os_reason(exc)}") from exc
     try:
         check_regular(path, os.fstat(fd), error=error)
-        if hasattr(os, "set_blocking"):
+        if nonblock:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

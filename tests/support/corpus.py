@@ -367,6 +367,13 @@ def cases() -> list[Case]:
     add(Case("bounds-yaml-deep-block-nesting", "unbounded",
              _manifest_case("".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "v\n"), 4))
     add(Case("bounds-yaml-huge-file", "unbounded", _manifest_case("# " + "x" * (2 << 20)), 4))
+    add(Case("bounds-yaml-recursive-alias", "unbounded", _manifest_case("a: &a [1, *a]\n"), 4))
+    add(Case("outside-manifest-companion-path", "outside",
+             _manifest_case(TEST_MANIFEST.replace("name: d.dll", "name: ../../d.dll")), 4))
+    add(Case("outside-manifest-licence-pattern", "outside",
+             _manifest_case(TEST_MANIFEST.replace('licenses: ["LICENSE.txt"]', 'licenses: ["../*"]')), 4))
+    add(Case("outside-manifest-import-library-path", "outside",
+             _manifest_case(TEST_MANIFEST + "import_libraries: [{name: /etc/passwd}]\n"), 4))
 
     def wheel_bomb(s: dict[str, Path]) -> list[str]:
         wheel = _crafted_wheel(s, extra={"openvino/libs/zeros.dll": bytes(64 << 20)})

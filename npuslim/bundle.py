@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,8 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Progress
 
 
 def _pid_alive(pid: int) -> bool:
+    if not 0 < pid < 1 << 31:
+        return False
     if sys.platform == "win32":
         # os.kill(pid, 0) would send CTRL_C_EVENT there; ask for a handle instead.
         import ctypes
@@ -121,7 +124,7 @@ def _pid_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
@@ -167,7 +170,7 @@ def lock_output(out: Path) -> None:
                 holder = lock.read_text(encoding="ascii", errors="replace").strip()
             except OSError:
                 holder = ""
-            if holder.isdigit() and int(holder) != os.getpid() and not _pid_alive(int(holder)):
+            if _stale_lock(lock, holder):
                 lock.unlink(missing_ok=True)  # left by a run that died
                 continue
             who = f"pid {holder}" if holder.isdigit() else "starting"
@@ -175,11 +178,26 @@ def lock_output(out: Path) -> None:
                               f"finished (or remove {lock} if no npuslim is running)") from None
         except OSError as exc:
             raise OutputError(f"{out}: cannot write beside it: {os_reason(exc)}") from exc
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(str(os.getpid()))
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(str(os.getpid()))
+        except OSError as exc:
+            lock.unlink(missing_ok=True)
+            raise OutputError(f"{out}: cannot write beside it: {os_reason(exc)}") from exc
         _HELD_LOCKS[key] = lock
         return
     raise OutputError(f"{out}: cannot take the lock {lock}")
+
+
+def _stale_lock(lock: Path, holder: str) -> bool:
+    """A lock whose process is gone (or is this one: a lock this process no longer holds), or an
+    empty one older than a minute (its run died between creating and filling it)."""
+    if holder.isdigit():
+        return int(holder) == os.getpid() or not _pid_alive(int(holder))
+    try:
+        return time.time() - lock.stat().st_mtime > 60
+    except OSError:
+        return False
 
 
 def release_output(out: Path) -> None:

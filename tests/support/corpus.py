@@ -466,6 +466,13 @@ def cases() -> list[Case]:
         return _extract(s, "-o", str(s["box"] / "out"))
     add(Case("output-stale-lock-is-taken-over", "concurrency", stale_lock, 0, may_write=("out", ".out.npuslim-lock")))
 
+    def absurd_pid(s: dict[str, Path]) -> list[str]:
+        _write(s["box"] / ".out.npuslim-lock", "99999999999999999999")
+        (s["box"] / ".out.npuslim-staging-99999999999999999999").mkdir()
+        return _extract(s, "-o", str(s["box"] / "out"))
+    add(Case("output-stale-lock-absurd-pid", "concurrency", absurd_pid, 0,
+             may_write=("out", ".out.npuslim-lock", ".out.npuslim-staging-99999999999999999999")))
+
     def live_lock(s: dict[str, Path]) -> list[str]:
         _write(s["box"] / ".out.npuslim-lock", "1")
         return _extract(s, "-o", str(s["box"] / "out"))

@@ -192,6 +192,8 @@ def _extract_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, wh
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         out = open(dest, "wb")
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+        raise InputError(f"{wheel}: entry {member.filename[:120]!r} clashes with another entry") from exc
     except OSError as exc:
         raise OutputError(f"{dest}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
     written = 0

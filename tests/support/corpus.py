@@ -520,6 +520,23 @@ def cases() -> list[Case]:
         return _cli("deps", str(wheel), "--root", "a.dll")
     add(Case("input-wheel-unknown-compression", "exit codes", wheel_unknown_compression, 4, may_write=()))
 
+    add(Case("input-wheel-entries-clash", "exit codes",
+             lambda s: _cli("deps", str(_crafted_wheel(s, extra={"openvino/libs/a.dll/x.dll": valid})),
+                            "--root", "a.dll"), 4, may_write=()))
+    add(Case("input-wheel-control-characters", "exit codes",
+             lambda s: _cli("deps", str(_crafted_wheel(s, extra={"openvino/libs/\x01.dll": valid})),
+                            "--root", "a.dll"), 4, may_write=()))
+
+    def undecodable_name(s: dict[str, Path]) -> list[str]:
+        bundle = _bundle(s)
+        (bundle / "bin" / os.fsdecode(b"\xff\xfe.dll")).write_bytes(valid)
+        return _cli("verify", str(bundle))
+    add(Case("bundle-undecodable-file-name", "bundle manifest", undecodable_name, 5))
+
+    def undecodable_install(s: dict[str, Path]) -> list[str]:
+        (s["release"] / os.fsdecode(b"\xff[b]x[red].dll")).write_bytes(valid)
+        return _cli("deps", str(s["install"]), "-m", str(s["manifest"]))
+    add(Case("input-undecodable-dll-name", "exit codes", undecodable_install, 0))
     add(Case("input-wheel-not-a-zip", "exit codes",
              lambda s: _cli("deps", str(_write(s["box"] / "x.whl", b"PK\x03\x04 not really"))), 4, may_write=()))
     add(Case("input-wheel-truncated", "exit codes",

@@ -277,3 +277,23 @@ def test_a_dllmain_that_never_returns_is_a_failed_load(tmp_path: Path) -> None:
     assert result.exit_code == 8, result.stdout + result.stderr
     load = json.loads(result.stdout)["load"]
     assert not load["ok"] and "did not finish within 30 s" in load["verdict"]
+
+
+def test_ctrl_c_while_writing_leaves_nothing_behind(tmp_path: Path) -> None:
+    """SIGINT once the staging folder exists: exit 130, one line, no staging folder, no lock."""
+    import signal
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2000):
+        (src / f"n{i}.dll").write_bytes(build_pe((f"n{i + 1}.dll",) if i < 1999 else ("KERNEL32.dll",)))
+    out = tmp_path / "out"
+    proc = _npuslim("extract", str(src / "n0.dll"), "-o", str(out), env={"NPUSLIM_CACHE_DIR": str(tmp_path / "c")})
+    while proc.poll() is None and not list(tmp_path.glob(".out.npuslim-staging-*")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.strip() == "npuslim: error: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]

@@ -241,6 +241,15 @@ def _foreign_files(folder: Path, ours: set[str]) -> list[str]:
     return sorted(foreign)
 
 
+def check_name(out: Path) -> None:
+    """OUT must end in a real name (not ``.``, ``..`` or ``/``) short enough for its staging folder."""
+    if out.name in ("", ".", ".."):
+        raise OutputError(f"{out}: name the bundle folder itself (its staging folder and lock go beside it)")
+    if len(os.fsencode(out.name)) + _NAME_ROOM > _MAX_NAME:
+        raise OutputError(f"{out.name[:60]}...: the name is too long ({len(out.name)} characters; at most "
+                          f"{_MAX_NAME - _NAME_ROOM})")
+
+
 def check_output(out: Path, install_root: Path, *, force: bool, also_ours: frozenset[str] = frozenset()) -> None:
     """The one output check, before any work; ``OutputError`` (exit 7) naming the path.
 
@@ -252,9 +261,7 @@ def check_output(out: Path, install_root: Path, *, force: bool, also_ours: froze
     manifest lists, the size reports and ``also_ours``): anything else there is
     never deleted.
     """
-    if len(os.fsencode(out.name)) + _NAME_ROOM > _MAX_NAME:
-        raise OutputError(f"{out.name[:60]}...: the name is too long ({len(out.name)} characters; at most "
-                          f"{_MAX_NAME - _NAME_ROOM})")
+    check_name(out)
     if out.is_symlink():
         raise OutputError(f"{out}: is a symbolic link; name the folder itself")
     for ancestor in out.absolute().parents:
@@ -386,6 +393,7 @@ def fresh_staging(out: Path) -> Path:
 
     ``OutputError`` when it cannot be made (read-only, below a file, name too long, ...).
     """
+    check_name(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         lock_output(out)

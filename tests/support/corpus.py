@@ -446,6 +446,9 @@ def cases() -> list[Case]:
              lambda s: _extract(s, "-o", str(s["box"] / "secret.txt")), 7, may_write=()))
     add(Case("output-name-300-characters", "exit codes",
              lambda s: _extract(s, "-o", str(s["box"] / ("o" * 300))), 7, may_write=()))
+    for label, name in (("dot", "."), ("dotdot", ".."), ("root", "/"), ("climbing", "x/..")):
+        add(Case(f"output-named-{label}", "exit codes", lambda s, name=name: _extract(s, "-o", name), 7,
+                 may_write=()))
     add(Case("output-unwritable-place", "exit codes",
              lambda s: _extract(s, "-o", "/proc/npuslim-out"), 7, may_write=()))
     add(Case("output-inside-the-source", "exit codes",

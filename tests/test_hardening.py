@@ -300,3 +300,73 @@ def test_ctrl_c_while_writing_leaves_nothing_behind(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert err.strip() == "npuslim: error: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+# ----------------------------------------------------------------- seeded mutations
+
+
+def test_mutated_pe_files_are_read_or_refused_as_input(tmp_path: Path) -> None:
+    """2,000 seeded byte mutations and cuts of crafted DLLs: each is read, or refused with InputError."""
+    import random
+
+    from npuslim.errors import InputError
+    from npuslim.pe import read_pe
+
+    rnd = random.Random(20261129)
+    seeds = [build_pe(("KERNEL32.dll", "b.dll")), build_pe(tuple(f"x{i}.dll" for i in range(30)), cfg=True)]
+    path = tmp_path / "m.dll"
+    unexpected = []
+    for _ in range(2000):
+        data = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randint(1, 8)):
+            data[rnd.randrange(min(len(data), 1024))] = rnd.randrange(256)
+        if rnd.random() < 0.2:
+            data = data[:rnd.randrange(len(data))]
+        path.write_bytes(bytes(data))
+        try:
+            read_pe(path)
+        except InputError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - what is being looked for
+            unexpected.append(f"{type(exc).__name__}: {exc}")
+    assert not unexpected, unexpected[:5]
+
+
+def test_mutated_bundle_manifests_are_checked_or_refused(tmp_path: Path) -> None:
+    """1,000 seeded structural mutations of a real bundle manifest: verify reports or refuses (exit 5)."""
+    import random
+
+    from npuslim.errors import NpuslimError
+    from npuslim.verify import verify_bundle
+
+    rnd = random.Random(9)
+    s = corpus.base_sandbox(tmp_path / "box")
+    bundle = corpus._bundle(s)
+    good = (bundle / "npuslim-bundle.json").read_text()
+    values: list[object] = [None, 0, -1, 1.5, "", "x", "../x", "/x", "bin", [], {}, [1], {"a": 1}, True,
+                            "bin/a.dll", "0" * 64, 10**30]
+
+    def mutate(node: object, depth: int = 0) -> object:
+        if isinstance(node, dict) and node and depth < 5 and rnd.random() > 0.3:
+            key = rnd.choice(list(node))
+            node[key] = mutate(node[key], depth + 1)
+            return node
+        if isinstance(node, list) and node and depth < 5 and rnd.random() > 0.3:
+            i = rnd.randrange(len(node))
+            node[i] = mutate(node[i], depth + 1)
+            return node
+        return rnd.choice(values)
+
+    unexpected = []
+    for _ in range(1000):
+        doc = json.loads(good)
+        for _ in range(rnd.randint(1, 3)):
+            doc = mutate(doc)
+        (bundle / "npuslim-bundle.json").write_text(json.dumps(doc))
+        try:
+            verify_bundle(bundle)
+        except NpuslimError as exc:
+            assert exc.exit_code == 5, exc
+        except Exception as exc:  # noqa: BLE001 - what is being looked for
+            unexpected.append(f"{type(exc).__name__}: {exc}")
+    assert not unexpected, unexpected[:5]

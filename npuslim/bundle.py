@@ -3,24 +3,36 @@
 An interrupted run leaves no half bundle at OUT: everything is written into
 ``.OUT.npuslim-staging-PID`` beside it and renamed at the end. The source
 install is only ever read.
+
+The one output check (``check_output``) runs before any work: OUT must not be
+a symbolic link, lie below a file, overlap the source, have a name too long
+for its staging folder, or be another run's output in progress (a lock file
+``.OUT.npuslim-lock`` beside it, holding the writer's pid). A non-empty OUT is
+replaced only with ``force``, and only when it is an npuslim bundle holding
+nothing npuslim did not write.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
-from npuslim.errors import InputError, OutputError
+from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.lockfile import BundleLock, LockedFile, to_json
+from npuslim.paths import join_inside, open_regular
 from npuslim.plan import BUNDLE_MANIFEST, BundlePlan, PlannedFile
 
 CHUNK = 1 << 20
@@ -35,17 +47,33 @@ class ExtractResult:
     lock: BundleLock
 
 
+# The last second of year 9999: ISO 8601 timestamps (and zip/tar dates) end there.
+MAX_EPOCH = 253402300799
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` as seconds, ``None`` when unset or empty; ``InputError`` when malformed."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 12 or int(text) > MAX_EPOCH:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise InputError(f"SOURCE_DATE_EPOCH={shown!r}: expected whole seconds since 1970 (0 to {MAX_EPOCH})")
+    return int(text)
+
+
 def created_timestamp() -> str:
     """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now, in UTC ISO 8601."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
+    epoch = source_date_epoch()
+    when = (_dt.datetime.fromtimestamp(epoch, _dt.timezone.utc) if epoch is not None
             else _dt.datetime.now(_dt.timezone.utc))
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a regular file (``InputError`` for anything else), read in chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -54,19 +82,37 @@ def sha256_file(path: Path) -> str:
 def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: ProgressFn | None) -> str:
     digest = hashlib.sha256()
     done = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            digest.update(chunk)
-            fout.write(chunk)
-            done += len(chunk)
-            if progress:
-                progress(planned, len(chunk))
+    with open_regular(src) as fin:
+        try:
+            fout = open(dst, "xb")
+        except OSError as exc:
+            raise OutputError(f"{dst}: cannot write: {os_reason(exc)}") from exc
+        with fout:
+            while True:
+                try:
+                    chunk = fin.read(CHUNK)
+                except OSError as exc:
+                    raise InputError(f"{src}: cannot read: {os_reason(exc)}") from exc
+                if not chunk:
+                    break
+                digest.update(chunk)
+                try:
+                    fout.write(chunk)
+                except OSError as exc:
+                    raise OutputError(f"{dst}: cannot write: {os_reason(exc)}") from exc
+                done += len(chunk)
+                if done > planned.size:
+                    break
+                if progress:
+                    progress(planned, len(chunk))
     if done != planned.size:
         raise InputError(f"{src}: changed while it was copied ({planned.size} bytes planned, {done} read)")
     return digest.hexdigest()
 
 
 def _pid_alive(pid: int) -> bool:
+    if not 0 < pid < 1 << 31:
+        return False
     if sys.platform == "win32":
         # os.kill(pid, 0) would send CTRL_C_EVENT there; ask for a handle instead.
         import ctypes
@@ -79,7 +125,7 @@ def _pid_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
@@ -97,15 +143,169 @@ def _clean_stale_staging(out: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def check_output(out: Path, install_root: Path, *, force: bool) -> None:
-    """Refuse an OUT that would touch the source install, or that holds files (unless ``force``)."""
-    out_r, src_r = out.resolve(), install_root.resolve()
+REPORT_FILES = frozenset({"size-report.md", "size-report.json"})
+# Room the staging and lock names need beside OUT's own name (".NAME.npuslim-staging-PID").
+_NAME_ROOM = 40
+_MAX_NAME = 255
+
+_HELD_LOCKS: dict[Path, Path] = {}
+
+
+def _lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.npuslim-lock"
+
+
+def lock_output(out: Path) -> None:
+    """Take the lock on ``out`` (a file ``.OUT.npuslim-lock`` beside it, created exclusively, holding
+    this process's pid); ``OutputError`` when another live run holds it. Re-entrant in one process;
+    released by ``move_into_place``, ``release_output`` or at exit."""
+    key = out.absolute()
+    if key in _HELD_LOCKS:
+        return
+    lock = _lock_path(out)
+    for _attempt in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = lock.read_text(encoding="ascii", errors="replace").strip()
+            except OSError:
+                holder = ""
+            if _stale_lock(lock, holder):
+                lock.unlink(missing_ok=True)  # left by a run that died
+                continue
+            who = f"pid {holder}" if holder.isdigit() else "starting"
+            raise OutputError(f"{out}: another npuslim run ({who}) is writing it; try again when it has "
+                              f"finished (or remove {lock} if no npuslim is running)") from None
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write beside it: {os_reason(exc)}") from exc
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(str(os.getpid()))
+        except OSError as exc:
+            lock.unlink(missing_ok=True)
+            raise OutputError(f"{out}: cannot write beside it: {os_reason(exc)}") from exc
+        _HELD_LOCKS[key] = lock
+        return
+    raise OutputError(f"{out}: cannot take the lock {lock}")
+
+
+def _stale_lock(lock: Path, holder: str) -> bool:
+    """A lock whose process is gone (or is this one: a lock this process no longer holds), or an
+    empty one older than a minute (its run died between creating and filling it)."""
+    if holder.isdigit():
+        return int(holder) == os.getpid() or not _pid_alive(int(holder))
+    try:
+        return time.time() - lock.stat().st_mtime > 60
+    except OSError:
+        return False
+
+
+def release_output(out: Path) -> None:
+    """Give up the lock ``lock_output`` took on ``out`` (nothing when not held)."""
+    lock = _HELD_LOCKS.pop(out.absolute(), None)
+    if lock is not None:
+        lock.unlink(missing_ok=True)
+
+
+@atexit.register
+def _release_all() -> None:
+    for lock in list(_HELD_LOCKS.values()):
+        with contextlib.suppress(OSError):
+            lock.unlink()
+    _HELD_LOCKS.clear()
+
+
+def npuslim_files(folder: Path, *, also: frozenset[str] = frozenset()) -> set[str] | None:
+    """The files (bundle paths) an npuslim bundle at ``folder`` says npuslim wrote: its manifest's
+    files, the manifest itself, the size reports and ``also``; ``None`` when ``folder`` holds no
+    readable bundle manifest."""
+    from npuslim.lockfile import read_lock
+
+    try:
+        lock = read_lock(folder, BUNDLE_MANIFEST)
+    except VerifyError:
+        return None
+    return {f.path for f in lock.files} | {BUNDLE_MANIFEST} | REPORT_FILES | set(also)
+
+
+def _foreign_files(folder: Path, ours: set[str]) -> list[str]:
+    ours_lower = {p.lower() for p in ours}
+    foreign: list[str] = []
+    for dirpath, dirs, names in os.walk(folder):
+        for name in names + [d for d in dirs if (Path(dirpath) / d).is_symlink()]:
+            rel = (Path(dirpath) / name).relative_to(folder).as_posix()
+            if rel.lower() not in ours_lower or (Path(dirpath) / name).is_symlink():
+                foreign.append(rel)
+        if len(foreign) > 3:
+            break
+    return sorted(foreign)
+
+
+def check_name(out: Path) -> None:
+    """OUT must end in a real name (not ``.``, ``..`` or ``/``) short enough for its staging folder."""
+    if out.name in ("", ".", ".."):
+        raise OutputError(f"{out}: name the bundle folder itself (its staging folder and lock go beside it)")
+    if len(os.fsencode(out.name)) + _NAME_ROOM > _MAX_NAME:
+        raise OutputError(f"{out.name[:60]}...: the name is too long ({len(out.name)} characters; at most "
+                          f"{_MAX_NAME - _NAME_ROOM})")
+
+
+def check_output(out: Path, install_root: Path, *, force: bool, also_ours: frozenset[str] = frozenset()) -> None:
+    """The one output check, before any work; ``OutputError`` (exit 7) naming the path.
+
+    Refused: an OUT that is a symbolic link, lies below a file, overlaps the
+    source install, has a name too long for its staging folder, or that
+    another run is writing (the lock is taken here). A non-empty OUT is
+    refused unless ``force``; with ``force`` it must be an npuslim bundle
+    (``npuslim-bundle.json``) holding only files npuslim wrote (those its
+    manifest lists, the size reports and ``also_ours``): anything else there is
+    never deleted.
+    """
+    check_name(out)
+    if out.is_symlink():
+        raise OutputError(f"{out}: is a symbolic link; name the folder itself")
+    for ancestor in out.absolute().parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise OutputError(f"{out}: {ancestor} is not a folder")
+            break
+    try:
+        out_r, src_r = out.resolve(), install_root.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise OutputError(f"{out}: cannot resolve the path ({exc})") from exc
     if out_r == src_r or src_r in out_r.parents or out_r in src_r.parents:
         raise OutputError(f"{out}: overlaps the source install {install_root}; choose another folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise OutputError(f"{out}: exists and is not empty (use --force to replace it)")
+    if out.parent.exists():
+        lock_output(out)
+    try:
+        _check_contents(out, force=force, also_ours=also_ours)
+    except BaseException:
+        release_output(out)
+        raise
+
+
+def _check_contents(out: Path, *, force: bool, also_ours: frozenset[str]) -> None:
+    if not out.is_dir():
+        return
+    try:
+        empty = not any(out.iterdir())
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot list: {os_reason(exc)}") from exc
+    if empty:
+        return
+    if not force:
+        raise OutputError(f"{out}: exists and is not empty (--force replaces an npuslim bundle)")
+    ours = npuslim_files(out, also=also_ours)
+    if ours is None:
+        raise OutputError(f"{out}: not an npuslim bundle (no valid {BUNDLE_MANIFEST}); --force only "
+                          "replaces a bundle npuslim wrote")
+    foreign = _foreign_files(out, ours)
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(f"{out}: holds files npuslim did not write ({listed}); --force never deletes them")
 
 
 def _fault_after(count: int) -> None:
@@ -170,13 +370,21 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
     ``finish(staging, lock)`` may add files that describe the bundle (the SBOM)
     before the staging folder is moved into place.
     """
+    created_timestamp()  # a malformed SOURCE_DATE_EPOCH is refused before any work
     check_output(out, plan.install.root, force=force)
-    staging = fresh_staging(out)
+    try:
+        staging = fresh_staging(out)
+    except BaseException:
+        release_output(out)
+        raise
     try:
         locked: list[LockedFile] = []
         for count, planned in enumerate(plan.files, start=1):
-            dest = staging / planned.dest
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = join_inside(staging, planned.dest, what="bundle path", error=OutputError)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{dest.parent}: cannot create: {os_reason(exc)}") from exc
             if planned.link_to is not None:  # a Linux link name: a symlink to a file written before it
                 os.symlink(planned.link_to, dest)
                 locked.append(locked_file(planned, hashlib.sha256(planned.link_to.encode()).hexdigest()))
@@ -185,32 +393,73 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
             locked.append(locked_file(planned, digest))
             _fault_after(count)
         lock = build_lock(plan, tuple(locked), budget)
-        (staging / BUNDLE_MANIFEST).write_text(to_json(lock), encoding="utf-8")
+        try:
+            (staging / BUNDLE_MANIFEST).write_text(to_json(lock), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write {BUNDLE_MANIFEST}: {os_reason(exc)}") from exc
         if finish is not None:
             finish(staging, lock)
         move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        release_output(out)
         raise
     return ExtractResult(out, lock)
 
 
 def fresh_staging(out: Path) -> Path:
-    """An empty staging folder beside ``out``; those left by dead runs are removed first."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(out)
-    staging = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    """An empty staging folder beside ``out``; those left by dead runs are removed first.
+
+    ``OutputError`` when it cannot be made (read-only, below a file, name too long, ...).
+    """
+    check_name(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock_output(out)
+        _clean_stale_staging(out)
+        staging = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write beside it: {os_reason(exc)}") from exc
     return staging
 
 
 def move_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` (if any) by ``staging`` with two renames; the old tree is removed last."""
-    if out.exists():
-        old = out.parent / f".{out.name}.npuslim-old-{os.getpid()}"
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)
+    """Replace ``out`` (if any) by ``staging`` with two renames; the old tree is removed last.
+
+    When ``out`` cannot be renamed (a mount point: EBUSY; another file system:
+    EXDEV), its contents, which ``check_output`` found to be npuslim's, are
+    replaced in place instead. Releases the lock on ``out``.
+    """
+    try:
+        if out.is_symlink():
+            raise OutputError(f"{out}: is a symbolic link; name the folder itself")
+        if out.exists():
+            old = out.parent / f".{out.name}.npuslim-old-{os.getpid()}"
+            try:
+                os.replace(out, old)
+            except OSError as exc:
+                if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM, errno.EACCES):
+                    raise
+                _replace_contents(staging, out)
+                return
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot move the new bundle into place: {os_reason(exc)}") from exc
+    finally:
+        release_output(out)
+
+
+def _replace_contents(staging: Path, out: Path) -> None:
+    for child in list(out.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    for child in sorted(staging.iterdir()):
+        shutil.move(str(child), str(out / child.name))
+    shutil.rmtree(staging, ignore_errors=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npuslim.errors import InputError
+from npuslim.paths import open_regular
 
 ELF_MAGIC = b"\x7fELF"
 MACHINES = {
@@ -91,9 +92,9 @@ class ElfInfo:
 def is_elf(path: Path | str) -> bool:
     """True when the file starts with the ELF magic (False when it cannot be read)."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(Path(path)) as fh:  # never blocks on a FIFO
             return fh.read(4) == ELF_MAGIC
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
@@ -150,7 +151,7 @@ def read_elf(path: Path | str) -> ElfInfo:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size < 52:
                 head = fh.read(4)

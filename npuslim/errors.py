@@ -1,7 +1,17 @@
 """One exception family for the core; each kind carries the exit code the CLI uses.
 
 The core raises these and never prints; the CLI turns one into a single line on
-stderr and exits with ``exit_code``.
+stderr and exits with ``exit_code`` (README, "Exit codes"):
+
+| code | kind |
+|---|---|
+| 2 | ``UsageError``: a bad command line |
+| 3 | ``MissingDependencyError`` |
+| 4 | ``InputError`` (and ``ManifestError``, ``ArchitectureError``) |
+| 5 | ``VerifyError``: the bundle, or its manifest, failed verification |
+| 6 | ``ToolError``: an external tool is missing, failed or did not answer |
+| 7 | ``OutputError``: the output cannot be written as asked |
+| 8 | ``LoadError``: the bundle failed to load |
 """
 
 from __future__ import annotations
@@ -11,6 +21,12 @@ class NpuslimError(Exception):
     """Base of every error the core raises on purpose."""
 
     exit_code = 1
+
+
+class UsageError(NpuslimError):
+    """The command line is wrong: an option value out of range, options that do not go together."""
+
+    exit_code = 2
 
 
 class InputError(NpuslimError):
@@ -44,13 +60,13 @@ class ToolError(NpuslimError):
 
 
 class OutputError(NpuslimError):
-    """The output location cannot be written as asked (exists, not empty, ...)."""
+    """The output location cannot be written as asked (exists, not empty, read-only, disk full, ...)."""
 
     exit_code = 7
 
 
 class VerifyError(NpuslimError):
-    """A bundle failed verification."""
+    """A bundle (or its bundle manifest) failed verification."""
 
     exit_code = 5
 
@@ -71,3 +87,8 @@ class DiffFailure(NpuslimError):
     """``npuslim diff --fail-on`` found a change it was told to fail on."""
 
     exit_code = 10
+
+
+def os_reason(exc: OSError) -> str:
+    """A short reason for an ``OSError``: its strerror, never a multi-line repr."""
+    return exc.strerror or type(exc).__name__

@@ -10,7 +10,7 @@ all of them are collected and reported once.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,20 @@ ROOT = "root"
 IMPORT = "import"
 DELAY_IMPORT = "delay-import"
 RUNTIME = "runtime"
+
+# A chain longer than this keeps its first CHAIN_HEAD links, "...", and the last ones:
+# every node's chain is bounded, so the graph (and its JSON) stays linear in its size.
+CHAIN_MAX = 16
+CHAIN_HEAD = 4
+CHAIN_GAP = "..."
+
+
+def extend_chain(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``chain + (name,)``, shortened to ``CHAIN_MAX`` links (first ``CHAIN_HEAD``, "...", the last)."""
+    longer = chain + (name,)
+    if len(longer) <= CHAIN_MAX:
+        return longer
+    return longer[:CHAIN_HEAD] + (CHAIN_GAP,) + longer[-(CHAIN_MAX - CHAIN_HEAD - 1):]
 
 
 @dataclass(frozen=True)
@@ -92,10 +106,18 @@ class DependencyGraph:
     companions: tuple[CompanionStatus, ...]
     hints: tuple[hints_mod.Hint, ...]
     hints_skipped: tuple[Path, ...]
+    _by_key: dict[str, Node] = field(init=False, repr=False, compare=False)
+    _out_edges: dict[str, tuple[Edge, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        out: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            out.setdefault(edge.source.lower(), []).append(edge)
+        object.__setattr__(self, "_by_key", {n.key: n for n in self.nodes})
+        object.__setattr__(self, "_out_edges", {k: tuple(v) for k, v in out.items()})
 
     def node(self, name: str) -> Node | None:
-        low = name.lower()
-        return next((n for n in self.nodes if n.key == low), None)
+        return self._by_key.get(name.lower())
 
     @property
     def missing(self) -> tuple[Node, ...]:
@@ -112,16 +134,15 @@ class DependencyGraph:
         frontier = list(reached)
         while frontier:
             key = frontier.pop()
-            for edge in self.edges:
+            for edge in self._out_edges.get(key, ()):
                 target = edge.target.lower()
-                if edge.kind != RUNTIME and edge.source.lower() == key and target not in reached:
+                if edge.kind != RUNTIME and target not in reached:
                     reached.add(target)
                     frontier.append(target)
         return tuple(n for n in self.nodes if n.key in reached)
 
     def children(self, name: str) -> tuple[Edge, ...]:
-        low = name.lower()
-        return tuple(e for e in self.edges if e.source.lower() == low)
+        return self._out_edges.get(name.lower(), ())
 
 
 def _companion_applies(companion: Companion, version: str) -> bool:
@@ -228,7 +249,7 @@ def build_graph(
                     verb = "delay-imports" if kind == DELAY_IMPORT else "imports"
                     reason = res.note or f"{parent.name} {verb} it"
                     add(Node(display, res.dep_class, res.path, child_info, kind,
-                             parent.chain + (display,), (), reason))
+                             extend_chain(parent.chain, display), (), reason))
                     required_by[low].append(parent.name)
 
     walk()
@@ -245,7 +266,7 @@ def build_graph(
         if path is None and comp.if_present:
             continue
         if path is None:
-            add(Node(comp.name, MISSING, None, None, RUNTIME, chain_head + (comp.name,), (),
+            add(Node(comp.name, MISSING, None, None, RUNTIME, extend_chain(chain_head, comp.name), (),
                      f"{comp.reason} (not in {install.dll_dir})", comp.feature))
         else:
             info = read_pe(path)
@@ -253,7 +274,7 @@ def build_graph(
                 raise ArchitectureError(
                     f"{comp.name} is built for {info.machine}, the roots for {root_machine}: {path}"
                 )
-            add(Node(path.name, BUNDLED, path, info, RUNTIME, chain_head + (path.name,), (),
+            add(Node(path.name, BUNDLED, path, info, RUNTIME, extend_chain(chain_head, path.name), (),
                      comp.reason, comp.feature))
         edges.append(Edge(comp.loaded_by, comp.name, RUNTIME))
         required_by[low].append(comp.loaded_by)

@@ -47,6 +47,14 @@ def _mentions_in(data: mmap.mmap, token: bytes, width: int, start: int, stop: in
     return False
 
 
+def _is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def scan(binaries: list[tuple[Path, tuple[tuple[int, int], ...]]],
          candidates: dict[str, Path]) -> tuple[tuple[Hint, ...], tuple[Path, ...]]:
     """Look for each candidate (file name -> path) in the strings of ``binaries``.
@@ -71,6 +79,8 @@ def scan(binaries: list[tuple[Path, tuple[tuple[int, int], ...]]],
                 for name in candidates:
                     if name.lower() == binary.name.lower():
                         continue
+                    if not _is_text(name):
+                        continue  # a file name that is not valid text is not named in any string
                     stem = name[:-4] if name.lower().endswith(".dll") else name
                     spellings = {stem, stem.lower()}
                     for spelling in spellings:

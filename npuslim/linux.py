@@ -19,20 +19,17 @@ was asked for a Linux source).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
-import shutil
-import tempfile
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 from npuslim.elf import is_elf, read_elf
 from npuslim.errors import InputError, ManifestError, ToolError
 from npuslim.manifest import BundleManifest, load_manifest, manifests_dir
-from npuslim.sources import OpenVinoInstall, cache_dir, fetch_wheel, is_requirement
+from npuslim.paths import open_regular
+from npuslim.sources import OpenVinoInstall, _unpack_wheel, fetch_wheel, is_requirement
 
 LINUX = "linux"
 WINDOWS = "windows"
@@ -90,7 +87,7 @@ def _version(lib_dir: Path, dist_parent: Path | None) -> str | None:
     import mmap
 
     try:
-        with open(core[0], "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        with open_regular(core[0]) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
             for off, size in read_elf(core[0]).data_ranges:
                 m = _VERSION_STRING.search(data, off, off + size)
                 if m:
@@ -139,40 +136,14 @@ def _wheel_platform(wheel: Path) -> str:
 
 
 def unpack_linux_wheel(wheel: Path) -> Path:
-    """Unpack the shared objects, headers, licences and dist-info of a Linux wheel into the cache."""
-    try:
-        st = wheel.stat()
-    except OSError as exc:
-        raise InputError(f"{wheel}: cannot read: {exc.strerror}") from exc
-    key = hashlib.sha256(f"{wheel.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir() / "wheels" / f"{wheel.stem}-{key}"
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            for member in zf.infolist():
-                name = member.filename
-                parts = name.split("/")
-                if ".." in parts or name.startswith("/") or member.is_dir():
-                    continue
-                wanted = (
-                    is_shared_object_name(parts[-1])
-                    or "/include/" in name
-                    or ".dist-info/" in name
-                    or (name.endswith("__init__.py") and len(parts) == 2)
-                )
-                if wanted:
-                    zf.extract(member, staging)
-        os.replace(staging, target)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    """Unpack the shared objects, headers, licences and dist-info of a Linux wheel into the cache
+    (with the same bounds and path rules as a Windows wheel: ``npuslim.sources._unpack_wheel``)."""
+    return _unpack_wheel(wheel, _linux_wanted)
+
+
+def _linux_wanted(name: str, parts: list[str]) -> bool:
+    return (is_shared_object_name(parts[-1]) or "/include/" in name or ".dist-info/" in name
+            or (name.endswith("__init__.py") and len(parts) == 2))
 
 
 def compatible_platforms(platform: str) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ import hashlib
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import resources
@@ -277,8 +279,53 @@ def _wine_env(msvc_runtime: str, runner: str) -> dict[str, str]:
     return env
 
 
+DEFAULT_LOAD_TIMEOUT = 180.0
+
+
+def run_probe(args: list[str], *, timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
+    """Run the probe in its own process group; ``(exit status, output)``, status ``None`` when it
+    did not finish within ``timeout`` seconds (the whole group is killed then, so a DllMain that
+    never returns cannot keep npuslim waiting)."""
+    kwargs: dict = {"start_new_session": True} if os.name == "posix" else {
+        "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, **kwargs)
+    except OSError as exc:
+        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            out = b""
+        return None, (out or b"").decode("utf-8", "replace")
+    except BaseException:
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass
+
+
+def _unfinished(steps: tuple[LoadStep, ...], timeout: float, first: str) -> str:
+    last = steps[-1].title if steps else first
+    return (f"the load did not finish within {timeout:g} s (after: {last}); a DLL's initialisation "
+            "(DllMain) never returned")
+
+
 def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
-                timeout: float = 600) -> LoadResult:
+                timeout: float = DEFAULT_LOAD_TIMEOUT) -> LoadResult:
     """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed
     (without the C API: load every DLL, see the module docstring)."""
     if _is_linux_bundle(bundle):
@@ -296,14 +343,17 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
     env = _wine_env(msvc_runtime, runner)
     if not c_api.is_file():
         return _load_each_dll(bundle, probe, runner, prefix, env, device, msvc_runtime, timeout)
-    run = run_tool([*prefix, str(probe), _windows_path(c_api, runner), device], timeout=timeout, env=env)
-    steps = parse_probe_output(run.output)
-    missing = parse_wine_missing(run.output)
+    returncode, output = run_probe([*prefix, str(probe), _windows_path(c_api, runner), device],
+                                   timeout=timeout, env=env)
+    steps = parse_probe_output(output)
+    missing = parse_wine_missing(output)
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge(steps, missing, bin_names, device)
-    if not steps and not missing:
-        tail = " ".join(run.output.strip().splitlines()[-3:])
-        verdict = f"the probe printed nothing (exit {run.returncode}): {tail}"
+    if returncode is None:
+        ok, verdict = False, _unfinished(steps, timeout, "loading openvino_c.dll")
+    elif not steps and not missing:
+        tail = " ".join(output.strip().splitlines()[-3:])
+        verdict = f"the probe printed nothing (exit {returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
 
 
@@ -327,18 +377,20 @@ def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], en
     for stub in stubs.values():
         args += ["--preload", _windows_path(stub, runner)]
     args += [_windows_path(p, runner) for p in dlls]
-    run = run_tool(args, timeout=timeout, env=env)
-    steps = parse_probe_output(run.output)
-    missing = parse_wine_missing(run.output)
+    returncode, output = run_probe(args, timeout=timeout, env=env)
+    steps = parse_probe_output(output)
+    missing = parse_wine_missing(output)
     bin_names = {p.name.lower() for p in dlls}
     loaded = [s for s in steps if s.name.startswith("load:")]
     failed = [s for s in steps if not s.ok]
     stood_in = f" ({', '.join(stubs)} stood in for by a stub of the driver's)" if stubs else ""
     not_checked = ("not checked: creating a core, reading a model and the device query, which need "
                    "OpenVINO's C API (openvino_c.dll), absent from this bundle")
-    if not steps:
-        tail = " ".join(run.output.strip().splitlines()[-3:])
-        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
+    if returncode is None:
+        ok, verdict = False, _unfinished(steps, timeout, "loading the first DLL")
+    elif not steps:
+        tail = " ".join(output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"
     elif failed or len(loaded) != len(dlls):
         cause = _not_found(missing, bin_names) if missing else "; ".join(f"{s.name}: {s.detail}" for s in failed)
         ok, verdict = False, f"the bundle's DLLs did not all load: {cause or 'the probe stopped early'}"
@@ -408,14 +460,16 @@ def _load_onnxruntime(bundle: Path, runner: str, prefix: list[str], device: str,
     env = _wine_env(msvc_runtime, runner)
     if runner == "wine":
         env["WINEDEBUG"] += ",+loaddll"
-    run = run_tool([*prefix, str(probe), _windows_path(bin_dir / ORT_DLL, runner), device], timeout=timeout,
-                   env=env)
-    steps = parse_probe_output(run.output)
-    missing = parse_wine_missing(run.output)
-    loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(run.output)))
+    returncode, output = run_probe([*prefix, str(probe), _windows_path(bin_dir / ORT_DLL, runner), device],
+                                   timeout=timeout, env=env)
+    steps = parse_probe_output(output)
+    missing = parse_wine_missing(output)
+    loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(output)))
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
-    ok, verdict = judge_onnxruntime(steps, missing, loaded, run.output, bin_names, device)
-    if not steps and not missing:
-        tail = " ".join(run.output.strip().splitlines()[-3:])
-        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
+    ok, verdict = judge_onnxruntime(steps, missing, loaded, output, bin_names, device)
+    if returncode is None:
+        ok, verdict = False, _unfinished(steps, timeout, "loading onnxruntime.dll")
+    elif not steps and not missing:
+        tail = " ".join(output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)

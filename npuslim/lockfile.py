@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from npuslim.errors import VerifyError
+from npuslim.paths import read_regular, relative_path
+from npuslim.schema_check import first_error, load_schema
 
 BUNDLE_SCHEMA_VERSION = 1
 
@@ -117,20 +119,45 @@ def from_dict(data: dict[str, Any]) -> BundleLock:
     )
 
 
+# A bundle manifest lists a few hundred files: 64 MB is far beyond any real one.
+MAX_LOCK_BYTES = 64 << 20
+
+
 def read_lock(bundle: Path, name: str) -> BundleLock:
-    """Load the bundle manifest of ``bundle``; a ``VerifyError`` when absent or malformed."""
+    """Load the bundle manifest of ``bundle``; a ``VerifyError`` (exit 5) when absent or malformed.
+
+    The whole document is checked against ``npuslim/schemas/bundle.schema.json``
+    first, then every file path: relative, inside the bundle, listed once
+    (case-insensitively, as on Windows). Nothing is trusted before that.
+    """
     path = bundle / name
     if not bundle.is_dir():
         raise VerifyError(f"{bundle}: not a folder")
+    if not path.exists() and not path.is_symlink():
+        raise VerifyError(f"{bundle}: not an npuslim bundle ({name} is missing)")
+    if path.is_symlink():
+        raise VerifyError(f"{path}: is a symbolic link, not a bundle manifest")
+    raw = read_regular(path, limit=MAX_LOCK_BYTES, what="bundle manifest", error=VerifyError)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VerifyError(f"{bundle}: not an npuslim bundle ({name} is missing)") from None
-    except (OSError, ValueError) as exc:
-        raise VerifyError(f"{path}: unreadable bundle manifest ({exc})") from exc
-    if data.get("schema") != "npuslim.bundle" or data.get("schema_version") != BUNDLE_SCHEMA_VERSION:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise VerifyError(f"{path}: unreadable bundle manifest ({reason})") from exc
+    if not isinstance(data, dict) or data.get("schema") != "npuslim.bundle" \
+            or data.get("schema_version") != BUNDLE_SCHEMA_VERSION:
         raise VerifyError(f"{path}: not a bundle manifest of schema version {BUNDLE_SCHEMA_VERSION}")
+    problem = first_error(data, load_schema("bundle"))
+    if problem is not None:
+        raise VerifyError(f"{path}: malformed bundle manifest: {problem}")
+    seen: dict[str, str] = {}
+    for entry in data["files"]:
+        rel = relative_path(entry["path"], what=f"{path}: file", error=VerifyError)
+        if rel != entry["path"]:
+            raise VerifyError(f"{path}: file {entry['path'][:80]!r} is not a plain bundle path ({rel!r})")
+        if rel.lower() in seen:
+            raise VerifyError(f"{path}: {rel} is listed twice")
+        seen[rel.lower()] = rel
     try:
         return from_dict(data)
-    except (KeyError, TypeError) as exc:
-        raise VerifyError(f"{path}: malformed bundle manifest ({exc})") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerifyError(f"{path}: malformed bundle manifest ({type(exc).__name__})") from exc

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from npuslim.errors import ManifestError
+from npuslim.paths import read_regular, relative_path
 
 # libyaml's loader when PyYAML was built with it: 10x faster on the manifests.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -206,21 +207,93 @@ class _Reader:
             raise self.fail(where, f"unknown field(s): {', '.join(sorted(map(str, extra)))}")
 
 
+# A manifest is a few KB; these bounds refuse hostile files (alias bombs, huge or deep
+# documents) before anything walks or formats them.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+def short(value: Any) -> str:
+    """A bounded description of a YAML value for an error message: never the whole value."""
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'} of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_size(path: Path, data: Any) -> None:
+    """Refuse a document whose expanded size (aliases counted at every use) or depth is too large.
+
+    Linear in the number of distinct nodes: the expanded size of a shared node is computed once.
+    """
+    sizes: dict[int, int] = {}
+    depth_of: dict[int, int] = {}
+    # iterative post-order walk
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        key = id(node)
+        if done:
+            children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+            size, depth = 1, 1
+            for child in children:
+                if isinstance(child, (dict, list)):
+                    size += sizes[id(child)]
+                    depth = max(depth, depth_of[id(child)] + 1)
+                else:
+                    size += 1
+                if size > MAX_NODES:
+                    raise ManifestError(f"{path}: expands to more than {MAX_NODES} values (YAML aliases?): refused")
+            if depth > MAX_DEPTH:
+                raise ManifestError(f"{path}: nested deeper than {MAX_DEPTH} levels: refused")
+            sizes[key], depth_of[key] = size, depth
+            continue
+        if key in sizes or key in depth_of:
+            continue
+        depth_of[key] = -1  # on the stack: a cycle (recursive alias) is refused below
+        stack.append((node, True))
+        children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth_of.get(id(child)) == -1 and id(child) not in sizes:
+                    raise ManifestError(f"{path}: a YAML alias refers to itself: refused")
+                stack.append((child, False))
+        if len(stack) > 4 * MAX_NODES:
+            raise ManifestError(f"{path}: expands to more than {MAX_NODES} values: refused")
+
+
 def _load_yaml(path: Path) -> Any:
+    data = read_regular(path, limit=MAX_MANIFEST_BYTES, what="manifest", error=ManifestError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
-        return yaml.load(text, Loader=_SafeLoader)
+        loaded = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ManifestError(f"{path}: not valid YAML{where}: {problem}") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise ManifestError(f"{path}: too deeply nested or too large: refused") from exc
+    _check_size(path, loaded)
+    return loaded
 
 
 def _schema_version(r: _Reader, data: dict) -> None:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise r.fail("schema_version", f"expected {SCHEMA_VERSION}, found {version!r}")
+        raise r.fail("schema_version", f"expected {SCHEMA_VERSION}, found {short(version)}")
+
+
+def _file_name(r: _Reader, name: str) -> None:
+    """DLL and library names of a manifest are bare file names: never a path."""
+    if any(c in name for c in "/\\:\0") or name.strip() in (".", ".."):
+        raise r.fail("names", f"{short(name)} is not a bare file name")
 
 
 def load_manifest(path: Path | str | None = None) -> BundleManifest:
@@ -236,7 +309,7 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
             shipped = manifests_dir() / f"{path}.yaml"
             if shipped.is_file():
                 path = shipped
-    if not path.is_file():
+    if not path.exists():
         raise ManifestError(f"{path}: manifest not found")
     r = _Reader(path)
     data = r.mapping(_load_yaml(path), "top level")
@@ -270,7 +343,7 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
     def feature_of(d: dict, where: str) -> str | None:
         feat = r.text(d, "feature", where, required=False)
         if feat is not None and feat not in known:
-            raise r.fail(f"{where}.feature", f"unknown feature {feat!r} (declare it under features)")
+            raise r.fail(f"{where}.feature", f"unknown feature {short(feat)} (declare it under features)")
         return feat
 
     companions = []
@@ -311,7 +384,8 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
         where = f"headers[{i}]"
         item = r.mapping(item, where)
         r.check_keys(item, {"path", "feature"}, where)
-        headers.append(HeaderRoot(r.text(item, "path", where) or "", feature_of(item, where)))
+        header = relative_path(r.text(item, "path", where), what=f"{path}: {where}.path", error=ManifestError)
+        headers.append(HeaderRoot(header, feature_of(item, where)))
 
     libs = []
     for i, item in enumerate(r.seq(data.get("import_libraries"), "import_libraries")):
@@ -323,6 +397,11 @@ def load_manifest(path: Path | str | None = None) -> BundleManifest:
     licenses = r.seq(data.get("licenses"), "licenses")
     if not all(isinstance(x, str) and x.strip() for x in licenses):
         raise r.fail("licenses", "expected a list of file patterns")
+    licenses = [relative_path(x.strip(), what=f"{path}: licenses", error=ManifestError) for x in licenses]
+    dll_names = [*roots, *(c.name for c in companions), *(c.loaded_by for c in companions),
+                 *(n.name for n in never), *(lib.name for lib in libs)]
+    for dll_name in dll_names:
+        _file_name(r, dll_name)
 
     budget = _budget(r, data.get("budget"))
 

@@ -7,13 +7,16 @@ and resource directories, with DLL names only. A 100 MB DLL is never read whole.
 
 from __future__ import annotations
 
+import mmap
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import pefile
 
 from npuslim.errors import InputError
+from npuslim.paths import open_regular
 
 MACHINES = {
     0x014C: "x86",
@@ -95,92 +98,145 @@ def _version(pe: pefile.PE) -> tuple[str | None, str | None]:
     )
 
 
-def _check_layout(pe: pefile.PE, path: Path, size: int) -> None:
-    """Refuse a PE whose sections lie past the end of the file (truncated)."""
+# Size of the optional header without its data directories, and the most it can be with all 16.
+_OPT_FIXED = {0x10B: 96, 0x20B: 112}
+_MAX_SECTIONS = 96
+
+
+def _corrupt(path: Path, what: str) -> InputError:
+    return InputError(f"{path}: corrupt PE file: {what}")
+
+
+def check_headers(pe: pefile.PE, path: Path, size: int) -> None:
+    """The one PE-validity check: refuse a file whose headers or directories do not fit inside it.
+
+    Checked: the optional header (its size, its magic, within the file), the
+    number of sections and data directories, the section table, every section's
+    raw data, and the import, delay-import and resource directories (their RVA
+    lies in a section and their bytes in the file). Raises ``InputError`` naming
+    the file and what is wrong.
+    """
+    fh = pe.FILE_HEADER
+    opt = pe.OPTIONAL_HEADER
+    if opt is None:
+        raise _corrupt(path, "no optional header")
+    fixed = _OPT_FIXED.get(opt.Magic)
+    if fixed is None:
+        raise _corrupt(path, f"unknown optional header magic 0x{opt.Magic:04x}")
+    opt_size = fh.SizeOfOptionalHeader
+    if not fixed <= opt_size <= fixed + 16 * 8:
+        raise _corrupt(path, f"SizeOfOptionalHeader is {opt_size}, expected {fixed} to {fixed + 128}")
+    opt_start = opt.get_file_offset()
+    if opt_start + opt_size > size:
+        raise _corrupt(path, f"the optional header ends at byte {opt_start + opt_size}, the file has {size}")
+    count = opt.NumberOfRvaAndSizes
+    if count == 0:
+        raise _corrupt(path, "no data directories (the import table cannot be read)")
+    if fixed + min(count, 16) * 8 > opt_size:
+        raise _corrupt(path, f"{count} data directories do not fit in an optional header of {opt_size} bytes")
+    if not 1 <= fh.NumberOfSections <= _MAX_SECTIONS:
+        raise _corrupt(path, f"{fh.NumberOfSections} sections (expected 1 to {_MAX_SECTIONS})")
+    table_end = opt_start + opt_size + fh.NumberOfSections * 40
+    if table_end > size or len(pe.sections) != fh.NumberOfSections:
+        raise _corrupt(path, f"the section table ends at byte {table_end}, the file has {size}")
     for section in pe.sections:
         end = section.PointerToRawData + section.SizeOfRawData
         if section.SizeOfRawData and end > size:
             name = section.Name.rstrip(b"\0").decode("ascii", "replace")
             raise InputError(
-                f"{path}: truncated PE file: section {name} ends at byte {end}, "
-                f"the file has {size}"
+                f"{path}: truncated PE file: section {name!r} ends at byte {end}, the file has {size}"
             )
+    dirs = opt.DATA_DIRECTORY
+    for index, label in ((_DIR_IMPORT, "import"), (_DIR_DELAY, "delay-import"), (_DIR_RESOURCE, "resource")):
+        if index >= len(dirs):
+            continue
+        entry = dirs[index]
+        if not entry.VirtualAddress and not entry.Size:
+            continue
+        section = pe.get_section_by_rva(entry.VirtualAddress)
+        offset = pe.get_offset_from_rva(entry.VirtualAddress) if section is not None else None
+        if section is None or offset is None or offset >= size or offset + min(entry.Size, 1 << 31) > size:
+            raise _corrupt(path, f"the {label} directory (RVA 0x{entry.VirtualAddress:x}, "
+                                 f"{entry.Size} bytes) lies outside the file")
 
 
 def read_pe(path: Path | str) -> PeInfo:
     """Read the headers, import names, version and signature state of a PE file.
 
-    Raises ``InputError`` for a file that cannot be read, is not a PE image or is
-    truncated. Never reads the section contents beyond the import and resource
-    tables.
+    Raises ``InputError`` for a file that cannot be read, is not a regular file,
+    is not a PE image, or whose headers or directories do not fit inside it
+    (``check_headers``). Never reads the section contents beyond the import and
+    resource tables; never opens a FIFO or a device.
     """
     path = Path(path)
+    with open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise InputError(f"{path}: not a PE file (empty file)")
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
     try:
-        with open(path, "rb") as probe:
-            probe.read(2)
-            size = os.fstat(probe.fileno()).st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        return _read(path, data, size)
+    finally:
+        data.close()
+
+
+def _read(path: Path, data: mmap.mmap, size: int) -> PeInfo:
     try:
-        pe = pefile.PE(str(path), fast_load=True)
-    except PermissionError as exc:
-        raise InputError(f"{path}: cannot read: permission denied") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        pe = pefile.PE(data=data, fast_load=True)
     except pefile.PEFormatError as exc:
         raise InputError(f"{path}: not a PE file ({exc.value})") from exc
+    except (ValueError, IndexError, struct.error) as exc:
+        raise _corrupt(path, f"{type(exc).__name__}: {exc}") from exc
+    check_headers(pe, path, size)
     try:
-        _check_layout(pe, path, size)
-        try:
-            pe.parse_data_directories(
-                directories=[_DIR_IMPORT, _DIR_DELAY, _DIR_RESOURCE],
-                import_dllnames_only=True,
-            )
-        except pefile.PEFormatError as exc:
-            raise InputError(f"{path}: corrupt PE file ({exc.value})") from exc
-        opt = pe.OPTIONAL_HEADER
-        dirs = opt.DATA_DIRECTORY
-        security = dirs[_DIR_SECURITY] if len(dirs) > _DIR_SECURITY else None
-        debug = dirs[_DIR_DEBUG] if len(dirs) > _DIR_DEBUG else None
-        if security is None or security.Size == 0:
-            signature, sig_size = "none", 0
-        elif security.VirtualAddress + security.Size <= size:
-            signature, sig_size = "signed", security.Size
-        else:
-            signature, sig_size = "dangling", security.Size
-        machine_id = pe.FILE_HEADER.Machine
-        section_names = {s.Name.rstrip(b"\0") for s in pe.sections}
-        file_version, product_version = _version(pe)
-        return PeInfo(
-            path=path,
-            size=size,
-            machine=MACHINES.get(machine_id, f"0x{machine_id:04x}"),
-            is_dll=bool(pe.FILE_HEADER.Characteristics & IMAGE_FILE_DLL),
-            imports=_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
-            delay_imports=_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])),
-            cfg=bool(opt.DllCharacteristics & IMAGE_DLLCHARACTERISTICS_GUARD_CF),
-            signature=signature,
-            signature_size=sig_size,
-            has_debug=bool(debug is not None and debug.Size),
-            coff_symbols=pe.FILE_HEADER.NumberOfSymbols
-            if pe.FILE_HEADER.PointerToSymbolTable
-            else 0,
-            upx_packed=b"UPX0" in section_names or b"UPX1" in section_names,
-            file_version=file_version,
-            product_version=product_version,
-            linker_version=f"{opt.MajorLinkerVersion}.{opt.MinorLinkerVersion}",
-            image_size=opt.SizeOfImage,
-            data_ranges=tuple(
-                (s.PointerToRawData, s.SizeOfRawData)
-                for s in pe.sections
-                if s.SizeOfRawData
-                and s.Characteristics & IMAGE_SCN_CNT_INITIALIZED_DATA
-                and not s.Characteristics & IMAGE_SCN_MEM_EXECUTE
-            ),
+        pe.parse_data_directories(
+            directories=[_DIR_IMPORT, _DIR_DELAY, _DIR_RESOURCE],
+            import_dllnames_only=True,
         )
-    finally:
-        # pe.close() runs gc.collect() in pefile 2024.8.26, which is slow when
-        # many objects are alive; closing the mmap directly is enough.
-        mm = getattr(pe, "__data__", None)
-        if mm is not None and hasattr(mm, "close"):
-            mm.close()
+    except pefile.PEFormatError as exc:
+        raise _corrupt(path, str(exc.value)) from exc
+    except (ValueError, IndexError, struct.error, AttributeError, TypeError) as exc:
+        raise _corrupt(path, f"{type(exc).__name__} while reading its directories") from exc
+    opt = pe.OPTIONAL_HEADER
+    dirs = opt.DATA_DIRECTORY
+    security = dirs[_DIR_SECURITY] if len(dirs) > _DIR_SECURITY else None
+    debug = dirs[_DIR_DEBUG] if len(dirs) > _DIR_DEBUG else None
+    if security is None or security.Size == 0:
+        signature, sig_size = "none", 0
+    elif security.VirtualAddress + security.Size <= size:
+        signature, sig_size = "signed", security.Size
+    else:
+        signature, sig_size = "dangling", security.Size
+    machine_id = pe.FILE_HEADER.Machine
+    section_names = {s.Name.rstrip(b"\0") for s in pe.sections}
+    file_version, product_version = _version(pe)
+    return PeInfo(
+        path=path,
+        size=size,
+        machine=MACHINES.get(machine_id, f"0x{machine_id:04x}"),
+        is_dll=bool(pe.FILE_HEADER.Characteristics & IMAGE_FILE_DLL),
+        imports=_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
+        delay_imports=_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])),
+        cfg=bool(opt.DllCharacteristics & IMAGE_DLLCHARACTERISTICS_GUARD_CF),
+        signature=signature,
+        signature_size=sig_size,
+        has_debug=bool(debug is not None and debug.Size),
+        coff_symbols=pe.FILE_HEADER.NumberOfSymbols
+        if pe.FILE_HEADER.PointerToSymbolTable
+        else 0,
+        upx_packed=b"UPX0" in section_names or b"UPX1" in section_names,
+        file_version=file_version,
+        product_version=product_version,
+        linker_version=f"{opt.MajorLinkerVersion}.{opt.MinorLinkerVersion}",
+        image_size=opt.SizeOfImage,
+        data_ranges=tuple(
+            (s.PointerToRawData, s.SizeOfRawData)
+            for s in pe.sections
+            if s.SizeOfRawData
+            and s.Characteristics & IMAGE_SCN_CNT_INITIALIZED_DATA
+            and not s.Characteristics & IMAGE_SCN_MEM_EXECUTE
+        ),
+    )

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from npuslim.errors import InputError, MissingDependencyError
+from npuslim.errors import InputError, MissingDependencyError, os_reason
 from npuslim.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
 from npuslim.headers import HeaderClosure, header_closure
 from npuslim.manifest import BundleManifest, WindowsFacts
 from npuslim.onnxruntime import OnnxRuntimeSource
 from npuslim.onnxruntime import source_size as ort_source_size
+from npuslim.paths import check_regular, is_within, relative_path
 from npuslim.pe import PeInfo
 from npuslim.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.sources import OpenVinoInstall, install_size
@@ -151,7 +152,8 @@ def _license_files(install: OpenVinoInstall, patterns: tuple[str, ...]) -> list[
     """Licence files matching ``patterns`` in the install's licence folders -> bundle paths.
 
     A file reachable from two licence folders (a dist-info and its
-    ``licenses/``) is taken once, relative to the deeper folder.
+    ``licenses/``) is taken once, relative to the deeper folder. A matching
+    file that is a symbolic link out of its folder (or a link loop) is refused.
     """
     chosen: dict[Path, str] = {}
     for folder in sorted(install.license_dirs, key=lambda d: len(d.parts), reverse=True):
@@ -159,8 +161,14 @@ def _license_files(install: OpenVinoInstall, patterns: tuple[str, ...]) -> list[
             for name in sorted(files):
                 path = Path(dirpath) / name
                 rel = path.relative_to(folder).as_posix()
-                if path.resolve() not in chosen and any(_matches(rel, pat) for pat in patterns):
-                    chosen[path.resolve()] = f"{LICENSES}/{rel}"
+                if not any(_matches(rel, pat) for pat in patterns):
+                    continue
+                if not is_within(path, folder):
+                    raise InputError(f"{path}: a licence file that leads outside {folder} "
+                                     "(symbolic link or link loop): refused")
+                real = path.resolve()
+                if real not in chosen:
+                    chosen[real] = f"{LICENSES}/{rel}"
     return sorted(chosen.items(), key=lambda t: t[1])
 
 
@@ -279,9 +287,11 @@ def plan_bundle(
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        st = path.stat()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise InputError(f"{path}: cannot read: {os_reason(exc)}") from exc
+    check_regular(path, st)
+    return st.st_size
 
 
 def _check(files: list[PlannedFile]) -> None:
@@ -289,6 +299,8 @@ def _check(files: list[PlannedFile]) -> None:
     problems: list[str] = []
     seen: dict[str, PlannedFile] = {}
     for f in files:
+        if relative_path(f.dest, what="bundle path") != f.dest:
+            problems.append(f"{f.dest}: not a plain bundle path")
         key = f.dest.lower()
         if key in seen and seen[key].source != f.source:
             problems.append(f"{seen[key].source} and {f.source} both map to {f.dest}")

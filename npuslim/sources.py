@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import lzma
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from npuslim.errors import InputError, ToolError
+from npuslim.errors import InputError, OutputError, ToolError, os_reason
+from npuslim.paths import open_regular, relative_path
 from npuslim.pe import read_pe
 
 DEFAULT_PLATFORM = "win_amd64"
@@ -79,12 +84,16 @@ def _dist_info_dirs(parent: Path, name: str = "openvino") -> tuple[Path, ...]:
 
 
 def _version_of(dll_dir: Path) -> str | None:
-    for entry in dll_dir.iterdir() if dll_dir.is_dir() else ():
+    try:
+        entries = sorted(dll_dir.iterdir()) if dll_dir.is_dir() else []
+    except OSError as exc:
+        raise InputError(f"{dll_dir}: cannot list: {os_reason(exc)}") from exc
+    for entry in entries:
         if entry.name.lower() == "openvino.dll":
-            try:
-                return read_pe(entry).file_version
-            except InputError:
-                return None
+            # An openvino.dll that cannot be read is unusable input: without its
+            # version the run-time companions (IR frontend, C API) would be left
+            # out silently.
+            return read_pe(entry).file_version
     return None
 
 
@@ -132,39 +141,136 @@ def _from_folder(folder: Path, origin: str) -> OpenVinoInstall:
     )
 
 
-def _unpack_wheel(wheel: Path) -> Path:
-    """Unpack the DLLs, headers and licences of a wheel into the cache; reuse a previous unpack."""
+# The largest official OpenVINO wheel (2026.4.1, win_amd64) unpacks to 243 MB and no
+# entry of it compresses better than 11:1; a wheel past these bounds is refused unread.
+MAX_UNPACKED_BYTES = 4 << 30
+MAX_ENTRY_RATIO = 100
+_RATIO_FLOOR = 1 << 20
+MAX_WHEEL_ENTRIES = 100_000
+_PLATFORM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
+
+
+def check_platform(platform: str) -> str:
+    """``platform`` when it is a wheel platform tag (``win_amd64``); an ``InputError`` otherwise,
+    before it becomes part of a cache path."""
+    if len(platform) > 100 or not _PLATFORM.match(platform):
+        shown = platform if len(platform) <= 60 else platform[:57] + "..."
+        raise InputError(f"--platform {shown!r}: not a wheel platform tag such as win_amd64")
+    return platform
+
+
+def _cache_folder(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create npuslim's cache folder: {os_reason(exc)} "
+                          "(set NPUSLIM_CACHE_DIR to a writable folder)") from exc
+    return folder
+
+
+def _wanted(name: str, parts: list[str]) -> bool:
+    return (
+        name.lower().endswith((".dll", ".lib"))
+        or "/include/" in name
+        or ".dist-info/" in name
+        or name.endswith("__init__.py") and len(parts) == 2
+        # a package's own licence files (onnxruntime/LICENSE, ThirdPartyNotices.txt)
+        or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt")
+    )
+
+
+def _check_wheel_sizes(wheel: Path, members: list[zipfile.ZipInfo]) -> None:
+    if len(members) > MAX_WHEEL_ENTRIES:
+        raise InputError(f"{wheel}: {len(members)} entries, more than {MAX_WHEEL_ENTRIES}: not an OpenVINO wheel")
+    total = 0
+    for member in members:
+        total += member.file_size
+        if member.file_size > _RATIO_FLOOR and member.file_size > MAX_ENTRY_RATIO * max(member.compress_size, 1):
+            raise InputError(f"{wheel}: entry {member.filename[:120]!r} expands {member.compress_size} bytes "
+                             f"to {member.file_size} (more than {MAX_ENTRY_RATIO}:1): refused as a zip bomb")
+    if total > MAX_UNPACKED_BYTES:
+        raise InputError(f"{wheel}: unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}: refused")
+
+
+def _extract_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, wheel: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        out = open(dest, "wb")
+    except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+        raise InputError(f"{wheel}: entry {member.filename[:120]!r} clashes with another entry") from exc
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+    written = 0
+    with out:
+        try:
+            src = zf.open(member)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+            raise InputError(f"{wheel}: entry {member.filename[:120]!r} cannot be read ({exc})") from exc
+        with src:
+            while True:
+                try:
+                    chunk = src.read(1 << 20)
+                except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
+                        NotImplementedError, ValueError) as exc:
+                    raise InputError(f"{wheel}: entry {member.filename[:120]!r} is corrupt ({exc})") from exc
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > member.file_size:
+                    raise InputError(f"{wheel}: entry {member.filename[:120]!r} is longer than it says")
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise OutputError(f"{dest}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+
+
+def _unpack_wheel(wheel: Path, wanted: Callable[[str, list[str]], bool] | None = None) -> Path:
+    """Unpack the DLLs, headers and licences of a wheel into the cache; reuse a previous unpack.
+    ``wanted(name, parts)`` picks the entries (default: a Windows wheel's; the Linux
+    wheel's shared objects are picked by ``npuslim.linux``).
+
+    The fill is atomic and idempotent: each run unpacks into its own staging
+    folder and renames it into place; when another run got there first, its
+    (identical) result is used and this one is dropped. Entries whose names
+    leave the wheel (``..``, absolute) are refused, and so are wheels that
+    would unpack past ``MAX_UNPACKED_BYTES`` or an entry compressed more than
+    ``MAX_ENTRY_RATIO``:1.
+    """
     try:
         st = wheel.stat()
     except OSError as exc:
-        raise InputError(f"{wheel}: cannot read: {exc.strerror}") from exc
+        raise InputError(f"{wheel}: cannot read: {os_reason(exc)}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{wheel}: not a regular file")
     key = hashlib.sha256(f"{wheel.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir() / "wheels" / f"{wheel.stem}-{key}"
+    parent = cache_dir() / "wheels"
+    target = parent / f"{wheel.stem[:120]}-{key}"
     if target.is_dir():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    _cache_folder(parent)
     try:
-        with zipfile.ZipFile(wheel) as zf:
-            for member in zf.infolist():
-                name = member.filename
-                parts = name.split("/")
-                if ".." in parts or name.startswith("/"):
-                    continue
-                wanted = (
-                    name.lower().endswith((".dll", ".lib"))
-                    or "/include/" in name
-                    or ".dist-info/" in name
-                    or name.endswith("__init__.py") and len(parts) == 2
-                    # a package's own licence files (onnxruntime/LICENSE, ThirdPartyNotices.txt)
-                    or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt")
-                )
-                if wanted and not member.is_dir():
-                    zf.extract(member, staging)
-        os.replace(staging, target)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
+        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+    try:
+        with open_regular(wheel) as fh:
+            try:
+                zf = zipfile.ZipFile(fh)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+                raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
+            with zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                _check_wheel_sizes(wheel, members)
+                for member in members:
+                    rel = relative_path(member.filename, what=f"{wheel}: entry")
+                    if (wanted or _wanted)(rel, rel.split("/")):
+                        _extract_member(zf, member, staging / rel, wheel)
+        try:
+            os.replace(staging, target)
+        except OSError as exc:
+            if not target.is_dir():
+                raise OutputError(f"{target}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+            shutil.rmtree(staging, ignore_errors=True)  # another run filled it first
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -185,13 +291,13 @@ def _wheel_matches(path: Path, name: str, version: str, platform: str) -> bool:
 def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
                 python_version: str = DEFAULT_PYTHON_VERSION) -> Path:
     """Download the wheel for ``requirement`` with pip into the cache (reused when pinned)."""
-    downloads = cache_dir() / "downloads" / platform
+    downloads = cache_dir() / "downloads" / check_platform(platform)
     m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(===|==)\s*([\w.!+]+)$", requirement)
     if m and downloads.is_dir():
         for cached in sorted(downloads.glob("*.whl")):
             if _wheel_matches(cached, m.group(1), m.group(3), platform):
                 return cached
-    downloads.mkdir(parents=True, exist_ok=True)
+    _cache_folder(downloads)
     before = set(downloads.glob("*.whl"))
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -244,6 +350,7 @@ def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoI
             "requirement such as openvino==2026.4.1 (no openvino package in this "
             "Python, INTEL_OPENVINO_DIR not set)"
         )
+    check_platform(platform)
     if is_requirement(source):
         wheel = fetch_wheel(source, platform=platform)
         return replace(_from_folder(_unpack_wheel(wheel), source), wheel=wheel)

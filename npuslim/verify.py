@@ -9,9 +9,11 @@ runtime, driver). Problems are collected, never raised one by one.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from npuslim.bundle import REPORT_FILES as _PACK_REPORTS
 from npuslim.bundle import sha256_file
 from npuslim.errors import InputError
 from npuslim.lockfile import BundleLock, read_lock
@@ -22,7 +24,7 @@ from npuslim.resolve import BUNDLED, MISSING, Resolver
 from npuslim.symbols import check_symbols
 
 # Files written beside the manifest (size reports, the SBOM); they describe the bundle, they are not of it.
-REPORT_FILES = frozenset({BUNDLE_MANIFEST, "size-report.md", "size-report.json", "sbom.cdx.json"})
+REPORT_FILES = frozenset({BUNDLE_MANIFEST, "sbom.cdx.json"}) | _PACK_REPORTS
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,11 @@ class VerifyResult:
 
 
 def verify_bundle(bundle: Path) -> VerifyResult:
-    """Check ``bundle`` against its own manifest; the result lists every problem."""
+    """Check ``bundle`` against its own manifest; the result lists every problem.
+
+    A bundle holds regular files and folders only: a symbolic link anywhere in
+    it is a problem, and no file outside the bundle is ever read.
+    """
     lock = read_lock(bundle, BUNDLE_MANIFEST)
     problems: list[Problem] = []
     listed = {f.path for f in lock.files}
@@ -60,25 +66,45 @@ def verify_bundle(bundle: Path) -> VerifyResult:
             if link_problem:
                 problems.append(Problem(f.path, "link", link_problem))
             continue
-        if not path.is_file():
+        if _through_link(bundle, f.path):
+            problems.append(Problem(f.path, "symlink", f"{f.path}: reached through a symbolic link"))
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
             problems.append(Problem(f.path, "missing", f"{f.path}: listed in the manifest but not in the bundle"))
             continue
-        size = path.stat().st_size
-        if size != f.size:
-            problems.append(Problem(f.path, "size", f"{f.path}: {size} bytes, the manifest says {f.size}"))
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(Problem(f.path, "not-a-file", f"{f.path}: not a regular file"))
+            continue
+        if st.st_size != f.size:
+            problems.append(Problem(f.path, "size", f"{f.path}: {st.st_size} bytes, the manifest says {f.size}"))
             continue
         if sha256_file(path) != f.sha256:
             problems.append(Problem(f.path, "sha256", f"{f.path}: sha256 differs from the manifest"))
 
-    for dirpath, _dirs, names in os.walk(bundle):
-        for name in names:
-            rel = (Path(dirpath) / name).relative_to(bundle).as_posix()
-            if rel in listed or rel in REPORT_FILES:
-                continue
-            problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the manifest"))
+    links = {f.path for f in lock.files if f.link_to is not None}
+    for dirpath, dirs, names in os.walk(bundle):
+        for name in dirs + names:
+            full = Path(dirpath) / name
+            rel = full.relative_to(bundle).as_posix()
+            if full.is_symlink() and rel not in links:  # a recorded Linux link name is checked above
+                problems.append(Problem(rel, "symlink", f"{rel}: a symbolic link in the bundle"))
+            elif name in names and rel not in listed and rel not in REPORT_FILES:
+                problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the manifest"))
 
     dlls_checked = _check_closure(bundle, lock, problems)
     return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems))
+
+
+def _through_link(bundle: Path, rel: str) -> bool:
+    """True when a component of ``bundle/rel`` is a symbolic link."""
+    path = bundle
+    for part in rel.split("/"):
+        path = path / part
+        if path.is_symlink():
+            return True
+    return False
 
 
 def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
@@ -90,6 +116,8 @@ def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> i
         problems.extend(Problem(*p) for p in found)
         return checked
     bin_dir = bundle / BIN
+    if bin_dir.is_symlink():
+        return 0  # reported as a symbolic link above; never followed
     if not bin_dir.is_dir():
         problems.append(Problem(BIN, "missing", f"{BIN}/: the bundle has no DLL folder"))
         return 0
@@ -100,7 +128,7 @@ def _check_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> i
     recorded_missing = {m["name"].lower() for m in lock.missing}
     checked = 0
     for path in sorted(bin_dir.iterdir()):
-        if path.suffix.lower() != ".dll" or not path.is_file():
+        if path.suffix.lower() != ".dll" or path.is_symlink() or not path.is_file():
             continue
         rel = f"{BIN}/{path.name}"
         try:

@@ -44,4 +44,4 @@ def test_allow_missing_records_it_and_verify_accepts_the_record(tmp_path: Path) 
 def test_extract_without_out_is_a_clear_error(tmp_path: Path) -> None:
     build_dll(tmp_path, "a.dll")
     result = run("extract", str(tmp_path), "--root", "a.dll")
-    assert result.exit_code == 4 and "-o OUT" in one_error_line(result)
+    assert result.exit_code == 2 and "-o OUT" in one_error_line(result)

@@ -179,13 +179,16 @@ def test_a_killed_extract_leaves_no_bundle_and_a_rerun_succeeds(ov2026, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["npu-bundle"]  # the stale staging folder is gone
 
 
-def test_force_replaces_a_bundle(ov2026, tmp_path: Path) -> None:
+def test_force_replaces_a_bundle_and_nothing_else(ov2026, tmp_path: Path) -> None:
     out = tmp_path / "b"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    assert run("extract", str(ov2026.root), "-o", str(out), "--without", "c-api").exit_code == 0
     result = run("extract", str(ov2026.root), "-o", str(out), "--force")
     assert result.exit_code == 0, result.stderr
-    assert not (out / "old.txt").exists() and verify_ok(out)
+    assert (out / "bin" / "openvino_c.dll").is_file() and verify_ok(out)
+    (out / "old.txt").write_text("mine")
+    result = run("extract", str(ov2026.root), "-o", str(out), "--force")
+    assert result.exit_code == 7 and "did not write (old.txt)" in result.stderr
+    assert (out / "old.txt").read_text() == "mine"
 
 
 def test_the_bundle_is_enough_to_build_c_and_cpp(bundle2026: Path, tmp_path: Path) -> None:

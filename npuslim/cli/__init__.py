@@ -2,20 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from typer import _click
+from typer.core import TyperGroup
 
 from npuslim import __version__
-from npuslim.cli.common import STATE
+from npuslim.cli.common import STATE, print_error
 from npuslim.cli.main_deps import deps
 from npuslim.cli.main_diff import diff
 from npuslim.cli.main_extract import extract
 from npuslim.cli.main_pack import pack
 from npuslim.cli.main_verify import verify
 
+USAGE_EXIT = 2
+
+
+class OneLineErrors(TyperGroup):
+    """typer's group, but a bad command line is one line on stderr and exit 2 (not a box).
+
+    ``npuslim`` alone still prints the help (exit 2, as click does).
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "npuslim", complete_var=complete_var,
+                              standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
+        except _click.exceptions.NoArgsIsHelpError as exc:
+            if exc.ctx is not None:
+                typer.echo(exc.ctx.get_help(), err=True)
+            code = USAGE_EXIT
+        except _click.exceptions.UsageError as exc:
+            where = f"{exc.ctx.command_path}: " if exc.ctx is not None and exc.ctx.command_path else ""
+            print_error(f"{where}{exc.format_message()} (see --help)")
+            code = USAGE_EXIT
+        except _click.exceptions.ClickException as exc:
+            print_error(exc.format_message())
+            code = exc.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            print_error("interrupted")
+            code = 130
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
 app = typer.Typer(
     name="npuslim",
+    cls=OneLineErrors,
     help="The minimal part of an OpenVINO install that the Intel NPU needs: find it, extract it, pack it.",
     no_args_is_help=True,
     add_completion=False,
@@ -34,7 +75,8 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Also show the traceback of an error "
+                                        "(the message and exit code stay the same).")] = False,
 ) -> None:
     STATE["debug"] = debug
 

@@ -3,70 +3,211 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
+import sys
+import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-from npuslim.errors import NpuslimError
+from npuslim.errors import NpuslimError, OutputError, os_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 STATE = {"debug": False}
+# One error line is at most this long: a value from a hostile input is never formatted whole.
+MAX_ERROR_CHARS = 2000
+
+
+class GuardedStream(io.TextIOBase):
+    """Standard output for the commands: a failed write (closed stream, broken pipe, disk full)
+    becomes an ``OutputError`` (exit 7) instead of lost output or an internal error; text the
+    stream's encoding cannot carry is replaced, never an error."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def _fail(self, exc: BaseException | None) -> OutputError:
+        reason = "it is closed" if exc is None or isinstance(exc, ValueError) else (
+            "broken pipe" if isinstance(exc, BrokenPipeError) else
+            os_reason(exc) if isinstance(exc, OSError) else str(exc))
+        return OutputError(f"cannot write to standard output: {reason}")
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise self._fail(None)
+        encoding = getattr(self._stream, "encoding", None) or "utf-8"
+        text = text.encode(encoding, "replace").decode(encoding, "replace")
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError) as exc:
+            raise self._fail(exc) from exc
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except (OSError, ValueError) as exc:
+            raise self._fail(exc) from exc
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream is not None and self._stream.isatty())
+        except (OSError, ValueError):
+            return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("closed")
+        return self._stream.fileno()
 
 
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return Console(file=GuardedStream(sys.stdout), highlight=False, soft_wrap=False)  # type: ignore[arg-type]
+
+
+def write_stdout(text: str) -> None:
+    """Machine-readable output (JSON, DOT, Mermaid) as is: no rich processing, failures are exit 7."""
+    stream = GuardedStream(sys.stdout)
+    stream.write(text)
+    stream.flush()
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(file=_SafeStderr(), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+
+
+class _SafeStderr(io.TextIOBase):
+    """Standard error that never raises: an error message must not become another error."""
+
+    def write(self, text: str) -> int:
+        stream = sys.stderr
+        if stream is None:
+            return len(text)
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            return stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def isatty(self) -> bool:
+        try:
+            return bool(sys.stderr is not None and sys.stderr.isatty())
+        except (OSError, ValueError):
+            return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(sys.stderr, "encoding", None) or "utf-8"
+
+
+def esc(text: str) -> str:
+    """``text`` safe inside rich markup: file names, paths and DLL names are never markup."""
+    return escape(text)
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line (newlines and runs of spaces folded), at most ``MAX_ERROR_CHARS``."""
+    text = " ".join(message[: MAX_ERROR_CHARS * 2].split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def print_error(message: str) -> None:
+    """One line on stderr: ``npuslim: error: message``; the message is plain text, never markup."""
+    line = Text("npuslim: error: ", style="bold red")
+    line.append(one_line(message))
+    stderr().print(line, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print one line to stderr and return the exit to raise."""
-    stderr().print(f"[bold red]npuslim: error:[/] {message}", markup=True, highlight=False)
+    print_error(message)
     return typer.Exit(code)
+
+
+def debug_enabled() -> bool:
+    return bool(STATE["debug"]) or os.environ.get("NPUSLIM_DEBUG") == "1"
+
+
+def exit_code_of(exc: BaseException) -> tuple[int, str]:
+    """The one mapping from an exception to (exit code, message) at the CLI boundary."""
+    if isinstance(exc, NpuslimError):
+        return exc.exit_code, str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "interrupted"
+    if isinstance(exc, MemoryError):
+        return 1, "internal error: out of memory (run with --debug for the traceback)"
+    return 1, f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
 
 
 def error_boundary(func: F) -> F:
     """Turn core errors into one line on stderr and the error's exit code.
 
-    With ``--debug`` (or ``NPUSLIM_DEBUG=1``) the traceback is shown instead.
+    With ``--debug`` (or ``NPUSLIM_DEBUG=1``) the traceback is printed first;
+    the line and the exit code stay the same. Standard output is flushed before
+    the command returns, so a write that fails there is still an error (exit 7).
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = STATE["debug"] or os.environ.get("NPUSLIM_DEBUG") == "1"
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            _flush_stdout()
+            return result
         except (typer.Exit, typer.Abort):
+            _flush_stdout_quietly()
             raise
-        except NpuslimError as exc:
-            if debug:
+        except BaseException as exc:  # noqa: BLE001 - the one place that catches all
+            if isinstance(exc, SystemExit):
                 raise
-            raise fail(_escape(str(exc)), exc.exit_code) from None
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            raise fail("interrupted", 130) from None
-        except Exception as exc:  # noqa: BLE001 - the one place that catches all
-            if debug:
-                raise
-            raise fail(
-                _escape(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"),
-                1,
-            ) from None
+            if debug_enabled():
+                _SafeStderr().write("".join(traceback.format_exception(exc)))
+            code, message = exit_code_of(exc)
+            if isinstance(exc, OutputError) and "standard output" in message:
+                _silence_stdout()
+            raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+def _flush_stdout() -> None:
+    GuardedStream(sys.stdout).flush()
+
+
+def _flush_stdout_quietly() -> None:
+    try:
+        _flush_stdout()
+    except OutputError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """After stdout failed, point it at the null device so the interpreter's exit flush stays quiet."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
 
 
 class OutputFormat(str, Enum):
@@ -124,6 +265,10 @@ WithoutOpt = Annotated[
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file beside it, then a rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: {os_reason(exc)}") from exc
 

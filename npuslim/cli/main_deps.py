@@ -20,6 +20,7 @@ from npuslim.cli.common import (
     error_boundary,
     stderr,
     stdout,
+    write_stdout,
 )
 from npuslim.errors import InputError, MissingDependencyError
 from npuslim.features import features_for_source, select_features
@@ -91,11 +92,11 @@ def deps(
 
         print_exports(out, graph, as_json=fmt is DepsFormat.json)
     elif fmt is DepsFormat.json:
-        out.out(serialize.graph_to_json(graph, missing_symbols), end="")
+        write_stdout(serialize.graph_to_json(graph, missing_symbols))
     elif fmt is DepsFormat.dot:
-        out.out(serialize.graph_to_dot(graph), end="")
+        write_stdout(serialize.graph_to_dot(graph))
     elif fmt is DepsFormat.mermaid:
-        out.out(serialize.graph_to_mermaid(graph), end="")
+        write_stdout(serialize.graph_to_mermaid(graph))
     else:
         render_deps.print_graph(out, graph, fmt.value)
         if install.platform == "linux":

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -24,10 +23,12 @@ from npuslim.cli.common import (
     WithOpt,
     WithoutOpt,
     error_boundary,
+    esc,
     stderr,
     stdout,
+    write_stdout,
 )
-from npuslim.errors import InputError
+from npuslim.errors import UsageError
 from npuslim.features import FeatureStatus, features_for_source, select_features
 from npuslim.linux import manifest_for_install
 from npuslim.lockfile import BundleLock
@@ -87,7 +88,7 @@ def extract(
     """
     bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
     if out is None and not list_features:
-        raise InputError("give the bundle folder with -o OUT")
+        raise UsageError("extract needs the bundle folder: -o OUT")
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
     roots = tuple(root) if root else None
@@ -131,13 +132,13 @@ def extract(
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
-            task = bar.add_task(out.name, total=plan.total_bytes)
+            task = bar.add_task(esc(out.name), total=plan.total_bytes)
             result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish,
                                   progress=lambda _f, n: bar.advance(task, n))
     else:
         result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish)
     if json_out:
-        stdout().out(to_json(result.lock), end="")
+        write_stdout(to_json(result.lock))
     else:
         print_summary(plan, out)
         if budget is not None:
@@ -145,7 +146,7 @@ def extract(
         if sbom:
             stdout().print(f"SBOM: {out / 'sbom.cdx.json'} (CycloneDX 1.6)", highlight=False, soft_wrap=True)
     for warning in plan.warnings:
-        err.print(f"npuslim: warning: {warning}", highlight=False, soft_wrap=True)
+        err.print(f"npuslim: warning: {esc(warning)}", highlight=False, soft_wrap=True)
 
 
 def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> BudgetReport | None:
@@ -163,7 +164,7 @@ def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> Bu
                           limit_text=limit[1], origin=limit[2])
     if report.over:
         if json_out:
-            stdout().out(json.dumps(budget_to_dict(report), indent=2), highlight=False)
+            write_stdout(json.dumps(budget_to_dict(report), indent=2) + "\n")
         else:
             for line in budget_lines(report):
                 stdout().print(line, highlight=False, soft_wrap=True, markup=False)
@@ -174,9 +175,9 @@ def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> Bu
 def print_summary(plan: BundlePlan, out: Path) -> None:
     console = stdout()
     install = plan.install
-    console.print(f"[bold]Bundle {out}[/]  from {install.origin} "
-                  f"(OpenVINO {install.version or 'version unknown'}; features: "
-                  f"{', '.join(sorted(plan.features)) or 'none'})")
+    console.print(f"[bold]Bundle {esc(str(out))}[/]  from {esc(install.origin)} "
+                  f"(OpenVINO {esc(install.version or 'version unknown')}; features: "
+                  f"{esc(', '.join(sorted(plan.features)) or 'none')})")
     table = Table(show_edge=False, pad_edge=False, box=None)
     table.add_column("folder")
     table.add_column("files", justify="right")
@@ -195,21 +196,21 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
         links = plan.by_role(ROLE_IMPLIB)
         rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
     for name, files, note in rows:
-        table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), note)
+        table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), esc(note))
     total = plan.total_bytes
     table.add_row("[bold]total[/]", f"[bold]{len(plan.files)}[/]", f"[bold]{format_size(total)}[/]", "")
     console.print(table)
     console.print(f"  = {percent(total, plan.source_size)} of the source install "
-                  f"({format_size(plan.source_size)}: {plan.source_size_how})", soft_wrap=True)
+                  f"({format_size(plan.source_size)}: {esc(plan.source_size_how)})", soft_wrap=True)
     console.print(f"  = {percent(total, BASELINE_BYTES)} of the {format_size(BASELINE_BYTES)} full "
                   "OpenVINO install")
     console.print("[bold]The target machine must provide[/]")
     for req in plan.requirements:
         dlls_text = ", ".join(req.dlls) if len(req.dlls) <= 4 else f"{len(req.dlls)} DLLs ({req.dlls[0]}, ...)"
-        console.print(f"  {req.name}: {dlls_text}", soft_wrap=True)
-        console.print(Padding(f"[dim]{req.note}[/]", (0, 0, 0, 4)))
+        console.print(f"  {esc(req.name)}: {esc(dlls_text)}", soft_wrap=True)
+        console.print(Padding(f"[dim]{esc(req.note)}[/]", (0, 0, 0, 4)))
     for m in plan.missing:
-        console.print(f"  [bold red]MISSING[/] {m.name} (needed by {', '.join(m.required_by)})")
+        console.print(f"  [bold red]MISSING[/] {esc(m.name)} (needed by {esc(', '.join(m.required_by))})")
 
 
 def _print_features(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],
@@ -219,18 +220,18 @@ def _print_features(install: OpenVinoInstall, manifest: BundleManifest, statuses
     chosen = select_features(manifest, with_, without)
     out = stdout()
     if fmt is OutputFormat.json:
-        out.out(features_json(install, manifest, statuses, chosen), end="")
+        write_stdout(features_json(install, manifest, statuses, chosen))
         return
-    out.print(f"[bold]Features of manifest {escape(manifest.name)}[/] for {escape(install.origin)} "
-              f"(OpenVINO {escape(install.version or '?')})", soft_wrap=True)
+    out.print(f"[bold]Features of manifest {esc(manifest.name)}[/] for {esc(install.origin)} "
+              f"(OpenVINO {esc(install.version or '?')})", soft_wrap=True)
     for status in statuses:
         feature = status.feature
         marks = [m for m, on in (("default", feature.default),
                                  ("selected", feature.name in chosen and status.available)) if on]
-        head = f"  [bold]{escape(feature.name)}[/]" + (f" ({', '.join(marks)})" if marks else "")
+        head = f"  [bold]{esc(feature.name)}[/]" + (f" ({', '.join(marks)})" if marks else "")
         if status.available:
             files = ", ".join(name for name, _size in status.adds) or "nothing in this source"
-            out.print(f"{head}: adds {format_size(status.added_bytes)}: {escape(files)}", soft_wrap=True)
+            out.print(f"{head}: adds {format_size(status.added_bytes)}: {esc(files)}", soft_wrap=True)
         else:
-            out.print(f"{head}: [yellow]not available[/]: {escape(status.reason or '')}", soft_wrap=True)
-        out.print(f"      [dim]{escape(feature.description)}[/]", soft_wrap=True)
+            out.print(f"{head}: [yellow]not available[/]: {esc(status.reason or '')}", soft_wrap=True)
+        out.print(f"      [dim]{esc(feature.description)}[/]", soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from npuslim import __version__
-from npuslim.cli.common import OutputFormat, error_boundary, stdout
+from npuslim.cli.common import OutputFormat, error_boundary, esc, stdout, write_stdout
 from npuslim.errors import LoadError, VerifyError
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ def verify(
         "(Wine's own); 'bundled' allows only Microsoft's DLLs, so the bundle must carry them.")]
     = MsvcRuntime.system,
     device: Annotated[str, typer.Option("--device", help="With --load: the device to ask for.")] = "NPU",
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="With --load: seconds to wait for the "
+                                           "load; a load that takes longer has failed (exit 8).")] = 180.0,
 ) -> None:
     """Check every file against the bundle manifest and the closure inside the bundle.
 
@@ -67,25 +69,26 @@ def verify(
     from npuslim.verify import verify_bundle
 
     result = verify_bundle(bundle)
-    loaded = load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value) if load else None
+    loaded = (load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
+              if load else None)
     out = stdout()
     if fmt is OutputFormat.json:
-        out.out(json.dumps(result_dict(result, loaded), indent=2))
+        write_stdout(json.dumps(result_dict(result, loaded), indent=2) + "\n")
     else:
         for problem in result.problems:
-            out.print(f"[red]FAIL[/] {problem.message}", highlight=False, soft_wrap=True)
+            out.print(f"[red]FAIL[/] {esc(problem.message)}", highlight=False, soft_wrap=True)
         status = "[green]OK[/]" if result.ok else f"[bold red]{len(result.problems)} problem(s)[/]"
-        out.print(f"{status} {bundle}: {result.files_checked} files checked against the manifest, "
+        out.print(f"{status} {esc(str(bundle))}: {result.files_checked} files checked against the manifest, "
                   f"imports of {result.dlls_checked} DLLs resolved", highlight=False, soft_wrap=True)
         if loaded is not None:
             out.print(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):", highlight=False)
             for step in loaded.steps:
                 mark = "[green]ok  [/]" if step.ok else "[yellow]fail[/]"
-                out.print(f"  {mark} {step.title}: {step.detail}", highlight=False, soft_wrap=True)
+                out.print(f"  {mark} {esc(step.title)}: {esc(step.detail)}", highlight=False, soft_wrap=True)
             for lib, needer in loaded.missing:
-                out.print(f"  [red]missing[/] {lib} (needed by {needer})", highlight=False, soft_wrap=True)
+                out.print(f"  [red]missing[/] {esc(lib)} (needed by {esc(needer)})", highlight=False, soft_wrap=True)
             verdict = "[green]OK[/]" if loaded.ok else "[bold red]LOAD FAILED[/]"
-            out.print(f"{verdict} {loaded.verdict}", highlight=False, soft_wrap=True)
+            out.print(f"{verdict} {esc(loaded.verdict)}", highlight=False, soft_wrap=True)
     if not result.ok:
         raise typer.Exit(VerifyError.exit_code)
     if loaded is not None and not loaded.ok:

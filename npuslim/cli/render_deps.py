@@ -62,34 +62,56 @@ def _grouped(children: list[Node]) -> Text | None:
     return text
 
 
+# Deeper than this, the tree stops expanding; missing imports past the first TREE_MAX_MISSING
+# imports of one DLL are counted, not named (the summary, the table and JSON name every one).
+TREE_MAX_DEPTH = 32
+TREE_MAX_MISSING = 20
+
+
 def render_tree(graph: DependencyGraph) -> Tree:
-    """The closure as a tree from the roots; a file already shown is not expanded again."""
+    """The closure as a tree from the roots; a file already shown is not expanded again.
+
+    Built iteratively (no recursion, whatever the depth), each edge looked at
+    once; branches deeper than ``TREE_MAX_DEPTH`` end in a note.
+    """
     install = graph.install
     tree = Tree(Text(f"{install.origin}: {install.describe()}", style="bold"))
     shown: set[str] = set()
 
-    def expand(branch: Tree, node: Node) -> None:
-        shown.add(node.key)
-        edges = graph.children(node.name)
-        leaves: list[Node] = []
-        seen: set[str] = set()
-        for edge in edges:
+    def expand(top: Tree, start: Node) -> None:
+        # The recursive walk, with an explicit stack of frames: (branch, edges left, seen, leaves, depth).
+        shown.add(start.key)
+        stack = [(top, iter(graph.children(start.name)), set[str](), list[Node](), 1)]
+        while stack:
+            branch, edges, seen, leaves, depth = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                grouped = _grouped([n for n in leaves if n.dep_class != MISSING])
+                if grouped is not None:
+                    branch.add(grouped)
+                more = sum(1 for n in leaves if n.dep_class == MISSING)
+                if more:
+                    branch.add(Text(f"... and {more} more missing (listed below)", style=STYLES[MISSING]))
+                stack.pop()
+                continue
             child = graph.node(edge.target)
             if child is None or child.key in seen:
                 continue
             seen.add(child.key)
-            if child.dep_class in (BUNDLED, MISSING, DRIVER):
-                if child.key in shown:
-                    sub = branch.add(Text(f"{child.name}  (see above)", style="dim"))
-                else:
-                    sub = branch.add(_label(child, via=edge.kind))
-                    if child.dep_class == BUNDLED:
-                        expand(sub, child)
-            else:
+            if child.dep_class not in (BUNDLED, MISSING, DRIVER):
                 leaves.append(child)
-        grouped = _grouped(leaves)
-        if grouped is not None:
-            branch.add(grouped)
+            elif child.dep_class == MISSING and len(seen) > TREE_MAX_MISSING:
+                leaves.append(child)
+            elif child.key in shown:
+                branch.add(Text(f"{child.name}  (see above)", style="dim"))
+            else:
+                sub = branch.add(_label(child, via=edge.kind))
+                if child.dep_class == BUNDLED:
+                    shown.add(child.key)
+                    if depth >= TREE_MAX_DEPTH:
+                        sub.add(Text(f"... deeper than {TREE_MAX_DEPTH} levels (see --format table)", style="dim"))
+                    else:
+                        stack.append((sub, iter(graph.children(child.name)), set(), [], depth + 1))
 
     for root in graph.roots:
         node = graph.node(root)
@@ -172,7 +194,7 @@ def render_table(graph: DependencyGraph) -> Table:
     for node in graph.nodes:
         size = format_size(node.size) if node.info else ""
         chain = " -> ".join(node.chain[:-1]) if len(node.chain) > 1 else "(root)"
-        table.add_row(Text(node.name, style=STYLES[node.dep_class]), node.dep_class, size, node.via, chain)
+        table.add_row(Text(node.name, style=STYLES[node.dep_class]), node.dep_class, size, node.via, Text(chain))
     return table
 
 

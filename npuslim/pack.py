@@ -44,7 +44,7 @@ from npuslim.crosscheck import lief_imports
 from npuslim.elf import ElfInfo, read_elf
 from npuslim.errors import InputError, NpuslimError, OutputError, ToolError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
-from npuslim.pack_elf import elf_image_size, strip_elf, upx_elf
+from npuslim.pack_elf import dlopen_problem, elf_image_size, strip_elf, upx_elf
 from npuslim.pe import PeInfo, read_pe
 from npuslim.plan import BUNDLE_MANIFEST, DLL_ROLES
 from npuslim.sbom import SBOM_FILE
@@ -483,7 +483,11 @@ def _elf_upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, 
         result = upx_elf(work, upx=ctx.upx, level=ctx.options.upx_level, timeout=ctx.options.upx_timeout)
         seconds = round(time.perf_counter() - start, 3)
         ctx.check()
-        if result.changed:
+        load = _elf_load_check(job, ctx, work, src) if result.changed else None
+        if load is not None:
+            entry = {"status": "failed", "message": f"packed by UPX, but {load}; left unpacked",
+                     "seconds": seconds, "blob": None}
+        elif result.changed:
             new_sha = sha256_path(work)
             ctx.cache.put_blob_file(work, new_sha)
             entry = {"status": "packed", "message": result.reason, "seconds": seconds, "blob": new_sha}
@@ -500,6 +504,20 @@ def _elf_upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, 
     detail = entry["status"] + (f": {entry['message']}" if entry["message"] else "")
     ctx.emit("upx", rel, "done", detail + (" (cached)" if cached else f" in {entry['seconds']:.1f} s"))
     return path, new_sha, entry
+
+
+def _elf_load_check(job: _Job, ctx: _Context, packed: Path, unpacked: Path) -> str | None:
+    """Why the UPX-packed file does not load where the unpacked one does, or ``None``
+    (``pack_elf.dlopen_problem``; a file this host cannot load either way is not judged)."""
+    rel = job.locked.path
+    folder = (ctx.bundle / rel).parent
+    scratch = ctx.work / f"{rel.replace('/', '_')}.load"
+    name = Path(rel).name
+    problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout)
+    if problem is None:
+        return None
+    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout) is None \
+        else None
 
 
 def _process_elf(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:

@@ -176,3 +176,49 @@ def symlink_tarinfo(name: str, link_to: str, epoch: int) -> tarfile.TarInfo:
     info.uname = info.gname = ""
     info.mode = 0o777
     return info
+
+
+_DLOPEN = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"  # ctypes dlopens with RTLD_NOW
+
+
+def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeout: float = 120.0) -> str | None:
+    """Why ``lib``, named ``name``, does not load beside the libraries of ``neighbours`` (``None``: it loads).
+
+    UPX 4.2.2 packs some shared objects that pass ``upx -t`` and keep their
+    linkage, yet crash in the loader (a C++ library with a DT_NEEDED of its
+    own folder, measured: SIGSEGV in dlopen). So a packed file is loaded for
+    real: in a fresh Python process, ``dlopen(RTLD_NOW)`` of a copy of ``lib``
+    placed in ``work`` as ``name`` with copies (or hard links) of every file of
+    ``neighbours`` under the same names, so ``$ORIGIN`` finds them;
+    ``LD_LIBRARY_PATH`` and ``LD_PRELOAD`` are removed. ``work`` is emptied.
+    """
+    import subprocess
+    import sys
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        for entry in neighbours.iterdir():
+            dest = work / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry), dest)
+            elif entry.is_file() and entry.name != name:
+                try:
+                    os.link(entry, dest)
+                except OSError:
+                    shutil.copyfile(entry, dest)
+        shutil.copyfile(lib, work / name)
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+        try:
+            proc = subprocess.run([sys.executable, "-c", _DLOPEN, str(work / name)], capture_output=True,
+                                  text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return f"loading it did not finish within {timeout:g} s"
+        if proc.returncode < 0:
+            return f"it crashed when loaded (signal {-proc.returncode})"
+        if proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            return f"it does not load: {lines[-1].strip() if lines else f'exit {proc.returncode}'}"
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -9,9 +9,14 @@ decides which files, runs them on threads and writes the report):
   table and no debug sections: strip finds nothing and even grows them by a
   few kB (section alignment), so they are kept as they are, with that reason.
 - ``upx_elf``: UPX on a copy (through ``npuslim.upx``: time limit, Ctrl-C,
-  ``parse_pack``); a refusal is UPX's own message and the file stays as it was. UPX 4.2.2 (and 3.94) refuse every
-  OpenVINO 2025/2026 library ("CantPackException: DT_GNU_HASH above stub");
-  they do pack simple gcc-built libraries, and those load.
+  ``parse_pack``); a refusal is UPX's own message and the file stays as it
+  was. UPX 4.2.2 (and 3.94) refuse every OpenVINO 2025/2026 library
+  ("CantPackException: DT_GNU_HASH above stub"); they do pack gcc-built
+  libraries, and most of those load.
+- ``dlopen_problem``: loads a packed file for real, since some UPX output
+  passes ``upx -t`` and still crashes in the loader.
+- ``elf_image_size``: what a packed file decompresses into memory at load.
+- ``symlink_tarinfo``: the tar entry of a link name (``npuslim.archive``).
 
 LIEF is not needed: strip is binutils' own, and the checks read the dynamic
 section with ``npuslim.elf``.
@@ -46,7 +51,8 @@ ZIP_SYMLINK_MODE = 0o120777
 @dataclass(frozen=True)
 class ElfShrink:
     """What one step did to one file: ``outcome`` is ``stripped`` / ``packed`` when the file was
-    replaced, else ``kept`` (nothing to gain), ``refused`` (the tool declined) or ``failed``."""
+    replaced, else ``kept`` (nothing to gain), ``refused`` (the tool declined), ``timed-out``,
+    ``stopped`` or ``failed``."""
 
     outcome: str
     size_before: int

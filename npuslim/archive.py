@@ -13,6 +13,9 @@ cache by its content), and the archive is then assembled from the pieces:
   (preset 9), and the streams are concatenated, which the xz format allows
   (``tar -xJf``, ``xz -d`` and Python's ``tarfile`` read it as one archive).
   The size of a file's stream is then its download size in this archive.
+
+Link names of a Linux bundle are symlinks in both formats (tar: a symlink
+entry; zip: Info-ZIP's Unix symlink, mode 0o120777, whose data is the target).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from npuslim.errors import OutputError
+from npuslim.pack_elf import ZIP_SYMLINK_MODE, check_link_target, symlink_tarinfo
 from npuslim.workcache import WorkCache, make_key, sha256_path
 
 FORMATS = ("zip", "tar.xz", "none")
@@ -44,12 +48,18 @@ _ZIP_LIMIT = 0xFFFFFFFF
 
 @dataclass(frozen=True)
 class Member:
-    """One file to archive: its path in the bundle, where to read it, and its sha256."""
+    """One file to archive: its path in the bundle, where to read it, and its sha256.
+
+    A link name (``link_to`` set: a Linux bundle's ``lib/libopenvino.so``) is
+    stored as a symlink to ``link_to``, never as a second copy of its target;
+    its ``sha256`` and ``size`` are those of the link text, as in the manifest.
+    """
 
     rel: str
     path: Path
     sha256: str
     size: int
+    link_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,14 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def _member_data(member: Member) -> Iterator[bytes]:
+    """What the archive stores as the member's data: the file, or a link's target name."""
+    if member.link_to is not None:
+        yield member.link_to.encode("utf-8")
+    else:
+        yield from _chunks(member.path)
+
+
 def xz_size(path: Path, size: int | None = None) -> int:
     """Bytes of ``path`` compressed on its own with xz -9 (streamed, dictionary fitted to the file)."""
     comp = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=xz_filters(size or path.stat().st_size))
@@ -140,14 +158,16 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
     tmp = work / f"{key}.part"
     if kind == "deflate":
         comp = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
-        written, crc = _compress_to(tmp, _chunks(member.path), comp.compress, comp.flush, cancel)
+        written, crc = _compress_to(tmp, _member_data(member), comp.compress, comp.flush, cancel)
     else:
-        pad = bytes(-member.size % tarfile.BLOCKSIZE)
+        link = member.link_to is not None  # a tar symlink is its header alone
+        pad = b"" if link else bytes(-member.size % tarfile.BLOCKSIZE)
         xz = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=xz_filters(member.size + len(header)))
 
         def pieces() -> Iterator[bytes]:
             yield header
-            yield from _chunks(member.path)
+            if not link:
+                yield from _chunks(member.path)
             yield pad
 
         written, crc = _compress_to(tmp, pieces(), xz.compress, xz.flush, cancel)
@@ -208,8 +228,15 @@ class Archiver:
         self._pending: dict[str, tuple[Member, Future[_Piece]]] = {}
 
     def add(self, member: Member) -> None:
-        header = (b"" if self.fmt == "zip" else
-                  _tar_header(_tarinfo(f"{self.top}/{member.rel}", self.epoch, directory=False, size=member.size)))
+        name = f"{self.top}/{member.rel}"
+        if member.link_to is not None:
+            check_link_target(member.rel, member.link_to)
+        if self.fmt == "zip":
+            header = b""
+        elif member.link_to is not None:
+            header = _tar_header(symlink_tarinfo(name, member.link_to, self.epoch))
+        else:
+            header = _tar_header(_tarinfo(name, self.epoch, directory=False, size=member.size))
         kind = "deflate" if self.fmt == "zip" else "tar.xz"
         future = self.pool.submit(_compressed_piece, member, kind, header, self.work, self.cache, self.stop)
         with self._lock:
@@ -266,9 +293,10 @@ def _assemble_zip(dest: Path, top: str, epoch: int, members: list[Member], piece
                                 piece.compressed, member.size, len(raw), 0)
             out.write(local + raw)
             _copy_into(out, piece.data_path)
+            mode = ZIP_SYMLINK_MODE if member.link_to is not None else 0o100644
             central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, flags, 8, dos_time,
                                        dos_date, piece.crc, piece.compressed, member.size, len(raw), 0, 0, 0, 0,
-                                       0o100644 << 16, offset) + raw)
+                                       mode << 16, offset) + raw)
             offset += len(local) + len(raw) + piece.compressed
         directory = b"".join(central)
         if offset + len(directory) >= _ZIP_LIMIT:

@@ -10,6 +10,13 @@ sha256, signature and CFG state), the reports, and the archive beside it;
 then OUT is moved into place. A DLL that UPX refuses or fails on stays
 exactly as it was; the reason is recorded.
 
+A Linux bundle (its manifest's ``source.platform`` is ``linux``) goes the
+same way with ``npuslim.pack_elf`` for each shared object of ``lib/``: GNU
+strip (kept only when smaller with the same linkage) and UPX (its refusal
+recorded); the CFG and signature rules are Windows-only. Link names
+(``lib/libopenvino.so``, entries with ``link_to``) are never packed: OUT and
+its archive hold them as symlinks.
+
 Strip and UPX outputs, compressed archive members and xz sizes are kept in a
 content-addressed cache (``npuslim.workcache``), so a rerun with the same
 inputs redoes nothing.
@@ -34,8 +41,10 @@ from npuslim.archive import Archiver, ArchiveResult, Member, archive_name, is_np
 from npuslim.budget import archive_subject, budget_to_dict, check_budget, enforce, lock_subject, parse_budget
 from npuslim.bundle import check_output, fresh_staging, move_into_place
 from npuslim.crosscheck import lief_imports
-from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
+from npuslim.elf import ElfInfo, read_elf
+from npuslim.errors import InputError, NpuslimError, OutputError, ToolError, VerifyError
 from npuslim.lockfile import BundleLock, LockedFile, PackRecord, to_json
+from npuslim.pack_elf import dlopen_problem, elf_image_size, strip_elf, upx_elf
 from npuslim.pe import PeInfo, read_pe
 from npuslim.plan import BUNDLE_MANIFEST, DLL_ROLES
 from npuslim.sbom import SBOM_FILE
@@ -118,6 +127,12 @@ class PackResult:
     upx_seconds: dict[str, float] = field(default_factory=dict)  # run facts, kept out of the manifest
     budget: dict[str, Any] | None = None   # the packed bundle and its archive against the size budget
     sbom: Path | None = None
+    strip_messages: dict[str, str] = field(default_factory=dict)  # ELF: what strip did or why not
+
+    @property
+    def platform(self) -> str:
+        """``linux`` for a bundle of ELF shared objects, else ``windows``."""
+        return "linux" if self.lock.source.get("platform") == "linux" else "windows"
 
 
 @dataclass(frozen=True)
@@ -130,7 +145,7 @@ class OutputPlan:
 @dataclass(frozen=True)
 class _Job:
     locked: LockedFile
-    info: PeInfo
+    info: PeInfo | ElfInfo
     upx_skip: str | None     # why UPX will not touch it (decided in the plan)
     force_cfg: bool
 
@@ -142,13 +157,15 @@ def default_out(bundle: Path) -> Path:
     return bundle.parent / f"{bundle.name}.packed"
 
 
-def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | None) -> tuple[str | None, bool]:
-    """Whether UPX may pack this DLL: (reason to skip or ``None``, pass ``--force``).
+def upx_decision(path: str, info: PeInfo | ElfInfo, options: PackOptions,
+                 upx: UpxTool | None) -> tuple[str | None, bool]:
+    """Whether UPX may pack this DLL or shared object: (reason to skip or ``None``, pass ``--force``).
 
     CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so
     ``--force`` is passed only with ``upx_force_cfg``; without it UPX is asked
     all the same and its own refusal is reported. UPX older than 4 never gets
-    them (the CFG DLLs it packed could fail to load).
+    them (the CFG DLLs it packed could fail to load). ELF has no CFG: those
+    rules do not apply to it.
     """
     name = path.rsplit("/", 1)[-1]
     if not options.upx:
@@ -158,6 +175,8 @@ def upx_decision(path: str, info: PeInfo, options: PackOptions, upx: UpxTool | N
         return "excluded by --upx-exclude", False
     if info.upx_packed:
         return "already packed by UPX (in the input bundle); left as it is", False
+    if isinstance(info, ElfInfo):
+        return None, False
     if info.cfg and upx is not None and not upx.refuses_cfg:
         return (f"Control Flow Guard enabled: UPX {upx.version_text} must not pack CFG DLLs "
                 "(the DLLs it packed could fail to load); use UPX 4 or newer"), False
@@ -253,7 +272,7 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
 
 # -- the work on one DLL
 
-def _dll_names(info: PeInfo) -> set[str]:
+def _dll_names(info: PeInfo | ElfInfo) -> set[str]:
     return {n.lower() for n in info.imports + info.delay_imports}
 
 
@@ -285,6 +304,9 @@ class _Context:
     progress: ProgressFn | None
     cancel: threading.Event
     on_final: Callable[[LockedFile], None] | None = None   # a DLL's output file is complete
+    strip_tool: str | None = None                          # GNU strip (Linux bundles)
+    strip_id: str = ""
+    strip_messages: dict[str, str] = field(default_factory=dict)
 
     def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
         if self.progress:
@@ -415,6 +437,123 @@ def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
     return new, seconds
 
 
+# -- the work on one ELF shared object (Linux bundles)
+
+def _elf_strip_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str, int, str]:
+    """(file after strip, its sha256, its size, what strip did or why it kept the file)."""
+    rel = job.locked.path
+    ctx.emit("strip", rel, "start")
+    key = make_key("strip-elf", __version__, ctx.strip_id, sha)
+    entry = ctx.cache.get(key)
+    cached = entry is not None
+    path = src
+    if entry is None:
+        ctx.check()
+        work = ctx.work / f"{rel.replace('/', '_')}.strip"
+        shutil.copyfile(src, work)
+        result = strip_elf(work, strip_tool=ctx.strip_tool)
+        entry = {"blob": None, "size": result.size_after, "outcome": result.outcome, "reason": result.reason}
+        if result.changed:
+            entry["blob"] = sha256_path(work)
+            ctx.cache.put_blob_file(work, str(entry["blob"]))
+            path = work
+        ctx.cache.put(key, entry)
+    elif entry["blob"] is not None:
+        path = Path(str(entry["blob_path"]))
+    new_sha = str(entry["blob"]) if entry["blob"] is not None else sha
+    reason = f"{entry['outcome']}: {entry['reason']}"
+    ctx.emit("strip", rel, "done", reason + (" (cached)" if cached else ""))
+    return path, new_sha, int(entry["size"]), reason
+
+
+def _elf_upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str, dict[str, Any]]:
+    """(file after UPX, its sha256, the cache entry: status, message, seconds)."""
+    assert ctx.upx is not None
+    rel = job.locked.path
+    ctx.emit("upx", rel, "start")
+    key = make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, sha)
+    entry = ctx.cache.get(key)
+    cached = entry is not None
+    path = src
+    if entry is None:
+        ctx.check()
+        work = ctx.work / f"{rel.replace('/', '_')}.upx"
+        shutil.copyfile(src, work)
+        start = time.perf_counter()
+        result = upx_elf(work, upx=ctx.upx, level=ctx.options.upx_level, timeout=ctx.options.upx_timeout)
+        seconds = round(time.perf_counter() - start, 3)
+        ctx.check()
+        load = _elf_load_check(job, ctx, work, src) if result.changed else None
+        if load is not None:
+            entry = {"status": "failed", "message": f"packed by UPX, but {load}; left unpacked",
+                     "seconds": seconds, "blob": None}
+        elif result.changed:
+            new_sha = sha256_path(work)
+            ctx.cache.put_blob_file(work, new_sha)
+            entry = {"status": "packed", "message": result.reason, "seconds": seconds, "blob": new_sha}
+            path = work
+        else:
+            message = f"UPX: {result.reason}" if result.outcome == "refused" else result.reason
+            status = "failed" if result.outcome in ("timed-out", "stopped") else result.outcome
+            entry = {"status": status, "message": message, "seconds": seconds, "blob": None}
+        if result.outcome not in ("timed-out", "stopped"):
+            ctx.cache.put(key, entry)
+    elif entry["blob"] is not None:
+        path = Path(str(entry["blob_path"]))
+    new_sha = str(entry["blob"]) if entry["blob"] is not None else sha
+    detail = entry["status"] + (f": {entry['message']}" if entry["message"] else "")
+    ctx.emit("upx", rel, "done", detail + (" (cached)" if cached else f" in {entry['seconds']:.1f} s"))
+    return path, new_sha, entry
+
+
+def _elf_load_check(job: _Job, ctx: _Context, packed: Path, unpacked: Path) -> str | None:
+    """Why the UPX-packed file does not load where the unpacked one does, or ``None``
+    (``pack_elf.dlopen_problem``; a file this host cannot load either way is not judged)."""
+    rel = job.locked.path
+    folder = (ctx.bundle / rel).parent
+    scratch = ctx.work / f"{rel.replace('/', '_')}.load"
+    name = Path(rel).name
+    problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout)
+    if problem is None:
+        return None
+    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout) is None \
+        else None
+
+
+def _process_elf(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
+    rel = job.locked.path
+    src, sha = ctx.bundle / rel, job.locked.sha256
+    after_strip = None
+    if ctx.options.strip:
+        src, sha, after_strip, ctx.strip_messages[rel] = _elf_strip_step(job, ctx, src, sha)
+    status, message, seconds = "not requested", "", None
+    if job.upx_skip is None and ctx.upx is not None:
+        src, sha, entry = _elf_upx_step(job, ctx, src, sha)
+        status, message, seconds = str(entry["status"]), str(entry["message"]), entry["seconds"]
+        if status == "packed":
+            message = ""
+    elif job.upx_skip and job.upx_skip != "not requested":
+        status, message = "skipped", job.upx_skip
+        ctx.emit("upx", rel, "done", f"skipped: {message}")
+    ctx.check()
+    dest = ctx.staging / rel
+    shutil.copyfile(src, dest)
+    final = read_elf(dest)
+    record = PackRecord(
+        original_size=job.locked.size, original_sha256=job.locked.sha256,
+        original_signature=job.locked.signature, original_cfg=job.locked.cfg, after_strip=after_strip,
+        stripped=after_strip is not None and after_strip != job.locked.size,
+        upx=None if status == "not requested" else status,
+        upx_skipped=None if status in ("packed", "not requested") else message,
+        image_size=elf_image_size(ctx.bundle / rel),
+    )
+    new = replace(job.locked, size=final.size, sha256=sha, pack=record,
+                  debug_directory=final.has_debug if job.locked.debug_directory is not None else None)
+    if ctx.on_final is not None:
+        ctx.on_final(new)
+    return new, seconds
+
+
 def _xz_cached(path: Path, sha: str, size: int, cache: WorkCache) -> int:
     key = make_key("xz-size", 9, sha)
     entry = cache.get(key)
@@ -459,7 +598,7 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     upx = find_upx(options.upx_path) if options.upx else None
     if progress:
         progress(PackEvent("verify", "", "start"))
-    check = verify_bundle(bundle)
+    check = verify_bundle(bundle.absolute())  # a relative path: the Linux closure check expands $ORIGIN
     if not check.ok:
         raise VerifyError(f"{bundle} does not verify ({check.problems[0].message}); "
                           "run npuslim verify, or extract it again")
@@ -469,18 +608,25 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     if progress:
         progress(PackEvent("verify", "", "done", f"{len(lock.files)} files"))
     limit = pack_budget_limit(options.max_size, lock)
+    linux = lock.source.get("platform") == "linux"
     jobs = []
     for f in lock.files:
-        if f.role in DLL_ROLES:
-            info = read_pe(bundle / f.path)
+        if f.role in DLL_ROLES and f.link_to is None:
+            info: PeInfo | ElfInfo = read_elf(bundle / f.path) if linux else read_pe(bundle / f.path)
             skip, force = upx_decision(f.path, info, options, upx)
             jobs.append(_Job(f, info, skip, force))
+    strip_tool, strip_id = None, ""
+    if linux and options.strip:
+        strip_tool = shutil.which("strip")
+        if strip_tool is None and any(j.info.has_debug or getattr(j.info, "has_symtab", False) for j in jobs):
+            raise ToolError("strip not found (GNU binutils: apt-get install binutils); --strip needs it here")
+        strip_id = sha256_path(Path(strip_tool)) if strip_tool else "none"
 
     cache = open_cache(cache_dir() / "pack") if options.use_cache else WorkCache(None)
     staging = fresh_staging(out)
     archive_tmp = plan.archive.with_name(f".{plan.archive.name}.tmp-{os.getpid()}") if plan.archive else None
     ctx = _Context(bundle, staging, staging / _WORK, options, upx, _upx_identity(upx) if upx else "", cache,
-                   progress, threading.Event())
+                   progress, threading.Event(), strip_tool=strip_tool, strip_id=strip_id)
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
     # archive members are compressed as soon as each file is final, while UPX still works on others
     apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
@@ -494,12 +640,17 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         if archiver is not None:
             ctx.on_final = lambda lf: archiver.add(Member(lf.path, staging / lf.path, lf.sha256, lf.size))
         for f in lock.files:
-            if f.path not in dll_paths:
+            if f.path in dll_paths:
+                continue
+            if f.link_to is not None:  # a link name stays a symlink: never a second copy of its target
+                os.symlink(f.link_to, staging / f.path)
+            else:
                 shutil.copyfile(bundle / f.path, staging / f.path)
-                if archiver is not None:
-                    archiver.add(Member(f.path, staging / f.path, f.sha256, f.size))
+            if archiver is not None:
+                archiver.add(Member(f.path, staging / f.path, f.sha256, f.size, f.link_to))
+        process = _process_elf if linux else _process
         # the largest DLLs first: the run ends on a small one
-        processed = _run_all(pool, lambda j: _process(j, ctx), sorted(jobs, key=lambda j: -j.locked.size))
+        processed = _run_all(pool, lambda j: process(j, ctx), sorted(jobs, key=lambda j: -j.locked.size))
         done = {lf.path: lf for lf, _ in processed}
         upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}
         files = tuple(done.get(f.path, f) for f in lock.files)
@@ -507,7 +658,8 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
         download = Download(None, None, "")
         if options.compare_download:
             ctx.emit("xz", "", "start")
-            sizes = _run_all(pool, lambda pair: (
+            # a link name has no content of its own to download (the archive holds a symlink)
+            sizes = _run_all(pool, lambda pair: (0, 0) if pair[0].link_to is not None else (
                 _xz_cached(bundle / pair[0].path, pair[0].sha256, pair[0].size, cache),
                 _xz_cached(staging / pair[1].path, pair[1].sha256, pair[1].size, cache)),
                 list(zip(lock.files, files, strict=True)))
@@ -562,7 +714,8 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
 
         result = PackResult(bundle, out, new_lock, options, upx, archive, download,
                             time.perf_counter() - started, cache.hits, cache.misses, tuple(cache.problems),
-                            upx_seconds, budget, out / SBOM_FILE if sbom is not None else None)
+                            upx_seconds, budget, out / SBOM_FILE if sbom is not None else None,
+                            dict(sorted(ctx.strip_messages.items())))
         shutil.rmtree(ctx.work)
         ctx.emit("reports", "", "start")
         _write_reports(result, staging)

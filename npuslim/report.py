@@ -5,6 +5,11 @@ file's ``PackRecord``), so the report and the manifest cannot disagree. Honest
 by construction: every number is measured (file sizes on disk, xz streams
 actually compressed), and what UPX costs (signatures, Control Flow Guard,
 load-time memory) is reported beside what it saves.
+
+A Linux bundle's report has the same shape: its rows are the shared objects
+of ``lib/`` (link names are symlinks, counted with the other files), each
+with what strip did or why it kept the file (``strip_message``); signatures
+and Control Flow Guard do not exist there.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ REPORT_SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class FileRow:
-    """One DLL in the report, read from its manifest entry."""
+    """One DLL (or shared object) in the report, read from its manifest entry."""
 
     path: str
     original_size: int
@@ -41,9 +46,10 @@ class FileRow:
     image_size: int
     xz_original: int | None
     xz_final: int | None
+    strip_message: str | None = None   # ELF: what strip did, or why the file was kept
 
     @classmethod
-    def of(cls, f: LockedFile, upx_seconds: float | None = None) -> FileRow:
+    def of(cls, f: LockedFile, upx_seconds: float | None = None, strip_message: str | None = None) -> FileRow:
         rec = f.pack
         assert rec is not None
         return cls(
@@ -52,7 +58,7 @@ class FileRow:
             upx_status=rec.upx or "not requested", upx_message=rec.upx_skipped or "", upx_seconds=upx_seconds,
             signature_before=rec.original_signature, signature_after=f.signature,
             cfg_before=rec.original_cfg, cfg_after=f.cfg, image_size=rec.image_size or 0,
-            xz_original=rec.original_xz, xz_final=rec.xz_final,
+            xz_original=rec.original_xz, xz_final=rec.xz_final, strip_message=strip_message,
         )
 
 
@@ -68,11 +74,15 @@ class SizeReport:
     @classmethod
     def of(cls, result: PackResult, baseline: int | None = None) -> SizeReport:
         lock = result.lock
-        rows = tuple(FileRow.of(f, result.upx_seconds.get(f.path))
+        rows = tuple(FileRow.of(f, result.upx_seconds.get(f.path), result.strip_messages.get(f.path))
                      for f in lock.files if f.role in DLL_ROLES and f.pack is not None)
         other = sum(f.size for f in lock.files if f.role not in DLL_ROLES)
         return cls(result, rows, other, int(lock.source.get("size") or 0), str(lock.source.get("size_measured_as", "")),
                    baseline or BASELINE_BYTES)
+
+    @property
+    def linux(self) -> bool:
+        return self.result.platform == "linux"
 
     @property
     def options(self) -> dict[str, Any]:
@@ -123,6 +133,7 @@ def report_dict(report: SizeReport) -> dict[str, Any]:
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool_version": __version__,
         "bundle": str(r.out),
+        "platform": r.platform,
         "input": packed.get("input"),
         "options": report.options,
         "upx": packed.get("upx"),
@@ -133,7 +144,7 @@ def report_dict(report: SizeReport) -> dict[str, Any]:
                 "upx_seconds": f.upx_seconds,
                 "signature_before": f.signature_before, "signature_after": f.signature_after,
                 "cfg_before": f.cfg_before, "cfg_after": f.cfg_after,
-                "xz_original": f.xz_original, "xz_final": f.xz_final,
+                "xz_original": f.xz_original, "xz_final": f.xz_final, "strip_message": f.strip_message,
             }
             for f in report.files
         ],
@@ -180,6 +191,15 @@ def options_line(options: dict[str, Any]) -> str:
             f"compare download: {'yes' if options.get('compare_download') else 'no'}")
 
 
+def strip_groups(report: SizeReport) -> dict[str, list[str]]:
+    """The files of a Linux report grouped by what strip did (``kept: already stripped: ...``)."""
+    groups: dict[str, list[str]] = {}
+    for f in report.files:
+        if f.strip_message:
+            groups.setdefault(f.strip_message, []).append(f.path)
+    return groups
+
+
 def report_markdown(report: SizeReport) -> str:
     r = report.result
     packed = r.lock.packed or {}
@@ -197,7 +217,8 @@ def report_markdown(report: SizeReport) -> str:
             f"{format_size(f.after_upx) if f.after_upx is not None else '-'} | {format_size(f.final_size)} | "
             f"{note.replace('|', '/')} |"
         )
-    lines.append(f"| headers, import libraries, licences | {format_size(report.other_bytes)} | | | "
+    others = "headers, link names (symlinks), licences" if report.linux else "headers, import libraries, licences"
+    lines.append(f"| {others} | {format_size(report.other_bytes)} | | | "
                  f"{format_size(report.other_bytes)} | |")
     lines.append(f"| **bundle** | **{format_size(report.bundle_original)}** | | | "
                  f"**{format_size(report.bundle_final)}** | |")
@@ -221,17 +242,23 @@ def report_markdown(report: SizeReport) -> str:
         lines.append(f"| this archive (`{r.archive.path.name}`) | | {format_size(r.archive.size)} |")
     lines.append("")
     lost_sig, lost_cfg = report.signatures_lost, report.cfg_lost
-    lines.append(f"- Signatures removed: {len(lost_sig)} file(s)"
-                 + (f" ({', '.join(f'`{p}`' for p in lost_sig)}): they no longer carry their Authenticode "
-                    "signature." if lost_sig else "."))
-    lines.append(f"- Control Flow Guard turned off: {len(lost_cfg)} file(s)"
-                 + (f" ({', '.join(f'`{p}`' for p in lost_cfg)})." if lost_cfg else "."))
+    kind = "shared object" if report.linux else "DLL"
+    if report.linux:
+        for message, paths in strip_groups(report).items():
+            lines.append(f"- Strip, {message}: {', '.join(f'`{p}`' for p in paths)}.")
+        lines.append("- Signatures and Control Flow Guard: not applicable (ELF shared objects).")
+    else:
+        lines.append(f"- Signatures removed: {len(lost_sig)} file(s)"
+                     + (f" ({', '.join(f'`{p}`' for p in lost_sig)}): they no longer carry their Authenticode "
+                        "signature." if lost_sig else "."))
+        lines.append(f"- Control Flow Guard turned off: {len(lost_cfg)} file(s)"
+                     + (f" ({', '.join(f'`{p}`' for p in lost_cfg)})." if lost_cfg else "."))
     if report.upx_packed:
-        lines.append(f"- Load-time memory: {len(report.upx_packed)} UPX-packed DLL(s) decompress "
+        lines.append(f"- Load-time memory: {len(report.upx_packed)} UPX-packed {kind}(s) decompress "
                      f"{format_size(report.load_memory)} of image into private memory in every process "
                      "that loads them (not shared, not paged from disk).")
     else:
-        lines.append("- No DLL was UPX-packed: nothing is decompressed at load time.")
+        lines.append(f"- No {kind} was UPX-packed: nothing is decompressed at load time.")
     if r.budget is not None:
         for subject in r.budget["subjects"]:
             state = (f"**over** by {format_size(subject['over_by'])}" if subject["verdict"] == "over"

@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from npuslim.elf import read_elf
-from npuslim.pack_elf import parse_upx_refusal, strip_elf, upx_elf
+from npuslim.pack_elf import elf_image_size, strip_elf, upx_elf
+from npuslim.upx import parse_pack
 from tests.support.elfbuild import build_so
 from tests.support.tools import require_tool
 
@@ -35,11 +36,11 @@ def _upx4() -> str:
     return upx
 
 
-def test_upx_refusal_parser() -> None:
-    assert parse_upx_refusal(UPX_REFUSED) == "CantPackException: DT_GNU_HASH above stub"
-    assert parse_upx_refusal("upx: t.so: CantPackException: DT_ tag above stub\n") == \
-        "CantPackException: DT_ tag above stub"
-    assert parse_upx_refusal("     15008 ->      8236   54.88%   linux/amd64   small.so\nPacked 1 file.\n") is None
+def test_upx_refusal_is_read_by_the_upx_parser() -> None:
+    outcome = parse_pack(UPX_REFUSED, 1)
+    assert (outcome.status, outcome.message) == ("refused", "CantPackException: DT_GNU_HASH above stub")
+    packed = parse_pack("     15008 ->      8236   54.88%   linux/amd64   small.so\nPacked 1 file.\n", 0)
+    assert packed.ok and (packed.original_size, packed.packed_size) == (15008, 8236)
 
 
 def test_strip_shrinks_a_library_with_symbols_and_keeps_its_linkage(tmp_path) -> None:
@@ -85,29 +86,55 @@ def test_openvino_libraries_are_already_stripped_and_upx4_refuses_them(ovlinux20
 
 
 def test_link_names_are_archived_as_symlinks(tmp_path) -> None:
+    import hashlib
     import tarfile
     import zipfile
+    from concurrent.futures import ThreadPoolExecutor
 
+    from npuslim.archive import Member, write_archive
     from npuslim.errors import InputError
-    from npuslim.pack_elf import symlink_tarinfo, symlink_zipinfo
+    from npuslim.workcache import WorkCache
 
     lib = tmp_path / "src" / "lib"
     lib.mkdir(parents=True)
-    (lib / "libx.so.1").write_bytes(b"\x7fELF fake")
-    archive = tmp_path / "b.tar.xz"
-    with tarfile.open(archive, "w:xz") as tf:
-        tf.add(lib / "libx.so.1", "b/lib/libx.so.1")
-        tf.addfile(symlink_tarinfo("b/lib/libx.so", "libx.so.1", 0))
-    with tarfile.open(archive) as tf:
+    (lib / "libx.so.1").write_bytes(b"\x7fELF fake" * 100)
+    (lib / "libx.so").symlink_to("libx.so.1")
+    text = b"libx.so.1"
+    members = [Member("lib/libx.so.1", lib / "libx.so.1", hashlib.sha256(b"\x7fELF fake" * 100).hexdigest(), 900),
+               Member("lib/libx.so", lib / "libx.so", hashlib.sha256(text).hexdigest(), len(text), "libx.so.1")]
+    work = tmp_path / "work"
+    work.mkdir()
+    with ThreadPoolExecutor(2) as pool:
+        tar = write_archive(members, "tar.xz", tmp_path / "b.tar.xz", top="b", work=work, cache=WorkCache(None),
+                            pool=pool)
+        zipped = write_archive(members, "zip", tmp_path / "b.zip", top="b", work=work, cache=WorkCache(None),
+                               pool=pool)
+        with pytest.raises(InputError, match="its own folder"):
+            write_archive([Member("lib/evil", lib / "libx.so", "0" * 64, 16, "../../etc/passwd")], "tar.xz",
+                          tmp_path / "e.tar.xz", top="b", work=work, cache=WorkCache(None), pool=pool)
+    with tarfile.open(tar.path) as tf:
+        member = tf.getmember("b/lib/libx.so")
+        assert member.issym() and member.linkname == "libx.so.1" and member.size == 0
         tf.extractall(tmp_path / "out", filter="data")
     link = tmp_path / "out" / "b" / "lib" / "libx.so"
-    assert link.is_symlink() and os.readlink(link) == "libx.so.1" and link.read_bytes() == b"\x7fELF fake"
-
-    info, data = symlink_zipinfo("b/lib/libx.so", "libx.so.1", (1980, 1, 1, 0, 0, 0))
-    with zipfile.ZipFile(tmp_path / "b.zip", "w") as zf:
-        zf.writestr(info, data)
-    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+    assert link.is_symlink() and os.readlink(link) == "libx.so.1" and link.read_bytes() == b"\x7fELF fake" * 100
+    with zipfile.ZipFile(zipped.path) as zf:
         member = zf.getinfo("b/lib/libx.so")
-        assert (member.external_attr >> 16) == 0o120777 and zf.read(member) == b"libx.so.1"
-    with pytest.raises(InputError, match="its own folder"):
-        symlink_tarinfo("b/lib/evil", "../../etc/passwd", 0)
+        assert (member.external_attr >> 16) == 0o120777 and zf.read(member) == text
+        assert zf.testzip() is None
+    if shutil.which("unzip"):
+        subprocess.run(["unzip", "-q", str(zipped.path), "-d", str(tmp_path / "unz")], check=True)
+        link = tmp_path / "unz" / "b" / "lib" / "libx.so"
+        assert link.is_symlink() and os.readlink(link) == "libx.so.1"
+
+
+def test_image_size_is_the_span_of_the_load_segments(tmp_path) -> None:
+    readelf = require_tool("readelf", "apt-get install binutils")
+    lib = build_so(tmp_path, "libsmall.so", soname="libsmall.so")
+    loads = [line.split() for line in subprocess.run([readelf, "-lW", str(lib)], capture_output=True, text=True,
+                                                     check=True).stdout.splitlines() if line.strip().startswith("LOAD")]
+    low = min(int(f[2], 16) for f in loads)
+    high = max(int(f[2], 16) + int(f[5], 16) for f in loads)
+    assert elf_image_size(lib) == high - low > lib.stat().st_size // 2
+    (tmp_path / "not-elf").write_bytes(b"MZ" + bytes(100))
+    assert elf_image_size(tmp_path / "not-elf") == 0

@@ -52,8 +52,9 @@ def pack(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the packed bundle "
                                              "(default: BUNDLE.packed beside BUNDLE).", show_default=False)] = None,
     strip: Annotated[bool, typer.Option("--strip", help="Remove signatures, debug directories and COFF "
-                                        "symbols (the DLLs are no longer signed).")] = False,
-    upx: Annotated[bool, typer.Option("--upx", help="Compress DLLs with UPX.")] = False,
+                                        "symbols (the DLLs are no longer signed); Linux: GNU strip "
+                                        "--strip-unneeded, kept only when smaller.")] = False,
+    upx: Annotated[bool, typer.Option("--upx", help="Compress DLLs (Linux: shared objects) with UPX.")] = False,
     upx_path: Annotated[Path | None, typer.Option("--upx-path", help="UPX binary (else NPUSLIM_UPX, "
                                                   "else upx or upx-ucl on PATH).", dir_okay=False,
                                                   show_default=False)] = None,
@@ -95,7 +96,8 @@ def pack(
     BUNDLE is never modified. OUT is a complete bundle (npuslim verify and
     verify --load work on it) with its own manifest, size-report.md and
     size-report.json; it appears whole or not at all. Rerunning replaces a
-    previous pack of the same bundle.
+    previous pack of the same bundle. A Linux bundle (from the manylinux
+    wheel) is packed the same way; its link names stay symlinks.
     """
     baseline_bytes = _baseline(baseline)
     if max_size is not None:
@@ -162,14 +164,14 @@ def _line_progress(err: Console) -> ProgressFn:
 
 
 def _print(report: SizeReport) -> None:
-    from npuslim.report import options_line
+    from npuslim.report import options_line, strip_groups
 
     console = stdout()
     r = report.result
     console.print(escape(options_line(report.options)), soft_wrap=True)
     with_upx = bool(report.options.get("upx"))
     table = Table(show_edge=False, pad_edge=False)
-    table.add_column("DLL", no_wrap=True)
+    table.add_column("library" if report.linux else "DLL", no_wrap=True)
     for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final"):
         table.add_column(name, justify="right", no_wrap=True)
     if with_upx:
@@ -195,6 +197,9 @@ def _print(report: SizeReport) -> None:
     console.print(table)
     for message, names in reasons.items():
         console.print(f"[yellow]not packed[/] {escape(', '.join(names))}: {escape(message)}", soft_wrap=True)
+    for message, paths in strip_groups(report).items():
+        console.print(f"strip, {escape(message)}: {escape(', '.join(p.split('/')[-1] for p in paths))}",
+                      soft_wrap=True)
     d = r.download
     if d.packed is not None:
         if d.unpacked is not None:

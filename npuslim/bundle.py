@@ -143,7 +143,8 @@ def _clean_stale_staging(out: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-REPORT_FILES = frozenset({"size-report.md", "size-report.json"})
+# written by npuslim beside the bundle manifest: they describe the bundle, they are not of it
+REPORT_FILES = frozenset({"size-report.md", "size-report.json", "sbom.cdx.json"})
 # Room the staging and lock names need beside OUT's own name (".NAME.npuslim-staging-PID").
 _NAME_ROOM = 40
 _MAX_NAME = 255

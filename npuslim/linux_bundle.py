@@ -180,7 +180,7 @@ def check_linux_closure(bundle: Path, provided: set[str],
     """Every shared object of ``lib/`` finds each DT_NEEDED inside ``lib/`` through its own
     RPATH/RUNPATH (``$ORIGIN`` only), or it is what the target provides; every RPATH/RUNPATH
     entry is ``$ORIGIN``. Returns (objects checked, problems as (path, kind, message))."""
-    lib_dir = bundle / LIB
+    lib_dir = bundle.absolute() / LIB  # $ORIGIN expands only against an absolute folder
     problems: list[tuple[str, str, str]] = []
     if not lib_dir.is_dir():
         return 0, [(LIB, "missing", f"{LIB}/: the bundle has no library folder")]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from npuslim.errors import ToolError
+from npuslim.errors import InputError, ToolError
 from npuslim.pe import read_pe
 from npuslim.plan import BIN, BUNDLE_MANIFEST
 from npuslim.sources import cache_dir
@@ -159,10 +159,13 @@ def build_probe(name: str = "ov_probe") -> Path:
         return target
     gcc = _mingw_gcc()
     target.parent.mkdir(parents=True, exist_ok=True)
-    src = target.with_suffix(".c")
+    # every file of a build is this process's own until the final rename: runs in parallel never
+    # read each other's half-written source
+    src = target.with_name(f".{name}.{os.getpid()}.c")
     src.write_bytes(source)
     tmp = target.with_name(f".{name}.{os.getpid()}.exe")
-    run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src)])
+    run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src), "-lshell32"])
+    src.unlink(missing_ok=True)
     if run.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise ToolError(f"building the load probe failed: {run.output.strip()[-500:]}")
@@ -198,25 +201,22 @@ def _mingw_gcc() -> str:
 def driver_imports(bin_dir: Path, driver_dlls: set[str]) -> dict[str, tuple[str, ...]]:
     """For each driver-provided DLL that a DLL of ``bin_dir`` imports statically, the
     function names imported from it (sorted); reads import names only where needed."""
-    import pefile
+    from npuslim.exports import read_symbol_tables
 
     wanted: dict[str, set[str]] = {}
     for path in sorted(bin_dir.iterdir()):
         if path.suffix.lower() != ".dll" or not path.is_file():
             continue
-        hits = {n.lower() for n in read_pe(path).imports} & driver_dlls
+        try:
+            hits = {n.lower() for n in read_pe(path).imports} & driver_dlls
+        except InputError:
+            continue  # verify reports it; the loader step fails on it by name
+
         if not hits:
             continue
-        pe = pefile.PE(str(path), fast_load=True)
-        try:
-            pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
-            for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
-                dll = entry.dll.decode("ascii", "replace").lower()
-                if dll in hits:
-                    wanted.setdefault(dll, set()).update(
-                        imp.name.decode("ascii", "replace") for imp in entry.imports if imp.name)
-        finally:
-            pe.close()
+        for sym in read_symbol_tables(path, exports=False).imports:
+            if sym.dll.lower() in hits and sym.name and not sym.delay:
+                wanted.setdefault(sym.dll.lower(), set()).add(sym.name)
     return {dll: tuple(sorted(names)) for dll, names in sorted(wanted.items())}
 
 
@@ -242,10 +242,11 @@ def build_stub(dll: str, functions: tuple[str, ...]) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    src = target.parent / "stub.c"
+    src = target.parent / f".stub.{os.getpid()}.c"
     src.write_text(source, encoding="utf-8")
     tmp = target.with_name(f".{dll}.{os.getpid()}")
     run = run_tool([_mingw_gcc(), "-shared", "-O2", "-o", str(tmp), str(src)])
+    src.unlink(missing_ok=True)
     if run.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise ToolError(f"building a stand-in for {dll} failed: {run.output.strip()[-500:]}")
@@ -318,6 +319,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+def _crashed(returncode: int | None, steps: tuple[LoadStep, ...]) -> str | None:
+    """The probes exit 0 (ran to the end) or 1 (stopped at a failed step); anything else is a
+    crash, which a verdict must not hide even when every printed step passed."""
+    if returncode in (None, 0, 1):
+        return None
+    last = steps[-1].title if steps else "start"
+    return f"the probe crashed (exit {returncode}) after: {last}"
+
+
 def _unfinished(steps: tuple[LoadStep, ...], timeout: float, first: str) -> str:
     last = steps[-1].title if steps else first
     return (f"the load did not finish within {timeout:g} s (after: {last}); a DLL's initialisation "
@@ -349,8 +359,11 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
     missing = parse_wine_missing(output)
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge(steps, missing, bin_names, device)
+    crash = _crashed(returncode, steps)
     if returncode is None:
         ok, verdict = False, _unfinished(steps, timeout, "loading openvino_c.dll")
+    elif crash and steps:
+        ok, verdict = False, crash
     elif not steps and not missing:
         tail = " ".join(output.strip().splitlines()[-3:])
         verdict = f"the probe printed nothing (exit {returncode}): {tail}"
@@ -386,8 +399,11 @@ def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], en
     stood_in = f" ({', '.join(stubs)} stood in for by a stub of the driver's)" if stubs else ""
     not_checked = ("not checked: creating a core, reading a model and the device query, which need "
                    "OpenVINO's C API (openvino_c.dll), absent from this bundle")
+    crash = _crashed(returncode, steps)
     if returncode is None:
         ok, verdict = False, _unfinished(steps, timeout, "loading the first DLL")
+    elif crash and steps:
+        ok, verdict = False, crash
     elif not steps:
         tail = " ".join(output.strip().splitlines()[-3:])
         ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"
@@ -436,13 +452,15 @@ def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str
             return False, f"the OpenVINO execution provider did not load: {name} not found (ONNX Runtime loads it)"
         unavailable = _NO_DEVICE.search(output)
         if unavailable and unavailable.group(1).upper() == device.upper():
+            if plugin not in bin_names:
+                return False, f"OpenVINO reports no {device} device: {plugin} is not in the bundle"
             seen = {n.lower() for n in loaded}
-            if loaded and plugin not in seen:
-                return False, (f"OpenVINO reports no {device} device, but {plugin} was never loaded "
-                               f"({'not in the bundle' if plugin not in bin_names else 'it did not load'})")
-            through = f" and {plugin}" if plugin in seen else ""
-            return True, (f"ONNX Runtime loaded the OpenVINO execution provider, openvino.dll{through}; OpenVINO "
-                          f"found no {device} device on this machine (expected without the hardware and its driver)")
+            if loaded and plugin not in seen:  # the loader's trace (Wine) shows what was really mapped
+                return False, f"OpenVINO reports no {device} device, but {plugin} was never loaded"
+            through = (f", openvino.dll and {plugin} (seen in the loader's trace)" if plugin in seen
+                       else f" and OpenVINO ({plugin} is in the bundle)")
+            return True, (f"ONNX Runtime loaded the OpenVINO execution provider{through}; OpenVINO found no "
+                          f"{device} device on this machine (expected without the hardware and its driver)")
         return False, f"the OpenVINO execution provider failed: {provider.detail}"
     session = by_name.get("session")
     if session is None or not session.ok:
@@ -467,8 +485,11 @@ def _load_onnxruntime(bundle: Path, runner: str, prefix: list[str], device: str,
     loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(output)))
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge_onnxruntime(steps, missing, loaded, output, bin_names, device)
+    crash = _crashed(returncode, steps)
     if returncode is None:
         ok, verdict = False, _unfinished(steps, timeout, "loading onnxruntime.dll")
+    elif crash and steps:
+        ok, verdict = False, crash
     elif not steps and not missing:
         tail = " ".join(output.strip().splitlines()[-3:])
         ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"

@@ -24,7 +24,7 @@ from npuslim.resolve import BUNDLED, MISSING, Resolver
 from npuslim.symbols import check_symbols
 
 # Files written beside the manifest (size reports, the SBOM); they describe the bundle, they are not of it.
-REPORT_FILES = frozenset({BUNDLE_MANIFEST, "sbom.cdx.json"}) | _PACK_REPORTS
+REPORT_FILES = frozenset({BUNDLE_MANIFEST}) | _PACK_REPORTS
 
 
 @dataclass(frozen=True)

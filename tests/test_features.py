@@ -116,3 +116,36 @@ def test_features_for_source_on_2026_4(ov2026) -> None:
     assert dict(by["compiler"].adds).keys() == {"openvino_intel_npu_compiler_loader.dll",
                                                 "openvino_intel_npu_compiler.dll"}
     assert dict(by["c-api"].adds).keys() == {"openvino_c.dll"}
+
+
+def _graph_with_chain():
+    """roots r.dll; p.dll (feature a, loaded by r.dll); c.dll (feature b, loaded by p.dll)."""
+    from npuslim.graph import RUNTIME, CompanionStatus, DependencyGraph, Edge, Node
+    from npuslim.manifest import Companion, Feature
+    from npuslim.sources import OpenVinoInstall
+
+    manifest = load_manifest().__class__(
+        name="chain", description="", source=Path("chain.yaml"), roots=("r.dll",),
+        features=(Feature("a", True, ""), Feature("b", False, "")),
+        companions=(Companion("p.dll", "r.dll", "x", "a"), Companion("c.dll", "p.dll", "x", "b")),
+        never_bundle=(), headers=(), import_libraries=(), licenses=())
+    install = OpenVinoInstall("x", "dll-folder", Path("/x"), Path("/x"), None, None, (), "2026.4.1")
+    nodes = tuple(Node(n, "bundled", Path("/x") / n, None, via, (n,), (), "") for n, via in
+                  (("r.dll", "root"), ("p.dll", RUNTIME), ("c.dll", RUNTIME)))
+    comps = tuple(CompanionStatus(c, True, True, Path("/x") / c.name) for c in manifest.companions)
+    return DependencyGraph(install=install, manifest=manifest, roots=("r.dll",), features=frozenset({"a", "b"}),
+                           search_order=(Path("/x"),), nodes=nodes,
+                           edges=(Edge("r.dll", "p.dll", RUNTIME), Edge("p.dll", "c.dll", RUNTIME)),
+                           companions=comps, hints=(), hints_skipped=())
+
+
+def test_a_feature_whose_loader_is_left_out_is_refused_and_sized_with_the_defaults() -> None:
+    from npuslim.features import feature_statuses, needs
+
+    graph = _graph_with_chain()
+    assert needs(graph, frozenset({"a", "b"})) is None
+    assert needs(graph, frozenset({"b"})) == (
+        "feature b needs feature a: c.dll is loaded by p.dll, which comes with a")
+    by = {s.name: s for s in feature_statuses(graph)}
+    # b's companion is reached through a's (a default): turning b on adds c.dll
+    assert [n for n, _ in by["b"].adds] == ["c.dll"] and [n for n, _ in by["a"].adds] == ["p.dll"]

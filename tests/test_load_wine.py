@@ -162,3 +162,11 @@ def jsonschema_validate_verify(data: dict) -> None:
     import jsonschema
 
     jsonschema.validate(data, json.loads((REPO / "npuslim" / "schemas" / "verify.schema.json").read_text()))
+
+
+def test_a_bundle_path_with_any_characters_loads(bundle: Path, tmp_path: Path) -> None:
+    # mingw's argv is in the ANSI code page: the probes read their arguments as UTF-16
+    odd = tmp_path / "bündel ✓"
+    shutil.copytree(bundle, odd)
+    result = load_bundle(odd)
+    assert result.ok, result.verdict

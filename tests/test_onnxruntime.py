@@ -78,8 +78,8 @@ def test_judge_no_npu_needs_the_plugin_loaded() -> None:
     ok, verdict = judge_onnxruntime(steps, (), ("onnxruntime.dll", "openvino.dll", "openvino_intel_npu_plugin.dll"),
                                     out, names, "NPU")
     assert ok and "openvino_intel_npu_plugin.dll" in verdict and "found no NPU device" in verdict
-    ok, verdict = judge_onnxruntime(steps, (), ("onnxruntime.dll", "openvino.dll"), out, {"openvino.dll"}, "NPU")
-    assert not ok and "was never loaded (not in the bundle)" in verdict
+    ok, verdict = judge_onnxruntime(steps, (), ("onnxruntime.dll", "openvino.dll"), out, names, "NPU")
+    assert not ok and "was never loaded" in verdict
 
 
 def test_judge_names_what_onnx_runtime_could_not_load() -> None:
@@ -233,3 +233,38 @@ def test_the_sbom_of_two_sources_names_each_supplier_and_licence(ov2025_4_1, ort
     assert ort["licenses"] == [{"license": {"id": "MIT"}}]
     assert by_name["openvino.dll"]["supplier"]["name"] == "Intel Corporation"
     assert by_name["openvino.dll"]["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+
+
+def test_judge_without_a_trace_still_needs_the_plugin_in_the_bundle() -> None:
+    # natively on Windows there is no loader trace: the bundle itself must hold the plugin
+    steps = _steps(*BASE, ("provider", False, "Failed to load shared library"))
+    out = "[ERROR] [OpenVINO] Device NPU is not available\n"
+    ok, verdict = judge_onnxruntime(steps, (), (), out, {"openvino.dll"}, "NPU")
+    assert not ok and "openvino_intel_npu_plugin.dll is not in the bundle" in verdict
+    ok, verdict = judge_onnxruntime(steps, (), (), out, {"openvino.dll", "openvino_intel_npu_plugin.dll"}, "NPU")
+    assert ok and "is in the bundle" in verdict and "loader's trace" not in verdict
+
+
+def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
+    from npuslim.load import _crashed
+
+    steps = _steps(*BASE)
+    assert _crashed(0, steps) is None and _crashed(1, steps) is None and _crashed(None, steps) is None
+    assert _crashed(3221225477, steps) == "the probe crashed (exit 3221225477) after: OrtEnv created"
+
+
+def test_an_export_table_claiming_millions_of_functions_is_refused(tmp_path: Path) -> None:
+    import struct
+
+    from npuslim.errors import InputError
+    from npuslim.exports import read_export_index, read_symbol_tables
+    from tests.support.crafted import FILE_ALIGN, LAYOUT, SECTION_RVA, build_pe
+
+    data = bytearray(build_pe(("KERNEL32.dll",)))
+    export_rva = struct.unpack_from("<I", data, LAYOUT.import_dir - 8)[0]
+    struct.pack_into("<I", data, FILE_ALIGN + export_rva - SECTION_RVA + 20, 15_000_000)  # NumberOfFunctions
+    dll = tmp_path / "x.dll"
+    dll.write_bytes(bytes(data))
+    for reader in (read_export_index, read_symbol_tables):
+        with pytest.raises(InputError, match="corrupt export table"):
+            reader(dll)

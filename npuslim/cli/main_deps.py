@@ -27,7 +27,6 @@ from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
 from npuslim.linux import manifest_for_install
 from npuslim.manifest import load_manifest, load_windows_facts
-from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.sources import DEFAULT_PLATFORM, locate
 from npuslim.symbols import check_symbols
 
@@ -56,6 +55,8 @@ def deps(
     Exit 0 when nothing is missing, 3 when a dependency is missing (all are
     listed), 4 for unusable input.
     """
+    if onnxruntime:  # imported only when asked: deps and extract start faster without it
+        from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
     bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()

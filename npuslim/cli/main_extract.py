@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from npuslim.budget import BudgetReport, budget_lines, budget_to_dict
 from npuslim.cli.common import (
     ManifestOpt,
     OutputFormat,
@@ -33,7 +32,6 @@ from npuslim.features import FeatureStatus, features_for_source, select_features
 from npuslim.linux import manifest_for_install
 from npuslim.lockfile import BundleLock
 from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
-from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
 from npuslim.plan import (
     BIN,
     DLL_ROLES,
@@ -48,6 +46,9 @@ from npuslim.plan import (
 )
 from npuslim.sources import DEFAULT_PLATFORM, OpenVinoInstall, locate
 from npuslim.units import BASELINE_BYTES, format_size, percent
+
+if TYPE_CHECKING:
+    from npuslim.budget import BudgetReport
 
 
 @error_boundary
@@ -86,6 +87,8 @@ def extract(
     Plans everything first; writes into a staging folder beside OUT and moves it
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
+    if onnxruntime:  # imported only when asked: deps and extract start faster without it
+        from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
     bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
     if out is None and not list_features:
         raise UsageError("extract needs the bundle folder: -o OUT")
@@ -121,6 +124,8 @@ def extract(
 
     err = stderr()
     json_out = fmt is OutputFormat.json
+    from npuslim.budget import budget_lines, budget_to_dict
+
     budget = plan_budget(plan, max_size, json_out=json_out)
     budget_dict = budget_to_dict(budget) if budget is not None else None
     finish = None
@@ -155,7 +160,7 @@ def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> Bu
     Over the budget: print the verdict and the five largest files (JSON on
     stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
     """
-    from npuslim.budget import budget_limit, check_budget, enforce, measure
+    from npuslim.budget import budget_limit, budget_lines, budget_to_dict, check_budget, enforce, measure
 
     limit = budget_limit(max_size, plan.manifest)
     if limit is None:

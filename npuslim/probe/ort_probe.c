@@ -19,6 +19,8 @@
  * requested at version 17, the first with SessionOptionsAppendExecutionProvider_OpenVINO_V2.
  */
 #include <windows.h>
+#include <shellapi.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +87,20 @@ static int failed(const char *name, OrtStatus *status) {
     return 1;
 }
 
+/* The arguments as UTF-8 whatever the ANSI code page, so that a bundle path with any
+   characters reaches LoadLibraryExW intact (mingw's argv is in the ANSI code page). */
+static char **utf8_argv(int *argc) {
+    wchar_t **wide = CommandLineToArgvW(GetCommandLineW(), argc);
+    char **out = wide ? calloc((size_t)*argc + 1, sizeof *out) : NULL;
+    int i;
+    for (i = 0; out && i < *argc; i++) {
+        int n = WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, NULL, 0, NULL, NULL);
+        out[i] = n > 0 ? malloc((size_t)n) : NULL;
+        if (!out[i] || !WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, out[i], n, NULL, NULL)) return NULL;
+    }
+    return out;
+}
+
 int main(int argc, char **argv) {
     wchar_t wpath[MAX_PATH * 2];
     char detail[1024];
@@ -92,6 +108,11 @@ int main(int argc, char **argv) {
     const char *device = argc > 2 ? argv[2] : "NPU";
     int rc = 1;
 
+    argv = utf8_argv(&argc);
+    if (!argv) {
+        fprintf(stderr, "cannot read the command line\n");
+        return 2;
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: ort_probe PATH\\onnxruntime.dll [DEVICE]\n");
         return 2;
@@ -119,6 +140,7 @@ int main(int argc, char **argv) {
     if (failed("env", ((create_env_fn)api[API_CreateEnv])(ORT_LOGGING_LEVEL_WARNING, "npuslim", &env))) goto done;
     step("env", 1, "OrtEnv created");
     if (failed("session_options", ((create_session_options_fn)api[API_CreateSessionOptions])(&options))) goto done;
+    step("session_options", 1, "OrtSessionOptions created");
 
     const char *keys[] = {"device_type"};
     const char *values[] = {device};
@@ -136,8 +158,8 @@ int main(int argc, char **argv) {
     float in[4] = {-1.5f, 2.0f, -3.0f, 4.25f};
     int64_t shape[2] = {1, 4};
     const char *in_names[] = {"input"}, *out_names[] = {"output"};
-    if (failed("run", ((create_cpu_memory_info_fn)api[API_CreateCpuMemoryInfo])(0, 0, &info))) goto done;
-    if (failed("run", ((create_tensor_fn)api[API_CreateTensorWithDataAsOrtValue])(
+    if (failed("input", ((create_cpu_memory_info_fn)api[API_CreateCpuMemoryInfo])(0, 0, &info))) goto done;
+    if (failed("input", ((create_tensor_fn)api[API_CreateTensorWithDataAsOrtValue])(
                           info, in, sizeof in, shape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &input)))
         goto done;
     if (failed("run", ((run_fn)api[API_Run])(session, NULL, in_names, (const void *const *)&input, 1, out_names, 1,

@@ -17,6 +17,8 @@
  * loader dialog, and no import library is needed to build the probe.
  */
 #include <windows.h>
+#include <shellapi.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +113,20 @@ static int load_each(int argc, char **argv) {
     return failed;
 }
 
+/* The arguments as UTF-8 whatever the ANSI code page, so that a bundle path with any
+   characters reaches LoadLibraryExW intact (mingw's argv is in the ANSI code page). */
+static char **utf8_argv(int *argc) {
+    wchar_t **wide = CommandLineToArgvW(GetCommandLineW(), argc);
+    char **out = wide ? calloc((size_t)*argc + 1, sizeof *out) : NULL;
+    int i;
+    for (i = 0; out && i < *argc; i++) {
+        int n = WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, NULL, 0, NULL, NULL);
+        out[i] = n > 0 ? malloc((size_t)n) : NULL;
+        if (!out[i] || !WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, out[i], n, NULL, NULL)) return NULL;
+    }
+    return out;
+}
+
 int main(int argc, char **argv) {
     wchar_t wpath[MAX_PATH * 2];
     char detail[1024];
@@ -118,6 +134,11 @@ int main(int argc, char **argv) {
     ov_status_e st;
     const char *device = argc > 2 ? argv[2] : "NPU";
 
+    argv = utf8_argv(&argc);
+    if (!argv) {
+        fprintf(stderr, "cannot read the command line\n");
+        return 2;
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: ov_probe PATH\\openvino_c.dll [DEVICE]\n"
                         "       ov_probe --dlls [--preload STUB.dll]... A.dll...\n");

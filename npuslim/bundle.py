@@ -221,22 +221,38 @@ def npuslim_files(folder: Path, *, also: frozenset[str] = frozenset()) -> set[st
     """The files (bundle paths) an npuslim bundle at ``folder`` says npuslim wrote: its manifest's
     files, the manifest itself, the size reports and ``also``; ``None`` when ``folder`` holds no
     readable bundle manifest."""
+    found = npuslim_links(folder, also=also)
+    return None if found is None else found[1]
+
+
+def npuslim_links(folder: Path, *, also: frozenset[str] = frozenset()
+                  ) -> tuple[dict[str, str], set[str]] | None:
+    """``(link names -> their recorded targets, every file npuslim wrote)`` of the bundle at
+    ``folder`` (see ``npuslim_files``); ``None`` when it holds no readable bundle manifest."""
     from npuslim.lockfile import read_lock
 
     try:
         lock = read_lock(folder, BUNDLE_MANIFEST)
     except VerifyError:
         return None
-    return {f.path for f in lock.files} | {BUNDLE_MANIFEST} | REPORT_FILES | set(also)
+    links = {f.path: f.link_to for f in lock.files if f.link_to is not None}
+    return links, {f.path for f in lock.files} | {BUNDLE_MANIFEST} | REPORT_FILES | set(also)
 
 
-def _foreign_files(folder: Path, ours: set[str]) -> list[str]:
+def _foreign_files(folder: Path, ours: set[str], links: dict[str, str] | None = None) -> list[str]:
+    """Files under ``folder`` that are not ``ours``; a symbolic link is ours only when it is a
+    recorded link name (Linux bundles) pointing where the bundle manifest says."""
     ours_lower = {p.lower() for p in ours}
+    links = links or {}
     foreign: list[str] = []
     for dirpath, dirs, names in os.walk(folder):
         for name in names + [d for d in dirs if (Path(dirpath) / d).is_symlink()]:
-            rel = (Path(dirpath) / name).relative_to(folder).as_posix()
-            if rel.lower() not in ours_lower or (Path(dirpath) / name).is_symlink():
+            full = Path(dirpath) / name
+            rel = full.relative_to(folder).as_posix()
+            if full.is_symlink():
+                if links.get(rel) is None or os.readlink(full) != links[rel]:
+                    foreign.append(rel)
+            elif rel.lower() not in ours_lower:
                 foreign.append(rel)
         if len(foreign) > 3:
             break
@@ -299,11 +315,12 @@ def _check_contents(out: Path, *, force: bool, also_ours: frozenset[str]) -> Non
         return
     if not force:
         raise OutputError(f"{out}: exists and is not empty (--force replaces an npuslim bundle)")
-    ours = npuslim_files(out, also=also_ours)
-    if ours is None:
+    found = npuslim_links(out, also=also_ours)
+    if found is None:
         raise OutputError(f"{out}: not an npuslim bundle (no valid {BUNDLE_MANIFEST}); --force only "
                           "replaces a bundle npuslim wrote")
-    foreign = _foreign_files(out, ours)
+    links, ours = found
+    foreign = _foreign_files(out, ours, links)
     if foreign:
         listed = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise OutputError(f"{out}: holds files npuslim did not write ({listed}); --force never deletes them")

@@ -39,7 +39,7 @@ from typing import Any
 from npuslim import __version__
 from npuslim.archive import Archiver, ArchiveResult, Member, archive_name, is_npuslim_archive, xz_size
 from npuslim.budget import archive_subject, budget_to_dict, check_budget, enforce, lock_subject, parse_budget
-from npuslim.bundle import check_output, fresh_staging, move_into_place
+from npuslim.bundle import check_output, fresh_staging, move_into_place, release_output
 from npuslim.crosscheck import lief_imports
 from npuslim.elf import ElfInfo, read_elf
 from npuslim.errors import InputError, NpuslimError, OutputError, ToolError, VerifyError
@@ -585,10 +585,19 @@ def pack_bundle(bundle: Path, out: Path | None, options: PackOptions, *,
     Errors: ``OutputError`` (7) for an output path that cannot be used, before
     any work; ``VerifyError`` (5) when the bundle does not verify; ``InputError``
     (4) for a bundle that is itself a pack output; ``ToolError`` (6) when UPX is
-    asked for and missing. Ctrl-C stops UPX and leaves no staging folder.
+    asked for and missing. Ctrl-C stops UPX and leaves no staging folder. On
+    any failure the lock on OUT (taken by the output check) is released.
     """
-    started = time.perf_counter()
     out = out or default_out(bundle)
+    try:
+        return _pack_bundle(bundle, out, options, progress)
+    except BaseException:
+        release_output(out)
+        raise
+
+
+def _pack_bundle(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | None) -> PackResult:
+    started = time.perf_counter()
     manifest_path = bundle / BUNDLE_MANIFEST
     if not bundle.is_dir() or not manifest_path.is_file():
         raise VerifyError(f"{bundle}: not an npuslim bundle ({BUNDLE_MANIFEST} is missing)")

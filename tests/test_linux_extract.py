@@ -130,3 +130,15 @@ def test_a_link_leading_out_of_the_bundle_is_a_problem(tmp_path) -> None:
     (tmp_path / "lib" / "libx.so").symlink_to("../../etc/passwd")
     assert "not a file of the same folder" in (verify_link(tmp_path, "lib/libx.so", "../../etc/passwd") or "")
     assert "points to ../../etc/passwd" in (verify_link(tmp_path, "lib/libx.so", "libx.so.1") or "")
+
+
+@pytest.mark.wheels
+def test_force_replaces_a_linux_bundle_with_its_link_names_but_never_a_foreign_link(ovlinux2026, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    assert run("extract", str(ovlinux2026.root), "-o", str(out)).exit_code == 0
+    again = run("extract", str(ovlinux2026.root), "-o", str(out), "--force")
+    assert again.exit_code == 0, again.stderr  # its own recorded symlinks are npuslim's
+    (out / "lib" / "evil.so").symlink_to("/etc/passwd")
+    refused = run("extract", str(ovlinux2026.root), "-o", str(out), "--force")
+    assert refused.exit_code == 7 and "lib/evil.so" in refused.stderr
+    assert (out / "lib" / "evil.so").is_symlink()

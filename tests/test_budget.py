@@ -143,3 +143,11 @@ def test_bundle_budget_names_the_bundle_and_the_archive(ov2026, tmp_path: Path) 
         enforce(report)
     with pytest.raises(InputError, match="cannot read the archive"):
         archive_subject(tmp_path / "nothing.zip")
+
+
+def test_a_bad_max_size_is_a_usage_error_before_anything_else(tmp_path) -> None:
+    from tests.cli_helpers import one_error_line, run
+
+    result = run("extract", str(tmp_path / "no-such-install"), "-o", str(tmp_path / "b"), "--max-size", "fifty")
+    assert result.exit_code == 2 and "--max-size" in one_error_line(result)
+    assert not (tmp_path / "b").exists()

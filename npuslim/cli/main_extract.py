@@ -89,6 +89,14 @@ def extract(
     """
     if onnxruntime:  # imported only when asked: deps and extract start faster without it
         from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
+    if max_size is not None:  # a bad size is a bad command line (exit 2), as in pack, and fails first
+        from npuslim.budget import parse_budget
+        from npuslim.errors import InputError
+
+        try:
+            parse_budget(max_size)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
     bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
     if out is None and not list_features:
         raise UsageError("extract needs the bundle folder: -o OUT")

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,11 @@ from rich.markup import escape
 from rich.text import Text
 
 from npuslim.errors import NpuslimError, OutputError, os_reason
+
+if TYPE_CHECKING:
+    from npuslim.manifest import BundleManifest
+    from npuslim.onnxruntime import OnnxRuntimeSource
+    from npuslim.sources import OpenVinoInstall
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -272,3 +277,36 @@ def write_text_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write: {os_reason(exc)}") from exc
 
+
+
+def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> BundleManifest:
+    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
+    from npuslim.manifest import load_manifest
+
+    if manifest is None and onnxruntime:
+        from npuslim.onnxruntime import ORT_MANIFEST  # only when asked: deps and extract start faster
+
+        manifest = ORT_MANIFEST
+    return load_manifest(manifest)
+
+
+def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: BundleManifest,
+                   search_paths: tuple[Path, ...]
+                   ) -> tuple[OpenVinoInstall, OnnxRuntimeSource | None, BundleManifest, tuple[Path, ...]]:
+    """The OpenVINO install (and ONNX Runtime with ``--onnxruntime``, whose folder joins the
+    search path and whose notes are printed), and the manifest for its platform
+    (``npu`` becomes ``npu-linux`` on an ELF source)."""
+    from npuslim.linux import manifest_for_install
+    from npuslim.sources import locate
+
+    ort = None
+    if onnxruntime:
+        from npuslim.onnxruntime import sources_with_onnxruntime
+
+        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        search_paths += (ort.dll_dir,)
+        for note in notes:
+            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        install = locate(source, platform=platform)
+    return install, ort, manifest_for_install(install, manifest), search_paths

@@ -17,7 +17,9 @@ from npuslim.cli.common import (
     SourceArg,
     WithOpt,
     WithoutOpt,
+    bundle_manifest_for,
     error_boundary,
+    locate_sources,
     stderr,
     stdout,
     write_stdout,
@@ -25,9 +27,8 @@ from npuslim.cli.common import (
 from npuslim.errors import InputError, MissingDependencyError
 from npuslim.features import features_for_source, select_features
 from npuslim.graph import build_graph
-from npuslim.linux import manifest_for_install
-from npuslim.manifest import load_manifest, load_windows_facts
-from npuslim.sources import DEFAULT_PLATFORM, locate
+from npuslim.manifest import load_windows_facts
+from npuslim.sources import DEFAULT_PLATFORM
 from npuslim.symbols import check_symbols
 
 
@@ -55,20 +56,11 @@ def deps(
     Exit 0 when nothing is missing, 3 when a dependency is missing (all are
     listed), 4 for unusable input.
     """
-    if onnxruntime:  # imported only when asked: deps and extract start faster without it
-        from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
-    bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
+    bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
-    search_paths = tuple(search_path or ())
-    if onnxruntime:
-        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
-        search_paths += (ort.dll_dir,)
-        for note in notes:
-            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
-    else:
-        install = locate(source, platform=platform)
-    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
+    install, _ort, bundle_manifest, search_paths = locate_sources(
+        source, onnxruntime, platform=platform, manifest=bundle_manifest, search_paths=tuple(search_path or ()))
     if exports and install.platform == "linux":
         raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
     roots = tuple(root) if root else None

@@ -21,17 +21,18 @@ from npuslim.cli.common import (
     SourceArg,
     WithOpt,
     WithoutOpt,
+    bundle_manifest_for,
     error_boundary,
     esc,
+    locate_sources,
     stderr,
     stdout,
     write_stdout,
 )
 from npuslim.errors import UsageError
 from npuslim.features import FeatureStatus, features_for_source, select_features
-from npuslim.linux import manifest_for_install
 from npuslim.lockfile import BundleLock
-from npuslim.manifest import BundleManifest, load_manifest, load_windows_facts
+from npuslim.manifest import BundleManifest, load_windows_facts
 from npuslim.plan import (
     BIN,
     DLL_ROLES,
@@ -44,7 +45,7 @@ from npuslim.plan import (
     BundlePlan,
     plan_bundle,
 )
-from npuslim.sources import DEFAULT_PLATFORM, OpenVinoInstall, locate
+from npuslim.sources import DEFAULT_PLATFORM, OpenVinoInstall
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
 if TYPE_CHECKING:
@@ -87,8 +88,6 @@ def extract(
     Plans everything first; writes into a staging folder beside OUT and moves it
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
-    if onnxruntime:  # imported only when asked: deps and extract start faster without it
-        from npuslim.onnxruntime import ORT_MANIFEST, sources_with_onnxruntime
     if max_size is not None:  # a bad size is a bad command line (exit 2), as in pack, and fails first
         from npuslim.budget import parse_budget
         from npuslim.errors import InputError
@@ -97,22 +96,14 @@ def extract(
             parse_budget(max_size)
         except InputError as exc:
             raise UsageError(str(exc)) from None
-    bundle_manifest = load_manifest(manifest or (ORT_MANIFEST if onnxruntime else None))
+    bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
     if out is None and not list_features:
         raise UsageError("extract needs the bundle folder: -o OUT")
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
     roots = tuple(root) if root else None
-    search_paths = tuple(search_path or ())
-    ort = None
-    if onnxruntime:
-        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
-        search_paths += (ort.dll_dir,)
-        for note in notes:
-            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
-    else:
-        install = locate(source, platform=platform)
-    bundle_manifest = manifest_for_install(install, bundle_manifest)  # npu -> npu-linux on ELF
+    install, ort, bundle_manifest, search_paths = locate_sources(
+        source, onnxruntime, platform=platform, manifest=bundle_manifest, search_paths=tuple(search_path or ()))
     if list_features:
         _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
                                           roots=roots, search_paths=search_paths)

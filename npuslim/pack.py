@@ -400,15 +400,17 @@ def _upx_step(job: _Job, ctx: _Context, src: Path, sha: str) -> tuple[Path, str,
     return path, new_sha, entry
 
 
-def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
+UpxStep = Callable[["_Job", "_Context", Path, str], tuple[Path, str, dict[str, Any]]]
+
+
+def _upx_and_place(job: _Job, ctx: _Context, src: Path, sha: str,
+                   upx_step: UpxStep) -> tuple[Path, str, str, str, float | None]:
+    """UPX (or the reason it was skipped), then the final file copied into staging:
+    (its staging path, its sha256, UPX status, UPX message, UPX seconds)."""
     rel = job.locked.path
-    src, sha = ctx.bundle / rel, job.locked.sha256
-    after_strip, signature_removed = None, False
-    if ctx.options.strip:
-        src, sha, after_strip, signature_removed = _strip_step(job, ctx, src, sha)
     status, message, seconds = "not requested", "", None
     if job.upx_skip is None and ctx.upx is not None:
-        src, sha, entry = _upx_step(job, ctx, src, sha)
+        src, sha, entry = upx_step(job, ctx, src, sha)
         status, message, seconds = str(entry["status"]), str(entry["message"]), entry["seconds"]
         if status == "packed":
             message = ""
@@ -418,17 +420,33 @@ def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
     ctx.check()
     dest = ctx.staging / rel
     shutil.copyfile(src, dest)
-    final = read_pe(dest)
-    record = PackRecord(
-        original_size=job.locked.size, original_sha256=job.locked.sha256,
-        original_signature=job.info.signature, original_cfg=job.info.cfg, after_strip=after_strip,
+    return dest, sha, status, message, seconds
+
+
+def _record(job: _Job, after_strip: int | None, status: str, message: str, **platform: Any) -> PackRecord:
+    """What pack did to one file; ``platform`` holds the fields only PE or ELF files have."""
+    return PackRecord(
+        original_size=job.locked.size, original_sha256=job.locked.sha256, after_strip=after_strip,
         stripped=after_strip is not None and after_strip != job.locked.size,
         upx=None if status == "not requested" else status,
         upx_skipped=None if status in ("packed", "not requested") else message,
-        cfg_disabled=bool(job.info.cfg) and not final.cfg,
-        signature_removed=signature_removed or (status == "packed" and job.info.signed),
-        image_size=job.info.image_size,
+        **platform,
     )
+
+
+def _process(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
+    rel = job.locked.path
+    src, sha = ctx.bundle / rel, job.locked.sha256
+    after_strip, signature_removed = None, False
+    if ctx.options.strip:
+        src, sha, after_strip, signature_removed = _strip_step(job, ctx, src, sha)
+    dest, sha, status, message, seconds = _upx_and_place(job, ctx, src, sha, _upx_step)
+    final = read_pe(dest)
+    record = _record(job, after_strip, status, message,
+                     original_signature=job.info.signature, original_cfg=job.info.cfg,
+                     cfg_disabled=bool(job.info.cfg) and not final.cfg,
+                     signature_removed=signature_removed or (status == "packed" and job.info.signed),
+                     image_size=job.info.image_size)
     new = replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
                   debug_directory=final.has_debug, pack=record)
     if ctx.on_final is not None:
@@ -526,27 +544,10 @@ def _process_elf(job: _Job, ctx: _Context) -> tuple[LockedFile, float | None]:
     after_strip = None
     if ctx.options.strip:
         src, sha, after_strip, ctx.strip_messages[rel] = _elf_strip_step(job, ctx, src, sha)
-    status, message, seconds = "not requested", "", None
-    if job.upx_skip is None and ctx.upx is not None:
-        src, sha, entry = _elf_upx_step(job, ctx, src, sha)
-        status, message, seconds = str(entry["status"]), str(entry["message"]), entry["seconds"]
-        if status == "packed":
-            message = ""
-    elif job.upx_skip and job.upx_skip != "not requested":
-        status, message = "skipped", job.upx_skip
-        ctx.emit("upx", rel, "done", f"skipped: {message}")
-    ctx.check()
-    dest = ctx.staging / rel
-    shutil.copyfile(src, dest)
+    dest, sha, status, message, seconds = _upx_and_place(job, ctx, src, sha, _elf_upx_step)
     final = read_elf(dest)
-    record = PackRecord(
-        original_size=job.locked.size, original_sha256=job.locked.sha256,
-        original_signature=job.locked.signature, original_cfg=job.locked.cfg, after_strip=after_strip,
-        stripped=after_strip is not None and after_strip != job.locked.size,
-        upx=None if status == "not requested" else status,
-        upx_skipped=None if status in ("packed", "not requested") else message,
-        image_size=elf_image_size(ctx.bundle / rel),
-    )
+    record = _record(job, after_strip, status, message, original_signature=job.locked.signature,
+                     original_cfg=job.locked.cfg, image_size=elf_image_size(ctx.bundle / rel))
     new = replace(job.locked, size=final.size, sha256=sha, pack=record,
                   debug_directory=final.has_debug if job.locked.debug_directory is not None else None)
     if ctx.on_final is not None:

@@ -328,6 +328,21 @@ def _crashed(returncode: int | None, steps: tuple[LoadStep, ...]) -> str | None:
     return f"the probe crashed (exit {returncode}) after: {last}"
 
 
+def _probe_failure(returncode: int | None, output: str, steps: tuple[LoadStep, ...], *, timeout: float,
+                   first: str, silent: bool) -> str | None:
+    """The verdict that overrules what the probe's steps say, or ``None``: it did not finish,
+    it crashed after its steps, or it printed nothing (``silent``)."""
+    crash = _crashed(returncode, steps)
+    if returncode is None:
+        return _unfinished(steps, timeout, first)
+    if crash and steps:
+        return crash
+    if silent:
+        tail = " ".join(output.strip().splitlines()[-3:])
+        return f"the probe printed nothing (exit {returncode}): {tail}"
+    return None
+
+
 def _unfinished(steps: tuple[LoadStep, ...], timeout: float, first: str) -> str:
     last = steps[-1].title if steps else first
     return (f"the load did not finish within {timeout:g} s (after: {last}); a DLL's initialisation "
@@ -359,14 +374,10 @@ def load_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "syste
     missing = parse_wine_missing(output)
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge(steps, missing, bin_names, device)
-    crash = _crashed(returncode, steps)
-    if returncode is None:
-        ok, verdict = False, _unfinished(steps, timeout, "loading openvino_c.dll")
-    elif crash and steps:
-        ok, verdict = False, crash
-    elif not steps and not missing:
-        tail = " ".join(output.strip().splitlines()[-3:])
-        verdict = f"the probe printed nothing (exit {returncode}): {tail}"
+    failure = _probe_failure(returncode, output, steps, timeout=timeout, first="loading openvino_c.dll",
+                             silent=not steps and not missing)
+    if failure is not None:
+        ok, verdict = False, failure
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)
 
 
@@ -399,14 +410,10 @@ def _load_each_dll(bundle: Path, probe: Path, runner: str, prefix: list[str], en
     stood_in = f" ({', '.join(stubs)} stood in for by a stub of the driver's)" if stubs else ""
     not_checked = ("not checked: creating a core, reading a model and the device query, which need "
                    "OpenVINO's C API (openvino_c.dll), absent from this bundle")
-    crash = _crashed(returncode, steps)
-    if returncode is None:
-        ok, verdict = False, _unfinished(steps, timeout, "loading the first DLL")
-    elif crash and steps:
-        ok, verdict = False, crash
-    elif not steps:
-        tail = " ".join(output.strip().splitlines()[-3:])
-        ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"
+    failure = _probe_failure(returncode, output, steps, timeout=timeout, first="loading the first DLL",
+                             silent=not steps)
+    if failure is not None:
+        ok, verdict = False, failure
     elif failed or len(loaded) != len(dlls):
         cause = _not_found(missing, bin_names) if missing else "; ".join(f"{s.name}: {s.detail}" for s in failed)
         ok, verdict = False, f"the bundle's DLLs did not all load: {cause or 'the probe stopped early'}"
@@ -485,12 +492,8 @@ def _load_onnxruntime(bundle: Path, runner: str, prefix: list[str], device: str,
     loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(output)))
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict = judge_onnxruntime(steps, missing, loaded, output, bin_names, device)
-    crash = _crashed(returncode, steps)
-    if returncode is None:
-        ok, verdict = False, _unfinished(steps, timeout, "loading onnxruntime.dll")
-    elif crash and steps:
-        ok, verdict = False, crash
-    elif not steps and not missing:
-        tail = " ".join(output.strip().splitlines()[-3:])
-        ok, verdict = False, f"the probe printed nothing (exit {returncode}): {tail}"
+    failure = _probe_failure(returncode, output, steps, timeout=timeout, first="loading onnxruntime.dll",
+                             silent=not steps and not missing)
+    if failure is not None:
+        ok, verdict = False, failure
     return LoadResult(bundle, runner, device, msvc_runtime, steps, missing, ok, verdict)

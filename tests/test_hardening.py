@@ -21,6 +21,7 @@ import pytest
 from tests.cli_helpers import one_error_line, run
 from tests.support import corpus
 from tests.support.crafted import build_pe
+from tests.support.tools import unavailable
 
 CASES = corpus.cases()
 
@@ -152,7 +153,7 @@ def test_a_huge_header_is_streamed(tmp_path: Path) -> None:
         fh.truncate(2 << 30)
     (include / "small.h").write_text("int x;\n")
     if not Path("/proc/self/status").is_file():
-        pytest.skip("needs /proc/self/status (VmHWM) to read the peak memory of a process")
+        unavailable("needs /proc/self/status (VmHWM) to read the peak memory of a process")
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking pytest process.
     code = ("import re; from pathlib import Path; from npuslim.headers import header_closure;"
             f"c = header_closure(Path({str(include)!r}), ('big.h',)); print(sorted(c.kept));"
@@ -197,7 +198,8 @@ def _lock_variants(tmp_path: Path) -> list[object]:
 
 
 def test_the_schema_checker_agrees_with_jsonschema(tmp_path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # a test dependency (pyproject test extra): missing is a failure, never a skip
+
     from npuslim.schema_check import first_error, load_schema
 
     schema = load_schema("bundle")
@@ -264,7 +266,6 @@ BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
 def test_a_dllmain_that_never_returns_is_a_failed_load(tmp_path: Path) -> None:
     from npuslim.load import find_runner
     from tests.support.mingw import build_dll
-    from tests.support.tools import unavailable
 
     try:
         find_runner()

@@ -13,7 +13,7 @@ from npuslim.elf import read_elf
 from npuslim.pack_elf import elf_image_size, strip_elf, upx_elf
 from npuslim.upx import parse_pack
 from tests.support.elfbuild import build_so
-from tests.support.tools import require_tool
+from tests.support.tools import require_tool, unavailable
 
 # Captured from upx 4.2.2 on libtbb.so.12 of the 2026.4.1 manylinux wheel.
 UPX_REFUSED = """                       Ultimate Packer for eXecutables
@@ -32,7 +32,7 @@ def _upx4() -> str:
     upx = require_tool("upx", "apt-get install upx-ucl (UPX 4)")
     version = subprocess.run([upx, "--version"], capture_output=True, text=True).stdout.split()[1]
     if int(version.split(".")[0]) < 4:
-        pytest.skip(f"UPX {version} on PATH; these checks are for UPX 4")
+        unavailable(f"UPX {version} on PATH; these checks are for UPX 4 (apt-get install upx-ucl)")
     return upx
 
 

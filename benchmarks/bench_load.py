@@ -42,9 +42,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from npuslim.check.load import find_runner
 from npuslim.errors import NpuslimError
-from npuslim.load import find_runner
-from npuslim.sources import cache_dir, locate
+from npuslim.source.locate import cache_dir, locate
 
 SCHEMA = "npuslim.bench-load"
 SCHEMA_VERSION = 1

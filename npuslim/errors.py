@@ -36,7 +36,7 @@ class InputError(NpuslimError):
 
 
 class ManifestError(InputError):
-    """A bundle manifest (the YAML knowledge base) is malformed."""
+    """A manifest (the YAML knowledge base) is malformed."""
 
 
 class ArchitectureError(InputError):
@@ -66,7 +66,7 @@ class OutputError(NpuslimError):
 
 
 class VerifyError(NpuslimError):
-    """A bundle (or its bundle manifest) failed verification."""
+    """A bundle (or its lock file) failed verification."""
 
     exit_code = 5
 

@@ -1,4 +1,4 @@
-"""Path safety: every path taken from a manifest, a header, a bundle manifest, an option or a DLL
+"""Path safety: every path taken from a manifest, a header, a lock file, an option or a DLL
 goes through here before it is joined to the root it belongs to.
 
 ``relative_path`` turns untrusted text into a normalised relative POSIX path or

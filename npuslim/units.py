@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from npuslim.errors import InputError
+
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
           "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
@@ -35,3 +37,22 @@ def percent(part: int, whole: int) -> str:
 # The size of the full OpenVINO install measured by the project that asked for
 # npuslim; reports compare bundles against it.
 BASELINE_BYTES = 1_750_000_000
+
+
+def parse_budget(text: str | int, *, where: str = "--max-size") -> int:
+    """A budget in bytes from ``50MB``, ``48MiB``, ``1.75GB`` or a plain byte count.
+
+    Raises ``InputError`` naming ``where`` for anything else, zero included.
+    """
+    if isinstance(text, bool):
+        raise InputError(f"{where}: not a size: {text!r} (try 50MB, 48MiB or 1.75GB)")
+    if isinstance(text, int):
+        value = text
+    else:
+        try:
+            value = parse_size(text)
+        except ValueError:
+            raise InputError(f"{where}: not a size: {text!r} (try 50MB, 48MiB or 1.75GB)") from None
+    if value <= 0:
+        raise InputError(f"{where}: a budget must be more than 0 bytes, not {text!r}")
+    return value

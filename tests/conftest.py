@@ -27,7 +27,7 @@ def _npuslim_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _wheel_install(version: str):
     from npuslim.errors import NpuslimError
-    from npuslim.sources import fetch_wheel, locate
+    from npuslim.source.locate import fetch_wheel, locate
 
     os.environ["NPUSLIM_CACHE_DIR"] = str(TEST_CACHE / "npuslim")
     try:
@@ -71,7 +71,7 @@ def ov2025_4_1():
 def ort_1_24_1() -> Path:
     """The onnxruntime-openvino 1.24.1 Windows wheel (ONNX Runtime with OpenVINO's execution provider)."""
     from npuslim.errors import NpuslimError
-    from npuslim.sources import fetch_wheel
+    from npuslim.source.locate import fetch_wheel
 
     os.environ["NPUSLIM_CACHE_DIR"] = str(TEST_CACHE / "npuslim")
     try:
@@ -154,7 +154,7 @@ LINUX_WHEELS = {
 
 def _linux_wheel_install(version: str):
     from npuslim.errors import NpuslimError
-    from npuslim.sources import fetch_wheel, locate
+    from npuslim.source.locate import fetch_wheel, locate
 
     platform = LINUX_WHEELS[version]
     os.environ["NPUSLIM_CACHE_DIR"] = str(TEST_CACHE / "npuslim")

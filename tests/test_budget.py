@@ -9,18 +9,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.budget import (
+from npuslim.check.budget import (
     archive_subject,
     budget_to_dict,
     bundle_budget,
     check_budget,
     enforce,
     measure,
-    parse_budget,
 )
 from npuslim.errors import BudgetError, InputError, ManifestError
-from npuslim.lockfile import read_lock
-from npuslim.manifest import load_manifest, manifests_dir
+from npuslim.formats.lock import read_lock
+from npuslim.knowledge.manifest import load_manifest, manifests_dir
+from npuslim.units import parse_budget
 from tests.cli_helpers import one_error_line, run
 
 REPO = Path(__file__).resolve().parent.parent

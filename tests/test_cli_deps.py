@@ -68,7 +68,7 @@ def test_an_unreadable_dll_is_one_clear_error(tmp_path: Path) -> None:
     # root reads any file whatever its mode; a folder where a file should be
     # fails the same way (EISDIR) and reaches the same error path.
     from npuslim.errors import InputError
-    from npuslim.pe import read_pe
+    from npuslim.formats.pe import read_pe
 
     (tmp_path / "x.dll").mkdir()
     with pytest.raises(InputError, match=r"x\.dll: (cannot read|is a folder, not a regular file)"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from npuslim.graph import build_graph
-from npuslim.manifest import load_manifest, load_windows_facts
-from npuslim.resolve import API_SET, BUNDLED, MSVC_RUNTIME, SYSTEM
+from npuslim.analyse.graph import build_graph
+from npuslim.analyse.resolve import API_SET, BUNDLED, MSVC_RUNTIME, SYSTEM
+from npuslim.knowledge.manifest import load_manifest, load_windows_facts
 
 pytestmark = pytest.mark.wheels
 
@@ -85,7 +85,7 @@ def test_2024_has_no_compiler_companions(ov2024) -> None:
 
 
 def test_pip_package_layout_is_detected(ov2026) -> None:
-    from npuslim.sources import locate
+    from npuslim.source.locate import locate
 
     install = locate(str(ov2026.root / "openvino"))
     assert install.layout == "pip-package" and install.version == ov2026.version
@@ -94,7 +94,7 @@ def test_pip_package_layout_is_detected(ov2026) -> None:
 
 
 def test_archive_layout_and_intel_openvino_dir(ov2026, tmp_path, monkeypatch) -> None:
-    from npuslim.sources import locate
+    from npuslim.source.locate import locate
 
     root = tmp_path / "openvino_2026"
     release = root / "runtime" / "bin" / "intel64" / "Release"

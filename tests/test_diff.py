@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.diff import (
+from npuslim.report.diff import (
     FailRule,
     Snapshot,
     SnapshotFile,
@@ -88,7 +88,7 @@ def test_a_json_file_that_is_no_bundle_manifest_is_unusable_input(tmp_path: Path
     other = tmp_path / "other.json"
     other.write_text('{"schema": "something.else"}')
     result = run("diff", str(other), str(other))
-    assert result.exit_code == 4 and "not a bundle manifest" in one_error_line(result)
+    assert result.exit_code == 4 and "not a lock file" in one_error_line(result)
 
 
 @pytest.mark.wheels

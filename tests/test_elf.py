@@ -8,14 +8,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.elf import newest_versions, read_elf
+from npuslim.analyse.graph import build_graph
+from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
+from npuslim.analyse.resolve_elf import expand_origin, manylinux_glibc
 from npuslim.errors import InputError, ManifestError
-from npuslim.graph import build_graph
-from npuslim.linux import compatible_platforms, manifest_for_install
-from npuslim.manifest import load_manifest, load_windows_facts
-from npuslim.resolve import BUNDLED, MISSING, SYSTEM
-from npuslim.resolve_elf import expand_origin, manylinux_glibc
-from npuslim.sources import locate
+from npuslim.formats.elf import newest_versions, read_elf
+from npuslim.knowledge.manifest import load_manifest, load_windows_facts
+from npuslim.plan.features import manifest_for_install
+from npuslim.source.linux import compatible_platforms
+from npuslim.source.locate import locate
 from tests.cli_helpers import one_error_line, run
 from tests.support.elfbuild import build_so
 
@@ -190,7 +191,7 @@ def test_wrong_platform_mixes_say_so_in_one_line(tmp_path) -> None:
 
 
 def test_linux_manifest_on_a_windows_install_is_refused(tmp_path) -> None:
-    from npuslim.sources import OpenVinoInstall
+    from npuslim.source.locate import OpenVinoInstall
 
     install = OpenVinoInstall("x", "dll-folder", tmp_path, tmp_path, None, None, (), None)
     with pytest.raises(ManifestError, match="is a Windows install"):
@@ -205,7 +206,7 @@ def test_shipped_linux_manifests_load() -> None:
 
 
 def test_glob_names_become_the_soname_files_of_the_install(tmp_path) -> None:
-    from npuslim.resolve_elf import concrete_manifest
+    from npuslim.analyse.resolve_elf import concrete_manifest
 
     real = build_so(tmp_path, "libopenvino_c.so.2026.4.1", soname="libopenvino_c.so.2641")
     (tmp_path / "libopenvino_c.so.2641").symlink_to(real.name)

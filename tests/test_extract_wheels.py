@@ -121,7 +121,7 @@ def test_verify_names_a_changed_byte(bundle2026: Path, tmp_path: Path) -> None:
     dll.write_bytes(bytes(data))
     result = run("verify", str(copy))
     assert result.exit_code == 5
-    assert "bin/tbb12.dll: sha256 differs from the manifest" in result.stdout
+    assert "bin/tbb12.dll: sha256 differs from the lock file" in result.stdout
 
 
 def test_verify_names_a_deleted_dll_and_the_broken_import(bundle2026: Path, tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_verify_names_an_extra_file(bundle2026: Path, tmp_path: Path) -> None:
     (copy / "bin" / "stray.dll").write_bytes(b"x")
     result = run("verify", str(copy))
     assert result.exit_code == 5
-    assert "bin/stray.dll: in the bundle but not in the manifest" in result.stdout
+    assert "bin/stray.dll: in the bundle but not in the lock file" in result.stdout
 
 
 def test_verify_of_something_that_is_not_a_bundle(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from npuslim.errors import InputError
-from npuslim.features import FeatureStatus, choose_features, features_for_source
-from npuslim.manifest import load_manifest, load_windows_facts
+from npuslim.knowledge.manifest import load_manifest, load_windows_facts
+from npuslim.plan.features import FeatureStatus, choose_features, features_for_source
 from tests.cli_helpers import one_error_line, run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,9 +120,9 @@ def test_features_for_source_on_2026_4(ov2026) -> None:
 
 def _graph_with_chain():
     """roots r.dll; p.dll (feature a, loaded by r.dll); c.dll (feature b, loaded by p.dll)."""
-    from npuslim.graph import RUNTIME, CompanionStatus, DependencyGraph, Edge, Node
-    from npuslim.manifest import Companion, Feature
-    from npuslim.sources import OpenVinoInstall
+    from npuslim.analyse.graph import RUNTIME, CompanionStatus, DependencyGraph, Edge, Node
+    from npuslim.knowledge.manifest import Companion, Feature
+    from npuslim.source.locate import OpenVinoInstall
 
     manifest = load_manifest().__class__(
         name="chain", description="", source=Path("chain.yaml"), roots=("r.dll",),
@@ -140,7 +140,7 @@ def _graph_with_chain():
 
 
 def test_a_feature_whose_loader_is_left_out_is_refused_and_sized_with_the_defaults() -> None:
-    from npuslim.features import feature_statuses, needs
+    from npuslim.plan.features import feature_statuses, needs
 
     graph = _graph_with_chain()
     assert needs(graph, frozenset({"a", "b"})) is None

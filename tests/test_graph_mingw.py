@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from npuslim.analyse.graph import build_graph
+from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
 from npuslim.errors import ArchitectureError, InputError
-from npuslim.graph import build_graph
-from npuslim.manifest import load_windows_facts
-from npuslim.resolve import BUNDLED, MISSING, SYSTEM
-from npuslim.sources import locate
+from npuslim.knowledge.manifest import load_windows_facts
+from npuslim.source.locate import locate
 from tests.support.mingw import Import, build_dll
 
 pytestmark = pytest.mark.mingw

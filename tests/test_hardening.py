@@ -94,7 +94,7 @@ def test_force_keeps_files_npuslim_did_not_write(tmp_path: Path) -> None:
 
 def test_a_mount_point_out_is_filled_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """rename(2) of a mount point fails with EBUSY: the bundle is then replaced inside it."""
-    import npuslim.bundle as bundle_mod
+    import npuslim.act.staging as bundle_mod
 
     s = corpus.base_sandbox(tmp_path / "box")
     out = tmp_path / "mnt"
@@ -116,7 +116,7 @@ def test_a_mount_point_out_is_filled_in_place(tmp_path: Path, monkeypatch: pytes
 
 
 def test_disk_full_while_writing_is_exit_7_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import npuslim.bundle as bundle_mod
+    import npuslim.act.staging as bundle_mod
 
     s = corpus.base_sandbox(tmp_path / "box")
 
@@ -133,7 +133,7 @@ def test_disk_full_while_writing_is_exit_7_and_leaves_nothing(tmp_path: Path, mo
 
 
 def test_the_wheel_cap_counts_every_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import npuslim.sources as sources
+    import npuslim.source.locate as sources
 
     monkeypatch.setattr(sources, "MAX_UNPACKED_BYTES", 4000)
     s = corpus.base_sandbox(tmp_path / "box")
@@ -155,7 +155,7 @@ def test_a_huge_header_is_streamed(tmp_path: Path) -> None:
     if not Path("/proc/self/status").is_file():
         unavailable("needs /proc/self/status (VmHWM) to read the peak memory of a process")
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking pytest process.
-    code = ("import re; from pathlib import Path; from npuslim.headers import header_closure;"
+    code = ("import re; from pathlib import Path; from npuslim.analyse.headers import header_closure;"
             f"c = header_closure(Path({str(include)!r}), ('big.h',)); print(sorted(c.kept));"
             "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -167,7 +167,7 @@ def test_a_huge_header_is_streamed(tmp_path: Path) -> None:
 
 
 def test_deep_chains_keep_json_linear(tmp_path: Path) -> None:
-    from npuslim.graph import CHAIN_MAX
+    from npuslim.analyse.graph import CHAIN_MAX
 
     for i in range(200):
         (tmp_path / f"n{i}.dll").write_bytes(build_pe((f"n{i + 1}.dll",) if i < 199 else ("KERNEL32.dll",)))
@@ -264,7 +264,7 @@ BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
 @pytest.mark.wine
 @pytest.mark.mingw
 def test_a_dllmain_that_never_returns_is_a_failed_load(tmp_path: Path) -> None:
-    from npuslim.load import find_runner
+    from npuslim.check.load import find_runner
     from tests.support.mingw import build_dll
 
     try:
@@ -311,7 +311,7 @@ def test_mutated_pe_files_are_read_or_refused_as_input(tmp_path: Path) -> None:
     import random
 
     from npuslim.errors import InputError
-    from npuslim.pe import read_pe
+    from npuslim.formats.pe import read_pe
 
     rnd = random.Random(20261129)
     seeds = [build_pe(("KERNEL32.dll", "b.dll")), build_pe(tuple(f"x{i}.dll" for i in range(30)), cfg=True)]
@@ -337,8 +337,8 @@ def test_mutated_bundle_manifests_are_checked_or_refused(tmp_path: Path) -> None
     """1,000 seeded structural mutations of a real bundle manifest: verify reports or refuses (exit 5)."""
     import random
 
+    from npuslim.check.verify import verify_bundle
     from npuslim.errors import NpuslimError
-    from npuslim.verify import verify_bundle
 
     rnd = random.Random(9)
     s = corpus.base_sandbox(tmp_path / "box")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from npuslim.hints import scan
+from npuslim.analyse.hints import scan
 
 
 def test_names_are_found_as_whole_words_in_ascii_and_utf16(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.elf import read_elf
+from npuslim.formats.elf import read_elf
 from tests.cli_helpers import one_error_line, run
 from tests.support.elfbuild import build_so
 
@@ -124,7 +124,7 @@ def test_archive_style_versioned_files_are_bundled_under_their_soname(tmp_path) 
 
 
 def test_a_link_leading_out_of_the_bundle_is_a_problem(tmp_path) -> None:
-    from npuslim.linux_bundle import verify_link
+    from npuslim.plan.linux_bundle import verify_link
 
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "libx.so").symlink_to("../../etc/passwd")

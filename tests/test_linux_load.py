@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.load import LoadStep
-from npuslim.load_linux import judge_linux, parse_dlerror_missing
+from npuslim.check.load import LoadStep
+from npuslim.check.load_linux import judge_linux, parse_dlerror_missing
 from tests.cli_helpers import run
 from tests.support.tools import require_tool
 
@@ -105,7 +105,7 @@ def test_bundle_without_the_c_api_loads_each_library(ovlinux2026, tmp_path) -> N
 def test_c_example_builds_with_cmake_against_a_linux_bundle_and_runs(ovlinux2026, tmp_path) -> None:
     import subprocess
 
-    from npuslim.elf import read_elf
+    from npuslim.formats.elf import read_elf
 
     cmake = require_tool("cmake", "apt-get install cmake")
     require_tool("gcc", "apt-get install gcc")

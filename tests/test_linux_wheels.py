@@ -9,13 +9,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.features import features_for_source
-from npuslim.graph import build_graph
-from npuslim.linux import manifest_for_install
-from npuslim.manifest import load_manifest, load_windows_facts
-from npuslim.resolve import BUNDLED, DRIVER, SYSTEM
-from npuslim.resolve_elf import manylinux_glibc, target_minimum
-from npuslim.sources import locate
+from npuslim.analyse.graph import build_graph
+from npuslim.analyse.resolve import BUNDLED, DRIVER, SYSTEM
+from npuslim.analyse.resolve_elf import manylinux_glibc, target_minimum
+from npuslim.knowledge.manifest import load_manifest, load_windows_facts
+from npuslim.plan.features import features_for_source, manifest_for_install
+from npuslim.source.locate import locate
 from tests.cli_helpers import one_error_line, run
 
 pytestmark = pytest.mark.wheels

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from npuslim.load import judge, parse_probe_output, parse_wine_missing
+from npuslim.check.load import judge, parse_probe_output, parse_wine_missing
 
 # Captured from real runs of the probe under Wine 8.0 on OpenVINO 2026.4.1 bundles.
 PASSING = """\

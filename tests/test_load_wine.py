@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.load import find_runner, load_bundle
+from npuslim.check.load import find_runner, load_bundle
 from tests.cli_helpers import run
 from tests.support.tools import require_tool, unavailable
 
@@ -117,7 +117,7 @@ def test_the_c_example_builds_against_the_bundle_and_reaches_the_npu(bundle: Pat
                             "-o", str(app / "c-api-npu.exe")], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     (app / "model.xml").write_text(MODEL)
-    from npuslim.sources import cache_dir
+    from npuslim.source.locate import cache_dir
 
     env = {"WINEPREFIX": str(cache_dir() / "wine-prefix"), "WINEDEBUG": "-all", "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path)}

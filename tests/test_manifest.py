@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from npuslim.errors import ManifestError
-from npuslim.features import select_features
-from npuslim.manifest import VersionRange, load_manifest, load_windows_facts
+from npuslim.knowledge.manifest import VersionRange, load_manifest, load_windows_facts
+from npuslim.plan.features import select_features
 from npuslim.units import format_size, parse_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,9 +87,9 @@ def test_an_installed_wheel_carries_the_manifests(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     wheel = next(tmp_path.glob("npuslim-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("npuslim/manifests/npu.yaml", "npuslim/manifests/windows.yaml",
+    for needed in ("npuslim/knowledge/manifests/npu.yaml", "npuslim/knowledge/manifests/windows.yaml",
                    "npuslim/schemas/deps.schema.json", "npuslim/schemas/bundle.schema.json",
                    "npuslim/schemas/size-report.schema.json", "npuslim/schemas/verify.schema.json",
                    "npuslim/schemas/diff.schema.json", "npuslim/schemas/budget.schema.json",
-                   "npuslim/probe/ov_probe.c", "npuslim/manifests/gpu.yaml"):
+                   "npuslim/check/probe/ov_probe.c", "npuslim/knowledge/manifests/gpu.yaml"):
         assert needed in names

@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.bundle import sha256_file
-from npuslim.load import LoadStep, judge_onnxruntime, load_bundle
-from npuslim.symbols import MissingSymbols, check_symbols, demangle
+from npuslim.act.staging import sha256_file
+from npuslim.analyse.symbols import MissingSymbols, check_symbols, demangle
+from npuslim.check.load import LoadStep, judge_onnxruntime, load_bundle
 from tests.cli_helpers import one_error_line, run
 from tests.support.mingw import Import, build_dll
 
@@ -137,7 +137,7 @@ def test_2026_is_refused_by_symbol_naming_the_release_that_fits(ov2026, ort_1_24
 
 @pytest.mark.wheels
 def test_the_generic_symbol_check_catches_the_mismatch_too(ov2026, ort_1_24_1) -> None:
-    from npuslim.onnxruntime import locate_onnxruntime
+    from npuslim.plan.onnxruntime import locate_onnxruntime
 
     ort = locate_onnxruntime(str(ort_1_24_1))
     result = run("deps", str(ov2026.root), "--root", PROVIDER, "--search-path", str(ort.dll_dir),
@@ -246,7 +246,7 @@ def test_judge_without_a_trace_still_needs_the_plugin_in_the_bundle() -> None:
 
 
 def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
-    from npuslim.load import _crashed
+    from npuslim.check.load import _crashed
 
     steps = _steps(*BASE)
     assert _crashed(0, steps) is None and _crashed(1, steps) is None and _crashed(None, steps) is None
@@ -256,8 +256,8 @@ def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
 def test_an_export_table_claiming_millions_of_functions_is_refused(tmp_path: Path) -> None:
     import struct
 
+    from npuslim.analyse.exports import read_export_index, read_symbol_tables
     from npuslim.errors import InputError
-    from npuslim.exports import read_export_index, read_symbol_tables
     from tests.support.crafted import FILE_ALIGN, LAYOUT, SECTION_RVA, build_pe
 
     data = bytearray(build_pe(("KERNEL32.dll",)))

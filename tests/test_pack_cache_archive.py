@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.archive import Member, is_npuslim_archive, write_archive, xz_size
-from npuslim.workcache import WorkCache, make_key, open_cache, sha256_path
+from npuslim.act.archive import Member, is_npuslim_archive, write_archive, xz_size
+from npuslim.act.workcache import WorkCache, make_key, open_cache, sha256_path
 
 
 def test_entries_and_blobs_round_trip_and_damage_is_a_miss(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from npuslim.elf import read_elf
-from npuslim.pack_elf import elf_image_size, strip_elf, upx_elf
-from npuslim.upx import parse_pack
+from npuslim.act.pack_elf import elf_image_size, strip_elf, upx_elf
+from npuslim.act.upx import parse_pack
+from npuslim.formats.elf import read_elf
 from tests.support.elfbuild import build_so
 from tests.support.tools import require_tool, unavailable
 
@@ -91,9 +91,9 @@ def test_link_names_are_archived_as_symlinks(tmp_path) -> None:
     import zipfile
     from concurrent.futures import ThreadPoolExecutor
 
-    from npuslim.archive import Member, write_archive
+    from npuslim.act.archive import Member, write_archive
+    from npuslim.act.workcache import WorkCache
     from npuslim.errors import InputError
-    from npuslim.workcache import WorkCache
 
     lib = tmp_path / "src" / "lib"
     lib.mkdir(parents=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.elf import read_elf
-from npuslim.upx import find_upx
+from npuslim.act.upx import find_upx
+from npuslim.formats.elf import read_elf
 from tests.cli_helpers import one_error_line, run
 from tests.support.elfbuild import build_so
 from tests.support.tools import require_tool, unavailable

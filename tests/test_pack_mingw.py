@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.pe import read_pe
+from npuslim.formats.pe import read_pe
 from tests.cli_helpers import one_error_line, run
 from tests.support.mingw import Import, build_dll
 
@@ -391,7 +391,7 @@ def test_ctrl_c_stops_upx_and_leaves_no_staging_folder(bundle: Path, tmp_path: P
 
 
 def test_the_strip_check_sees_any_byte_changed_outside_its_edits(source: Path) -> None:
-    from npuslim.strip import changed_outside_edits, strip_pe
+    from npuslim.act.strip import changed_outside_edits, strip_pe
 
     original = (source / "mid.dll").read_bytes()
     result = strip_pe(source / "mid.dll")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.pack import PackOptions, upx_decision
-from npuslim.pe import PeInfo
-from npuslim.upx import UpxTool
+from npuslim.act.pack import PackOptions, upx_decision
+from npuslim.act.upx import UpxTool
+from npuslim.formats.pe import PeInfo
 
 PLAIN = PeInfo(path=Path("x.dll"), size=1000, machine="x64", is_dll=True, imports=("KERNEL32.dll",),
                delay_imports=(), cfg=False, signature="none", signature_size=0, has_debug=False,

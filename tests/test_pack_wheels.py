@@ -15,10 +15,10 @@ from pathlib import Path
 import pefile
 import pytest
 
-from npuslim.crosscheck import lief_imports
-from npuslim.pe import read_pe
-from npuslim.strip import strip_pe
-from npuslim.upx import NAMES, UpxTool, find_upx
+from npuslim.act.strip import strip_pe
+from npuslim.act.upx import NAMES, UpxTool, find_upx
+from npuslim.formats.crosscheck import lief_imports
+from npuslim.formats.pe import read_pe
 from tests.cli_helpers import run
 from tests.support.tools import unavailable
 
@@ -202,7 +202,7 @@ def test_upx_4_packs_the_five_cfg_dlls_with_the_option(bundle: Path, forced, upx
 
 
 def test_a_upx_4_packed_bundle_still_reaches_the_npu_plugin(forced) -> None:
-    from npuslim.load import find_runner
+    from npuslim.check.load import find_runner
 
     try:
         find_runner()

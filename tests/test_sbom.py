@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.sbom import detect_license, sbom_json
+from npuslim.report.sbom import detect_license, sbom_json
 from tests.cli_helpers import run
 from tests.support.mingw import Import, build_dll
 

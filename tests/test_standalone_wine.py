@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.load import find_runner
-from npuslim.pe import read_pe
-from npuslim.sources import cache_dir
+from npuslim.check.load import find_runner
+from npuslim.formats.pe import read_pe
+from npuslim.source.locate import cache_dir
 from tests.cli_helpers import run
 from tests.support.tools import require_tool, unavailable
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim import upx
+from npuslim.act import upx
 from tests.conftest import FIXTURES
 
 

@@ -17,12 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from npuslim import atomic
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
 if TYPE_CHECKING:
-    from npuslim.manifest import BundleManifest
-    from npuslim.onnxruntime import OnnxRuntimeSource
-    from npuslim.sources import OpenVinoInstall
+    from npuslim.knowledge.manifest import Manifest
+    from npuslim.plan.onnxruntime import OnnxRuntimeSource
+    from npuslim.source.locate import OpenVinoInstall
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -241,7 +242,7 @@ PlatformOpt = Annotated[
 ]
 ManifestOpt = Annotated[
     str | None,
-    typer.Option("--manifest", "-m", help="Bundle manifest: a YAML file, or a shipped name (npu).",
+    typer.Option("--manifest", "-m", help="Manifest: a YAML file, or a shipped name (npu).",
                  show_default="npu"),
 ]
 SearchPathOpt = Annotated[
@@ -269,39 +270,36 @@ WithoutOpt = Annotated[
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file beside it, then a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic.write_text(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write: {os_reason(exc)}") from exc
 
 
 
-def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> BundleManifest:
+def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
-    from npuslim.manifest import load_manifest
+    from npuslim.knowledge.manifest import load_manifest
 
     if manifest is None and onnxruntime:
-        from npuslim.onnxruntime import ORT_MANIFEST  # only when asked: deps and extract start faster
+        from npuslim.plan.onnxruntime import ORT_MANIFEST  # only when asked: deps and extract start faster
 
         manifest = ORT_MANIFEST
     return load_manifest(manifest)
 
 
-def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: BundleManifest,
+def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
                    search_paths: tuple[Path, ...]
-                   ) -> tuple[OpenVinoInstall, OnnxRuntimeSource | None, BundleManifest, tuple[Path, ...]]:
+                   ) -> tuple[OpenVinoInstall, OnnxRuntimeSource | None, Manifest, tuple[Path, ...]]:
     """The OpenVINO install (and ONNX Runtime with ``--onnxruntime``, whose folder joins the
     search path and whose notes are printed), and the manifest for its platform
     (``npu`` becomes ``npu-linux`` on an ELF source)."""
-    from npuslim.linux import manifest_for_install
-    from npuslim.sources import locate
+    from npuslim.plan.features import manifest_for_install
+    from npuslim.source.locate import locate
 
     ort = None
     if onnxruntime:
-        from npuslim.onnxruntime import sources_with_onnxruntime
+        from npuslim.plan.onnxruntime import sources_with_onnxruntime
 
         install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
         search_paths += (ort.dll_dir,)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from npuslim import serialize
+from npuslim.analyse.graph import build_graph
+from npuslim.analyse.symbols import check_symbols
 from npuslim.cli import render_deps
 from npuslim.cli.common import (
     DepsFormat,
@@ -25,11 +26,10 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.errors import InputError, MissingDependencyError
-from npuslim.features import features_for_source, select_features
-from npuslim.graph import build_graph
-from npuslim.manifest import load_windows_facts
-from npuslim.sources import DEFAULT_PLATFORM
-from npuslim.symbols import check_symbols
+from npuslim.knowledge.manifest import load_windows_facts
+from npuslim.plan.features import features_for_source, select_features
+from npuslim.report import graph_formats as serialize
+from npuslim.source.locate import DEFAULT_PLATFORM
 
 
 @error_boundary
@@ -93,7 +93,7 @@ def deps(
     else:
         render_deps.print_graph(out, graph, fmt.value)
         if install.platform == "linux":
-            from npuslim.resolve_elf import target_text
+            from npuslim.analyse.resolve_elf import target_text
 
             out.print(target_text(graph), markup=False, highlight=False, soft_wrap=True)
     machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)

@@ -11,11 +11,11 @@ import typer
 
 from npuslim.cli.common import ManifestOpt, PlatformOpt, WithOpt, WithoutOpt, error_boundary, stdout
 from npuslim.errors import DiffFailure
-from npuslim.sources import DEFAULT_PLATFORM
+from npuslim.source.locate import DEFAULT_PLATFORM
 from npuslim.units import format_size
 
 if TYPE_CHECKING:
-    from npuslim.diff import BundleDiff
+    from npuslim.report.diff import BundleDiff
 
 
 class DiffFormat(str, Enum):
@@ -25,7 +25,7 @@ class DiffFormat(str, Enum):
 
 
 def _check_fail_on(value: str | None) -> str | None:
-    from npuslim.diff import parse_fail_on
+    from npuslim.report.diff import parse_fail_on
 
     if value is not None:
         try:
@@ -61,7 +61,9 @@ def diff(
     Sources are planned with the manifest and features given (as extract would;
     missing files are reported, not fatal). Exit 0 unless --fail-on matches (10).
     """
-    from npuslim.diff import (
+    from npuslim.knowledge.manifest import load_manifest, load_windows_facts
+    from npuslim.plan.features import select_features
+    from npuslim.report.diff import (
         diff_snapshots,
         diff_to_dict,
         diff_to_markdown,
@@ -71,8 +73,6 @@ def diff(
         snapshot_of_bundle,
         snapshot_of_source,
     )
-    from npuslim.features import select_features
-    from npuslim.manifest import load_manifest, load_windows_facts
 
     rules = parse_fail_on(fail_on) if fail_on else ()
     snapshots = []
@@ -99,7 +99,7 @@ def diff(
 
 
 def _print(result: BundleDiff) -> None:
-    from npuslim.diff import ADDED, CHANGED, REMOVED
+    from npuslim.report.diff import ADDED, CHANGED, REMOVED
 
     console = stdout()
     a, b = result.a, result.b
@@ -134,7 +134,7 @@ def _print(result: BundleDiff) -> None:
     if not result.files:
         console.print("no file added, removed or changed" + (" (headers aside)" if result.headers else ""))
     if not result.imports_compared:
-        console.print("[yellow]imports not compared[/]: a side is a bundle manifest without its DLLs")
+        console.print("[yellow]imports not compared[/]: a side is a lock file without its DLLs")
     for comp in result.companions:
         state = f"{comp.a or '-'} -> {comp.b or '-'}"
         console.print(f"companion {comp.name}: {comp.status} ({state})", soft_wrap=True)

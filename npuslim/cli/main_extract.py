@@ -30,26 +30,16 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.errors import UsageError
-from npuslim.features import FeatureStatus, features_for_source, select_features
-from npuslim.lockfile import BundleLock
-from npuslim.manifest import BundleManifest, load_windows_facts
-from npuslim.plan import (
-    BIN,
-    DLL_ROLES,
-    INCLUDE,
-    LIB,
-    LICENSES,
-    ROLE_HEADER,
-    ROLE_IMPLIB,
-    ROLE_LICENSE,
-    BundlePlan,
-    plan_bundle,
-)
-from npuslim.sources import DEFAULT_PLATFORM, OpenVinoInstall
+from npuslim.formats.lock import BundleLock
+from npuslim.knowledge.manifest import Manifest, load_windows_facts
+from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role
+from npuslim.plan.bundle import BundlePlan, plan_bundle
+from npuslim.plan.features import FeatureStatus, features_for_source, select_features
+from npuslim.source.locate import DEFAULT_PLATFORM, OpenVinoInstall
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
 if TYPE_CHECKING:
-    from npuslim.budget import BudgetReport
+    from npuslim.check.budget import BudgetReport
 
 
 @error_boundary
@@ -89,8 +79,8 @@ def extract(
     into place at the end. Exit 3 when a dependency is missing (nothing written).
     """
     if max_size is not None:  # a bad size is a bad command line (exit 2), as in pack, and fails first
-        from npuslim.budget import parse_budget
         from npuslim.errors import InputError
+        from npuslim.units import parse_budget
 
         try:
             parse_budget(max_size)
@@ -118,18 +108,18 @@ def extract(
         allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
         features_requested=choice.requested, features_dropped=choice.dropped, onnxruntime=ort,
     )
-    from npuslim.bundle import write_bundle
-    from npuslim.lockfile import to_json
+    from npuslim.act.staging import write_bundle
+    from npuslim.formats.lock import to_json
 
     err = stderr()
     json_out = fmt is OutputFormat.json
-    from npuslim.budget import budget_lines, budget_to_dict
+    from npuslim.check.budget import budget_lines, budget_to_dict
 
     budget = plan_budget(plan, max_size, json_out=json_out)
     budget_dict = budget_to_dict(budget) if budget is not None else None
     finish = None
     if sbom:
-        from npuslim.sbom import write_sbom
+        from npuslim.report.sbom import write_sbom
 
         def finish(staging: Path, lock: BundleLock) -> None:
             write_sbom(staging, lock, name=out.name)
@@ -159,7 +149,7 @@ def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> Bu
     Over the budget: print the verdict and the five largest files (JSON on
     stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
     """
-    from npuslim.budget import budget_limit, budget_lines, budget_to_dict, check_budget, enforce, measure
+    from npuslim.check.budget import budget_limit, budget_lines, budget_to_dict, check_budget, enforce, measure
 
     limit = budget_limit(max_size, plan.manifest)
     if limit is None:
@@ -188,16 +178,16 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
     table.add_column("bytes", justify="right")
     table.add_column("")
     dlls = plan.by_role(*DLL_ROLES)
-    headers = plan.by_role(ROLE_HEADER)
+    headers = plan.by_role(Role.HEADER)
     rows = [
         (f"{BIN}/", dlls, f"{len(dlls)} DLLs"),
-        (f"{LIB}/", plan.by_role(ROLE_IMPLIB), ""),
+        (f"{LIB}/", plan.by_role(Role.IMPLIB), ""),
         (f"{INCLUDE}/", headers,
          f"{len(headers)} of {plan.headers.total} headers of the source" if plan.headers else "no headers"),
-        (f"{LICENSES}/", plan.by_role(ROLE_LICENSE), ""),
+        (f"{LICENSES}/", plan.by_role(Role.LICENSE), ""),
     ]
     if install.platform == "linux":  # shared objects and their link names both live in lib/
-        links = plan.by_role(ROLE_IMPLIB)
+        links = plan.by_role(Role.IMPLIB)
         rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
     for name, files, note in rows:
         table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), esc(note))
@@ -217,9 +207,9 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
         console.print(f"  [bold red]MISSING[/] {esc(m.name)} (needed by {esc(', '.join(m.required_by))})")
 
 
-def _print_features(install: OpenVinoInstall, manifest: BundleManifest, statuses: tuple[FeatureStatus, ...],
+def _print_features(install: OpenVinoInstall, manifest: Manifest, statuses: tuple[FeatureStatus, ...],
                     with_: list[str] | None, without: list[str] | None, fmt: OutputFormat) -> None:
-    from npuslim.features import features_json
+    from npuslim.plan.features import features_json
 
     chosen = select_features(manifest, with_, without)
     out = stdout()

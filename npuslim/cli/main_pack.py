@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from npuslim.act.upx import DEFAULT_TIMEOUT, LEVELS
 from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout
 from npuslim.units import format_size, parse_size, percent
-from npuslim.upx import DEFAULT_TIMEOUT, LEVELS
 
 if TYPE_CHECKING:
-    from npuslim.pack import PackEvent, PackOptions, ProgressFn
-    from npuslim.report import SizeReport
+    from npuslim.act.pack import PackEvent, PackOptions, ProgressFn
+    from npuslim.report.size_report import SizeReport
 
 
 class ArchiveFormat(str, Enum):
@@ -38,8 +38,8 @@ def _baseline(value: str) -> int:
 
 
 def _max_size(value: str) -> None:
-    from npuslim.budget import parse_budget
     from npuslim.errors import InputError
+    from npuslim.units import parse_budget
 
     try:
         parse_budget(value)
@@ -104,7 +104,7 @@ def pack(
         _max_size(max_size)
     if archive_path is not None and archive is ArchiveFormat.none:
         raise typer.BadParameter("--archive-path needs --archive zip or tar.xz", param_hint="'--archive-path'")
-    from npuslim.pack import PackOptions
+    from npuslim.act.pack import PackOptions
 
     options = PackOptions(
         strip=strip, upx=upx, upx_path=upx_path, upx_level=upx_level.value if upx_level else None,
@@ -117,8 +117,8 @@ def pack(
 
 @error_boundary
 def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputFormat) -> None:
-    from npuslim.pack import pack_bundle
-    from npuslim.report import SizeReport, report_json
+    from npuslim.pipeline.pack import pack_bundle
+    from npuslim.report.size_report import SizeReport, report_json
 
     err = stderr()
     if err.is_terminal:
@@ -164,7 +164,7 @@ def _line_progress(err: Console) -> ProgressFn:
 
 
 def _print(report: SizeReport) -> None:
-    from npuslim.report import options_line, strip_groups
+    from npuslim.report.size_report import options_line, strip_groups
 
     console = stdout()
     r = report.result

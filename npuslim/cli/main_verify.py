@@ -14,8 +14,8 @@ from npuslim.cli.common import OutputFormat, error_boundary, esc, stdout, write_
 from npuslim.errors import LoadError, VerifyError
 
 if TYPE_CHECKING:
-    from npuslim.load import LoadResult
-    from npuslim.verify import VerifyResult
+    from npuslim.check.load import LoadResult
+    from npuslim.check.verify import VerifyResult
 
 
 class MsvcRuntime(str, Enum):
@@ -60,13 +60,13 @@ def verify(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="With --load: seconds to wait for the "
                                            "load; a load that takes longer has failed (exit 8).")] = 180.0,
 ) -> None:
-    """Check every file against the bundle manifest and the closure inside the bundle.
+    """Check every file against the lock file and the closure inside the bundle.
 
     Exit 0 only when all hold; 5 when a check fails (one line per problem);
     8 when --load fails.
     """
-    from npuslim.load import load_bundle
-    from npuslim.verify import verify_bundle
+    from npuslim.check.load import load_bundle
+    from npuslim.check.verify import verify_bundle
 
     result = verify_bundle(bundle)
     loaded = (load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
@@ -78,7 +78,7 @@ def verify(
         for problem in result.problems:
             out.print(f"[red]FAIL[/] {esc(problem.message)}", highlight=False, soft_wrap=True)
         status = "[green]OK[/]" if result.ok else f"[bold red]{len(result.problems)} problem(s)[/]"
-        out.print(f"{status} {esc(str(bundle))}: {result.files_checked} files checked against the manifest, "
+        out.print(f"{status} {esc(str(bundle))}: {result.files_checked} files checked against the lock file, "
                   f"imports of {result.dlls_checked} DLLs resolved", highlight=False, soft_wrap=True)
         if loaded is not None:
             out.print(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):", highlight=False)

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from npuslim.graph import DependencyGraph, Node
-from npuslim.resolve import API_SET, BUNDLED, CLASSES, DRIVER, MISSING, MSVC_RUNTIME, SYSTEM
+from npuslim.analyse.graph import DependencyGraph, Node
+from npuslim.analyse.resolve import API_SET, BUNDLED, CLASSES, DRIVER, MISSING, MSVC_RUNTIME, SYSTEM
 from npuslim.units import format_size
 
 STYLES = {

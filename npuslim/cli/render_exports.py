@@ -7,9 +7,9 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from npuslim import serialize
-from npuslim.exports import ExportReport, export_usage, report_to_dict
-from npuslim.graph import DependencyGraph
+from npuslim.analyse.exports import ExportReport, export_usage, report_to_dict
+from npuslim.analyse.graph import DependencyGraph
+from npuslim.report import graph_formats as serialize
 
 DETAIL_DLL = "openvino.dll"
 

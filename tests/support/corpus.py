@@ -150,10 +150,10 @@ def _write(path: Path, data: bytes | str) -> Path:
 
 def _bundle(s: dict[str, Path]) -> Path:
     """A real bundle of the crafted install, made by the npuslim in this checkout (in-process)."""
-    from npuslim.bundle import write_bundle
-    from npuslim.manifest import load_manifest, load_windows_facts
-    from npuslim.plan import plan_bundle
-    from npuslim.sources import locate
+    from npuslim.act.staging import write_bundle
+    from npuslim.knowledge.manifest import load_manifest, load_windows_facts
+    from npuslim.plan.bundle import plan_bundle
+    from npuslim.source.locate import locate
 
     manifest = load_manifest(s["manifest"])
     plan = plan_bundle(locate(str(s["install"])), manifest=manifest, facts=load_windows_facts(),

@@ -1,0 +1,1 @@
+"""Stage 4, act (the only stage that writes): staging, extract, strip, UPX, archives, the work cache."""

@@ -1,0 +1,178 @@
+"""A content-addressed cache for pack's work: strip and UPX outputs, compressed archive members, xz sizes.
+
+Layout under ``<npuslim cache>/pack/``:
+
+- ``blobs/<sha256>``: file contents, named by their own sha256;
+- ``entries/<kk>/<key>.json``: what one step produced, ``key`` being the sha256
+  of everything the result depends on (the step, its tool and version, its
+  options, the input's sha256).
+
+Every write goes to a temporary file in the same folder and is renamed into
+place, so a reader sees a whole entry or none, and two runs filling the same
+entry at once both succeed. A blob is checked against its name when it is
+used; a damaged blob or entry counts as a miss. A cache that cannot be
+written (read-only, full disk) is not an error: the work is done again and
+``problems`` says why the cache was not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from npuslim import atomic
+
+CHUNK = 1 << 20
+FORMAT = 1  # bump when an entry's meaning changes
+
+
+def make_key(*parts: object) -> str:
+    """The cache key of a step: the sha256 of its parts (strings, numbers, booleans, None)."""
+    digest = hashlib.sha256(f"npuslim-pack-cache/{FORMAT}".encode())
+    for part in parts:
+        digest.update(b"\0" + json.dumps(part, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_path(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class WorkCache:
+    """A cache rooted at ``root``; ``root=None`` is a cache that never hits and never stores."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.problems: list[str] = []
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
+
+    def _disable(self, why: str) -> None:
+        with self._lock:
+            if self.root is not None:
+                self.problems.append(f"the pack cache {self.root} is not used: {why}")
+                self.root = None
+
+    # -- entries
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The entry stored under ``key``, or ``None``; an entry naming a damaged blob is a miss.
+
+        An entry naming a blob comes with ``blob_path``: the checked blob's path.
+        """
+        if self.root is None:
+            return None
+        path = self.root / "entries" / key[:2] / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self._count(hit=False)
+            return None
+        if not isinstance(data, dict):
+            self._count(hit=False)
+            return None
+        blob = data.get("blob")
+        if blob is not None:
+            found = self.blob_path(str(blob))
+            if found is None:
+                self._count(hit=False)
+                return None
+            data["blob_path"] = str(found)
+        self._count(hit=True)
+        return data
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        if self.root is None:
+            return
+        folder = self.root / "entries" / key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(folder / f"{key}.json", json.dumps(entry, sort_keys=True))
+        except OSError as exc:
+            self._disable(exc.strerror or str(exc))
+
+    def _count(self, *, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    # -- blobs
+
+    def blob_path(self, sha: str) -> Path | None:
+        """The blob ``sha`` if it is present and whole (its size and hash are checked)."""
+        if self.root is None or len(sha) != 64:
+            return None
+        path = self.root / "blobs" / sha[:2] / sha
+        try:
+            if sha256_path(path) == sha:
+                return path
+        except OSError:
+            return None
+        try:  # damaged: drop it so the next store replaces it
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+    def put_blob_bytes(self, data: bytes | bytearray | memoryview, sha: str | None = None) -> str:
+        """Store ``data``; returns its sha256 (stored or not)."""
+        sha = sha or sha256_bytes(data)
+        if self.root is None:
+            return sha
+        folder = self.root / "blobs" / sha[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic.replacing(folder / sha) as tmp:
+                tmp.write_bytes(data)
+        except OSError as exc:
+            self._disable(exc.strerror or str(exc))
+        return sha
+
+    def put_blob_file(self, path: Path, sha: str) -> None:
+        """Store a copy of ``path`` whose sha256 the caller knows."""
+        if self.root is None:
+            return
+        folder = self.root / "blobs" / sha[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with atomic.replacing(folder / sha) as tmp:
+                shutil.copyfile(path, tmp)
+        except OSError as exc:
+            self._disable(exc.strerror or str(exc))
+
+
+def open_cache(root: Path | None) -> WorkCache:
+    """A ``WorkCache`` at ``root``, or a disabled one (with the reason) when the folder cannot be made."""
+    if root is None:
+        return WorkCache(None)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        cache = WorkCache(None)
+        cache.problems.append(f"the pack cache {root} is not used: {exc.strerror or exc}")
+        return cache
+    return WorkCache(root)
+

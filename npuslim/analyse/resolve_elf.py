@@ -1,0 +1,357 @@
+"""The dependency closure of ELF shared objects, resolved the way ``ld.so`` does it.
+
+Search for a DT_NEEDED name ``N`` of an object ``X`` (names are case-sensitive):
+
+1. A name with a ``/`` is a path (relative ones from the current folder).
+2. An object already in the closure with that name is reused (ld.so matches
+   loaded objects by name and SONAME before searching).
+3. Names the manifest never bundles (``libze_loader.so.1``: the NPU
+   driver's), then glibc (``libc``, ``libm``, ``libdl``, ``libpthread``,
+   ``librt``, ``ld-linux``, ...) and the GCC runtime (``libstdc++``,
+   ``libgcc_s``): class ``system``, what the target provides. The newest
+   ``GLIBC_`` / ``GLIBCXX_`` / ``CXXABI_`` / ``GCC_`` symbol versions the closure
+   needs are its minimum (``target_minimum``).
+4. Only when ``X`` has no DT_RUNPATH: DT_RPATH of ``X``, then DT_RPATH of the
+   object that loaded ``X``, and so on up the chain (an object with a
+   DT_RUNPATH contributes no DT_RPATH); ``$ORIGIN`` is the folder of the
+   object whose entry it is.
+5. Each ``--search-path`` folder, in order: it stands where ``LD_LIBRARY_PATH``
+   does for ld.so.
+6. DT_RUNPATH of ``X`` (never of its loaders).
+7. Otherwise the install's library folder: a file found only there is kept
+   (``bundled``) with a reason saying ld.so finds it only once something else
+   loaded it; else ``missing``. The system's ld.so cache and default folders
+   are the target's, so they are never searched here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from npuslim.analyse.graph import (
+    IMPORT,
+    ROOT,
+    RUNTIME,
+    CompanionStatus,
+    DependencyGraph,
+    Edge,
+    Node,
+    _companion_applies,
+)
+from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
+from npuslim.errors import ArchitectureError, InputError
+from npuslim.formats.elf import ElfInfo, newest_versions, read_elf
+from npuslim.knowledge.manifest import Companion, Manifest
+from npuslim.source.locate import OpenVinoInstall
+
+GLIBC = frozenset({
+    "libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libresolv.so.2",
+    "libutil.so.1", "libanl.so.1", "libnsl.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
+    "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux.so.2", "ld-linux-armhf.so.3",
+    "ld-linux-riscv64-lp64d.so.1",
+})
+GCC_RUNTIME = frozenset({"libstdc++.so.6", "libgcc_s.so.1"})
+NOT_FOUND_ON_PATH = "not on its own RPATH/RUNPATH"
+
+
+def expand_origin(entry: str, origin: Path) -> Path | None:
+    """``$ORIGIN`` / ``${ORIGIN}`` -> ``origin``; ``None`` for other tokens (``$LIB``, ``$PLATFORM``)."""
+    text = entry.replace("${ORIGIN}", "$ORIGIN").replace("$ORIGIN", str(origin))
+    if "$" in text:
+        return None
+    return Path(text) if os.path.isabs(text) else None
+
+
+@dataclass
+class ElfResolver:
+    """ld.so's search order (module docstring) over an install's library folder."""
+
+    manifest: Manifest | None
+    lib_dir: Path
+    search_paths: tuple[Path, ...] = ()
+    _listings: dict[Path, dict[str, Path]] = field(default_factory=dict)
+
+    def listing(self, folder: Path) -> dict[str, Path]:
+        cached = self._listings.get(folder)
+        if cached is None:
+            try:
+                cached = {c.name: c for c in sorted(folder.iterdir()) if c.is_file()}
+            except OSError:
+                cached = {}
+            self._listings[folder] = cached
+        return cached
+
+    def find_file(self, name: str) -> Path | None:
+        """A file of the install's library folder by exact name, or by glob (first in order)."""
+        entries = self.listing(self.lib_dir)
+        if name in entries:
+            return entries[name]
+        if any(ch in name for ch in "*?["):
+            # the shortest match is the SONAME in an archive layout (libx.so.2641, not libx.so.2026.4.1)
+            hits = sorted((n for n in entries if fnmatch.fnmatchcase(n, name)), key=lambda n: (len(n), n))
+            return entries[hits[0]] if hits else None
+        return None
+
+    def provider(self, name: str) -> tuple[str, str] | None:
+        """(class, note) for a name the target provides, else ``None``."""
+        never = self.manifest.never(name) if self.manifest else None
+        if never is not None:
+            return never.dep_class, never.reason
+        if name in GLIBC:
+            return SYSTEM, "glibc, provided by the target system"
+        if name in GCC_RUNTIME:
+            return SYSTEM, "GCC runtime (libstdc++/libgcc_s), provided by the target system"
+        return None
+
+    def search(self, name: str, chain: list[tuple[Path, ElfInfo]]) -> tuple[Path | None, str]:
+        """Find ``name`` needed by ``chain[-1]`` (loaders before it); returns (path, how)."""
+        if "/" in name:
+            path = Path(name)
+            return (path if path.is_file() else None), "a path in DT_NEEDED"
+        importer_path, importer = chain[-1]
+        folders: list[tuple[Path, str]] = []
+        if not importer.runpath:
+            # glibc's _dl_map_object: the loader chain up to the first object, each one's
+            # DT_RPATH unless that object has a DT_RUNPATH (then its RPATH is ignored).
+            for path, info in reversed(chain):
+                for entry in info.search_rpath:
+                    folder = expand_origin(entry, path.parent)
+                    if folder is not None:
+                        folders.append((folder, f"DT_RPATH {entry} of {path.name}"))
+        folders.extend((p, "--search-path") for p in self.search_paths)
+        for entry in importer.runpath:
+            folder = expand_origin(entry, importer_path.parent)
+            if folder is not None:
+                folders.append((folder, f"DT_RUNPATH {entry} of {importer_path.name}"))
+        for folder, how in folders:
+            hit = self.listing(folder).get(name)
+            if hit is not None:
+                return hit, how
+        hit = self.listing(self.lib_dir).get(name)
+        if hit is not None:
+            return hit, NOT_FOUND_ON_PATH
+        return None, "not found in " + (", ".join(str(f) for f, _ in folders) or "any RPATH/RUNPATH folder")
+
+
+def concrete_manifest(manifest: Manifest, lib_dir: Path) -> Manifest:
+    """The manifest with glob names (``libopenvino_ir_frontend.so.*``) replaced by the files
+    of ``lib_dir`` they match; a pattern matching nothing is kept as written."""
+    resolver = ElfResolver(manifest=None, lib_dir=lib_dir)
+
+    def one(name: str) -> str:
+        if not any(ch in name for ch in "*?["):
+            return name
+        hit = resolver.find_file(name)
+        return hit.name if hit is not None else name
+
+    companions = tuple(replace(c, name=one(c.name), loaded_by=one(c.loaded_by)) for c in manifest.companions)
+    return replace(manifest, roots=tuple(one(r) for r in manifest.roots), companions=companions)
+
+
+def _check_machine(parent: str, info: ElfInfo, child: ElfInfo) -> None:
+    if (child.machine, child.bits) != (info.machine, info.bits):
+        raise ArchitectureError(f"{parent} ({info.machine}, {info.bits}-bit) needs {child.path.name}, "
+                                f"which is built for {child.machine} ({child.bits}-bit): {child.path}")
+
+
+def build_elf_graph(
+    install: OpenVinoInstall,
+    *,
+    manifest: Manifest | None,
+    roots: tuple[str, ...] | None = None,
+    features: frozenset[str] | None = None,
+    search_paths: tuple[Path, ...] = (),
+    scan_hints: bool = True,
+) -> DependencyGraph:
+    """``npuslim.analyse.graph.build_graph`` for a Linux install: the same graph, ELF facts in the nodes."""
+    from npuslim.analyse import hints as hints_mod
+
+    resolver = ElfResolver(manifest=manifest, lib_dir=install.dll_dir, search_paths=search_paths)
+    if not roots:
+        if install.single_dll is not None:
+            roots = (install.single_dll.name,)
+        elif manifest is not None:
+            roots = manifest.roots
+        else:
+            raise InputError("no root library given")
+    if features is None:
+        features = manifest.default_features() if manifest else frozenset()
+
+    nodes: dict[str, Node] = {}
+    loaders: dict[str, list[tuple[Path, ElfInfo]]] = {}
+    edges: list[Edge] = []
+    queue: deque[str] = deque()
+    required_by: dict[str, list[str]] = {}
+
+    def add(node: Node, chain: list[tuple[Path, ElfInfo]]) -> None:
+        nodes[node.key] = node
+        required_by.setdefault(node.key, [])
+        if node.dep_class == BUNDLED and node.path is not None and node.info is not None:
+            loaders[node.key] = chain + [(node.path, node.info)]  # type: ignore[list-item]
+            queue.append(node.key)
+
+    for root in roots:
+        path = resolver.find_file(root)
+        if path is None:
+            if root.lower().endswith(".dll"):
+                raise InputError(f"root {root} is a Windows DLL name, but {install.origin} is a Linux (ELF) "
+                                 "install: name a shared object such as libopenvino_intel_npu_plugin.so")
+            raise InputError(f"root {root} not found in {install.dll_dir} ({install.describe()})")
+        add(Node(path.name, BUNDLED, path, read_elf(path), ROOT, (path.name,), (), "root of the bundle"), [])
+    first = nodes[roots[0].lower()] if roots[0].lower() in nodes else next(iter(nodes.values()))
+    root_info: ElfInfo = first.info  # type: ignore[assignment]
+
+    statuses: list[CompanionStatus] = []
+    pending: list[Companion] = []
+    if manifest is not None and install.version is not None:
+        for comp in manifest.companions:
+            applies = _companion_applies(comp, install.version)
+            selected = applies and (comp.feature is None or comp.feature in features)
+            path = resolver.find_file(comp.name) if applies else None
+            statuses.append(CompanionStatus(comp, applies, selected, path))
+            if selected:
+                pending.append(comp)
+
+    def walk() -> None:
+        while queue:
+            key = queue.popleft()
+            parent = nodes[key]
+            info: ElfInfo = parent.info  # type: ignore[assignment]
+            chain = loaders[key]
+            for name in info.imports:
+                low = name.lower()
+                edges.append(Edge(parent.name, name, IMPORT))
+                if low in nodes:
+                    required_by[low].append(parent.name)
+                    continue
+                provided = resolver.provider(name)
+                if provided is not None:
+                    add(Node(name, provided[0], None, None, IMPORT, parent.chain + (name,), (), provided[1]), chain)
+                    required_by[low].append(parent.name)
+                    continue
+                path, how = resolver.search(name, chain)
+                if path is None:
+                    add(Node(name, MISSING, None, None, IMPORT, parent.chain + (name,), (), how), chain)
+                else:
+                    child = read_elf(path)
+                    _check_machine(parent.name, info, child)
+                    reason = f"{parent.name} needs it (DT_NEEDED)"
+                    if how == NOT_FOUND_ON_PATH:
+                        reason += (f"; {how}: ld.so finds it only when another library loaded it first "
+                                   f"(found in {install.dll_dir})")
+                    else:
+                        reason += f", found through {how}"
+                    add(Node(name, BUNDLED, path, child, IMPORT, parent.chain + (name,), (), reason), chain)
+                required_by[low].append(parent.name)
+
+    walk()
+    for comp in pending:
+        low = comp.name.lower()
+        loader = nodes.get(comp.loaded_by.lower())
+        chain_head = loader.chain if loader else (comp.loaded_by,)
+        if low in nodes:
+            required_by[low].append(comp.loaded_by)
+            edges.append(Edge(comp.loaded_by, nodes[low].name, RUNTIME))
+            continue
+        path = resolver.find_file(comp.name)
+        if path is None and comp.if_present:
+            continue
+        if path is None:
+            add(Node(comp.name, MISSING, None, None, RUNTIME, chain_head + (comp.name,), (),
+                     f"{comp.reason} (not in {install.dll_dir})", comp.feature), [])
+        else:
+            info = read_elf(path)
+            _check_machine(root_info.path.name, root_info, info)
+            add(Node(path.name, BUNDLED, path, info, RUNTIME, chain_head + (path.name,), (),
+                     comp.reason, comp.feature), loaders.get(comp.loaded_by.lower(), []))
+        edges.append(Edge(comp.loaded_by, comp.name, RUNTIME))
+        required_by[low].append(comp.loaded_by)
+        walk()
+
+    final = tuple(
+        Node(n.name, n.dep_class, n.path, n.info, n.via, n.chain,
+             tuple(dict.fromkeys(required_by.get(n.key, ()))), n.reason, n.feature)
+        for n in nodes.values()
+    )
+    found_hints: tuple[hints_mod.Hint, ...] = ()
+    skipped: tuple[Path, ...] = ()
+    if scan_hints:
+        candidates = {name: path for name, path in resolver.listing(install.dll_dir).items()
+                      if name.lower() not in nodes and ".so" in name}
+        binaries = [(n.path, n.info.data_ranges) for n in final
+                    if n.dep_class == BUNDLED and n.path is not None and n.info is not None]
+        found_hints, skipped = hints_mod.scan(binaries, candidates)
+    return DependencyGraph(
+        install=install, manifest=manifest, roots=tuple(nodes[r.lower()].name for r in roots),
+        features=features, search_order=(install.dll_dir,) + tuple(search_paths), nodes=final,
+        edges=tuple(edges), companions=tuple(statuses), hints=found_hints, hints_skipped=skipped,
+    )
+
+
+@dataclass(frozen=True)
+class TargetMinimum:
+    """What the target's glibc and GCC runtime must define for the closure to load."""
+
+    versions: dict[str, str]        # family -> newest needed version (GLIBC -> GLIBC_2.27)
+    needed_by: dict[str, str]       # family -> a file that needs that version
+
+    @property
+    def glibc(self) -> str | None:
+        v = self.versions.get("GLIBC")
+        return v.split("_", 1)[1] if v else None
+
+
+def target_minimum(graph: DependencyGraph) -> TargetMinimum:
+    """The newest symbol versions the bundled ELF files need from the target."""
+    versions: dict[str, str] = {}
+    needed_by: dict[str, str] = {}
+    for node in graph.files:
+        info = node.info
+        if not isinstance(info, ElfInfo):
+            continue
+        for family, version in newest_versions(info.version_needs).items():
+            merged = newest_versions([("", versions[family]), ("", version)]) if family in versions else {
+                family: version}
+            if merged[family] != versions.get(family):
+                versions[family] = merged[family]
+                needed_by[family] = node.name
+    return TargetMinimum(dict(sorted(versions.items())), needed_by)
+
+
+
+def manylinux_glibc(tag: str) -> str | None:
+    """``manylinux_2_28_x86_64`` -> ``"2.28"``; ``manylinux2014_x86_64`` -> ``"2.17"``; else ``None``."""
+    legacy = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+    for prefix, glibc in legacy.items():
+        if tag.startswith(prefix + "_"):
+            return glibc
+    parts = tag.split("_")
+    if len(parts) >= 3 and parts[0] == "manylinux" and parts[1].isdigit() and parts[2].isdigit():
+        return f"{parts[1]}.{parts[2]}"
+    return None
+
+
+def target_text(graph: DependencyGraph) -> str:
+    """One line: the glibc / GCC runtime versions the closure needs, against the wheel's tag."""
+    minimum = target_minimum(graph)
+    v = minimum.versions
+    parts = []
+    if minimum.glibc:
+        parts.append(f"glibc {minimum.glibc} or later")
+    cxx = [v[f] for f in ("GLIBCXX", "CXXABI") if f in v]
+    if cxx:
+        parts.append(f"libstdc++ with {' and '.join(cxx)}")
+    if "GCC" in v:
+        parts.append(f"libgcc_s with {v['GCC']}")
+    text = "the target must provide " + (", ".join(parts) or "no versioned glibc symbols")
+    wheel = graph.install.wheel
+    if wheel is not None:
+        tag = wheel.name[: -len(".whl")].split("-")[-1]
+        promised = manylinux_glibc(tag)
+        if promised:
+            text += f" (the wheel's tag {tag} promises glibc {promised})"
+    return text

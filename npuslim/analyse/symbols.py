@@ -1,0 +1,144 @@
+"""Imports resolved by symbol: every name a bundled DLL imports from another bundled
+DLL must be in that DLL's export table.
+
+A DLL name that resolves is not enough: Windows' loader also binds every imported
+symbol, and a DLL built against another release of its dependency fails to load
+("The specified procedure could not be found") when one is missing. ONNX Runtime's
+OpenVINO provider, for one, imports 364 C++ symbols of ``openvino.dll`` that only
+some OpenVINO releases export.
+
+Only imports between files of the closure are checked; Windows system DLLs, API
+sets and the MSVC runtime are the target's. Forwarded exports are followed to the
+DLL they name when that DLL is part of the closure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.analyse.exports import ExportIndex, read_export_index, read_symbol_tables
+
+
+@dataclass(frozen=True)
+class MissingSymbols:
+    """Symbols ``importer`` imports from ``dll`` that ``dll`` does not export
+    (mangled names, or ``#ordinal`` for imports by ordinal), sorted."""
+
+    importer: str
+    dll: str
+    symbols: tuple[str, ...]
+    delay: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.symbols)
+
+    def describe(self, examples: int = 3) -> str:
+        """``openvino.dll lacks 40 symbols that X imports (A, B, C, ...)``."""
+        names = list(dict.fromkeys(demangle(s) for s in self.symbols))  # overloads read alike
+        shown = ", ".join(names[:examples])
+        more = ", ..." if len(names) > examples else ""
+        noun = "symbol" if self.count == 1 else "symbols"
+        kind = " (delay-loaded)" if self.delay else ""
+        return f"{self.dll} lacks {self.count} {noun} that {self.importer} imports{kind} ({shown}{more})"
+
+
+def check_symbols(files: Iterable[tuple[str, Path]]) -> tuple[MissingSymbols, ...]:
+    """Check the imports between ``files`` (``(name, path)`` of every DLL of a closure).
+
+    Reads the import tables of all of them and the export tables of those another one
+    imports from; returns every importer/DLL pair with missing symbols, in input order.
+    """
+    paths = {name.lower(): (name, path) for name, path in files}
+    tables = {key: read_symbol_tables(path, exports=False) for key, (_name, path) in paths.items()}
+    exports: dict[str, ExportIndex] = {}
+
+    def index(key: str) -> ExportIndex:
+        if key not in exports:
+            exports[key] = read_export_index(paths[key][1])
+        return exports[key]
+
+    out: list[MissingSymbols] = []
+    for key, table in tables.items():
+        wanted: dict[tuple[str, bool], list[str]] = {}
+        for sym in table.imports:
+            target = sym.dll.lower()
+            if target == key or target not in paths:
+                continue
+            if not _exported(sym.name, sym.ordinal, target, index, paths):
+                label = sym.name if sym.name is not None else f"#{sym.ordinal}"
+                wanted.setdefault((target, sym.delay), []).append(label)
+        for (target, delay), missing in wanted.items():
+            out.append(MissingSymbols(paths[key][0], paths[target][0], tuple(sorted(set(missing))), delay))
+    return tuple(out)
+
+
+def _exported(name: str | None, ordinal: int | None, dll: str, index, paths: dict, depth: int = 0) -> bool:
+    table = index(dll)
+    if name is None:
+        return ordinal in table.ordinals
+    if name not in table.names:
+        return False
+    forward = table.forwarded.get(name)
+    if forward is None or depth > 8:
+        return True
+    target_dll, _, target_name = forward.partition(".")
+    target = f"{target_dll.lower()}.dll"
+    if target not in paths:
+        return True  # forwarded outside the closure: the target's business
+    if target_name.startswith("#") and target_name[1:].isdigit():
+        return _exported(None, int(target_name[1:]), target, index, paths, depth + 1)
+    return _exported(target_name, None, target, index, paths, depth + 1)
+
+
+_SPECIAL = ("0", "1")  # ??0 constructor, ??1 destructor
+
+
+def demangle(symbol: str) -> str:
+    """A readable qualified name for an MSVC C++ symbol: ``?load_by_model@FrontEndManager@frontend@ov@@...``
+    -> ``ov::frontend::FrontEndManager::load_by_model``; templates show as ``name<...>``.
+
+    Not a full demangler (no signature); anything it does not understand is returned as is.
+    """
+    if not symbol.startswith("?"):
+        return symbol
+    body = symbol[1:]
+    special = None
+    template = False
+    if body.startswith("?$"):
+        template, body = True, body[2:]
+    elif body.startswith("?") and len(body) > 1 and body[1] in _SPECIAL:
+        special, body = body[1], body[2:]
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)@", body)
+    if not m:
+        return symbol
+    name = m.group(1)
+    rest = body[m.end():]
+    if template:
+        # Template arguments are not decoded; the scope is the first run of names after
+        # them (type codes such as _J are shorter than three letters).
+        scope = re.search(r"(?<=@)((?:[A-Za-z_][A-Za-z0-9_]{2,}@)(?:[A-Za-z_][A-Za-z0-9_]*@)*)@", rest)
+        if scope is None:
+            return f"{name}<...>"
+        return "::".join(reversed(scope.group(1).rstrip("@").split("@"))) + f"::{name}<...>"
+    scopes: list[str] = []
+    seen = [name]
+    while rest and not rest.startswith("@"):
+        if rest[0].isdigit():  # back-reference to an earlier name
+            ref = int(rest[0])
+            scopes.append(seen[ref] if ref < len(seen) else "?")
+            rest = rest[1:]
+            continue
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)@", rest)
+        if not m:
+            return symbol
+        scopes.append(m.group(1))
+        seen.append(m.group(1))
+        rest = rest[m.end():]
+    qualified = "::".join(reversed(scopes))
+    if special is not None:  # a constructor or destructor: Class::Class, Class::~Class
+        name = f"{name}::{'~' if special == '1' else ''}{name}"
+    return f"{qualified}::{name}" if qualified else name

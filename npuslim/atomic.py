@@ -1,0 +1,45 @@
+"""Writing a file or folder so that it appears whole or not at all.
+
+``replacing(target)`` yields a temporary path beside ``target`` (same folder,
+so the final ``os.replace`` is one atomic rename on the same file system).
+When the block ends normally the temporary path replaces ``target``; when it
+raises, the temporary file or folder is removed and ``target`` is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def temporary_beside(target: Path, suffix: str = "") -> Path:
+    """A hidden name beside ``target``, unique per process and thread: ``.NAME.tmp-PID-TID[suffix]``."""
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}{suffix}")
+
+
+@contextmanager
+def replacing(target: Path, *, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path; on success it replaces ``target``, on any error it is removed.
+
+    ``suffix`` ends the temporary name (``.exe`` for a compiler that would add it).
+    A folder may be written too, when ``target`` does not exist yet.
+    """
+    tmp = temporary_beside(target, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def write_text(target: Path, text: str) -> None:
+    """``target`` holds ``text`` (UTF-8) afterwards, or is as it was before."""
+    with replacing(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Stage 5, check: verify a bundle, load it through a real loader, hold it to a size budget."""

@@ -1,0 +1,199 @@
+"""Loading a Linux bundle natively, the way an application does.
+
+A small C probe (``npuslim/probe/ov_probe_linux.c``, built with the system's
+gcc and cached by the hash of its source) dlopens the bundle's
+``lib/libopenvino_c.so.N`` by path, with ``LD_LIBRARY_PATH`` and
+``LD_PRELOAD`` removed from its environment, so every library must find its
+neighbours through its own RPATH (``$ORIGIN``). It reads the version, creates
+a core, reads an IR model held in memory, asks the device plugin for its
+devices, compiles the model and runs it once (relu of four numbers) when the
+device exists: on the CPU that is a real inference; without an NPU the NPU
+plugin ends with its "no device" answer. The step protocol and its parser are
+those of the Windows probe (``npuslim.check.load``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform as platform_mod
+import re
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+from npuslim import atomic
+from npuslim.check.load import STEP_TITLES, LoadResult, LoadStep, parse_probe_output
+from npuslim.errors import InputError, ToolError
+from npuslim.formats.elf import read_elf
+from npuslim.layout import LIB
+from npuslim.source.locate import cache_dir
+from npuslim.tools import run_tool
+
+REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
+LINUX_TITLES = {
+    **STEP_TITLES,
+    "load_c_api": "C API library loads (every DT_NEEDED resolved through $ORIGIN, no LD_LIBRARY_PATH)",
+    "infer": "one inference run on the device",
+}
+_DLERROR_MISSING = re.compile(r"([^\s:/]+\.so[.\d]*): cannot open shared object file")
+_HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def probe_source() -> bytes:
+    return resources.files("npuslim.check").joinpath("probe/ov_probe_linux.c").read_bytes()
+
+
+def build_probe() -> Path:
+    """The probe executable, built once per source hash with the system's gcc into the cache."""
+    source = probe_source()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    target = cache_dir() / "probe" / digest / "ov_probe_linux"
+    if target.is_file():
+        return target
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise ToolError("gcc not found: the Linux load probe is built with the system's C compiler "
+                        "(apt-get install gcc)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = target.with_suffix(".c")
+    src.write_bytes(source)
+    with atomic.replacing(target) as tmp:
+        run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src), "-ldl"])
+        if run.returncode != 0:
+            raise ToolError(f"building the Linux load probe failed: {run.output.strip()[-500:]}")
+    return target
+
+
+def parse_dlerror_missing(text: str) -> tuple[str, ...]:
+    """The library names in dlerror's ``X: cannot open shared object file`` messages."""
+    return tuple(dict.fromkeys(_DLERROR_MISSING.findall(text)))
+
+
+def _needers(lib_dir: Path, name: str) -> tuple[str, ...]:
+    out = []
+    for path in sorted(lib_dir.iterdir()):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            if name in read_elf(path).imports:
+                out.append(path.name)
+        except InputError:
+            continue
+    return tuple(out)
+
+
+def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], lib_names: set[str],
+                c_api: str, device: str) -> tuple[bool, str]:
+    """Whether the bundle loaded, and one sentence saying what happened."""
+    by_name = {s.name: s for s in steps}
+
+    def not_found() -> str:
+        grouped: dict[str, list[str]] = {}
+        for lib, needer in missing:
+            grouped.setdefault(lib, [])
+            if needer:
+                grouped[lib].append(needer)
+        return "; ".join(f"{lib} not found" + (f" (needed by {', '.join(n)})" if n else "")
+                         for lib, n in grouped.items())
+
+    for name in REQUIRED_STEPS:
+        step = by_name.get(name)
+        if step is not None and step.ok:
+            continue
+        if name == "load_c_api":
+            cause = not_found() if missing else (step.detail if step else "the probe did not run")
+            return False, f"{c_api} did not load: {cause}"
+        if step is None:
+            return False, f"the probe stopped before '{LINUX_TITLES.get(name, name)}'"
+        if name == "read_model" and not any(n.startswith("libopenvino_ir_frontend.so") for n in lib_names):
+            return False, ("reading an IR model failed (libopenvino_ir_frontend.so.* is not in the bundle): "
+                           f"{step.detail}")
+        if name == "plugin":
+            plugin = f"libopenvino_intel_{device.lower()}_plugin.so"
+            if plugin not in lib_names:
+                return False, f"the {device} device is not registered ({plugin} is not in the bundle): {step.detail}"
+            if missing:
+                return False, f"the {device} plugin did not load: {not_found()}"
+        return False, f"{LINUX_TITLES.get(name, name)} failed: {step.detail}"
+    devices, compiled, infer = by_name.get("devices"), by_name.get("device"), by_name.get("infer")
+    if infer is not None:
+        if infer.ok:
+            return True, f"the bundle loads and runs a model on the {device}: {infer.detail}"
+        return False, f"the model compiled on the {device} but the inference failed: {infer.detail}"
+    if compiled is not None and compiled.ok:
+        return True, f"the bundle loads and compiles a model on the {device}"
+    if devices is not None and not devices.ok:
+        return True, (f"the bundle loads; the {device} plugin ran and found no {device} device on this "
+                      "machine (expected without the hardware and its driver)")
+    return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
+
+
+def _check_host(lib_dir: Path, files: list[Path]) -> None:
+    if not sys.platform.startswith("linux"):
+        raise ToolError(f"a Linux bundle loads only on Linux (this is {sys.platform}); run verify --load there")
+    host = _HOST_MACHINES.get(platform_mod.machine().lower(), platform_mod.machine())
+    for path in files[:1]:
+        machine = read_elf(path).machine
+        if machine != host:
+            raise ToolError(f"{lib_dir}: the bundle is built for {machine}, this machine is {host}; "
+                            "run verify --load on a machine of the bundle's kind")
+
+
+def load_linux_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
+                      timeout: float = 600) -> LoadResult:
+    """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
+    without the C API, dlopen every library of ``lib/`` instead."""
+    if msvc_runtime != "system":
+        raise InputError("--msvc-runtime bundled is for Windows bundles; a Linux bundle uses the target's "
+                         "GCC runtime")
+    lib_dir = bundle / LIB
+    if not lib_dir.is_dir():
+        raise ToolError(f"{bundle}: no lib/ folder to load")
+    files = sorted(p for p in lib_dir.iterdir() if p.is_file() and not p.is_symlink() and ".so" in p.name)
+    _check_host(lib_dir, files)
+    probe = build_probe()
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    lib_names = {p.name for p in lib_dir.iterdir()}
+    c_api = next((p for p in files if p.name.startswith("libopenvino_c.so.")), None)
+    if c_api is None:
+        run = run_tool([str(probe), "--libs", *(str(p.resolve()) for p in files)], timeout=timeout, env=env)
+        steps = parse_probe_output(run.output)
+        failed = [s for s in steps if not s.ok]
+        missing = tuple((lib, needer) for s in failed for lib in parse_dlerror_missing(s.detail)
+                        for needer in (_needers(lib_dir, lib) or ("",)))
+        if not steps:
+            ok, verdict = False, f"the probe printed nothing (exit {run.returncode})"
+        elif failed or len(steps) != len(files):
+            ok, verdict = False, "the bundle's libraries did not all load: " + "; ".join(
+                f"{s.name[5:]}: {s.detail}" for s in failed)
+        else:
+            ok, verdict = True, (f"all {len(files)} libraries load through ld.so; not checked: creating a core, "
+                                 "reading a model and the device query, which need OpenVINO's C API "
+                                 "(libopenvino_c.so), absent from this bundle")
+        return LoadResult(bundle, "native", device, msvc_runtime, _titled(steps), missing, ok, verdict)
+    run = run_tool([str(probe), str(c_api.resolve()), device], timeout=timeout, env=env)
+    steps = parse_probe_output(run.output)
+    # Only a failed load names missing libraries; a device step may quote other dlopen errors
+    # (the NPU compiler loader, which the plugin looks for when it compiles).
+    load_errors = " ".join(s.detail for s in steps if not s.ok and s.name in ("load_c_api", "plugin"))
+    missing = tuple((lib, needer) for lib in parse_dlerror_missing(load_errors)
+                    for needer in (_needers(lib_dir, lib) or ("",)))
+    ok, verdict = judge_linux(steps, missing, lib_names, c_api.name, device)
+    if not steps:
+        tail = " ".join(run.output.strip().splitlines()[-3:])
+        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
+    return LoadResult(bundle, "native", device, msvc_runtime, _titled(steps), missing, ok, verdict)
+
+
+class LinuxLoadStep(LoadStep):
+    """A probe step titled in Linux terms (shared objects, ld.so)."""
+
+    @property
+    def title(self) -> str:
+        return LINUX_TITLES.get(self.name, self.name)
+
+
+def _titled(steps: tuple[LoadStep, ...]) -> tuple[LoadStep, ...]:
+    return tuple(LinuxLoadStep(s.name, s.ok, s.detail) for s in steps)

@@ -1,0 +1,72 @@
+"""A bundle's vocabulary: its folders, the files npuslim writes into it, the roles of its files.
+
+Every stage uses these names; none of them decides anything. ``PlannedFile``
+is the unit the plan hands to the act stage: one file, where it goes, and why.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from npuslim.formats.elf import ElfInfo
+    from npuslim.formats.pe import PeInfo
+
+if sys.version_info >= (3, 11):
+    StrEnum = enum.StrEnum
+else:  # pragma: no cover - Python 3.10
+    class StrEnum(str, enum.Enum):
+        """A string enum whose ``str()`` and format are its value, as ``enum.StrEnum`` on 3.11+."""
+
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return format(str(self.value), spec)
+
+
+class Role(StrEnum):
+    """Why a file is in a bundle (the ``role`` of each file in the lock file)."""
+
+    ROOT = "root"
+    IMPORT = "import"
+    COMPANION = "runtime-companion"
+    MSVC = "msvc-runtime"
+    HEADER = "header"
+    IMPLIB = "import-library"
+    LICENSE = "license"
+
+
+DLL_ROLES = (Role.ROOT, Role.IMPORT, Role.COMPANION, Role.MSVC)
+
+# the bundle's folders: DLLs (Windows), shared objects (Linux) and import libraries, headers, licences
+BIN, LIB, INCLUDE, LICENSES = "bin", "lib", "include", "licenses"
+
+# The lock file: what npuslim wrote into a bundle, with every file's sha256 (npuslim.formats.lock).
+# The input YAML that says what a bundle should hold is the *manifest* (npuslim.knowledge.manifest).
+LOCK_FILE = "npuslim-bundle.json"
+SBOM_FILE = "sbom.cdx.json"
+REPORT_MD, REPORT_JSON = "size-report.md", "size-report.json"
+# written by npuslim beside the lock file: they describe the bundle, they are not of it
+REPORT_FILES = frozenset({REPORT_MD, REPORT_JSON, SBOM_FILE})
+# every file npuslim writes into a bundle besides the bundled files themselves
+NPUSLIM_FILES = REPORT_FILES | {LOCK_FILE}
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file of the bundle: its source, its bundle path (POSIX), and why it is there."""
+
+    source: Path
+    dest: str
+    role: Role
+    reason: str
+    chain: tuple[str, ...]
+    size: int
+    feature: str | None = None
+    info: PeInfo | ElfInfo | None = None
+    link_to: str | None = None  # a symlink to this name in the same folder (Linux link names)

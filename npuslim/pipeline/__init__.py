@@ -1,0 +1,1 @@
+"""Stage 7, pipeline: one module per command that runs the stages in order (plan, then act, check, report)."""

@@ -1,0 +1,218 @@
+"""Planning and checking a Linux (ELF) bundle.
+
+The layout is ``lib/`` (every shared object under its SONAME, the name the
+dynamic loader looks for, plus the link names of the manifest's
+``import_libraries`` as symlinks, ``libopenvino_c.so -> libopenvino_c.so.2641``),
+``include/``, ``licenses/`` and the lock file. The bundle is relocatable
+when every library finds what it needs through ``$ORIGIN``: each library's
+DT_RPATH / DT_RUNPATH is checked, and anything else is a warning at extract
+and a problem at verify when a needed library is not found that way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
+from npuslim.analyse.headers import header_closure
+from npuslim.analyse.resolve import DRIVER, SYSTEM
+from npuslim.analyse.resolve_elf import GCC_RUNTIME, GLIBC, ElfResolver, expand_origin, target_minimum
+from npuslim.errors import InputError, MissingDependencyError
+from npuslim.formats.elf import ElfInfo, read_elf
+from npuslim.knowledge.manifest import Manifest, WindowsFacts
+from npuslim.layout import INCLUDE, LIB, PlannedFile, Role
+from npuslim.plan.bundle import BundlePlan, MissingEntry, Requirement, _check, _license_files, _size
+from npuslim.source.locate import OpenVinoInstall, install_size
+
+_ROLE_OF_VIA = {ROOT: Role.ROOT, IMPORT: Role.IMPORT, DELAY_IMPORT: Role.IMPORT, RUNTIME: Role.COMPANION}
+ORIGIN_ENTRIES = frozenset({"$ORIGIN", "${ORIGIN}", "$ORIGIN/", "${ORIGIN}/"})
+
+
+def relocation_warnings(name: str, info: ElfInfo) -> list[str]:
+    """Why ``info`` would not find its neighbours in a moved bundle (empty when its paths are $ORIGIN)."""
+    out = []
+    for tag, entries in (("DT_RUNPATH", info.runpath), ("DT_RPATH", info.rpath)):
+        others = [e for e in entries if e not in ORIGIN_ENTRIES]
+        if others:
+            out.append(f"{name}: {tag} has {':'.join(others)} besides $ORIGIN; the bundle is relocatable "
+                       "only through $ORIGIN")
+    return out
+
+
+def _requirements(graph: DependencyGraph, manifest: Manifest) -> tuple[Requirement, ...]:
+    def names(pred) -> tuple[str, ...]:
+        return tuple(sorted({n.name for n in graph.nodes if pred(n)}))
+
+    minimum = target_minimum(graph)
+    out: list[Requirement] = []
+    glibc = names(lambda n: n.dep_class == SYSTEM and n.name in GLIBC)
+    if glibc:
+        version = minimum.glibc or "any"
+        needer = minimum.needed_by.get("GLIBC")
+        out.append(Requirement("glibc", f"glibc {version} or later", glibc,
+                               f"symbol versions up to GLIBC_{version}" + (f" (needed by {needer})" if needer else "")
+                               + "; the manylinux tag of the source wheel says the same or older"))
+    gcc = names(lambda n: n.dep_class == SYSTEM and n.name in GCC_RUNTIME)
+    if gcc:
+        wanted = [minimum.versions[f] for f in ("GLIBCXX", "CXXABI", "GCC") if f in minimum.versions]
+        out.append(Requirement("gcc-runtime", "GCC runtime (libstdc++, libgcc_s)", gcc,
+                               "symbol versions " + (", ".join(wanted) or "none") + "; part of every distribution"))
+    others = names(lambda n: n.dep_class == SYSTEM and n.name not in GLIBC and n.name not in GCC_RUNTIME)
+    if others:
+        out.append(Requirement(SYSTEM, "system libraries", others, "provided by the target distribution"))
+    drivers = {n.name: n.name for n in graph.nodes if n.dep_class == DRIVER}
+    for never in manifest.never_bundle:
+        if never.dep_class == DRIVER:
+            drivers.setdefault(never.name, never.name)
+    for name in sorted(drivers):
+        declared = manifest.never(name)
+        title = f"{declared.provided_by} ({name})" if declared and declared.provided_by else name
+        out.append(Requirement(DRIVER, title, (name,), declared.reason if declared else "provided by a driver"))
+    return tuple(out)
+
+
+def plan_linux_bundle(
+    install: OpenVinoInstall,
+    *,
+    manifest: Manifest,
+    facts: WindowsFacts,
+    features: frozenset[str],
+    roots: tuple[str, ...] | None = None,
+    search_paths: tuple[Path, ...] = (),
+    allow_missing: bool = False,
+    msvc_runtime_dir: Path | None = None,
+    features_requested: frozenset[str] | None = None,
+    features_dropped: tuple[tuple[str, str], ...] = (),
+) -> BundlePlan:
+    """``npuslim.plan.bundle.plan_bundle`` for a Linux install (same contract; the layout in the module doc)."""
+    if msvc_runtime_dir is not None:
+        raise InputError("--msvc-runtime is for Windows bundles; a Linux bundle relies on the target's "
+                         "GCC runtime (libstdc++, libgcc_s)")
+    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
+                        search_paths=search_paths, scan_hints=False)
+    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
+    files: list[PlannedFile] = []
+    seen: set[str] = set()
+    for node in graph.files:
+        info = node.info
+        assert node.path is not None and isinstance(info, ElfInfo)
+        name = info.soname or node.name
+        real = os.path.realpath(node.path)
+        if real in seen:  # one file reached under two names (a versioned name and its SONAME link)
+            continue
+        seen.add(real)
+        files.append(PlannedFile(node.path, f"{LIB}/{name}", _ROLE_OF_VIA[node.via], node.reason, node.chain,
+                                 node.size, node.feature, info))
+        warnings.extend(relocation_warnings(name, info))
+        if "not on its own RPATH/RUNPATH" in node.reason:
+            warnings.append(f"{name}: {node.reason}")
+
+    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
+    if missing and not allow_missing:
+        detail = "; ".join(f"{n.name} (needed by {', '.join(n.required_by) or 'the manifest'}"
+                           + (f"; feature {n.feature}" if n.feature else "") + ")" for n in graph.missing)
+        raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
+    for m in missing:
+        warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
+
+    headers = None
+    wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
+    if wanted:
+        if install.include_dir is None:
+            warnings.append(f"no include folder in the source ({install.layout} layout): the bundle has no headers")
+        else:
+            headers = header_closure(install.include_dir, wanted)
+            for root in headers.missing_roots:
+                warnings.append(f"header {root} is not in {install.include_dir}")
+            for rel in headers.kept:
+                path = install.include_dir / rel
+                files.append(PlannedFile(path, f"{INCLUDE}/{rel}", Role.HEADER,
+                                         "included from the manifest's header roots", (), _size(path)))
+
+    shipped = [f for f in files if f.dest.startswith(f"{LIB}/")]
+    for lib in manifest.import_libraries:
+        if lib.feature is not None and lib.feature not in features:
+            continue
+        target = next((f for f in shipped if Path(f.dest).name.startswith(lib.name + ".")), None)
+        if target is None:
+            warnings.append(f"link name {lib.name}: no bundled library {lib.name}.* to point it at")
+            continue
+        files.append(PlannedFile(target.source, f"{LIB}/{lib.name}", Role.IMPLIB,
+                                 f"link name for the linker (-l{lib.name[3:].split('.so')[0]}), "
+                                 f"a symlink to {Path(target.dest).name}",
+                                 (), len(Path(target.dest).name), lib.feature, link_to=Path(target.dest).name))
+
+    licenses = _license_files(install, manifest.licenses)
+    if manifest.licenses and not licenses:
+        warnings.append("no licence files found in the source: the bundle cannot be redistributed as is")
+    for path, dest in licenses:
+        files.append(PlannedFile(path, dest, Role.LICENSE, "licence of the bundled binaries", (), _size(path)))
+
+    _check(files)
+    size, how = install_size(install)
+    return BundlePlan(
+        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
+        requirements=_requirements(graph, manifest), missing=missing, headers=headers,
+        warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=features if features_requested is None else features_requested,
+        features_dropped=features_dropped,
+    )
+
+
+def check_linux_closure(bundle: Path, provided: set[str],
+                        recorded_missing: set[str]) -> tuple[int, list[tuple[str, str, str]]]:
+    """Every shared object of ``lib/`` finds each DT_NEEDED inside ``lib/`` through its own
+    RPATH/RUNPATH (``$ORIGIN`` only), or it is what the target provides; every RPATH/RUNPATH
+    entry is ``$ORIGIN``. Returns (objects checked, problems as (path, kind, message))."""
+    lib_dir = bundle.absolute() / LIB  # $ORIGIN expands only against an absolute folder
+    problems: list[tuple[str, str, str]] = []
+    if not lib_dir.is_dir():
+        return 0, [(LIB, "missing", f"{LIB}/: the bundle has no library folder")]
+    resolver = ElfResolver(manifest=None, lib_dir=lib_dir)
+    checked = 0
+    for path in sorted(lib_dir.iterdir()):
+        if path.is_symlink() or not path.is_file():
+            continue
+        rel = f"{LIB}/{path.name}"
+        try:
+            info = read_elf(path)
+        except InputError as exc:
+            problems.append((rel, "unreadable", str(exc).replace(str(bundle) + os.sep, "")))
+            continue
+        checked += 1
+        for entry in info.runpath + info.rpath:
+            folder = expand_origin(entry, lib_dir)
+            if folder is None or os.path.realpath(folder) != os.path.realpath(lib_dir):
+                problems.append((rel, "rpath", f"{rel}: RPATH/RUNPATH entry {entry} is not $ORIGIN "
+                                 "(the bundle is not relocatable)"))
+        for name in info.imports:
+            if name in provided or name in recorded_missing or resolver.provider(name) is not None:
+                continue
+            found, how = resolver.search(name, [(path, info)])
+            if found is None:
+                problems.append((rel, "unresolved", f"{rel}: needs {name}, which is neither in the bundle nor "
+                                 "provided by the target"))
+            elif found.parent != lib_dir:
+                problems.append((rel, "unresolved", f"{rel}: needs {name} from outside the bundle ({found})"))
+            elif how.startswith("not on"):
+                problems.append((rel, "unresolved", f"{rel}: needs {name}, which its RPATH/RUNPATH does not "
+                                 "reach (no $ORIGIN): ld.so finds it only when something loaded it first"))
+    return checked, problems
+
+
+def verify_link(bundle: Path, rel: str, link_to: str) -> str | None:
+    """A problem message when ``rel`` is not a symlink to ``link_to``, else ``None``.
+
+    A link entry's recorded size and sha256 are those of the link text (what
+    ``lstat`` and ``readlink`` give), so a bundle's totals count each file once.
+    """
+    path = bundle / rel
+    if "/" in link_to or link_to in ("", ".", ".."):
+        return f"{rel}: the manifest's link target {link_to!r} is not a file of the same folder"
+    if not path.is_symlink():
+        return f"{rel}: should be a symlink to {link_to}"
+    target = os.readlink(path)
+    if target != link_to:
+        return f"{rel}: points to {target}, the manifest says {link_to}"
+    return None

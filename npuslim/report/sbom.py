@@ -1,0 +1,227 @@
+"""A CycloneDX SBOM of a bundle (``sbom.cdx.json``), written with cyclonedx-python-lib.
+
+One component per shipped file of the lock file: its bundle path as
+``bom-ref``, name, version (the version resource of a DLL), sha256, the
+licence found in the bundle's ``licenses/`` (its SPDX id when the text is one
+npuslim recognises), and the supplier (Intel for the files of an OpenVINO
+install, Microsoft for a shipped Visual C++ runtime). Dependency edges come
+from the DLLs' import and delay-import tables (edges to files inside the
+bundle) and from the run-time companions' loaders recorded in the manifest.
+The bundle itself is the BOM's subject; the source it was extracted from
+(a PyPI requirement or wheel as a ``pkg:pypi`` purl, or a path) is its
+pedigree. Serial number and timestamp derive from the lock file, so
+the same bundle gives the same SBOM.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+import uuid
+from pathlib import Path
+
+from npuslim import __version__, atomic
+from npuslim.errors import InputError
+from npuslim.formats.lock import BundleLock, LockedFile, read_lock
+from npuslim.formats.pe import read_pe
+from npuslim.layout import BIN, DLL_ROLES, LICENSES, LOCK_FILE, SBOM_FILE, Role
+
+INTEL = "Intel Corporation"
+MICROSOFT = "Microsoft Corporation"
+ORT_LICENSE = "licenses/onnxruntime/LICENSE"  # where extract --onnxruntime puts ONNX Runtime's licence
+
+# First lines that identify a licence text, and its SPDX id.
+_LICENSE_MARKERS = (
+    (re.compile(r"Apache License\s+Version 2\.0", re.I), "Apache-2.0"),
+    (re.compile(r"Permission is hereby granted, free of charge", re.I), "MIT"),
+    (re.compile(r"Boost Software License - Version 1\.0", re.I), "BSL-1.0"),
+)
+_PYPI_WHEEL = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[0-9][^-]*)-")
+_PYPI_REQ = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._\-]*)\s*===?\s*(?P<version>[\w.!+]+)\s*$")
+
+
+def detect_license(text: str) -> str | None:
+    """The SPDX id of a licence text npuslim recognises (Apache-2.0, MIT, BSL-1.0), else ``None``."""
+    head = text[:4000]
+    return next((spdx for marker, spdx in _LICENSE_MARKERS if marker.search(head)), None)
+
+
+def _licenses(bundle: Path, lock: BundleLock) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(SPDX id, the file it was read from, the other licence and notice files) of the bundle."""
+    spdx, where, others = None, None, []
+    for f in sorted(lock.files, key=lambda f: (f.path.count("/"), f.path)):
+        if not f.path.startswith(f"{LICENSES}/"):
+            continue
+        try:
+            text = (bundle / f.path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(f"{bundle / f.path}: cannot read: {exc.strerror or exc}") from exc
+        found = detect_license(text) if spdx is None else None
+        if found:
+            spdx, where = found, f.path
+        else:
+            others.append(f.path)
+    return spdx, where, tuple(others)
+
+
+def _source_purl(origin: str) -> tuple[str, str] | None:
+    """(name, version) on PyPI for a requirement such as ``openvino==2026.4.1`` or a wheel file."""
+    m = _PYPI_REQ.match(origin)
+    if m and not Path(origin).exists():
+        return m.group("name").lower().replace("_", "-"), m.group("version")
+    if origin.lower().endswith(".whl"):
+        w = _PYPI_WHEEL.match(Path(origin).name)
+        if w:
+            return w.group("name").lower().replace("_", "-"), w.group("version")
+    return None
+
+
+def _bundle_imports(bundle: Path, lock: BundleLock) -> dict[str, tuple[str, ...]]:
+    """Bundle path of each DLL -> the DLL names it imports or delay-imports (read from the file)."""
+    out = {}
+    for f in lock.files:
+        if f.role in DLL_ROLES and f.path.startswith(f"{BIN}/"):
+            info = read_pe(bundle / f.path)
+            out[f.path] = tuple(dict.fromkeys(info.imports + info.delay_imports))
+    return out
+
+
+def _serial(lock: BundleLock) -> uuid.UUID:
+    digest = hashlib.sha256()
+    digest.update(lock.created.encode())
+    for f in sorted(lock.files, key=lambda f: f.path):
+        digest.update(f"{f.path}\0{f.sha256}\n".encode())
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:npuslim:bundle:{digest.hexdigest()}")
+
+
+def _timestamp(created: str) -> _dt.datetime | None:
+    try:
+        return _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None = None) -> str:
+    """The CycloneDX 1.6 JSON document for ``bundle`` (its manifest ``lock``, read when not given).
+
+    ``name`` names the bundle (default: the folder's name; give it when
+    ``bundle`` is a staging folder). Raises ``InputError`` when a file of the
+    bundle cannot be read.
+    """
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType, Pedigree
+    from cyclonedx.model.contact import OrganizationalEntity
+    from cyclonedx.model.license import DisjunctiveLicense
+    from cyclonedx.model.tool import ToolRepository
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    if lock is None:
+        lock = read_lock(bundle, LOCK_FILE)
+    name = name or bundle.name
+    source = lock.source
+    ov_version = source.get("openvino_version")
+    spdx, license_file, notices = _licenses(bundle, lock)
+    imports = _bundle_imports(bundle, lock)
+    by_name = {Path(f.path).name.lower(): f for f in lock.files if f.path.startswith(f"{BIN}/")}
+    intel = OrganizationalEntity(name=INTEL)
+
+    ort_license = next((f.path for f in lock.files if f.path == ORT_LICENSE), None)
+
+    def from_onnxruntime(f: LockedFile) -> bool:
+        return f.path.startswith(f"{BIN}/") and Path(f.path).name.lower().startswith("onnxruntime")
+
+    def supplier(f: LockedFile) -> OrganizationalEntity | None:
+        if f.role == Role.MSVC or from_onnxruntime(f):
+            return OrganizationalEntity(name=MICROSOFT)
+        return intel if ov_version else None
+
+    def component(f: LockedFile) -> Component:
+        props = [Property(name="npuslim:role", value=f.role), Property(name="npuslim:reason", value=f.reason),
+                 Property(name="npuslim:size", value=str(f.size))]
+        if f.chain:
+            props.append(Property(name="npuslim:chain", value=" -> ".join(f.chain)))
+        if f.feature:
+            props.append(Property(name="npuslim:feature", value=f.feature))
+        if f.signature is not None:
+            props.append(Property(name="npuslim:signature", value=f.signature))
+        if f.cfg is not None:
+            props.append(Property(name="npuslim:cfg", value=str(f.cfg).lower()))
+        if f.path in imports:
+            props.append(Property(name="npuslim:imports", value=", ".join(imports[f.path]) or "-"))
+        if f.pack is not None:
+            props.append(Property(name="npuslim:original_sha256", value=f.pack.original_sha256))
+        licenses = []
+        if from_onnxruntime(f):  # ONNX Runtime (onnxruntime-openvino wheel) is MIT-licensed
+            if ort_license:
+                licenses.append(DisjunctiveLicense(id="MIT"))
+                props.append(Property(name="npuslim:license_file", value=ort_license))
+        elif spdx and f.role != Role.MSVC:
+            licenses.append(DisjunctiveLicense(id=spdx))
+            props.append(Property(name="npuslim:license_file", value=license_file or ""))
+        return Component(
+            type=ComponentType.LIBRARY if f.role in DLL_ROLES else ComponentType.FILE,
+            name=Path(f.path).name, bom_ref=f.path, version=f.file_version, supplier=supplier(f),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
+            licenses=licenses, properties=props,
+        )
+
+    components = {f.path: component(f) for f in lock.files}
+
+    pypi = _source_purl(str(source.get("origin", "")))
+    origin_props = [Property(name="npuslim:origin", value=str(source.get("origin", ""))),
+                    Property(name="npuslim:layout", value=str(source.get("layout", "")))]
+    if pypi is None:
+        origin_props.append(Property(name="npuslim:path", value=str(source.get("root", ""))))
+    ancestor = Component(
+        type=ComponentType.LIBRARY, name=pypi[0] if pypi else "openvino" if ov_version else "source",
+        version=pypi[1] if pypi else ov_version, bom_ref="source",
+        purl=PackageURL(type="pypi", name=pypi[0], version=pypi[1]) if pypi else None,
+        supplier=intel if ov_version else None,
+        licenses=[DisjunctiveLicense(id=spdx)] if spdx else [], properties=origin_props,
+    )
+    bundle_props = [Property(name="npuslim:manifest", value=str(lock.manifest.get("name", ""))),
+                    Property(name="npuslim:features", value=", ".join(lock.features) or "-")]
+    bundle_props += [Property(name="npuslim:notice_file", value=n) for n in notices]
+    subject = Component(
+        type=ComponentType.LIBRARY, name=name, version=ov_version, bom_ref="bundle",
+        description=f"npuslim bundle of {source.get('origin', 'an OpenVINO install')}",
+        pedigree=Pedigree(ancestors=[ancestor]), properties=bundle_props,
+    )
+    tools = ToolRepository(components=[Component(type=ComponentType.APPLICATION, name="npuslim",
+                                                 version=__version__)])
+    bom = Bom(
+        serial_number=_serial(lock),
+        metadata=BomMetaData(component=subject, timestamp=_timestamp(lock.created), tools=tools),
+        components=components.values(),
+    )
+
+    loaded_by: dict[str, list[str]] = {}
+    for f in lock.files:
+        if f.role == Role.COMPANION and len(f.chain) >= 2 and f.chain[-2].lower() in by_name:
+            loaded_by.setdefault(by_name[f.chain[-2].lower()].path, []).append(f.path)
+    top = []
+    for f in lock.files:
+        if f.path not in imports:
+            continue
+        targets = [by_name[n.lower()].path for n in imports[f.path] if n.lower() in by_name]
+        targets += loaded_by.get(f.path, [])
+        bom.register_dependency(components[f.path], [components[t] for t in dict.fromkeys(targets)])
+        if len(f.chain) <= 1 or f.chain[0].lower() not in by_name:
+            top.append(components[f.path])  # a root, or loaded by the application (the C API)
+    bom.register_dependency(subject, top)
+    return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
+
+
+def write_sbom(bundle: Path, lock: BundleLock | None = None, *, name: str | None = None) -> Path:
+    """Write ``sbom.cdx.json`` into ``bundle`` (whole or not at all) and return its path.
+
+    Call it again after anything rewrites the bundle's files (pack), so that
+    the hashes are those of the files shipped.
+    """
+    text = sbom_json(bundle, lock, name=name)
+    dest = bundle / SBOM_FILE
+    atomic.write_text(dest, text)
+    return dest

@@ -1,0 +1,1 @@
+"""Stage 1, source: where an install comes from (folder, wheel, archive, requirement) and its layout."""

@@ -1,0 +1,212 @@
+"""Linux (ELF) sources: the manylinux wheel, its unpacked or installed form, an archive, a ``.so``.
+
+``locate_linux`` is asked first by ``npuslim.source.locate.locate``; it answers only
+for a Linux source and returns ``None`` for anything else, so the Windows path
+is unchanged. A Linux source is:
+
+- a requirement with a Linux ``--platform`` (``manylinux_2_28_x86_64``), fetched
+  with pip into the cache like a Windows one;
+- a ``.whl`` whose platform tag names Linux, unpacked into the cache;
+- a folder: the pip package (``openvino/libs/*.so*``), an unpacked wheel, the
+  archive layout (``runtime/lib/intel64``), or any folder of ``.so`` files;
+- a single ELF shared object (its folder is the install);
+- nothing: this Python's ``openvino`` package when it holds ``.so`` files.
+
+The manifests are per platform: ``manifests/npu-linux.yaml`` beside
+``npu.yaml`` (``npuslim.plan.features.manifest_for_install`` picks it when the shipped Windows one
+was asked for a Linux source).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from npuslim.errors import InputError, ToolError
+from npuslim.formats.elf import is_elf, read_elf
+from npuslim.paths import open_regular
+from npuslim.source.locate import OpenVinoInstall, _unpack_wheel, fetch_wheel, is_requirement
+
+LINUX = "linux"
+WINDOWS = "windows"
+LINUX_LAYOUTS = ("so-folder", "single-so")
+_SO = re.compile(r"\.so(\.\d+)*$")
+_VERSION_STRING = re.compile(rb"(20\d\d\.\d+\.\d+)-\d+-[0-9a-f]{6,}")
+
+
+def is_linux_platform(tag: str) -> bool:
+    """True for a wheel platform tag of Linux (``manylinux_2_28_x86_64``, ``linux_x86_64``, ...)."""
+    return "linux" in tag.lower()
+
+
+def is_shared_object_name(name: str) -> bool:
+    """``libfoo.so`` or ``libfoo.so.1.2``."""
+    return bool(_SO.search(name))
+
+
+def _has_shared_objects(folder: Path) -> bool:
+    try:
+        return any(is_shared_object_name(p.name) for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _has_dlls(folder: Path) -> bool:
+    try:
+        return any(p.suffix.lower() == ".dll" for p in folder.iterdir())
+    except OSError:
+        return False
+
+
+def _dist_info_dirs(parent: Path) -> tuple[Path, ...]:
+    found: list[Path] = []
+    for info in sorted(parent.glob("openvino-*.dist-info")):
+        found.append(info)
+        if (info / "licenses").is_dir():
+            found.append(info / "licenses")
+    return tuple(found)
+
+
+def _version(lib_dir: Path, dist_parent: Path | None) -> str | None:
+    """The OpenVINO version: the dist-info's ``Version:``, else the build string in libopenvino."""
+    if dist_parent is not None:
+        for info in sorted(dist_parent.glob("openvino-*.dist-info")):
+            try:
+                for line in (info / "METADATA").read_text(encoding="utf-8", errors="replace").splitlines():
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+            except OSError:
+                continue
+    core = sorted(p for p in lib_dir.glob("libopenvino.so*") if p.is_file())
+    if not core:
+        return None
+    import mmap
+
+    try:
+        with open_regular(core[0]) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            for off, size in read_elf(core[0]).data_ranges:
+                m = _VERSION_STRING.search(data, off, off + size)
+                if m:
+                    return m.group(1).decode("ascii")
+    except (OSError, ValueError, InputError):
+        return None
+    return None
+
+
+def _make(origin: str, layout: str, root: Path, lib_dir: Path, include: Path | None,
+          licenses: tuple[Path, ...], dist_parent: Path | None) -> OpenVinoInstall:
+    return OpenVinoInstall(
+        origin=origin, layout=layout, root=root, dll_dir=lib_dir,
+        include_dir=include if include is not None and include.is_dir() else None,
+        lib_dir=lib_dir, license_dirs=tuple(p for p in licenses if p.is_dir()),
+        version=_version(lib_dir, dist_parent), platform=LINUX,
+    )
+
+
+def linux_folder(folder: Path, origin: str) -> OpenVinoInstall | None:
+    """The Linux install in ``folder``, or ``None`` when it is not one (no ``.so`` where expected)."""
+    libs = folder / "libs"
+    if libs.is_dir() and ((folder / "__init__.py").exists() or (folder / "include").is_dir()):
+        if _has_shared_objects(libs) and not _has_dlls(libs):
+            return _make(origin, "pip-package", folder, libs, folder / "include",
+                         _dist_info_dirs(folder.parent), folder.parent)
+        return None
+    inner = folder / "openvino" / "libs"
+    if inner.is_dir():
+        if _has_shared_objects(inner) and not _has_dlls(inner):
+            return _make(origin, "wheel", folder, inner, folder / "openvino" / "include",
+                         _dist_info_dirs(folder), folder)
+        return None
+    archive = folder / "runtime" / "lib" / "intel64"
+    if archive.is_dir() and _has_shared_objects(archive):
+        return _make(origin, "archive", folder, archive, folder / "runtime" / "include",
+                     (folder, folder / "docs" / "licensing", folder / "licensing"), None)
+    if _has_shared_objects(folder) and not _has_dlls(folder):
+        return _make(origin, "so-folder", folder, folder, None, (), None)
+    return None
+
+
+def _wheel_platform(wheel: Path) -> str:
+    stem = wheel.name[: -len(".whl")] if wheel.name.endswith(".whl") else wheel.stem
+    return stem.split("-")[-1]
+
+
+def unpack_linux_wheel(wheel: Path) -> Path:
+    """Unpack the shared objects, headers, licences and dist-info of a Linux wheel into the cache
+    (with the same bounds and path rules as a Windows wheel: ``npuslim.source.locate._unpack_wheel``)."""
+    return _unpack_wheel(wheel, _linux_wanted)
+
+
+def _linux_wanted(name: str, parts: list[str]) -> bool:
+    return (is_shared_object_name(parts[-1]) or "/include/" in name or ".dist-info/" in name
+            or (name.endswith("__init__.py") and len(parts) == 2))
+
+
+def compatible_platforms(platform: str) -> tuple[str, ...]:
+    """``platform`` and the older manylinux tags a machine of that tag also runs, newest first.
+
+    pip's ``--platform manylinux_2_28_x86_64`` matches only that tag, but such a
+    machine runs ``manylinux2014`` wheels too (OpenVINO published only those up
+    to 2025.4.1, and only ``manylinux_2_28`` from 2026.0 on).
+    """
+    parts = platform.split("_", 3)
+    if len(parts) == 4 and parts[0] == "manylinux" and parts[1].isdigit() and parts[2].isdigit():
+        glibc = (int(parts[1]), int(parts[2]))
+        if glibc > (2, 17):
+            return (platform, f"manylinux2014_{parts[3]}")
+    return (platform,)
+
+
+def fetch_linux_wheel(requirement: str, *, platform: str) -> Path:
+    """``npuslim.source.locate.fetch_wheel`` for ``platform``, then for each older compatible manylinux tag."""
+    tags = compatible_platforms(platform)
+    for tag in tags[:-1]:
+        try:
+            return fetch_wheel(requirement, platform=tag)
+        except ToolError as exc:
+            if "Could not find a version" not in str(exc) and "No matching distribution" not in str(exc):
+                raise
+    return fetch_wheel(requirement, platform=tags[-1])
+
+
+def _from_wheel(wheel: Path, origin: str) -> OpenVinoInstall:
+    folder = unpack_linux_wheel(wheel)
+    install = linux_folder(folder, origin)
+    if install is None:
+        raise InputError(f"{wheel}: a Linux wheel without OpenVINO shared objects (no openvino/libs/*.so)")
+    return replace(install, wheel=wheel)
+
+
+def locate_linux(source: str | None, *, platform: str) -> OpenVinoInstall | None:
+    """The Linux install ``source`` names, or ``None`` when it is not a Linux source (see module doc)."""
+    if source is None:
+        spec = importlib.util.find_spec("openvino")
+        if spec is not None and spec.submodule_search_locations:
+            folder = Path(next(iter(spec.submodule_search_locations)))
+            return linux_folder(folder, "installed openvino package")
+        env = os.environ.get("INTEL_OPENVINO_DIR")
+        return linux_folder(Path(env), "INTEL_OPENVINO_DIR") if env else None
+    if is_requirement(source):
+        if not is_linux_platform(platform):
+            return None
+        return _from_wheel(fetch_linux_wheel(source, platform=platform), source)
+    path = Path(source)
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return linux_folder(path, str(path))
+    if path.suffix.lower() == ".whl":
+        return _from_wheel(path, str(path)) if is_linux_platform(_wheel_platform(path)) else None
+    if is_elf(path):
+        info = read_elf(path)  # fails clearly on a truncated or corrupt file
+        if not info.is_dll:
+            raise InputError(f"{path}: an ELF file but not a shared object (an executable or object file)")
+        folder = path.parent
+        install = linux_folder(folder, str(path)) or _make(str(path), "so-folder", folder, folder, None, (), None)
+        return replace(install, origin=str(path), layout="single-so", dll_dir=folder, single_dll=path)
+    if is_shared_object_name(path.name):
+        raise InputError(f"{path}: not an ELF file (named like a Linux shared object)")
+    return None

@@ -100,7 +100,7 @@ def test_judge_cpu_needs_the_right_numbers() -> None:
 
 def test_the_probe_model_is_a_relu_over_four_floats() -> None:
     import onnx  # a test dependency (pyproject test extra): missing is a failure, never a skip
-    source = (REPO / "npuslim" / "probe" / "ort_probe.c").read_text()
+    source = (REPO / "npuslim" / "check" / "probe" / "ort_probe.c").read_text()
     body = source[source.index("MODEL[] = {") + len("MODEL[] = {"):]
     data = bytes(int(x) for x in body[:body.index("}")].replace("\n", "").split(","))
     model = onnx.load_from_string(data)

@@ -25,10 +25,10 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from npuslim import atomic
+from npuslim.check import probes
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN, LOCK_FILE
@@ -146,30 +146,9 @@ def judge(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], bin
     return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
 
 
-def probe_source(name: str = "ov_probe") -> bytes:
-    return resources.files("npuslim.check").joinpath(f"probe/{name}.c").read_bytes()
-
-
 def build_probe(name: str = "ov_probe") -> Path:
-    """A probe executable (``ov_probe``, ``ort_probe``), built once per source hash with
-    mingw-w64 into the cache."""
-    source = probe_source(name)
-    digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / "probe" / digest / f"{name}.exe"
-    if target.is_file():
-        return target
-    gcc = _mingw_gcc()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # every file of a build is this process's own until the final rename: runs in parallel never
-    # read each other's half-written source
-    src = target.with_name(f".{name}.{os.getpid()}.c")
-    src.write_bytes(source)
-    with atomic.replacing(target, suffix=".exe") as tmp:
-        run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src), "-lshell32"])
-        src.unlink(missing_ok=True)
-        if run.returncode != 0:
-            raise ToolError(f"building the load probe failed: {run.output.strip()[-500:]}")
-    return target
+    """A Windows probe executable (``ov_probe``, ``ort_probe``), built with mingw-w64 once per source."""
+    return probes.build_probe(name, _mingw_gcc(), ["-lshell32"], suffix=".exe")
 
 
 def find_runner() -> tuple[str, list[str]]:

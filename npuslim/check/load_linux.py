@@ -14,21 +14,18 @@ those of the Windows probe (``npuslim.check.load``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform as platform_mod
 import re
 import shutil
 import sys
-from importlib import resources
 from pathlib import Path
 
-from npuslim import atomic
+from npuslim.check import probes
 from npuslim.check.load import STEP_TITLES, LoadResult, LoadStep, parse_probe_output
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import read_elf
 from npuslim.layout import LIB
-from npuslim.source.locate import cache_dir
 from npuslim.tools import run_tool
 
 REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
@@ -41,29 +38,13 @@ _DLERROR_MISSING = re.compile(r"([^\s:/]+\.so[.\d]*): cannot open shared object 
 _HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-def probe_source() -> bytes:
-    return resources.files("npuslim.check").joinpath("probe/ov_probe_linux.c").read_bytes()
-
-
 def build_probe() -> Path:
-    """The probe executable, built once per source hash with the system's gcc into the cache."""
-    source = probe_source()
-    digest = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / "probe" / digest / "ov_probe_linux"
-    if target.is_file():
-        return target
+    """The Linux probe executable, built with the system's gcc once per source."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
         raise ToolError("gcc not found: the Linux load probe is built with the system's C compiler "
                         "(apt-get install gcc)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = target.with_suffix(".c")
-    src.write_bytes(source)
-    with atomic.replacing(target) as tmp:
-        run = run_tool([gcc, "-O2", "-Wall", "-o", str(tmp), str(src), "-ldl"])
-        if run.returncode != 0:
-            raise ToolError(f"building the Linux load probe failed: {run.output.strip()[-500:]}")
-    return target
+    return probes.build_probe("ov_probe_linux", gcc, ["-ldl"])
 
 
 def parse_dlerror_missing(text: str) -> tuple[str, ...]:

@@ -125,7 +125,8 @@ def feature_statuses(graph: DependencyGraph, selected: frozenset[str] | None = N
     out = []
     for feature in manifest.features:
         if feature.name in base:
-            adds = {k: v for k, v in base_files.items() if k not in reach(frozenset(base - {feature.name}))}
+            without_it = reach(frozenset(base - {feature.name}))
+            adds = {k: v for k, v in base_files.items() if k not in without_it}
         else:
             adds = {k: v for k, v in reach(frozenset(base | {feature.name})).items() if k not in base_files}
         out.append(FeatureStatus(feature, reasons[feature.name] is None, reasons[feature.name],

@@ -18,12 +18,8 @@
  * onnxruntime_c_api.h of ONNX Runtime 1.24 (ORT_API_VERSION 24); the table is
  * requested at version 17, the first with SessionOptionsAppendExecutionProvider_OpenVINO_V2.
  */
-#include <windows.h>
-#include <shellapi.h>
-#include <stdlib.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+#include "probe_common.h"
 
 typedef struct OrtStatus OrtStatus;
 typedef OrtStatus *(*create_env_fn)(int level, const char *logid, void **out);
@@ -69,16 +65,6 @@ static const unsigned char MODEL[] = {
 
 static void *const *api;
 
-static void step(const char *name, int ok, const char *detail) {
-    char buf[2048];
-    size_t i;
-    snprintf(buf, sizeof buf, "%s", detail ? detail : "");
-    for (i = 0; buf[i]; i++)
-        if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
-    printf("STEP %s %s %s\n", name, ok ? "OK" : "FAIL", buf);
-    fflush(stdout);
-}
-
 /* Reports a failed call as a step and releases its status; returns 1 when it failed. */
 static int failed(const char *name, OrtStatus *status) {
     if (!status) return 0;
@@ -87,22 +73,7 @@ static int failed(const char *name, OrtStatus *status) {
     return 1;
 }
 
-/* The arguments as UTF-8 whatever the ANSI code page, so that a bundle path with any
-   characters reaches LoadLibraryExW intact (mingw's argv is in the ANSI code page). */
-static char **utf8_argv(int *argc) {
-    wchar_t **wide = CommandLineToArgvW(GetCommandLineW(), argc);
-    char **out = wide ? calloc((size_t)*argc + 1, sizeof *out) : NULL;
-    int i;
-    for (i = 0; out && i < *argc; i++) {
-        int n = WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, NULL, 0, NULL, NULL);
-        out[i] = n > 0 ? malloc((size_t)n) : NULL;
-        if (!out[i] || !WideCharToMultiByte(CP_UTF8, 0, wide[i], -1, out[i], n, NULL, NULL)) return NULL;
-    }
-    return out;
-}
-
 int main(int argc, char **argv) {
-    wchar_t wpath[MAX_PATH * 2];
     char detail[1024];
     void *env = NULL, *options = NULL, *session = NULL, *info = NULL, *input = NULL, *output = NULL;
     const char *device = argc > 2 ? argv[2] : "NPU";
@@ -117,8 +88,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: ort_probe PATH\\onnxruntime.dll [DEVICE]\n");
         return 2;
     }
-    MultiByteToWideChar(CP_UTF8, 0, argv[1], -1, wpath, (int)(sizeof wpath / sizeof wpath[0]));
-    HMODULE lib = LoadLibraryExW(wpath, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+    HMODULE lib = load_path(argv[1]);
     if (!lib) {
         snprintf(detail, sizeof detail, "LoadLibrary failed with error %lu", GetLastError());
         step("load_ort", 0, detail);

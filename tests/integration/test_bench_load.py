@@ -1,5 +1,8 @@
 """benchmarks/bench_load.py: its parser on captured timer output, and its short mode
-end to end (full wheel vs bundle vs UPX-packed bundle, under Wine), as CI runs it."""
+end to end (full wheel vs bundle vs UPX-packed bundle, under Wine), as CI runs it.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_bench_load.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The size budget: parsing, measuring, the manifest's ``budget:``, and ``extract --max-size`` on real wheels."""
+"""The size budget: parsing, measuring, the manifest's ``budget:``, and ``extract --max-size`` on real wheels.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_budget.py.
+"""
 
 from __future__ import annotations
 

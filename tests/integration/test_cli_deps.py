@@ -1,4 +1,7 @@
-"""``npuslim deps`` end to end through the CLI: formats, exit codes, bad input."""
+"""``npuslim deps`` end to end through the CLI: formats, exit codes, bad input.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_cli_deps.py.
+"""
 
 from __future__ import annotations
 

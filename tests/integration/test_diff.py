@@ -1,4 +1,7 @@
-"""``npuslim diff``: two releases planned without extracting, two bundles, a bundle manifest alone, --fail-on."""
+"""``npuslim diff``: two releases planned without extracting, two bundles, a bundle manifest alone, --fail-on.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_diff.py.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Features per release: what is asked, what the source ships, one answer for
-``--list-features``, ``deps`` and ``extract``."""
+``--list-features``, ``deps`` and ``extract``.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_features.py.
+"""
 
 from __future__ import annotations
 

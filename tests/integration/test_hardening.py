@@ -4,6 +4,9 @@ Each corpus case (``tests/support/corpus.py``) is a real ``npuslim`` process in
 its own sandbox, judged on its exit code, one error line and no traceback, no
 hang, and no write outside its output. The tests below it cover what a single
 run cannot show: races, a mount point, memory bounds, the schema checker.
+
+The tests that build, run or download, and the two seeded mutation loops (pure, but slow);
+the quick pure ones are in tests/unit/test_hardening.py.
 """
 
 from __future__ import annotations

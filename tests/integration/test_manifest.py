@@ -1,4 +1,7 @@
-"""The knowledge base: manifest validation, version ranges, packaging of manifests/."""
+"""The knowledge base: manifest validation, version ranges, packaging of manifests/.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_manifest.py.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """ONNX Runtime + OpenVINO's execution provider: imports checked by symbol, a bundle from
-two sources, and the bundle run through the Windows loader."""
+two sources, and the bundle run through the Windows loader.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_onnxruntime.py.
+"""
 
 from __future__ import annotations
 

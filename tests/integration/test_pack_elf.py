@@ -1,4 +1,7 @@
-"""Stripping and UPX on ELF shared objects: gcc-built libraries and the official OpenVINO ones."""
+"""Stripping and UPX on ELF shared objects: gcc-built libraries and the official OpenVINO ones.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_pack_elf.py.
+"""
 
 from __future__ import annotations
 

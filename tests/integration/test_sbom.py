@@ -1,4 +1,7 @@
-"""``extract --sbom``: a CycloneDX SBOM validated with cyclonedx-python-lib's own schema validator."""
+"""``extract --sbom``: a CycloneDX SBOM validated with cyclonedx-python-lib's own schema validator.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_sbom.py.
+"""
 
 from __future__ import annotations
 

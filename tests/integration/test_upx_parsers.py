@@ -1,5 +1,8 @@
 """UPX output parsers, on captured runs of real UPX 3.94, 4.2.2 (Debian's upx-ucl) and 4.2.3; finding UPX
-under Debian's names; the time limit and stop of a UPX run."""
+under Debian's names; the time limit and stop of a UPX run.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_upx_parsers.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The size budget: parsing, measuring, the manifest's ``budget:``, and ``extract --max-size`` on real wheels."""
+"""The size budget: parsing, measuring, the manifest's ``budget:``, and ``extract --max-size`` on real wheels.
+
+The pure half; the tests that build, run or download are in tests/integration/test_budget.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``npuslim diff``: two releases planned without extracting, two bundles, a bundle manifest alone, --fail-on."""
+"""``npuslim diff``: two releases planned without extracting, two bundles, a bundle manifest alone, --fail-on.
+
+The pure half; the tests that build, run or download are in tests/integration/test_diff.py.
+"""
 
 from __future__ import annotations
 

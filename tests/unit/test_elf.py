@@ -1,4 +1,7 @@
-"""Reading ELF shared objects and resolving them the way ld.so does, on libraries built with gcc."""
+"""Reading ELF shared objects and resolving them the way ld.so does, on libraries built with gcc.
+
+The pure half; the tests that build, run or download are in tests/integration/test_elf.py.
+"""
 
 from __future__ import annotations
 

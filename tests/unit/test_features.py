@@ -1,5 +1,8 @@
 """Features per release: what is asked, what the source ships, one answer for
-``--list-features``, ``deps`` and ``extract``."""
+``--list-features``, ``deps`` and ``extract``.
+
+The pure half; the tests that build, run or download are in tests/integration/test_features.py.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Each corpus case (``tests/support/corpus.py``) is a real ``npuslim`` process in
 its own sandbox, judged on its exit code, one error line and no traceback, no
 hang, and no write outside its output. The tests below it cover what a single
 run cannot show: races, a mount point, memory bounds, the schema checker.
+
+The pure half; the tests that build, run or download are in tests/integration/test_hardening.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``extract`` and ``verify`` for Linux: the manylinux wheels and small gcc-built libraries."""
+"""``extract`` and ``verify`` for Linux: the manylinux wheels and small gcc-built libraries.
+
+The pure half; the tests that build, run or download are in tests/integration/test_linux_extract.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``verify --load`` for Linux bundles: the native probe built with gcc, on the manylinux wheels."""
+"""``verify --load`` for Linux bundles: the native probe built with gcc, on the manylinux wheels.
+
+The pure half; the tests that build, run or download are in tests/integration/test_linux_load.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The knowledge base: manifest validation, version ranges, packaging of manifests/."""
+"""The knowledge base: manifest validation, version ranges, packaging of manifests/.
+
+The pure half; the tests that build, run or download are in tests/integration/test_manifest.py.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """ONNX Runtime + OpenVINO's execution provider: imports checked by symbol, a bundle from
-two sources, and the bundle run through the Windows loader."""
+two sources, and the bundle run through the Windows loader.
+
+The pure half; the tests that build, run or download are in tests/integration/test_onnxruntime.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``extract --sbom``: a CycloneDX SBOM validated with cyclonedx-python-lib's own schema validator."""
+"""``extract --sbom``: a CycloneDX SBOM validated with cyclonedx-python-lib's own schema validator.
+
+The pure half; the tests that build, run or download are in tests/integration/test_sbom.py.
+"""
 
 from __future__ import annotations
 

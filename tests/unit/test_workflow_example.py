@@ -3,6 +3,8 @@
 The command lines are taken from the workflow's ``run:`` scripts as a shell would
 split them (continuations joined, redirections and pipes cut off, the workflow's
 env values substituted; the release versions replaced by the test wheels').
+
+The pure half; the tests that build, run or download are in tests/integration/test_workflow_example.py.
 """
 
 from __future__ import annotations

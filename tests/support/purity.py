@@ -24,7 +24,7 @@ import contextlib
 import os
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -77,9 +77,13 @@ def _attempts(item: pytest.Item, when: str) -> list[str]:
     return item.stash.setdefault(_ATTEMPTS, {}).setdefault(when, [])
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
-    """Refuse, before any fixture runs, a unit test that asks for a wheel or a tool; then seal."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Refuse, before any fixture runs, a unit test that asks for a wheel or a tool.
+
+    A plain hook (run inside the other plugins' wrappers, as skip marks are), so that
+    the refused test is torn down like any other.
+    """
     wanted = sorted(INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())))
     if wanted:
         pytest.fail(f"a unit test uses the fixture {', '.join(wanted)} (a downloaded wheel or tool); "
@@ -87,26 +91,32 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     marks = sorted({m.name for m in item.iter_markers()} & INTEGRATION_MARKERS)
     if marks:
         pytest.fail(f"a unit test is marked {', '.join(marks)}; move it to tests/integration", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+def pytest_runtest_setup_sealed(item: pytest.Item) -> Generator[None, None, None]:
+    """Fixtures set up for a unit test start no process either."""
     with _sealed(_attempts(item, "setup")):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     with _sealed(_attempts(item, "call")):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     with _sealed(_attempts(item, "teardown")):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None],
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A phase that tried to leave the process fails, even when the code under test hid the error."""
-    report: pytest.TestReport = yield
+    report = yield
     attempts = _attempts(item, call.when)
     if attempts and not report.failed:
         report.outcome = "failed"

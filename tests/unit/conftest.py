@@ -11,5 +11,6 @@ from tests.support.purity import (  # noqa: F401  (pytest finds hooks by name in
     pytest_runtest_call,
     pytest_runtest_makereport,
     pytest_runtest_setup,
+    pytest_runtest_setup_sealed,
     pytest_runtest_teardown,
 )

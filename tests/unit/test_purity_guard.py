@@ -61,6 +61,10 @@ def test_network():
     socket.create_connection(("192.0.2.1", 9), timeout=0.5)
 
 
+def test_process_in_a_fixture(built):
+    pass
+
+
 def test_wheel_fixture(ov2026):
     pass
 
@@ -69,16 +73,27 @@ def test_wheel_fixture(ov2026):
 def test_marked():
     pass
 
+'''
 
-def test_process_in_a_fixture(built):
-    pass
+# the module after a refused test starts cleanly
+NEXT_MODULE = '''
+import pytest
+
+
+@pytest.fixture(scope="module")
+def shared():
+    return 1
+
+
+def test_pure_after(shared):
+    assert shared == 1
 '''
 
 
 def _run(pytester: pytest.Pytester) -> dict[str, tuple[str, str, str]]:
     """Run the throw-away tests; test name -> (outcome, phase, message) of its worst report."""
     pytester.makeconftest(UNIT_CONFTEST.read_text())
-    pytester.makepyfile(test_throw_away=THROW_AWAY)
+    pytester.makepyfile(test_throw_away=THROW_AWAY, test_z_next_module=NEXT_MODULE)
     pytester.makeini("[pytest]\nmarkers =\n    mingw: throw-away marker\n")
     reprec = pytester.inline_run("-p", "no:cacheprovider")
     worst: dict[str, tuple[str, str, str]] = {}
@@ -91,7 +106,7 @@ def _run(pytester: pytest.Pytester) -> dict[str, tuple[str, str, str]]:
 
 def test_a_pure_test_passes_and_each_way_out_fails(pytester: pytest.Pytester) -> None:
     worst = _run(pytester)
-    assert worst["test_pure"][0] == "passed"
+    assert worst["test_pure"][0] == worst["test_pure_after"][0] == "passed"
     expected = {
         "test_subprocess": ("call", "subprocess.Popen"),
         "test_os_system": ("call", "os.system"),

@@ -19,8 +19,8 @@ Such a test belongs in ``tests/integration``.
 
 from __future__ import annotations
 
-import _posixsubprocess
 import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
@@ -28,6 +28,8 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
+
+_posixsubprocess = importlib.util.find_spec("_posixsubprocess") and importlib.import_module("_posixsubprocess")
 
 # Fixtures of tests/conftest.py that download wheels or tools (or unpack them).
 INTEGRATION_FIXTURES = frozenset({
@@ -63,7 +65,8 @@ def _sealed(attempts: list[str]) -> Iterator[None]:
     """Process creation and network access raise ``ImpureUnitTest`` (and are recorded) inside."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(subprocess.Popen, "_execute_child", _blocker("subprocess.Popen", attempts))
-        mp.setattr(_posixsubprocess, "fork_exec", _blocker("_posixsubprocess.fork_exec", attempts))
+        if _posixsubprocess:  # POSIX only
+            mp.setattr(_posixsubprocess, "fork_exec", _blocker("_posixsubprocess.fork_exec", attempts))
         for name in _OS_PROCESS_CALLS:
             if hasattr(os, name):
                 mp.setattr(os, name, _blocker(f"os.{name}", attempts))

@@ -73,7 +73,6 @@ def test_a_manifest_budget_is_validated_with_its_field_named(tmp_path: Path) -> 
 
 
 def test_a_bad_max_size_is_a_usage_error_before_anything_else(tmp_path) -> None:
-
     result = run("extract", str(tmp_path / "no-such-install"), "-o", str(tmp_path / "b"), "--max-size", "fifty")
     assert result.exit_code == 2 and "--max-size" in one_error_line(result)
     assert not (tmp_path / "b").exists()

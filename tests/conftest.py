@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.tools import unavailable
 
+# pytester runs the purity check of tests/unit on throw-away tests (tests/unit/test_purity_guard.py).
+pytest_plugins = ("pytester",)
+
 # Wheels are downloaded once into a cache outside the repository and reused by
 # every later run; NPUSLIM_TEST_CACHE moves it.
 TEST_CACHE = Path(os.environ.get("NPUSLIM_TEST_CACHE", Path.home() / ".cache" / "npuslim-tests"))

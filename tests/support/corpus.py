@@ -13,7 +13,7 @@ links), runs one command line and checks:
   cache); in particular ``secret.txt`` beside the sandbox and the source install.
 
 ``python -m tests.support.corpus`` prints the size of the corpus, the number of
-inputs and the four counts; ``tests/test_hardening.py`` runs every case.
+inputs and the four counts; ``tests/integration/test_hardening.py`` runs every case.
 """
 
 from __future__ import annotations

@@ -1,0 +1,118 @@
+"""``npuslim deps`` end to end through the CLI: formats, exit codes, bad input.
+
+The tests that build, run or download; the pure ones are in tests/unit/test_cli_deps.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from npuslim import __version__
+from tests.cli_helpers import run
+from tests.support.mingw import Import, build_dll
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "npuslim" / "schemas" /
+                     "deps.schema.json").read_text())
+
+
+def test_version_from_the_module_and_the_runner() -> None:
+    assert run("--version").stdout.strip() == f"npuslim {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "npuslim", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"npuslim {__version__}"
+
+
+def test_no_source_and_no_openvino_names_the_options(tmp_path) -> None:
+    # A child of this very interpreter (the venv's own site-packages, nothing from the
+    # base Python) in which ``import openvino`` is blocked, whatever is installed.
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys; sys.modules['openvino'] = None;"
+                           "from npuslim.cli import main; sys.argv=['npuslim','deps']; main()"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 4, proc.stderr
+    assert "openvino==2026.4.1" in proc.stderr and "INTEL_OPENVINO_DIR" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.mingw
+def test_missing_dependency_exit_3_lists_each_once(tmp_path: Path) -> None:
+    build_dll(tmp_path, "b.dll", imports=(Import("gone.dll", "gone"),))
+    build_dll(tmp_path, "a.dll", imports=(Import("b.dll", "b"), Import("gone.dll", "gone")))
+    result = run("deps", str(tmp_path / "a.dll"), "--format", "table")
+    assert result.exit_code == 3
+    assert result.stdout.count("MISSING: gone.dll") == 1
+    result = run("deps", str(tmp_path / "a.dll"), "--format", "json")
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, SCHEMA)
+    assert data["summary"]["missing"] == ["gone.dll"]
+    assert result.stderr.strip() == "npuslim: missing: gone.dll"
+
+
+@pytest.mark.mingw
+def test_dot_and_mermaid_describe_the_graph(tmp_path: Path) -> None:
+    build_dll(tmp_path, "lazy.dll")
+    build_dll(tmp_path, "a.dll", imports=(Import("lazy.dll", "lazy", delay=True),))
+    dot = run("deps", str(tmp_path / "a.dll"), "--format", "dot")
+    assert dot.exit_code == 0
+    assert dot.stdout.startswith("digraph npuslim {")
+    assert '"a.dll" -> "lazy.dll" [style=dashed];' in dot.stdout
+    mermaid = run("deps", str(tmp_path / "a.dll"), "-f", "mermaid")
+    assert mermaid.stdout.startswith("flowchart LR")
+    assert "n0 -.-> n" in mermaid.stdout
+
+
+@pytest.mark.wheels
+def test_json_of_the_real_npu_closure_validates(ov2026) -> None:
+    result = run("deps", str(ov2026.root), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, SCHEMA)
+    assert data["schema_version"] == 1 and data["source"]["layout"] == "wheel"
+    assert data["source"]["openvino_version"] == "2026.4.1.22982"
+    bundled = {n["name"] for n in data["nodes"] if n["class"] == "bundled"}
+    assert bundled == {"openvino_intel_npu_plugin.dll", "openvino.dll", "tbb12.dll",
+                       "openvino_ir_frontend.dll", "openvino_c.dll"}
+    companions = {c["name"]: c for c in data["companions"]}
+    assert companions["openvino_intel_npu_compiler_loader.dll"]["state"] == "optional"
+
+
+@pytest.mark.wheels
+def test_tree_names_every_file_with_its_class(ov2026) -> None:
+    result = run("deps", str(ov2026.dll_dir / "openvino_intel_npu_plugin.dll"))
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    for text in ("openvino_intel_npu_plugin.dll", "openvino.dll", "tbb12.dll", "msvc-runtime",
+                 "MSVCP140.dll", "KERNEL32.dll", "api-ms-win", "Loaded at run time",
+                 "openvino_intel_npu_compiler_loader.dll", "nothing missing", "single-dll layout"):
+        assert text in out, text
+
+
+@pytest.mark.wheels
+def test_a_wheel_file_is_unpacked_once_into_the_cache(ov2026, tmp_path: Path) -> None:
+    wheel = Path(ov2026.origin)
+    assert wheel.suffix == ".whl"
+    first = run("deps", str(wheel), "-f", "json", env={"NPUSLIM_CACHE_DIR": str(tmp_path / "c")})
+    assert first.exit_code == 0, first.stderr
+    root = json.loads(first.stdout)["source"]["root"]
+    assert root.startswith(str(tmp_path / "c"))
+    marker = Path(root) / "marker"
+    marker.write_text("kept")
+    second = run("deps", str(wheel), "-f", "json", env={"NPUSLIM_CACHE_DIR": str(tmp_path / "c")})
+    assert json.loads(second.stdout)["source"]["root"] == root and marker.exists()
+
+
+@pytest.mark.wheels
+def test_requirement_source_uses_the_cached_download(ov2026) -> None:
+    result = run("deps", "openvino==2026.4.1", "-f", "json", "--no-hints")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["source"]["origin"] == "openvino==2026.4.1"
+    assert data["source"]["openvino_version"] == "2026.4.1.22982"

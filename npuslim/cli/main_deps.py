@@ -59,8 +59,9 @@ def deps(
     bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
-    install, _ort, bundle_manifest, search_paths = locate_sources(
-        source, onnxruntime, platform=platform, manifest=bundle_manifest, search_paths=tuple(search_path or ()))
+    sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+                             search_paths=tuple(search_path or ()))
+    install, bundle_manifest, search_paths = sources.install, sources.manifest, sources.search_paths
     if exports and install.platform == "linux":
         raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
     roots = tuple(root) if root else None

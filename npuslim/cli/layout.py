@@ -24,7 +24,7 @@ from rich.text import Text
 Piece = Text | str
 
 GUIDE_MID, GUIDE_LAST, GUIDE_PIPE, GUIDE_SPACE = "├── ", "└── ", "│   ", "    "
-_NUMBER = re.compile(r"^[~≈(+\-±]?[\d.,]+$")
+_NUMBER = re.compile(r"^[~≈(+\-±]*[\d.,]+$")
 _UNIT = re.compile(r"^(?:[kKMGT]i?B|B|bytes?|%|s|files?|DLLs?)\W*$")
 
 

@@ -190,7 +190,7 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
     lines.append(Text("The target machine must provide", style="bold"))
     for req in plan.requirements:
         names = list(req.dlls) if len(req.dlls) <= 4 else [f"{len(req.dlls)} DLLs ({req.dlls[0]}, ...)"]
-        lines += wrap([f"{req.name}:", *listed(names)], width, first="  ", rest="    ")
+        lines += wrap([*prose(f"{req.name}:"), *listed(names)], width, first="  ", rest="    ")
         lines += wrap(prose(req.note, "dim"), width, first="    ")
     for m in plan.missing:
         lines += wrap([Text("MISSING", style="bold red"), m.name, "(needed", "by",

@@ -68,8 +68,7 @@ def _grouped(children: list[GraphNode]) -> list[Piece] | None:
             pieces[-1] = Text.assemble(pieces[-1], Text(" ·", style="dim"))
         items = ([Text(f"{len(names)} api-ms-win-* sets", style=STYLES[cls])] if cls == API_SET and len(names) > 3
                  else listed(names, STYLES[cls]))
-        pieces.append(Text.assemble(Text(f"{cls}: ", style="dim"), items[0]))  # the class stays with a name
-        pieces += items[1:]
+        pieces += [Text(f"{cls}:", style="dim"), *items]
     return pieces or None
 
 

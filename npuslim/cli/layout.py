@@ -157,7 +157,8 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int
           indent: int = 0, gap: int = 2) -> list[Text]:
     """Rows in aligned columns (each cell whole), each row followed by its ``details``: lines of
     pieces on their own, indented under the row. When the columns do not fit in ``width``,
-    each row becomes its first cell on a line, the other cells wrapped below it."""
+    each row becomes its first cell on a line, the other cells (named after their column
+    when there is a header) wrapped below it."""
     cells = [[_text(c) for c in row] for row in rows]
     sizes = [max([len(col.header) if header else 0] + [row[i].cell_len for row in cells])
              for i, col in enumerate(columns)]
@@ -165,7 +166,7 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int
     more = details or [() for _ in cells]
     pad = " " * (indent + 4)
     if width is not None and total > width:
-        return _stacked(columns, cells, more, width, indent=indent)
+        return _stacked(columns if header else [Column("") for _ in columns], cells, more, width, indent=indent)
     lines: list[Text] = []
     if header:
         lines.append(_row([Text(c.header, style="bold") for c in columns], columns, sizes, indent, gap))
@@ -202,7 +203,9 @@ def _stacked(columns: Sequence[Column], cells: Sequence[Sequence[Text]],
     pad = " " * (indent + 4)
     for row, extra in zip(cells, more, strict=True):
         lines.extend(wrap([row[0]], width, first=" " * indent))
-        rest = [c for c in row[1:] if c.plain]
+        # each value keeps its column's name when the table has a header: "size 16.5 MB"
+        rest = [Text.assemble(f"{col.header} " if col.header else "", c)
+                for col, c in zip(columns[1:], row[1:], strict=True) if c.plain]
         values = [Text.assemble(c, " ·") if i < len(rest) - 1 else c for i, c in enumerate(rest)]
         if values:
             lines.extend(wrap(values, width, first=pad))

@@ -119,3 +119,12 @@ def test_piped_output_is_not_cut_to_80_columns(source: Path) -> None:
     row = next(line for line in result.stdout.splitlines() if line.startswith(long_name))
     assert len(row) > 80 and "bundled" in row
     assert all(line == line.rstrip() for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pack_summary(source: Path, width: int) -> None:
+    """pack without UPX or an archive needs no tool; the run's seconds are blanked (``N.N s``)."""
+    assert run("extract", str(source), "-o", "b").exit_code == 0
+    result = run("pack", "b", "-o", "p", "--archive", "none", "--no-cache", env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.stderr
+    _check(re.sub(r"\b\d\.\d s\b", "N.N s", result.stdout), "pack", width, NAMES)

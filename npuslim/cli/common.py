@@ -298,10 +298,34 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
-    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
+    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one.
+
+    A ``--manifest`` that is neither a file nor a shipped name is a ``ManifestError`` (exit 4)
+    that lists the shipped names.
+    """
+    from npuslim.knowledge.manifest import manifests_dir
     from npuslim.pipeline.extract import bundle_manifest_for as choose
 
+    if manifest is not None and not Path(manifest).exists() and not (manifests_dir() / f"{manifest}.yaml").is_file():
+        from npuslim.errors import ManifestError
+
+        shipped = ", ".join(sorted(p.stem for p in manifests_dir().glob("*.yaml") if p.stem != "windows"))
+        raise ManifestError(f"{manifest}: manifest not found; --manifest takes a YAML file or a shipped "
+                            f"name ({shipped})")
     return choose(manifest, onnxruntime)
+
+
+def check_bundle_arg(bundle: Path) -> None:
+    """A BUNDLE argument (verify, pack) must be a folder holding the lock file: ``VerifyError``
+    (exit 5) that says how a bundle is made."""
+    from npuslim.errors import VerifyError
+    from npuslim.layout import LOCK_FILE
+
+    if not bundle.exists():
+        raise VerifyError(f"{bundle}: no such folder; make a bundle with npuslim extract SOURCE -o {bundle}")
+    if bundle.is_dir() and not (bundle / LOCK_FILE).exists():
+        raise VerifyError(f"{bundle}: not an npuslim bundle ({LOCK_FILE} is missing); npuslim extract "
+                          f"SOURCE -o {bundle} makes one")
 
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from npuslim.act.upx import DEFAULT_TIMEOUT, LEVELS
-from npuslim.cli.common import OutputFormat, error_boundary, print_lines, stderr, stdout, width_of
+from npuslim.cli.common import OutputFormat, check_bundle_arg, error_boundary, print_lines, stderr, stdout, width_of
 from npuslim.cli.layout import Column, Piece, listed, prose, table, wrap
 from npuslim.units import format_size, parse_size, percent
 
@@ -121,6 +121,7 @@ def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputForma
     from npuslim.pipeline.pack import pack_bundle
     from npuslim.report.size_report import SizeReport, report_json
 
+    check_bundle_arg(bundle)
     err = stderr()
     if err.is_terminal:
         from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn

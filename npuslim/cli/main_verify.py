@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from npuslim.cli.common import OutputFormat, error_boundary, print_lines, stdout, width_of, write_stdout
+from npuslim.cli.common import (
+    OutputFormat,
+    check_bundle_arg,
+    error_boundary,
+    print_lines,
+    stdout,
+    width_of,
+    write_stdout,
+)
 from npuslim.cli.layout import prose, wrap
 
 if TYPE_CHECKING:
@@ -43,6 +51,7 @@ def verify(
     from npuslim.pipeline.verify import verify_and_load
     from npuslim.report.verify_json import verify_json
 
+    check_bundle_arg(bundle)
     outcome = verify_and_load(bundle, load=load, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
     if fmt is OutputFormat.json:
         write_stdout(verify_json(outcome.result, outcome.load))

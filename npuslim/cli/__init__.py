@@ -30,6 +30,7 @@ class OneLineErrors(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
              **extra: Any) -> Any:
+        STATE["debug"] = False  # one run's --debug never leaks into the next (tests run many in one process)
         args = _take_debug(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(args=args, prog_name=prog_name or "npuslim", complete_var=complete_var,

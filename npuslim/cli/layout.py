@@ -37,17 +37,19 @@ def output_width(is_terminal: bool, terminal_width: int) -> int | None:
     return terminal_width if is_terminal else None
 
 
-def prose(text: str, style: str = "") -> list[Text]:
-    """``text`` as pieces, one per word; a number stays with the unit after it ("100 MB")."""
-    words = text.split()
+def prose(text: str | Text, style: str = "") -> list[Text]:
+    """``text`` as pieces, one per word (its styles kept); a number stays with the unit after
+    it ("100 MB")."""
+    rich = text if isinstance(text, Text) else Text(text, style=style)
+    words = [w for w in rich.split(" ", include_separator=False) if w.plain]
     pieces: list[Text] = []
     i = 0
     while i < len(words):
         word = words[i]
-        if i + 1 < len(words) and _NUMBER.match(word) and _UNIT.match(words[i + 1]):
-            word = f"{word} {words[i + 1]}"
+        if i + 1 < len(words) and _NUMBER.match(word.plain) and _UNIT.match(words[i + 1].plain):
+            word = Text.assemble(word, " ", words[i + 1])
             i += 1
-        pieces.append(Text(word, style=style))
+        pieces.append(word)
         i += 1
     return pieces
 
@@ -203,10 +205,13 @@ def _stacked(columns: Sequence[Column], cells: Sequence[Sequence[Text]],
     pad = " " * (indent + 4)
     for row, extra in zip(cells, more, strict=True):
         lines.extend(wrap([row[0]], width, first=" " * indent))
-        # each value keeps its column's name when the table has a header: "size 16.5 MB"
-        rest = [Text.assemble(f"{col.header} " if col.header else "", c)
-                for col, c in zip(columns[1:], row[1:], strict=True) if c.plain]
-        values = [Text.assemble(c, " ·") if i < len(rest) - 1 else c for i, c in enumerate(rest)]
+        # a value under a header stays whole with its column's name ("size 16.5 MB"); one without
+        # a header is text that may wrap between its words
+        rest = [(col, c) for col, c in zip(columns[1:], row[1:], strict=True) if c.plain]
+        values: list[Text] = []
+        for i, (col, cell) in enumerate(rest):
+            cell = Text.assemble(cell, " ·") if i < len(rest) - 1 else cell
+            values += [Text.assemble(f"{col.header} ", cell)] if col.header else prose(cell)
         if values:
             lines.extend(wrap(values, width, first=pad))
         for pieces in extra:

@@ -144,7 +144,7 @@ def tree(root: Node, width: int | None) -> list[Text]:
 def _node_lines(node: Node, width: int | None, *, first: str, rest: str) -> list[Text]:
     lines = wrap(node.label, width, first=first, rest=rest)
     for more in node.more:
-        lines.extend(wrap(more, width, first=rest))
+        lines.extend(wrap(more, width, first=rest, rest=rest))
     return lines
 
 

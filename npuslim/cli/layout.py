@@ -150,8 +150,12 @@ def _node_lines(node: Node, width: int | None, *, first: str, rest: str) -> list
 
 @dataclass(frozen=True)
 class Column:
+    """A table column: its header, right-aligned or not, and (the last column only) whether its
+    text may wrap between words inside the column when the table is too wide."""
+
     header: str
     right: bool = False
+    wrap: bool = False
 
 
 def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int | None, *,
@@ -159,6 +163,7 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int
           indent: int = 0, gap: int = 2) -> list[Text]:
     """Rows in aligned columns (each cell whole), each row followed by its ``details``: lines of
     pieces on their own, indented under the row. When the columns do not fit in ``width``,
+    a last column marked ``wrap`` wraps inside itself if its longest word fits; else
     each row becomes its first cell on a line, the other cells (named after their column
     when there is a header) wrapped below it."""
     cells = [[_text(c) for c in row] for row in rows]
@@ -167,6 +172,13 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int
     total = indent + sum(sizes) + gap * (len(sizes) - 1)
     more = details or [() for _ in cells]
     pad = " " * (indent + 4)
+    wrapped = False
+    if width is not None and total > width and columns[-1].wrap:
+        start = total - sizes[-1]  # where the last column starts
+        longest = max([len(columns[-1].header) if header else 0]
+                      + [w.cell_len for row in cells for w in prose(row[-1])])
+        if start + longest <= width:
+            sizes[-1], total, wrapped = width - start, width, True
     if width is not None and total > width:
         return _stacked(columns if header else [Column("") for _ in columns], cells, more, width, indent=indent)
     lines: list[Text] = []
@@ -178,7 +190,12 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[Piece]], width: int
         rule.rstrip()
         lines.append(rule)
     for row, extra in zip(cells, more, strict=True):
-        lines.append(_row(row, columns, sizes, indent, gap))
+        if wrapped:
+            head = _row(row[:-1], columns[:-1], sizes[:-1], indent, gap)
+            head.append(" " * (total - sizes[-1] - head.cell_len))
+            lines += wrap(prose(row[-1]), width, first=head)
+        else:
+            lines.append(_row(row, columns, sizes, indent, gap))
         for pieces in extra:
             lines.extend(wrap(pieces, width, first=pad))
     return lines
@@ -205,13 +222,17 @@ def _stacked(columns: Sequence[Column], cells: Sequence[Sequence[Text]],
     pad = " " * (indent + 4)
     for row, extra in zip(cells, more, strict=True):
         lines.extend(wrap([row[0]], width, first=" " * indent))
-        # a value under a header stays whole with its column's name ("size 16.5 MB"); one without
-        # a header is text that may wrap between its words
+        # a value wraps between its words, the column's name staying with its first ("size 16.5 MB")
         rest = [(col, c) for col, c in zip(columns[1:], row[1:], strict=True) if c.plain]
         values: list[Text] = []
         for i, (col, cell) in enumerate(rest):
-            cell = Text.assemble(cell, " ·") if i < len(rest) - 1 else cell
-            values += [Text.assemble(f"{col.header} ", cell)] if col.header else prose(cell)
+            words = prose(cell)
+            if col.header:  # the column's last word stays with the value's first: "size 16.5 MB"
+                named = prose(col.header)
+                words = [*named[:-1], Text.assemble(named[-1], " ", words[0]), *words[1:]]
+            if i < len(rest) - 1:
+                words[-1] = Text.assemble(words[-1], " ·")
+            values += words
         if values:
             lines.extend(wrap(values, width, first=pad))
         for pieces in extra:

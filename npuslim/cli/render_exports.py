@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from rich.console import Console
 from rich.text import Text
@@ -32,15 +31,13 @@ def print_exports(out: Console, graph: DependencyGraph, *, as_json: bool) -> Non
     width = width_of(out)
     lines = wrap(prose("Exports imported by the rest of the closure (import tables only)", "bold"), width)
     rows: list[list[Piece]] = []
-    details: list[list[Sequence[Piece]]] = []
     for u in report.dlls:
-        rows.append([u.dll, str(u.exported), str(u.used_count), f"{100 * u.fraction:.1f} %" if u.exported else "-"])
-        importers = [i.removesuffix(".dll") for i in u.importers]
-        details.append([[Text("imported by", style="dim"), *listed(importers)] if importers
-                        else prose("imported by none (a root, or loaded at run time)", "dim")])
+        importers = ", ".join(i.removesuffix(".dll") for i in u.importers) or "none (a root, or loaded at run time)"
+        rows.append([u.dll, str(u.exported), str(u.used_count), f"{100 * u.fraction:.1f} %" if u.exported else "-",
+                     importers])
     columns = [Column("DLL"), Column("exports", right=True), Column("imported", right=True),
-               Column("share", right=True)]
-    lines += table(columns, rows, width, details=details)
+               Column("share", right=True), Column("imported by", wrap=True)]
+    lines += table(columns, rows, width)
     if graph.missing:
         lines += wrap([Text("missing, not counted:", style="bold red"), *listed(n.name for n in graph.missing)],
                       width, rest="    ")

@@ -128,3 +128,10 @@ def test_pack_summary(source: Path, width: int) -> None:
     result = run("pack", "b", "-o", "p", "--archive", "none", "--no-cache", env={"COLUMNS": str(width)})
     assert result.exit_code == 0, result.stderr
     _check(re.sub(r"\b\d\.\d s\b", "N.N s", result.stdout), "pack", width, NAMES)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_deps_exports(source: Path, width: int) -> None:
+    result = run("deps", str(source), "--exports", env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.stderr
+    _check(result.stdout, "deps-exports", width, NAMES)

@@ -30,6 +30,8 @@ class OneLineErrors(TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
              **extra: Any) -> Any:
+        STATE["debug"] = False  # one run's --debug never leaks into the next (tests run many in one process)
+        args = _take_debug(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(args=args, prog_name=prog_name or "npuslim", complete_var=complete_var,
                               standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -54,12 +56,22 @@ class OneLineErrors(TyperGroup):
         sys.exit(code)
 
 
+def _take_debug(args: list[str]) -> list[str]:
+    """``--debug`` anywhere before ``--`` (``npuslim deps --debug ...`` as well as ``npuslim --debug deps``):
+    taken out of the arguments and remembered; the commands never see it."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:end]:
+        STATE["debug"] = True
+        args = [a for a in args[:end] if a != "--debug"] + args[end:]
+    return args
+
+
 app = typer.Typer(
     name="npuslim",
     cls=OneLineErrors,
     help="The minimal part of an OpenVINO install that the Intel NPU needs: find it, extract it, pack it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -76,9 +88,10 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Also show the traceback of an error "
-                                        "(the message and exit code stay the same).")] = False,
+                                        "(the message and exit code stay the same); also accepted after "
+                                        "the command.")] = False,
 ) -> None:
-    STATE["debug"] = debug
+    STATE["debug"] = bool(STATE["debug"]) or debug
 
 
 app.command("deps")(deps)

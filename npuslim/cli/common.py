@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import io
 import os
+import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
@@ -18,12 +19,12 @@ from rich.markup import escape
 from rich.text import Text
 
 from npuslim import atomic
+from npuslim.cli.layout import output_width
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
 if TYPE_CHECKING:
     from npuslim.knowledge.manifest import Manifest
-    from npuslim.plan.onnxruntime import OnnxRuntimeSource
-    from npuslim.source.locate import OpenVinoInstall
+    from npuslim.pipeline.extract import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,8 +81,27 @@ class GuardedStream(io.TextIOBase):
         return self._stream.fileno()
 
 
+# The console width when nothing limits it (a pipe or a file): lines are as long as their content.
+UNLIMITED = 100_000
+
+
 def stdout() -> Console:
-    return Console(file=GuardedStream(sys.stdout), highlight=False, soft_wrap=False)  # type: ignore[arg-type]
+    """The console for people: as wide as the terminal (or ``COLUMNS``); unlimited when piped."""
+    stream = GuardedStream(sys.stdout)
+    width = output_width(stream.isatty(), shutil.get_terminal_size().columns)
+    return Console(file=stream, highlight=False, soft_wrap=False,  # type: ignore[arg-type]
+                   width=width or UNLIMITED)
+
+
+def width_of(console: Console) -> int | None:
+    """The width to lay text out to on ``console``; ``None`` for no limit."""
+    return None if console.width >= UNLIMITED else console.width
+
+
+def print_lines(console: Console, lines: Iterable[Text]) -> None:
+    """Print lines laid out by ``npuslim.cli.layout`` as they are (rich neither wraps nor crops them)."""
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 def write_stdout(text: str) -> None:
@@ -248,8 +268,8 @@ ManifestOpt = Annotated[
 SearchPathOpt = Annotated[
     list[Path] | None,
     typer.Option("--search-path", "-L", help="Extra folder to find DLLs in, searched after the "
-                 "importing DLL's folder and the install's DLL folder (repeatable).",
-                 file_okay=False),
+                 "importing DLL's folder and the install's DLL folder (repeatable; it must exist).",
+                 exists=True, file_okay=False),
 ]
 RootOpt = Annotated[
     list[str] | None,
@@ -278,33 +298,42 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
-    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
-    from npuslim.knowledge.manifest import load_manifest
+    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one.
 
-    if manifest is None and onnxruntime:
-        from npuslim.plan.onnxruntime import ORT_MANIFEST  # only when asked: deps and extract start faster
+    A ``--manifest`` that is neither a file nor a shipped name is a ``ManifestError`` (exit 4)
+    that lists the shipped names.
+    """
+    from npuslim.knowledge.manifest import manifests_dir
+    from npuslim.pipeline.extract import bundle_manifest_for as choose
 
-        manifest = ORT_MANIFEST
-    return load_manifest(manifest)
+    if manifest is not None and not Path(manifest).exists() and not (manifests_dir() / f"{manifest}.yaml").is_file():
+        from npuslim.errors import ManifestError
+
+        shipped = ", ".join(sorted(p.stem for p in manifests_dir().glob("*.yaml") if p.stem != "windows"))
+        raise ManifestError(f"{manifest}: manifest not found; --manifest takes a YAML file or a shipped "
+                            f"name ({shipped})")
+    return choose(manifest, onnxruntime)
+
+
+def check_bundle_arg(bundle: Path) -> None:
+    """A BUNDLE argument (verify, pack) must be a folder holding the lock file: ``VerifyError``
+    (exit 5) that says how a bundle is made."""
+    from npuslim.errors import VerifyError
+    from npuslim.layout import LOCK_FILE
+
+    if not bundle.exists():
+        raise VerifyError(f"{bundle}: no such folder; make a bundle with npuslim extract SOURCE -o {bundle}")
+    if bundle.is_dir() and not (bundle / LOCK_FILE).exists():
+        raise VerifyError(f"{bundle}: not an npuslim bundle ({LOCK_FILE} is missing); npuslim extract "
+                          f"SOURCE -o {bundle} makes one")
 
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
-                   search_paths: tuple[Path, ...]
-                   ) -> tuple[OpenVinoInstall, OnnxRuntimeSource | None, Manifest, tuple[Path, ...]]:
-    """The OpenVINO install (and ONNX Runtime with ``--onnxruntime``, whose folder joins the
-    search path and whose notes are printed), and the manifest for its platform
-    (``npu`` becomes ``npu-linux`` on an ELF source)."""
-    from npuslim.plan.features import manifest_for_install
-    from npuslim.source.locate import locate
+                   search_paths: tuple[Path, ...]) -> Sources:
+    """``npuslim.pipeline.extract.locate_sources``, its notes printed on stderr."""
+    from npuslim.pipeline.extract import locate_sources as locate
 
-    ort = None
-    if onnxruntime:
-        from npuslim.plan.onnxruntime import sources_with_onnxruntime
-
-        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
-        search_paths += (ort.dll_dir,)
-        for note in notes:
-            stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
-    else:
-        install = locate(source, platform=platform)
-    return install, ort, manifest_for_install(install, manifest), search_paths
+    found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths)
+    for note in found.notes:
+        stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
+    return found

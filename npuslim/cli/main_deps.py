@@ -21,10 +21,13 @@ from npuslim.cli.common import (
     bundle_manifest_for,
     error_boundary,
     locate_sources,
+    print_lines,
     stderr,
     stdout,
+    width_of,
     write_stdout,
 )
+from npuslim.cli.layout import plain_lines
 from npuslim.errors import InputError, MissingDependencyError
 from npuslim.knowledge.manifest import load_windows_facts
 from npuslim.plan.features import features_for_source, select_features
@@ -59,8 +62,9 @@ def deps(
     bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
-    install, _ort, bundle_manifest, search_paths = locate_sources(
-        source, onnxruntime, platform=platform, manifest=bundle_manifest, search_paths=tuple(search_path or ()))
+    sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+                             search_paths=tuple(search_path or ()))
+    install, bundle_manifest, search_paths = sources.install, sources.manifest, sources.search_paths
     if exports and install.platform == "linux":
         raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
     roots = tuple(root) if root else None
@@ -95,11 +99,13 @@ def deps(
         if install.platform == "linux":
             from npuslim.analyse.resolve_elf import target_text
 
-            out.print(target_text(graph), markup=False, highlight=False, soft_wrap=True)
+            print_lines(out, plain_lines(target_text(graph).splitlines(), width_of(out)))
     machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)
     for m in missing_symbols:
-        target = out if not machine_readable else stderr()
-        target.print(f"MISSING SYMBOLS {m.describe()}", markup=False, highlight=False, soft_wrap=True)
+        if machine_readable:
+            stderr().print(f"MISSING SYMBOLS {m.describe()}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
     if graph.missing or missing_symbols:
         names = tuple(n.name for n in graph.missing)
         if names and machine_readable:

@@ -8,14 +8,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from npuslim.cli.common import ManifestOpt, PlatformOpt, WithOpt, WithoutOpt, error_boundary, stdout
+from npuslim.cli.common import (
+    ManifestOpt,
+    PlatformOpt,
+    WithOpt,
+    WithoutOpt,
+    error_boundary,
+    print_lines,
+    stdout,
+    width_of,
+)
+from npuslim.cli.layout import listed, prose, wrap
 from npuslim.errors import DiffFailure
 from npuslim.source.locate import DEFAULT_PLATFORM
 from npuslim.units import format_size
 
 if TYPE_CHECKING:
-    from npuslim.report.diff import BundleDiff
+    from npuslim.report.diff import BundleDiff, FileChange
 
 
 class DiffFormat(str, Enum):
@@ -99,59 +110,77 @@ def diff(
 
 
 def _print(result: BundleDiff) -> None:
+    """The two sides and their totals, one entry per file changed (its import changes below it),
+    then companions, missing DLLs and headers; wrapped between words, names and sizes whole."""
     from npuslim.report.diff import ADDED, CHANGED, REMOVED
 
     console = stdout()
+    width = width_of(console)
     a, b = result.a, result.b
     delta = result.size_delta
     pct = f" ({100.0 * delta / a.total:+.1f} %)" if a.total else ""
-    console.print(f"[bold]{a.label}[/] (OpenVINO {a.openvino_version or '?'}) -> [bold]{b.label}[/] "
-                  f"(OpenVINO {b.openvino_version or '?'})", soft_wrap=True)
-    console.print(f"files {len(a.files)} -> {len(b.files)}; size {format_size(a.total)} -> "
-                  f"{format_size(b.total)}{pct}; headers {len(a.headers)} -> {len(b.headers)}", soft_wrap=True)
-    marks = {ADDED: "[green]+[/]", REMOVED: "[red]-[/]", CHANGED: "[yellow]~[/]"}
+    lines = wrap([Text(a.label, style="bold"), *prose(f"(OpenVINO {a.openvino_version or '?'})"), "->",
+                  Text(b.label, style="bold"), *prose(f"(OpenVINO {b.openvino_version or '?'})")], width, rest="    ")
+    lines += wrap(prose(f"files {len(a.files)} -> {len(b.files)}; size {format_size(a.total)} -> "
+                        f"{format_size(b.total)}{pct}; headers {len(a.headers)} -> {len(b.headers)}"), width,
+                  rest="    ")
+    marks = {ADDED: Text("+", style="green"), REMOVED: Text("-", style="red"), CHANGED: Text("~", style="yellow")}
     for c in result.files:
-        f = c.b if c.b is not None else c.a
-        assert f is not None
-        sign = "+" if c.size_delta > 0 else "-" if c.size_delta < 0 else "±"
-        va, vb = (c.a.file_version if c.a else None), (c.b.file_version if c.b else None)
-        parts = [f"{format_size(f.size)} ({sign}{format_size(abs(c.size_delta))})"]
-        if va != vb:
-            parts.append(f"version {va or '-'} -> {vb or '-'}")
-        elif va:
-            parts.append(f"version {va}")
-        if c.a and c.b and c.a.signature != c.b.signature:
-            parts.append(f"signature {c.a.signature} -> {c.b.signature}")
-        if c.a and c.b and c.a.cfg != c.b.cfg:
-            parts.append(f"CFG {'on' if c.a.cfg else 'off'} -> {'on' if c.b.cfg else 'off'}")
-        if c.what == ("content",):
-            parts.append("same size, other content")
-        console.print(f"{marks[c.status]} {c.path}  " + "; ".join(parts), soft_wrap=True, highlight=False)
+        lines += wrap([marks[c.status], c.path + " ", *_file_change(c)], width, rest="    ")
         for i in c.imports:
             verb = "now imports" if i.change == ADDED else "no longer imports"
             kind = " (delay-load)" if i.kind == "delay-import" else ""
-            console.print(f"    {verb} {i.name}{kind}", soft_wrap=True, highlight=False)
+            lines += wrap([*prose(verb), i.name, *prose(kind)], width, first="    ", rest="      ")
     if not result.files:
-        console.print("no file added, removed or changed" + (" (headers aside)" if result.headers else ""))
+        lines += wrap(prose("no file added, removed or changed" + (" (headers aside)" if result.headers else "")),
+                      width)
     if not result.imports_compared:
-        console.print("[yellow]imports not compared[/]: a side is a lock file without its DLLs")
+        lines += wrap([Text("imports not compared:", style="yellow"),
+                       *prose("a side is a lock file without its DLLs")], width, rest="    ")
     for comp in result.companions:
-        state = f"{comp.a or '-'} -> {comp.b or '-'}"
-        console.print(f"companion {comp.name}: {comp.status} ({state})", soft_wrap=True)
+        lines += wrap(["companion", comp.name + ":", comp.status, f"({comp.a or '-'}", "->", f"{comp.b or '-'})"],
+                      width, rest="    ")
     gone, new = sorted(set(a.missing) - set(b.missing)), sorted(set(b.missing) - set(a.missing))
     if gone:
-        console.print(f"no longer missing: {', '.join(gone)}", soft_wrap=True)
+        lines += wrap([*prose("no longer missing:"), *listed(gone)], width, rest="    ")
     if new:
-        console.print(f"[red]newly missing[/]: {', '.join(new)}", soft_wrap=True)
+        lines += wrap([Text("newly missing:", style="red"), *listed(new)], width, rest="    ")
+    lines += _header_lines(result, width)
+    print_lines(console, lines)
+
+
+def _file_change(c: FileChange) -> list[Text]:
+    """What changed in one file: size (and delta), version, signature, CFG, content."""
+    f = c.b if c.b is not None else c.a
+    assert f is not None
+    sign = "+" if c.size_delta > 0 else "-" if c.size_delta < 0 else "±"
+    va, vb = (c.a.file_version if c.a else None), (c.b.file_version if c.b else None)
+    parts = [f"{format_size(f.size)} ({sign}{format_size(abs(c.size_delta))})"]
+    if va != vb:
+        parts.append(f"version {va or '-'} -> {vb or '-'}")
+    elif va:
+        parts.append(f"version {va}")
+    if c.a and c.b and c.a.signature != c.b.signature:
+        parts.append(f"signature {c.a.signature} -> {c.b.signature}")
+    if c.a and c.b and c.a.cfg != c.b.cfg:
+        parts.append(f"CFG {'on' if c.a.cfg else 'off'} -> {'on' if c.b.cfg else 'off'}")
+    if c.what == ("content",):
+        parts.append("same size, other content")
+    return prose("; ".join(parts))
+
+
+def _header_lines(result: BundleDiff, width: int | None) -> list[Text]:
+    from npuslim.report.diff import ADDED, CHANGED, REMOVED
+
     added_h, removed_h = result.of_status(ADDED, headers=True), result.of_status(REMOVED, headers=True)
     changed_h = result.of_status(CHANGED, headers=True)
-    if added_h or removed_h or changed_h:
-        console.print(f"headers: {len(added_h)} added, {len(removed_h)} removed, {len(changed_h)} changed",
-                      soft_wrap=True)
-        for h in list(added_h)[:10]:
-            console.print(f"  + {h.path}", highlight=False)
-        for h in list(removed_h)[:10]:
-            console.print(f"  - {h.path}", highlight=False)
-        more = max(0, len(added_h) - 10) + max(0, len(removed_h) - 10)
-        if more:
-            console.print(f"  ... and {more} more (--format json lists them all)", highlight=False)
+    if not (added_h or removed_h or changed_h):
+        return []
+    lines = wrap(prose(f"headers: {len(added_h)} added, {len(removed_h)} removed, {len(changed_h)} changed"),
+                 width, rest="    ")
+    lines += [Text(f"  + {h.path}") for h in list(added_h)[:10]]
+    lines += [Text(f"  - {h.path}") for h in list(removed_h)[:10]]
+    more = max(0, len(added_h) - 10) + max(0, len(removed_h) - 10)
+    if more:
+        lines += wrap(prose(f"... and {more} more (--format json lists them all)"), width, first="  ")
+    return lines

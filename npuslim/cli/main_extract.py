@@ -4,13 +4,13 @@ licences into a minimal bundle with its own manifest."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.padding import Padding
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 from npuslim.cli.common import (
     ManifestOpt,
@@ -25,21 +25,23 @@ from npuslim.cli.common import (
     error_boundary,
     esc,
     locate_sources,
+    print_lines,
     stderr,
     stdout,
+    width_of,
     write_stdout,
 )
+from npuslim.cli.layout import Column, Piece, listed, plain_lines, prose, table, wrap
 from npuslim.errors import UsageError
-from npuslim.formats.lock import BundleLock
-from npuslim.knowledge.manifest import Manifest, load_windows_facts
+from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role
-from npuslim.plan.bundle import BundlePlan, plan_bundle
-from npuslim.plan.features import FeatureStatus, features_for_source, select_features
+from npuslim.plan.bundle import BundlePlan
+from npuslim.plan.features import FeatureStatus, select_features
 from npuslim.source.locate import DEFAULT_PLATFORM, OpenVinoInstall
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
 if TYPE_CHECKING:
-    from npuslim.check.budget import BudgetReport
+    from npuslim.pipeline.extract import ExtractPlan
 
 
 @error_boundary
@@ -75,9 +77,12 @@ def extract(
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
 
-    Plans everything first; writes into a staging folder beside OUT and moves it
-    into place at the end. Exit 3 when a dependency is missing (nothing written).
+    Checks OUT first (before a wheel is fetched or unpacked), plans everything,
+    then writes into a staging folder beside OUT and moves it into place at
+    the end. Exit 3 when a dependency is missing (nothing written).
     """
+    from npuslim.pipeline import extract as pipeline
+
     if max_size is not None:  # a bad size is a bad command line (exit 2), as in pack, and fails first
         from npuslim.errors import InputError
         from npuslim.units import parse_budget
@@ -88,95 +93,77 @@ def extract(
             raise UsageError(str(exc)) from None
     bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
     if out is None and not list_features:
-        raise UsageError("extract needs the bundle folder: -o OUT")
+        raise UsageError("extract needs the bundle folder: -o OUT (or --list-features)")
     select_features(bundle_manifest, with_, without)  # unknown names fail before any download
-    facts = load_windows_facts()
     roots = tuple(root) if root else None
-    install, ort, bundle_manifest, search_paths = locate_sources(
-        source, onnxruntime, platform=platform, manifest=bundle_manifest, search_paths=tuple(search_path or ()))
     if list_features:
-        _, statuses = features_for_source(install, bundle_manifest, facts, with_=None, without=None,
-                                          roots=roots, search_paths=search_paths)
-        _print_features(install, bundle_manifest, statuses, with_, without, fmt)
+        sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+                                 search_paths=tuple(search_path or ()))
+        statuses = pipeline.list_features(sources, roots=roots)
+        _print_features(sources.install, sources.manifest, statuses, with_, without, fmt)
         return
     assert out is not None
-    choice, _ = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
-                                    roots=roots, search_paths=search_paths)
-    plan = plan_bundle(
-        install, manifest=bundle_manifest, facts=facts, features=choice.delivered,
-        roots=roots, search_paths=search_paths,
-        allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime,
-        features_requested=choice.requested, features_dropped=choice.dropped, onnxruntime=ort,
-    )
-    from npuslim.act.staging import write_bundle
-    from npuslim.formats.lock import to_json
+    pipeline.early_output_check(out, source, force=force)
+    try:
+        sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+                                 search_paths=tuple(search_path or ()))
+        planned = pipeline.plan_extract(sources, with_=with_, without=without, roots=roots,
+                                        allow_missing=allow_missing, msvc_runtime=msvc_runtime, max_size=max_size)
+        _write(planned, out, force=force, sbom=sbom, json_out=fmt is OutputFormat.json)
+    except BaseException:
+        pipeline.release_early_check(out)
+        raise
 
-    err = stderr()
-    json_out = fmt is OutputFormat.json
+
+def _write(planned: ExtractPlan, out: Path, *, force: bool, sbom: bool, json_out: bool) -> None:
+    """Write the planned bundle (a progress bar on a terminal) and print what was written."""
     from npuslim.check.budget import budget_lines, budget_to_dict
+    from npuslim.formats.lock import to_json
+    from npuslim.pipeline.extract import write_extract
 
-    budget = plan_budget(plan, max_size, json_out=json_out)
-    budget_dict = budget_to_dict(budget) if budget is not None else None
-    finish = None
-    if sbom:
-        from npuslim.report.sbom import write_sbom
-
-        def finish(staging: Path, lock: BundleLock) -> None:
-            write_sbom(staging, lock, name=out.name)
+    plan, budget = planned.plan, planned.budget
+    if budget is not None and budget.over:  # shown before the error line that write_extract raises
+        if json_out:
+            write_stdout(json.dumps(budget_to_dict(budget), indent=2) + "\n")
+        else:
+            _print_text_lines(budget_lines(budget))
+    err = stderr()
     if err.is_terminal and not json_out:
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task(esc(out.name), total=plan.total_bytes)
-            result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish,
-                                  progress=lambda _f, n: bar.advance(task, n))
+            result = write_extract(planned, out, force=force, sbom=sbom,
+                                   progress=lambda _f, n: bar.advance(task, n))
     else:
-        result = write_bundle(plan, out, force=force, budget=budget_dict, finish=finish)
+        result = write_extract(planned, out, force=force, sbom=sbom)
     if json_out:
         write_stdout(to_json(result.lock))
     else:
         print_summary(plan, out)
-        if budget is not None:
-            stdout().print(budget_lines(budget)[0], highlight=False, soft_wrap=True, markup=False)
+        lines = budget_lines(budget)[:1] if budget is not None else []
         if sbom:
-            stdout().print(f"SBOM: {out / 'sbom.cdx.json'} (CycloneDX 1.6)", highlight=False, soft_wrap=True)
+            lines.append(f"SBOM: {out / 'sbom.cdx.json'} (CycloneDX 1.6)")
+        _print_text_lines(lines)
     for warning in plan.warnings:
         err.print(f"npuslim: warning: {esc(warning)}", highlight=False, soft_wrap=True)
 
 
-def plan_budget(plan: BundlePlan, max_size: str | None, *, json_out: bool) -> BudgetReport | None:
-    """Check the planned bundle against ``--max-size`` (else the manifest's ``budget:``).
-
-    Over the budget: print the verdict and the five largest files (JSON on
-    stdout with ``json_out``) and raise ``BudgetError`` before anything is written.
-    """
-    from npuslim.check.budget import budget_limit, budget_lines, budget_to_dict, check_budget, enforce, measure
-
-    limit = budget_limit(max_size, plan.manifest)
-    if limit is None:
-        return None
-    report = check_budget(limit[0], [measure("bundle", ((f.dest, f.size) for f in plan.files))],
-                          limit_text=limit[1], origin=limit[2])
-    if report.over:
-        if json_out:
-            write_stdout(json.dumps(budget_to_dict(report), indent=2) + "\n")
-        else:
-            for line in budget_lines(report):
-                stdout().print(line, highlight=False, soft_wrap=True, markup=False)
-    enforce(report)
-    return report
+def _print_text_lines(lines: list[str]) -> None:
+    """Plain lines from the core (budget verdicts), wrapped between words, their indentation kept."""
+    console = stdout()
+    print_lines(console, plain_lines(lines, width_of(console)))
 
 
 def print_summary(plan: BundlePlan, out: Path) -> None:
+    """What was written: the folders with their files and bytes, the share of the source, and what
+    the target machine must provide."""
     console = stdout()
+    width = width_of(console)
     install = plan.install
-    console.print(f"[bold]Bundle {esc(str(out))}[/]  from {esc(install.origin)} "
-                  f"(OpenVINO {esc(install.version or 'version unknown')}; features: "
-                  f"{esc(', '.join(sorted(plan.features)) or 'none')})")
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    table.add_column("folder")
-    table.add_column("files", justify="right")
-    table.add_column("bytes", justify="right")
-    table.add_column("")
+    features = ", ".join(sorted(plan.features)) or "none"
+    lines = wrap([Text("Bundle", style="bold"), Text(str(out), style="bold"), "from", install.origin,
+                  *prose(f"(OpenVINO {install.version or 'version unknown'};"), "features:", *prose(f"{features})")],
+                 width)
     dlls = plan.by_role(*DLL_ROLES)
     headers = plan.by_role(Role.HEADER)
     rows = [
@@ -189,43 +176,55 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
     if install.platform == "linux":  # shared objects and their link names both live in lib/
         links = plan.by_role(Role.IMPLIB)
         rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
-    for name, files, note in rows:
-        table.add_row(name, str(len(files)), format_size(sum(f.size for f in files)), esc(note))
+    cells: list[list[Piece]] = [[name, str(len(files)), format_size(sum(f.size for f in files)), note]
+                                for name, files, note in rows]
     total = plan.total_bytes
-    table.add_row("[bold]total[/]", f"[bold]{len(plan.files)}[/]", f"[bold]{format_size(total)}[/]", "")
-    console.print(table)
-    console.print(f"  = {percent(total, plan.source_size)} of the source install "
-                  f"({format_size(plan.source_size)}: {esc(plan.source_size_how)})", soft_wrap=True)
-    console.print(f"  = {percent(total, BASELINE_BYTES)} of the {format_size(BASELINE_BYTES)} full "
-                  "OpenVINO install")
-    console.print("[bold]The target machine must provide[/]")
+    cells.append([Text("total", style="bold"), Text(str(len(plan.files)), style="bold"),
+                  Text(format_size(total), style="bold"), ""])
+    columns = [Column("folder"), Column("files", right=True), Column("bytes", right=True), Column("")]
+    lines += table(columns, cells, width)
+    lines += wrap(prose(f"= {percent(total, plan.source_size)} of the source install "
+                        f"({format_size(plan.source_size)}: {plan.source_size_how})"), width, first="  ")
+    lines += wrap(prose(f"= {percent(total, BASELINE_BYTES)} of the {format_size(BASELINE_BYTES)} full "
+                        "OpenVINO install"), width, first="  ")
+    lines.append(Text("The target machine must provide", style="bold"))
     for req in plan.requirements:
-        dlls_text = ", ".join(req.dlls) if len(req.dlls) <= 4 else f"{len(req.dlls)} DLLs ({req.dlls[0]}, ...)"
-        console.print(f"  {esc(req.name)}: {esc(dlls_text)}", soft_wrap=True)
-        console.print(Padding(f"[dim]{esc(req.note)}[/]", (0, 0, 0, 4)))
+        names = list(req.dlls) if len(req.dlls) <= 4 else [f"{len(req.dlls)} DLLs ({req.dlls[0]}, ...)"]
+        lines += wrap([*prose(f"{req.name}:"), *listed(names)], width, first="  ", rest="    ")
+        lines += wrap(prose(req.note, "dim"), width, first="    ")
     for m in plan.missing:
-        console.print(f"  [bold red]MISSING[/] {esc(m.name)} (needed by {esc(', '.join(m.required_by))})")
+        lines += wrap([Text("MISSING", style="bold red"), m.name, "(needed", "by",
+                       *listed(m.required_by), ")"], width, first="  ", rest="    ")
+    print_lines(console, lines)
 
 
 def _print_features(install: OpenVinoInstall, manifest: Manifest, statuses: tuple[FeatureStatus, ...],
                     with_: list[str] | None, without: list[str] | None, fmt: OutputFormat) -> None:
+    """``--list-features``: a row per feature (marks, what it adds), its files and description below."""
     from npuslim.plan.features import features_json
 
     chosen = select_features(manifest, with_, without)
-    out = stdout()
     if fmt is OutputFormat.json:
         write_stdout(features_json(install, manifest, statuses, chosen))
         return
-    out.print(f"[bold]Features of manifest {esc(manifest.name)}[/] for {esc(install.origin)} "
-              f"(OpenVINO {esc(install.version or '?')})", soft_wrap=True)
+    console = stdout()
+    width = width_of(console)
+    lines = wrap([Text("Features of manifest", style="bold"), Text(manifest.name, style="bold"), "for",
+                  install.origin, *prose(f"(OpenVINO {install.version or '?'})")], width)
+    rows: list[list[Piece]] = []
+    details: list[list[Sequence[Piece]]] = []
     for status in statuses:
         feature = status.feature
         marks = [m for m, on in (("default", feature.default),
                                  ("selected", feature.name in chosen and status.available)) if on]
-        head = f"  [bold]{esc(feature.name)}[/]" + (f" ({', '.join(marks)})" if marks else "")
         if status.available:
-            files = ", ".join(name for name, _size in status.adds) or "nothing in this source"
-            out.print(f"{head}: adds {format_size(status.added_bytes)}: {esc(files)}", soft_wrap=True)
+            adds = Text(f"adds {format_size(status.added_bytes)}")
+            files: Sequence[Piece] = listed(name for name, _size in status.adds) or prose("nothing in this source")
         else:
-            out.print(f"{head}: [yellow]not available[/]: {esc(status.reason or '')}", soft_wrap=True)
-        out.print(f"      [dim]{esc(feature.description)}[/]", soft_wrap=True)
+            adds = Text("not available", style="yellow")
+            files = prose(status.reason or "", "yellow")
+        rows.append([Text(feature.name, style="bold"), ", ".join(marks), adds])
+        details.append([files, prose(feature.description, "dim")])
+    columns = [Column("feature"), Column("marks"), Column("adds")]
+    lines += table(columns, rows, width, details=details, header=False, indent=2)
+    print_lines(console, lines)

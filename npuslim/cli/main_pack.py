@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from npuslim.act.upx import DEFAULT_TIMEOUT, LEVELS
-from npuslim.cli.common import OutputFormat, error_boundary, stderr, stdout
+from npuslim.cli.common import OutputFormat, check_bundle_arg, error_boundary, print_lines, stderr, stdout, width_of
+from npuslim.cli.layout import Column, Piece, listed, prose, table, wrap
 from npuslim.units import format_size, parse_size, percent
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputForma
     from npuslim.pipeline.pack import pack_bundle
     from npuslim.report.size_report import SizeReport, report_json
 
+    check_bundle_arg(bundle)
     err = stderr()
     if err.is_terminal:
         from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -164,42 +166,21 @@ def _line_progress(err: Console) -> ProgressFn:
 
 
 def _print(report: SizeReport) -> None:
+    """The size table (a row per DLL, then the other files and the bundle), then one wrapped
+    line each for what was not packed, the download size, the archive, the costs and the budget."""
     from npuslim.report.size_report import options_line, strip_groups
 
     console = stdout()
+    width = width_of(console)
     r = report.result
-    console.print(escape(options_line(report.options)), soft_wrap=True)
-    with_upx = bool(report.options.get("upx"))
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("library" if report.linux else "DLL", no_wrap=True)
-    for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final"):
-        table.add_column(name, justify="right", no_wrap=True)
-    if with_upx:
-        table.add_column("UPX result", no_wrap=True)
-    reasons: dict[str, list[str]] = {}
-    for f in report.files:
-        status = f.upx_status
-        if f.upx_status == "packed" and f.upx_seconds is not None:
-            status += f" {f.upx_seconds:.1f} s"
-        elif f.upx_message:
-            reasons.setdefault(f.upx_message, []).append(f.path.split("/")[-1])
-        style = {"packed": "green", "refused": "yellow", "failed": "red", "skipped": "yellow"}.get(f.upx_status, "")
-        upx_cells = ((format_size(f.after_upx) if f.after_upx is not None else "-",) if with_upx else ())
-        result_cell = ((f"[{style}]{status}[/]" if style else status,) if with_upx else ())
-        table.add_row(escape(f.path.split("/")[-1]), format_size(f.original_size),
-                      format_size(f.after_strip) if f.after_strip is not None else "-", *upx_cells,
-                      format_size(f.final_size), *result_cell)
-    blank = ("",) if with_upx else ()
-    table.add_row("other files", format_size(report.other_bytes), "", *blank, format_size(report.other_bytes),
-                  *blank)
-    table.add_row("[bold]bundle[/]", f"[bold]{format_size(report.bundle_original)}[/]", "", *blank,
-                  f"[bold]{format_size(report.bundle_final)}[/]", *blank)
-    console.print(table)
-    for message, names in reasons.items():
-        console.print(f"[yellow]not packed[/] {escape(', '.join(names))}: {escape(message)}", soft_wrap=True)
+    lines = wrap(prose(options_line(report.options)), width)
+    lines += table(*_size_table(report), width)
+    for message, names in _refusals(report).items():
+        lines += wrap([Text("not packed", style="yellow"), *listed(names[:-1]), names[-1] + ":", *prose(message)],
+                      width, rest="    ")
     for message, paths in strip_groups(report).items():
-        console.print(f"strip, {escape(message)}: {escape(', '.join(p.split('/')[-1] for p in paths))}",
-                      soft_wrap=True)
+        names = [p.split("/")[-1] for p in paths]
+        lines += wrap(["strip,", *prose(message + ":"), *listed(names)], width, rest="    ")
     d = r.download
     if d.packed is not None:
         if d.unpacked is not None:
@@ -209,13 +190,63 @@ def _print(report: SizeReport) -> None:
             download = f"download ({d.measured_as}): {format_size(d.packed)} (unpacked: --compare-download)"
     else:
         download = "download size: not measured (--compare-download, or --archive tar.xz)"
-    console.print(f"installed: {format_size(report.bundle_original)} -> {format_size(report.bundle_final)}; "
-                  f"{download}", soft_wrap=True)
+    lines += wrap(prose(f"installed: {format_size(report.bundle_original)} -> {format_size(report.bundle_final)}; "
+                        f"{download}"), width, rest="    ")
     if r.archive is not None:
-        console.print(f"archive: {escape(str(r.archive.path))} ({format_size(r.archive.size)})", soft_wrap=True)
-    console.print(f"bundle = {percent(report.bundle_final, report.source_size)} of the source install "
-                  f"({format_size(report.source_size)}), {percent(report.bundle_final, report.baseline)} of "
-                  f"{format_size(report.baseline)}", soft_wrap=True)
+        lines += wrap(["archive:", str(r.archive.path), f"({format_size(r.archive.size)})"], width, rest="    ")
+    lines += wrap(prose(f"bundle = {percent(report.bundle_final, report.source_size)} of the source install "
+                        f"({format_size(report.source_size)}), {percent(report.bundle_final, report.baseline)} of "
+                        f"{format_size(report.baseline)}"), width, rest="    ")
+    lines += wrap(prose("costs: " + ("; ".join(_costs(report)) or "none")), width, rest="    ")
+    if r.budget is not None:  # over the budget, pack fails before this: every subject is within
+        b = r.budget
+        for subject in b["subjects"]:
+            lines += wrap(prose(f"budget {b['limit_text']} ({b['origin']}): {subject['name']} "
+                                f"{format_size(subject['size'])}: {format_size(b['limit'] - subject['size'])} "
+                                "to spare"), width, rest="    ")
+    if r.sbom is not None:
+        lines += wrap(["SBOM:", str(r.sbom), *prose("(CycloneDX 1.6)")], width, rest="    ")
+    lines += wrap(["packed", "bundle:", str(r.out), *prose(f"(reports: size-report.md, size-report.json; "
+                                                           f"{r.seconds:.1f} s, cache {r.cache_hits} hit(s))")],
+                  width, rest="    ")
+    print_lines(console, lines)
+
+
+def _size_table(report: SizeReport) -> tuple[list[Column], list[list[Piece]]]:
+    with_upx = bool(report.options.get("upx"))
+    columns = [Column("library" if report.linux else "DLL")]
+    columns += [Column(name, right=True) for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final")]
+    if with_upx:
+        columns.append(Column("UPX result"))
+    rows: list[list[Piece]] = []
+    for f in report.files:
+        status = f.upx_status
+        if f.upx_status == "packed" and f.upx_seconds is not None:
+            status += f" {f.upx_seconds:.1f} s"
+        style = {"packed": "green", "refused": "yellow", "failed": "red", "skipped": "yellow"}.get(f.upx_status, "")
+        upx_cells = [format_size(f.after_upx) if f.after_upx is not None else "-"] if with_upx else []
+        result_cell = [Text(status, style=style)] if with_upx else []
+        rows.append([f.path.split("/")[-1], format_size(f.original_size),
+                     format_size(f.after_strip) if f.after_strip is not None else "-", *upx_cells,
+                     format_size(f.final_size), *result_cell])
+    blank = [""] if with_upx else []
+    rows.append(["other files", format_size(report.other_bytes), "", *blank, format_size(report.other_bytes),
+                 *blank])
+    rows.append([Text("bundle", style="bold"), Text(format_size(report.bundle_original), style="bold"), "", *blank,
+                 Text(format_size(report.bundle_final), style="bold"), *blank])
+    return columns, rows
+
+
+def _refusals(report: SizeReport) -> dict[str, list[str]]:
+    """UPX's reasons for the DLLs it did not pack, each with the DLLs it applies to."""
+    reasons: dict[str, list[str]] = {}
+    for f in report.files:
+        if not (f.upx_status == "packed" and f.upx_seconds is not None) and f.upx_message:
+            reasons.setdefault(f.upx_message, []).append(f.path.split("/")[-1])
+    return reasons
+
+
+def _costs(report: SizeReport) -> list[str]:
     costs = []
     if report.signatures_lost:
         costs.append(f"{len(report.signatures_lost)} signature(s) removed")
@@ -223,14 +254,4 @@ def _print(report: SizeReport) -> None:
         costs.append(f"CFG off in {len(report.cfg_lost)} DLL(s)")
     if report.upx_packed:
         costs.append(f"{format_size(report.load_memory)} decompressed into private memory at load")
-    console.print("costs: " + ("; ".join(costs) if costs else "none"), soft_wrap=True)
-    if r.budget is not None:  # over the budget, pack fails before this: every subject is within
-        b = r.budget
-        for subject in b["subjects"]:
-            console.print(escape(f"budget {b['limit_text']} ({b['origin']}): {subject['name']} "
-                                 f"{format_size(subject['size'])}: {format_size(b['limit'] - subject['size'])} "
-                                 "to spare"), soft_wrap=True)
-    if r.sbom is not None:
-        console.print(f"SBOM: {escape(str(r.sbom))} (CycloneDX 1.6)", soft_wrap=True)
-    console.print(f"packed bundle: {escape(str(r.out))} (reports: size-report.md, size-report.json; "
-                  f"{r.seconds:.1f} s, cache {r.cache_hits} hit(s))", soft_wrap=True)
+    return costs

@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from npuslim import __version__
-from npuslim.cli.common import OutputFormat, error_boundary, esc, stdout, write_stdout
-from npuslim.errors import LoadError, VerifyError
+from npuslim.cli.common import (
+    OutputFormat,
+    check_bundle_arg,
+    error_boundary,
+    print_lines,
+    stdout,
+    width_of,
+    write_stdout,
+)
+from npuslim.cli.layout import prose, wrap
 
 if TYPE_CHECKING:
-    from npuslim.check.load import LoadResult
-    from npuslim.check.verify import VerifyResult
+    from npuslim.pipeline.verify import VerifyOutcome
 
 
 class MsvcRuntime(str, Enum):
     system = "system"
     bundled = "bundled"
-
-
-def load_dict(load: LoadResult) -> dict:
-    return {
-        "ok": load.ok, "runner": load.runner, "device": load.device, "msvc_runtime": load.msvc_runtime,
-        "verdict": load.verdict,
-        "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "detail": s.detail} for s in load.steps],
-        "missing": [{"library": lib, "needed_by": needer} for lib, needer in load.missing],
-    }
-
-
-def result_dict(result: VerifyResult, load: LoadResult | None = None) -> dict:
-    return {
-        "schema": "npuslim.verify",
-        "schema_version": 1,
-        "tool_version": __version__,
-        "bundle": str(result.bundle),
-        "ok": result.ok,
-        "files_checked": result.files_checked,
-        "dlls_checked": result.dlls_checked,
-        "problems": [{"path": p.path, "kind": p.kind, "message": p.message} for p in result.problems],
-        "load": load_dict(load) if load else None,
-    }
 
 
 @error_boundary
@@ -65,31 +48,39 @@ def verify(
     Exit 0 only when all hold; 5 when a check fails (one line per problem);
     8 when --load fails.
     """
-    from npuslim.check.load import load_bundle
-    from npuslim.check.verify import verify_bundle
+    from npuslim.pipeline.verify import verify_and_load
+    from npuslim.report.verify_json import verify_json
 
-    result = verify_bundle(bundle)
-    loaded = (load_bundle(bundle, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
-              if load else None)
-    out = stdout()
+    check_bundle_arg(bundle)
+    outcome = verify_and_load(bundle, load=load, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
     if fmt is OutputFormat.json:
-        write_stdout(json.dumps(result_dict(result, loaded), indent=2) + "\n")
+        write_stdout(verify_json(outcome.result, outcome.load))
     else:
-        for problem in result.problems:
-            out.print(f"[red]FAIL[/] {esc(problem.message)}", highlight=False, soft_wrap=True)
-        status = "[green]OK[/]" if result.ok else f"[bold red]{len(result.problems)} problem(s)[/]"
-        out.print(f"{status} {esc(str(bundle))}: {result.files_checked} files checked against the lock file, "
-                  f"imports of {result.dlls_checked} DLLs resolved", highlight=False, soft_wrap=True)
-        if loaded is not None:
-            out.print(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):", highlight=False)
-            for step in loaded.steps:
-                mark = "[green]ok  [/]" if step.ok else "[yellow]fail[/]"
-                out.print(f"  {mark} {esc(step.title)}: {esc(step.detail)}", highlight=False, soft_wrap=True)
-            for lib, needer in loaded.missing:
-                out.print(f"  [red]missing[/] {esc(lib)} (needed by {esc(needer)})", highlight=False, soft_wrap=True)
-            verdict = "[green]OK[/]" if loaded.ok else "[bold red]LOAD FAILED[/]"
-            out.print(f"{verdict} {esc(loaded.verdict)}", highlight=False, soft_wrap=True)
-    if not result.ok:
-        raise typer.Exit(VerifyError.exit_code)
-    if loaded is not None and not loaded.ok:
-        raise typer.Exit(LoadError.exit_code)
+        _print(outcome)
+    if outcome.failure is not None:
+        raise typer.Exit(outcome.failure.exit_code)
+
+
+def _print(outcome: VerifyOutcome) -> None:
+    """One line per problem, the verdict, then each step of the load when there was one."""
+    console = stdout()
+    width = width_of(console)
+    result, loaded = outcome.result, outcome.load
+    lines: list[Text] = []
+    for problem in result.problems:
+        lines += wrap([Text("FAIL", style="red"), *prose(problem.message)], width, rest="     ")
+    status = Text("OK", style="green") if result.ok else Text(f"{len(result.problems)} problem(s)", style="bold red")
+    lines += wrap([status, f"{result.bundle}:", *prose(f"{result.files_checked} files checked against the "
+                                                        f"lock file, imports of {result.dlls_checked} DLLs resolved")],
+                  width, rest="    ")
+    if loaded is not None:
+        lines += wrap(prose(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):"), width)
+        for step in loaded.steps:
+            mark = Text("ok  ", style="green") if step.ok else Text("fail", style="yellow")
+            lines += wrap([mark, *prose(f"{step.title}: {step.detail}")], width, first="  ", rest="         ")
+        for lib, needer in loaded.missing:
+            lines += wrap([Text("missing", style="red"), lib, "(needed", "by", f"{needer})"], width,
+                          first="  ", rest="    ")
+        verdict = Text("OK", style="green") if loaded.ok else Text("LOAD FAILED", style="bold red")
+        lines += wrap([verdict, *prose(loaded.verdict)], width, rest="    ")
+    print_lines(console, lines)

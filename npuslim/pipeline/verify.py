@@ -1,0 +1,47 @@
+"""``verify``: check a bundle against its lock file, then (when asked) load it through the loader.
+
+The two checks are independent: a bundle that fails the first is still
+loaded when asked, so one run reports everything. Nothing here prints or
+decides the exit code; ``VerifyOutcome`` says what failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.check.load import LoadResult, load_bundle
+from npuslim.check.verify import VerifyResult, verify_bundle
+from npuslim.errors import LoadError, NpuslimError, VerifyError
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """The verification of a bundle and, with ``--load``, the load that followed it."""
+
+    result: VerifyResult
+    load: LoadResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok and (self.load is None or self.load.ok)
+
+    @property
+    def failure(self) -> type[NpuslimError] | None:
+        """The kind of failure whose exit code the command ends with: a failed check first
+        (``VerifyError``), then a failed load (``LoadError``); ``None`` when all held."""
+        if not self.result.ok:
+            return VerifyError
+        if self.load is not None and not self.load.ok:
+            return LoadError
+        return None
+
+
+def verify_and_load(bundle: Path, *, load: bool = False, device: str = "NPU", msvc_runtime: str = "system",
+                    timeout: float | None = None) -> VerifyOutcome:
+    """``verify_bundle(bundle)``, then ``load_bundle`` with the options given when ``load``."""
+    result = verify_bundle(bundle)
+    if not load:
+        return VerifyOutcome(result)
+    kwargs = {} if timeout is None else {"timeout": timeout}
+    return VerifyOutcome(result, load_bundle(bundle, device=device, msvc_runtime=msvc_runtime, **kwargs))

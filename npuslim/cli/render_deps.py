@@ -26,7 +26,7 @@ STYLES = {
 
 def _label(node: Node, *, via: str | None = None) -> Text:
     text = Text(node.name, style=STYLES[node.dep_class])
-    details = [node.dep_class]
+    details: list[str] = [node.dep_class]
     if node.info:
         details.append(format_size(node.size))
         if node.info.file_version:

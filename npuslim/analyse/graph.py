@@ -9,6 +9,7 @@ all of them are collected and reported once.
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -171,6 +172,18 @@ def choose_roots(install: OpenVinoInstall, manifest: Manifest | None, roots: tup
     if manifest is not None:
         return manifest.roots
     raise InputError(f"no root {what} given")
+
+
+def root_hint(root: str, names: list[str], *, what: str) -> str:
+    """The end of a "root not found" error: up to four files to pass to ``--root``, the names
+    closest to ``root`` first, or that there is no such file at all."""
+    if not names:
+        return f"; the folder holds no {what}"
+    by_low = {n.lower(): n for n in sorted(names, key=str.lower)}
+    close = difflib.get_close_matches(root.lower(), list(by_low), n=4, cutoff=0.6)
+    shown = list(dict.fromkeys(close + list(by_low)))[:4]
+    more = ", ..." if len(by_low) > len(shown) else ""
+    return f"; name one with --root NAME, such as {', '.join(by_low[n] for n in shown)}{more}"
 
 
 def companion_statuses(install: OpenVinoInstall, manifest: Manifest | None, features: frozenset[str],
@@ -367,7 +380,9 @@ class PeClosure(ClosureWalk):
 
     def root_not_found(self, root: str) -> InputError:
         where = f" ({self.install.describe()})" if self.install.layout != "dll-folder" else ""
-        return InputError(f"root {root} not found in {self.install.dll_dir}{where}")
+        dlls = [p.name for low, p in self.resolver.listing(self.install.dll_dir).items() if low.endswith(".dll")]
+        return InputError(f"root {root} not found in {self.install.dll_dir}{where}"
+                          + root_hint(root, dlls, what=".dll file"))
 
     def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
         assert parent.info is not None

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from npuslim.analyse.graph import ClosureWalk, DependencyGraph, Edge, Node, Via, extend_chain
+from npuslim.analyse.graph import ClosureWalk, DependencyGraph, Edge, Node, Via, extend_chain, root_hint
 from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM, DepClass
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.formats.elf import ElfInfo, newest_versions, read_elf
@@ -180,7 +180,9 @@ class ElfClosure(ClosureWalk):
         if root.lower().endswith(".dll"):
             return InputError(f"root {root} is a Windows DLL name, but {self.install.origin} is a Linux (ELF) "
                               "install: name a shared object such as libopenvino_intel_npu_plugin.so")
-        return InputError(f"root {root} not found in {self.install.dll_dir} ({self.install.describe()})")
+        libraries = [name for name in self.resolver.listing(self.install.dll_dir) if ".so" in name]
+        return InputError(f"root {root} not found in {self.install.dll_dir} ({self.install.describe()})"
+                          + root_hint(root, libraries, what="shared object"))
 
     def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
         assert parent.info is not None

@@ -180,7 +180,8 @@ def root_hint(root: str, names: list[str], *, what: str) -> str:
     if not names:
         return f"; the folder holds no {what}"
     by_low = {n.lower(): n for n in sorted(names, key=str.lower)}
-    close = difflib.get_close_matches(root.lower(), list(by_low), n=4, cutoff=0.6)
+    score = {low: difflib.SequenceMatcher(None, root.lower(), low).ratio() for low in by_low}
+    close = sorted((low for low in by_low if score[low] >= 0.6), key=lambda low: (-score[low], low))
     shown = list(dict.fromkeys(close + list(by_low)))[:4]
     more = ", ..." if len(by_low) > len(shown) else ""
     return f"; name one with --root NAME, such as {', '.join(by_low[n] for n in shown)}{more}"

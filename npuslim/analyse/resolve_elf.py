@@ -219,19 +219,6 @@ class ElfClosure(ClosureWalk):
                 if name.lower() not in self.nodes and ".so" in name}
 
 
-def build_elf_graph(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest | None,
-    roots: tuple[str, ...] | None = None,
-    features: frozenset[str] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    scan_hints: bool = True,
-) -> DependencyGraph:
-    """``npuslim.analyse.graph.build_graph`` for a Linux install: the same graph, ELF facts in the nodes."""
-    return ElfClosure(install, manifest, search_paths).build(roots, features, scan_hints=scan_hints)
-
-
 @dataclass(frozen=True)
 class TargetMinimum:
     """What the target's glibc and GCC runtime must define for the closure to load."""

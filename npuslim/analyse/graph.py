@@ -5,6 +5,10 @@ their import and delay-import tables; every name is resolved (see
 ``npuslim.analyse.resolve``) and every node keeps the chain that first pulled it in.
 A name that cannot be found is a node of class ``missing``, not an exception:
 all of them are collected and reported once.
+
+``ClosureWalk`` holds the steps every format shares (roots, breadth-first walk,
+companions, hints); ``PeClosure`` here and ``ElfClosure`` in
+``npuslim.analyse.resolve_elf`` read binaries and name imports their own way.
 """
 
 from __future__ import annotations

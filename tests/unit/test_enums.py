@@ -41,6 +41,7 @@ def test_every_member_is_its_old_string_in_json_text_and_comparisons(enum) -> No
     for member, old in zip(enum, OLD[enum], strict=True):
         assert json.dumps(member) == json.dumps(old)
         assert json.dumps({"k": member}) == json.dumps({"k": old})
+        assert json.dumps({member: 1}, sort_keys=True) == json.dumps({old: 1}, sort_keys=True)  # as a key
         assert f"{member}" == str(member) == old and f"{member:>20}" == f"{old:>20}"
         assert member == old and hash(member) == hash(old) and {old: 1}[member] == 1
         assert enum(old) is member

@@ -37,18 +37,29 @@ from typing import Any
 
 from npuslim import __version__
 from npuslim.act.archive import ArchiveResult, archive_name, is_npuslim_archive, xz_size
-from npuslim.act.pack_elf import dlopen_problem, elf_image_size, strip_elf, upx_elf
+from npuslim.act.pack_elf import Shrink, dlopen_problem, elf_image_size, strip_elf, upx_elf
 from npuslim.act.staging import check_output
 from npuslim.act.strip import changed_outside_edits, strip_pe
-from npuslim.act.upx import DEFAULT_TIMEOUT, UpxTool, pack_file
+from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, INTERRUPTED, UpxTool, pack_file
 from npuslim.act.workcache import WorkCache, make_key, sha256_path
 from npuslim.errors import NpuslimError, OutputError
 from npuslim.formats.crosscheck import lief_imports
 from npuslim.formats.elf import ElfInfo, read_elf
 from npuslim.formats.lock import BundleLock, LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo, read_pe
-from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
+from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, StrEnum
 from npuslim.units import BASELINE_BYTES
+
+
+class PackStatus(StrEnum):
+    """What UPX did to one file of a pack (``packed.upx`` of each file in the lock file)."""
+
+    PACKED = "packed"
+    SKIPPED = "skipped"                  # npuslim did not ask UPX (excluded, already packed, CFG and old UPX)
+    REFUSED = "refused"                  # UPX declined, or its result was not kept (CFG turned off)
+    FAILED = "failed"
+    NOT_REQUESTED = "not requested"      # no --upx: recorded as no status at all
+
 
 # UPX adds an import of KERNEL32.dll (LoadLibraryA, GetProcAddress, ...) for its stub.
 _UPX_STUB_IMPORTS = frozenset({"kernel32.dll"})
@@ -163,7 +174,7 @@ def upx_decision(path: str, info: PeInfo | ElfInfo, options: PackOptions,
     """
     name = path.rsplit("/", 1)[-1]
     if not options.upx:
-        return "not requested", False
+        return PackStatus.NOT_REQUESTED, False
     if any(fnmatch.fnmatch(name.lower(), p.lower()) or fnmatch.fnmatch(path.lower(), p.lower())
            for p in options.upx_exclude):
         return "excluded by --upx-exclude", False
@@ -369,22 +380,22 @@ def _upx_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, st
             packed_info = read_pe(packed)
             drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
             if job.info.cfg and not packed_info.cfg and not job.force_cfg:
-                entry = {"status": "refused", "message": "UPX turned Control Flow Guard off; left unpacked "
+                entry = {"status": PackStatus.REFUSED, "message": "UPX turned Control Flow Guard off; left unpacked "
                          "(use --upx-force-cfg to accept that)", "seconds": seconds, "blob": None}
             elif drift is not None:
-                entry = {"status": "failed", "message": f"import table changed after packing ({drift}); "
+                entry = {"status": PackStatus.FAILED, "message": f"import table changed after packing ({drift}); "
                          "left unpacked", "seconds": seconds, "blob": None}
             else:
                 new_sha = sha256_path(packed)
                 ctx.cache.put_blob_file(packed, new_sha)
-                entry = {"status": "packed", "message": outcome.message, "seconds": seconds, "blob": new_sha}
+                entry = {"status": PackStatus.PACKED, "message": outcome.message, "seconds": seconds, "blob": new_sha}
                 path = packed
         else:
-            refused = outcome.status in ("refused", "already-packed", "unknown-format")
             hint = "; npuslim: --upx-force-cfg" if "GUARD_CF" in outcome.message and not job.force_cfg else ""
-            entry = {"status": "refused" if refused else "failed", "message": f"UPX: {outcome.message}{hint}",
+            status = PackStatus.REFUSED if outcome.status in DECLINED else PackStatus.FAILED
+            entry = {"status": status, "message": f"UPX: {outcome.message}{hint}",
                      "seconds": seconds, "blob": None}
-        if outcome.status not in ("timed-out", "stopped"):
+        if outcome.status not in INTERRUPTED:
             ctx.cache.put(key, entry)
     elif entry["blob"] is not None:
         path = Path(str(entry["blob_path"]))
@@ -398,18 +409,18 @@ UpxStep = Callable[["Job", "PackContext", Path, str], tuple[Path, str, dict[str,
 
 
 def _upx_and_place(job: Job, ctx: PackContext, src: Path, sha: str,
-                   upx_step: UpxStep) -> tuple[Path, str, str, str, float | None]:
+                   upx_step: UpxStep) -> tuple[Path, str, PackStatus, str, float | None]:
     """UPX (or the reason it was skipped), then the final file copied into staging:
     (its staging path, its sha256, UPX status, UPX message, UPX seconds)."""
     rel = job.locked.path
-    status, message, seconds = "not requested", "", None
+    status, message, seconds = PackStatus.NOT_REQUESTED, "", None
     if job.upx_skip is None and ctx.upx is not None:
         src, sha, entry = upx_step(job, ctx, src, sha)
-        status, message, seconds = str(entry["status"]), str(entry["message"]), entry["seconds"]
-        if status == "packed":
+        status, message, seconds = PackStatus(entry["status"]), str(entry["message"]), entry["seconds"]
+        if status == PackStatus.PACKED:
             message = ""
-    elif job.upx_skip and job.upx_skip != "not requested":
-        status, message = "skipped", job.upx_skip
+    elif job.upx_skip and job.upx_skip != PackStatus.NOT_REQUESTED:
+        status, message = PackStatus.SKIPPED, job.upx_skip
         ctx.emit("upx", rel, "done", f"skipped: {message}")
     ctx.check()
     dest = ctx.staging / rel
@@ -417,13 +428,13 @@ def _upx_and_place(job: Job, ctx: PackContext, src: Path, sha: str,
     return dest, sha, status, message, seconds
 
 
-def _record(job: Job, after_strip: int | None, status: str, message: str, **platform: Any) -> PackRecord:
+def _record(job: Job, after_strip: int | None, status: PackStatus, message: str, **platform: Any) -> PackRecord:
     """What pack did to one file; ``platform`` holds the fields only PE or ELF files have."""
     return PackRecord(
         original_size=job.locked.size, original_sha256=job.locked.sha256, after_strip=after_strip,
         stripped=after_strip is not None and after_strip != job.locked.size,
-        upx=None if status == "not requested" else status,
-        upx_skipped=None if status in ("packed", "not requested") else message,
+        upx=None if status == PackStatus.NOT_REQUESTED else status,
+        upx_skipped=None if status in (PackStatus.PACKED, PackStatus.NOT_REQUESTED) else message,
         **platform,
     )
 
@@ -439,7 +450,7 @@ def process_pe(job: Job, ctx: PackContext) -> tuple[LockedFile, float | None]:
     record = _record(job, after_strip, status, message,
                      original_signature=job.info.signature, original_cfg=job.info.cfg,
                      cfg_disabled=bool(job.info.cfg) and not final.cfg,
-                     signature_removed=signature_removed or (status == "packed" and job.info.signed),
+                     signature_removed=signature_removed or (status == PackStatus.PACKED and job.info.signed),
                      image_size=job.info.image_size)
     new = replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
                   debug_directory=final.has_debug, pack=record)
@@ -497,18 +508,18 @@ def _elf_upx_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path
         ctx.check()
         load = _elf_load_check(job, ctx, work, src) if result.changed else None
         if load is not None:
-            entry = {"status": "failed", "message": f"packed by UPX, but {load}; left unpacked",
+            entry = {"status": PackStatus.FAILED, "message": f"packed by UPX, but {load}; left unpacked",
                      "seconds": seconds, "blob": None}
         elif result.changed:
             new_sha = sha256_path(work)
             ctx.cache.put_blob_file(work, new_sha)
-            entry = {"status": "packed", "message": result.reason, "seconds": seconds, "blob": new_sha}
+            entry = {"status": PackStatus.PACKED, "message": result.reason, "seconds": seconds, "blob": new_sha}
             path = work
         else:
-            message = f"UPX: {result.reason}" if result.outcome == "refused" else result.reason
-            status = "failed" if result.outcome in ("timed-out", "stopped") else result.outcome
+            message = f"UPX: {result.reason}" if result.outcome == Shrink.REFUSED else result.reason
+            status = PackStatus.REFUSED if result.outcome == Shrink.REFUSED else PackStatus.FAILED
             entry = {"status": status, "message": message, "seconds": seconds, "blob": None}
-        if result.outcome not in ("timed-out", "stopped"):
+        if result.outcome not in INTERRUPTED:
             ctx.cache.put(key, entry)
     elif entry["blob"] is not None:
         path = Path(str(entry["blob_path"]))

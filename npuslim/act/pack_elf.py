@@ -30,22 +30,26 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.act.upx import (
-    ALREADY_PACKED,
-    DEFAULT_TIMEOUT,
-    REFUSED,
-    STOPPED,
-    TIMED_OUT,
-    UNKNOWN_FORMAT,
-    UpxTool,
-    pack_file,
-)
+from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, INTERRUPTED, UpxTool, pack_file
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import ElfInfo, read_elf
+from npuslim.layout import StrEnum
 from npuslim.tools import run_tool
 
 # the link entry of a zip: Info-ZIP's Unix symlink (the member's data is the target)
 ZIP_SYMLINK_MODE = 0o120777
+
+
+class Shrink(StrEnum):
+    """The outcome of one strip or UPX step on one shared object (``ElfShrink.outcome``)."""
+
+    STRIPPED = "stripped"
+    PACKED = "packed"
+    KEPT = "kept"            # nothing to gain
+    REFUSED = "refused"      # the tool declined
+    TIMED_OUT = "timed-out"
+    STOPPED = "stopped"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,14 @@ class ElfShrink:
     replaced, else ``kept`` (nothing to gain), ``refused`` (the tool declined), ``timed-out``,
     ``stopped`` or ``failed``."""
 
-    outcome: str
+    outcome: Shrink
     size_before: int
     size_after: int
     reason: str
 
     @property
     def changed(self) -> bool:
-        return self.outcome in ("stripped", "packed")
+        return self.outcome in (Shrink.STRIPPED, Shrink.PACKED)
 
 
 def _linkage(info: ElfInfo) -> tuple:
@@ -73,7 +77,7 @@ def strip_elf(path: Path, *, strip_tool: str | None = None) -> ElfShrink:
     info = read_elf(path)
     before = info.size
     if not info.has_symtab and not info.has_debug:
-        return ElfShrink("kept", before, before, "already stripped: no symbol table, no debug sections")
+        return ElfShrink(Shrink.KEPT, before, before, "already stripped: no symbol table, no debug sections")
     tool = strip_tool or shutil.which("strip")
     if tool is None:
         raise ToolError("strip not found (GNU binutils: apt-get install binutils)")
@@ -81,18 +85,18 @@ def strip_elf(path: Path, *, strip_tool: str | None = None) -> ElfShrink:
     try:
         run = run_tool([tool, "--strip-unneeded", "-o", str(tmp), str(path)])
         if run.returncode != 0 or not tmp.is_file():
-            return ElfShrink("failed", before, before, f"strip failed: {run.output.strip()[-300:]}")
+            return ElfShrink(Shrink.FAILED, before, before, f"strip failed: {run.output.strip()[-300:]}")
         try:
             after = read_elf(tmp)
         except InputError as exc:
-            return ElfShrink("failed", before, before, f"strip left an unreadable file: {exc}")
+            return ElfShrink(Shrink.FAILED, before, before, f"strip left an unreadable file: {exc}")
         if _linkage(after) != _linkage(info):
-            return ElfShrink("failed", before, before, "strip changed DT_NEEDED, SONAME, RPATH or RUNPATH")
+            return ElfShrink(Shrink.FAILED, before, before, "strip changed DT_NEEDED, SONAME, RPATH or RUNPATH")
         if after.size >= before:
-            return ElfShrink("kept", before, before,
+            return ElfShrink(Shrink.KEPT, before, before,
                              f"strip would not make it smaller ({before} -> {after.size} bytes)")
         os.replace(tmp, path)
-        return ElfShrink("stripped", before, after.size, "symbol table and debug sections removed")
+        return ElfShrink(Shrink.STRIPPED, before, after.size, "symbol table and debug sections removed")
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -117,18 +121,18 @@ def upx_elf(path: Path, *, upx: UpxTool | str, level: str | None = None,
     try:
         outcome = pack_file(tool, tmp, packed, level=level, force=False, timeout=timeout)
         if not outcome.ok:
-            kind = ("refused" if outcome.status in (REFUSED, ALREADY_PACKED, UNKNOWN_FORMAT)
-                    else outcome.status if outcome.status in (TIMED_OUT, STOPPED) else "failed")
+            kind = (Shrink.REFUSED if outcome.status in DECLINED
+                    else Shrink(outcome.status) if outcome.status in INTERRUPTED else Shrink.FAILED)
             return ElfShrink(kind, before, before, outcome.message)
         try:
             after = read_elf(packed)
         except InputError as exc:
-            return ElfShrink("failed", before, before, f"the packed file is unreadable: {exc}")
+            return ElfShrink(Shrink.FAILED, before, before, f"the packed file is unreadable: {exc}")
         if after.imports != info.imports or after.soname != info.soname:
-            return ElfShrink("failed", before, before, "the packed file lost its DT_NEEDED or SONAME")
+            return ElfShrink(Shrink.FAILED, before, before, "the packed file lost its DT_NEEDED or SONAME")
         packed.chmod(mode)
         os.replace(packed, path)
-        return ElfShrink("packed", before, after.size, f"UPX packed ({before} -> {after.size} bytes)")
+        return ElfShrink(Shrink.PACKED, before, after.size, f"UPX packed ({before} -> {after.size} bytes)")
     finally:
         tmp.unlink(missing_ok=True)
         packed.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from typing import Any
 from npuslim import __version__
 from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
+from npuslim.formats.pe import binary_fields
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
 from npuslim.paths import join_inside, open_regular
 from npuslim.plan.bundle import BundlePlan
@@ -334,16 +335,9 @@ def _fault_after(count: int) -> None:
 
 
 def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:
-    info = planned.info
     return LockedFile(
         path=planned.dest, role=planned.role, size=planned.size, sha256=sha256, reason=planned.reason,
-        chain=planned.chain, feature=planned.feature,
-        machine=info.machine if info else None,
-        file_version=info.file_version if info else None,
-        signature=info.signature if info else None,
-        cfg=info.cfg if info else None,
-        debug_directory=info.has_debug if info else None,
-        link_to=planned.link_to,
+        chain=planned.chain, feature=planned.feature, link_to=planned.link_to, **binary_fields(planned.info),
     )
 
 

@@ -20,7 +20,7 @@ The input is only read; the result is returned as bytes.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pefile
@@ -86,8 +86,25 @@ def changed_outside_edits(original: bytes, result: StripResult) -> str | None:
     return None
 
 
-def _raw_end(pe: pefile.PE) -> int:
-    return max((s.PointerToRawData + s.SizeOfRawData for s in pe.sections if s.SizeOfRawData), default=0)
+def _raw_end(sections: list) -> int:
+    """The file offset where the raw data of the last section with any ends."""
+    return max((s.PointerToRawData + s.SizeOfRawData for s in sections if s.SizeOfRawData), default=0)
+
+
+@dataclass
+class _Edit:
+    """The bytes being stripped, and the offset from which everything will be cut off."""
+
+    data: bytearray
+    cut_at: int
+    zeroed: list[tuple[int, int]] = field(default_factory=list)
+
+    def cut(self, offset: int) -> None:
+        self.cut_at = min(self.cut_at, offset)
+
+    def zero(self, offset: int, size: int) -> None:
+        self.data[offset:offset + size] = bytes(size)
+        self.zeroed.append((offset, size))
 
 
 def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
@@ -100,83 +117,93 @@ def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
         pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
     except pefile.PEFormatError as exc:
         raise InputError(f"{path}: not a PE file ({exc.value})") from exc
-    data = bytearray(original)
+    edit = _Edit(bytearray(original), len(original))
+    removed_debug = _strip_debug(pe, edit)
+    symbols, sections_removed = _strip_symbols(pe, edit)
+    sig_bytes = _strip_signature(pe, edit, len(original))
+    data = edit.data
+    del data[edit.cut_at:]
     opt = pe.OPTIONAL_HEADER
-    dirs = opt.DATA_DIRECTORY
-    cut_at = len(data)
-
-    # -- debug directory
-    removed_debug = 0
-    zeroed: list[tuple[int, int]] = []
-    debug_dir = dirs[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
-    entries = getattr(pe, "DIRECTORY_ENTRY_DEBUG", [])
-    if debug_dir.Size and entries:
-        keep = [e for e in entries if e.struct.Type == IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS]
-        drop = [e for e in entries if e not in keep]
-        raw_end = _raw_end(pe)
-        for entry in drop:
-            ptr, size = entry.struct.PointerToRawData, entry.struct.SizeOfData
-            if ptr and size and ptr + size <= len(data):
-                if ptr >= raw_end:
-                    cut_at = min(cut_at, ptr)
-                else:
-                    data[ptr:ptr + size] = bytes(size)
-                    zeroed.append((ptr, size))
-        table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
-        zeroed.append((table, debug_dir.Size))
-        kept_bytes = b"".join(bytes(data[e.struct.get_file_offset():e.struct.get_file_offset() + _DEBUG_ENTRY_SIZE])
-                              for e in keep)
-        data[table:table + debug_dir.Size] = kept_bytes + bytes(debug_dir.Size - len(kept_bytes))
-        _set_dir(data, debug_dir, debug_dir.VirtualAddress if keep else 0, len(kept_bytes))
-        removed_debug = len(drop)
-
-    # -- COFF symbols, string table, and the sections named in it
-    fh = pe.FILE_HEADER
-    symbols = fh.NumberOfSymbols if fh.PointerToSymbolTable else 0
-    sections_removed: list[str] = []
-    if fh.PointerToSymbolTable:
-        sections = list(pe.sections)
-        while sections and sections[-1].Name.startswith(b"/") and \
-                sections[-1].Characteristics & IMAGE_SCN_MEM_DISCARDABLE:
-            gone = sections.pop()
-            off = gone.get_file_offset()
-            data[off:off + _SECTION_HEADER_SIZE] = bytes(_SECTION_HEADER_SIZE)
-            sections_removed.append(gone.Name.rstrip(b"\0").decode("ascii", "replace"))
-        if sections_removed:
-            last = sections[-1]
-            align = opt.SectionAlignment
-            image_end = last.VirtualAddress + max(last.Misc_VirtualSize, last.SizeOfRawData)
-            _put(data, opt.get_field_absolute_offset("SizeOfImage"), "<I", -(-image_end // align) * align)
-            _put(data, fh.get_field_absolute_offset("NumberOfSections"), "<H", len(sections))
-            cut_at = min(cut_at, max(s.PointerToRawData + s.SizeOfRawData for s in sections))
-        sym_at = fh.PointerToSymbolTable
-        if sym_at >= _raw_end_of(sections) if sections_removed else sym_at >= _raw_end(pe):
-            cut_at = min(cut_at, sym_at)
-        _put(data, fh.get_field_absolute_offset("PointerToSymbolTable"), "<I", 0)
-        _put(data, fh.get_field_absolute_offset("NumberOfSymbols"), "<I", 0)
-
-    # -- signature (certificate table, addressed by file offset, at the end)
-    sec_dir = dirs[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
-    sig_bytes = 0
-    if sec_dir.Size:
-        if sec_dir.VirtualAddress < len(original):
-            sig_bytes = min(sec_dir.Size, len(original) - sec_dir.VirtualAddress)
-            cut_at = min(cut_at, sec_dir.VirtualAddress)
-        _set_dir(data, sec_dir, 0, 0)
-
-    del data[cut_at:]
     checksum_at = opt.get_field_absolute_offset("CheckSum")
     if opt.CheckSum or sig_bytes:
         _put(data, checksum_at, "<I", pe_checksum(data, checksum_at))
     kept = tuple((sec.PointerToRawData, min(sec.PointerToRawData + sec.SizeOfRawData, len(data)))
                  for sec in pe.sections[:len(pe.sections) - len(sections_removed)] if sec.SizeOfRawData)
     # no pe.close(): it only runs gc.collect() (pefile 2024.8.26); there is no mmap here
-    return StripResult(data, len(original), sig_bytes, removed_debug, symbols, tuple(sections_removed), kept,
-                       tuple(zeroed))
+    return StripResult(data, len(original), sig_bytes, removed_debug, symbols, sections_removed, kept,
+                       tuple(edit.zeroed))
 
 
-def _raw_end_of(sections: list) -> int:
-    return max((s.PointerToRawData + s.SizeOfRawData for s in sections if s.SizeOfRawData), default=0)
+def _strip_debug(pe: pefile.PE, edit: _Edit) -> int:
+    """Drop the debug directory entries but ``EX_DLLCHARACTERISTICS``; returns how many were dropped.
+
+    Debug data inside a section is zeroed; data after the last section is cut off.
+    """
+    debug_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]]
+    entries = getattr(pe, "DIRECTORY_ENTRY_DEBUG", [])
+    if not (debug_dir.Size and entries):
+        return 0
+    data = edit.data
+    keep = [e for e in entries if e.struct.Type == IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS]
+    drop = [e for e in entries if e not in keep]
+    raw_end = _raw_end(pe.sections)
+    for entry in drop:
+        ptr, size = entry.struct.PointerToRawData, entry.struct.SizeOfData
+        if ptr and size and ptr + size <= len(data):
+            if ptr >= raw_end:
+                edit.cut(ptr)
+            else:
+                edit.zero(ptr, size)
+    table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
+    edit.zeroed.append((table, debug_dir.Size))
+    kept_bytes = b"".join(bytes(data[e.struct.get_file_offset():e.struct.get_file_offset() + _DEBUG_ENTRY_SIZE])
+                          for e in keep)
+    data[table:table + debug_dir.Size] = kept_bytes + bytes(debug_dir.Size - len(kept_bytes))
+    _set_dir(data, debug_dir, debug_dir.VirtualAddress if keep else 0, len(kept_bytes))
+    return len(drop)
+
+
+def _strip_symbols(pe: pefile.PE, edit: _Edit) -> tuple[int, tuple[str, ...]]:
+    """Drop the COFF symbols, their string table and the trailing sections named in it.
+
+    Returns (symbols dropped, names of the sections removed).
+    """
+    fh, opt, data = pe.FILE_HEADER, pe.OPTIONAL_HEADER, edit.data
+    if not fh.PointerToSymbolTable:
+        return 0, ()
+    sections = list(pe.sections)
+    removed: list[str] = []
+    while sections and sections[-1].Name.startswith(b"/") and \
+            sections[-1].Characteristics & IMAGE_SCN_MEM_DISCARDABLE:
+        gone = sections.pop()
+        off = gone.get_file_offset()
+        data[off:off + _SECTION_HEADER_SIZE] = bytes(_SECTION_HEADER_SIZE)
+        removed.append(gone.Name.rstrip(b"\0").decode("ascii", "replace"))
+    if removed:
+        last = sections[-1]
+        align = opt.SectionAlignment
+        image_end = last.VirtualAddress + max(last.Misc_VirtualSize, last.SizeOfRawData)
+        _put(data, opt.get_field_absolute_offset("SizeOfImage"), "<I", -(-image_end // align) * align)
+        _put(data, fh.get_field_absolute_offset("NumberOfSections"), "<H", len(sections))
+        edit.cut(max(s.PointerToRawData + s.SizeOfRawData for s in sections))
+    if fh.PointerToSymbolTable >= _raw_end(sections):
+        edit.cut(fh.PointerToSymbolTable)
+    _put(data, fh.get_field_absolute_offset("PointerToSymbolTable"), "<I", 0)
+    _put(data, fh.get_field_absolute_offset("NumberOfSymbols"), "<I", 0)
+    return fh.NumberOfSymbols, tuple(removed)
+
+
+def _strip_signature(pe: pefile.PE, edit: _Edit, original_size: int) -> int:
+    """Cut off the certificate table (addressed by file offset, at the end); returns its bytes in the file."""
+    sec_dir = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
+    if not sec_dir.Size:
+        return 0
+    sig_bytes = 0
+    if sec_dir.VirtualAddress < original_size:
+        sig_bytes = min(sec_dir.Size, original_size - sec_dir.VirtualAddress)
+        edit.cut(sec_dir.VirtualAddress)
+    _set_dir(edit.data, sec_dir, 0, 0)
+    return sig_bytes
 
 
 def _set_dir(data: bytearray, entry, rva: int, size: int) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npuslim.errors import ToolError
+from npuslim.layout import StrEnum
 from npuslim.tools import ToolRun
 
 # UPX reads its default options from the UPX variable, so ours has another name.
@@ -25,17 +26,31 @@ ENV_VAR = "NPUSLIM_UPX"
 # Debian and Ubuntu install UPX 4 as upx-ucl (and upx through alternatives).
 NAMES = ("upx", "upx-ucl")
 DEFAULT_TIMEOUT = 900.0
-TIMED_OUT = "timed-out"
-STOPPED = "stopped"
 LEVELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "best", "lzma")
 
-PACKED = "packed"
-REFUSED = "refused"
-ALREADY_PACKED = "already-packed"
-NOT_PACKED = "not-packed"
-UNKNOWN_FORMAT = "unknown-format"
-CORRUPT = "corrupt"
-FAILED = "failed"
+
+
+class UpxStatus(StrEnum):
+    """What one UPX run came to (``UpxOutcome.status``): UPX's exception, read from its output."""
+
+    PACKED = "packed"
+    REFUSED = "refused"                    # CantPackException
+    ALREADY_PACKED = "already-packed"
+    NOT_PACKED = "not-packed"              # upx -d of a file UPX did not pack
+    UNKNOWN_FORMAT = "unknown-format"
+    CORRUPT = "corrupt"
+    FAILED = "failed"
+    TIMED_OUT = "timed-out"                # killed after the time limit
+    STOPPED = "stopped"                    # killed by stop_all (Ctrl-C)
+
+
+PACKED, REFUSED, ALREADY_PACKED = UpxStatus.PACKED, UpxStatus.REFUSED, UpxStatus.ALREADY_PACKED
+NOT_PACKED, UNKNOWN_FORMAT, CORRUPT = UpxStatus.NOT_PACKED, UpxStatus.UNKNOWN_FORMAT, UpxStatus.CORRUPT
+FAILED, TIMED_OUT, STOPPED = UpxStatus.FAILED, UpxStatus.TIMED_OUT, UpxStatus.STOPPED
+# UPX declined the file (its own message says why): nothing went wrong
+DECLINED = frozenset({REFUSED, ALREADY_PACKED, UNKNOWN_FORMAT})
+# the run was cut short: its outcome says nothing about the file (never cached)
+INTERRUPTED = frozenset({TIMED_OUT, STOPPED})
 
 _EXCEPTIONS = {
     "CantPackException": REFUSED,
@@ -66,7 +81,7 @@ class UpxTool:
 class UpxOutcome:
     """What one UPX run said: a status and UPX's own message."""
 
-    status: str
+    status: UpxStatus
     message: str
     original_size: int | None = None
     packed_size: int | None = None

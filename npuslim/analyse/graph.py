@@ -5,29 +5,45 @@ their import and delay-import tables; every name is resolved (see
 ``npuslim.analyse.resolve``) and every node keeps the chain that first pulled it in.
 A name that cannot be found is a node of class ``missing``, not an exception:
 all of them are collected and reported once.
+
+``ClosureWalk`` holds the steps every format shares (roots, breadth-first walk,
+companions, hints); ``PeClosure`` here and ``ElfClosure`` in
+``npuslim.analyse.resolve_elf`` read binaries and name imports their own way.
 """
 
 from __future__ import annotations
 
+import difflib
+from abc import ABC, abstractmethod
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from npuslim.analyse import hints as hints_mod
-from npuslim.analyse.resolve import BUNDLED, MISSING, Resolver
+from npuslim.analyse.resolve import BUNDLED, MISSING, DepClass, Resolver
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.knowledge.manifest import Companion, Manifest, WindowsFacts
+from npuslim.layout import StrEnum
 from npuslim.source.locate import OpenVinoInstall
 
 if TYPE_CHECKING:
     from npuslim.formats.elf import ElfInfo
 
-ROOT = "root"
-IMPORT = "import"
-DELAY_IMPORT = "delay-import"
-RUNTIME = "runtime"
+
+
+class Via(StrEnum):
+    """How a node entered the closure (``via`` in the JSON); also the kind of an edge."""
+
+    ROOT = "root"
+    IMPORT = "import"
+    DELAY_IMPORT = "delay-import"
+    RUNTIME = "runtime"
+
+
+ROOT, IMPORT, DELAY_IMPORT, RUNTIME = Via.ROOT, Via.IMPORT, Via.DELAY_IMPORT, Via.RUNTIME
 
 # A chain longer than this keeps its first CHAIN_HEAD links, "...", and the last ones:
 # every node's chain is bounded, so the graph (and its JSON) stays linear in its size.
@@ -49,10 +65,10 @@ class Node:
     """One DLL of the closure: what serves it and why it is there."""
 
     name: str
-    dep_class: str
+    dep_class: DepClass
     path: Path | None
     info: PeInfo | ElfInfo | None
-    via: str
+    via: Via
     chain: tuple[str, ...]
     required_by: tuple[str, ...]
     reason: str
@@ -71,7 +87,7 @@ class Node:
 class Edge:
     source: str
     target: str
-    kind: str
+    kind: Via
 
 
 @dataclass(frozen=True)
@@ -145,8 +161,263 @@ class DependencyGraph:
         return self._out_edges.get(name.lower(), ())
 
 
-def _companion_applies(companion: Companion, version: str) -> bool:
+def companion_applies(companion: Companion, version: str) -> bool:
+    """A companion without a version range applies to every release, else to those inside its range."""
     return not companion.versions.text or companion.versions.contains(version)
+
+
+def choose_roots(install: OpenVinoInstall, manifest: Manifest | None, roots: tuple[str, ...] | None,
+                 *, what: str) -> tuple[str, ...]:
+    """The roots to walk: those given, else the one file given as the source, else the manifest's."""
+    if roots:
+        return roots
+    if install.single_dll is not None:
+        return (install.single_dll.name,)
+    if manifest is not None:
+        return manifest.roots
+    raise InputError(f"no root {what} given")
+
+
+def root_hint(root: str, names: list[str], *, what: str) -> str:
+    """The end of a "root not found" error: up to four files to pass to ``--root``, the names
+    closest to ``root`` first, or that there is no such file at all."""
+    if not names:
+        return f"; the folder holds no {what}"
+    by_low = {n.lower(): n for n in sorted(names, key=str.lower)}
+    score = {low: difflib.SequenceMatcher(None, root.lower(), low).ratio() for low in by_low}
+    close = sorted((low for low in by_low if score[low] >= 0.6), key=lambda low: (-score[low], low))
+    shown = list(dict.fromkeys(close + list(by_low)))[:4]
+    more = ", ..." if len(by_low) > len(shown) else ""
+    return f"; name one with --root NAME, such as {', '.join(by_low[n] for n in shown)}{more}"
+
+
+def companion_statuses(install: OpenVinoInstall, manifest: Manifest | None, features: frozenset[str],
+                       find_file: Callable[[str], Path | None]) -> tuple[CompanionStatus, ...]:
+    """What becomes of each companion of the manifest in ``install`` (``selected`` ones are walked).
+
+    Companions belong to OpenVINO releases: without the install's version (a
+    plain folder of DLLs) none applies and the tuple is empty.
+    """
+    if manifest is None or install.version is None:
+        return ()
+    statuses = []
+    for comp in manifest.companions:
+        applies = companion_applies(comp, install.version)
+        selected = applies and (comp.feature is None or comp.feature in features)
+        statuses.append(CompanionStatus(comp, applies, selected, find_file(comp.name) if applies else None))
+    return tuple(statuses)
+
+
+class ClosureWalk(ABC):
+    """The closure under construction, shared by the PE and the ELF graph.
+
+    The steps are the same for both formats: add the roots, walk the import
+    tables breadth first, then add each selected companion and walk what it
+    imports, and freeze the result into a ``DependencyGraph``. Reading a
+    file, naming an import and checking machine types belong to the format
+    (the abstract methods).
+    """
+
+    what = "file"  # "DLL" or "library", for messages
+
+    def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, search_paths: tuple[Path, ...]) -> None:
+        self.install = install
+        self.manifest = manifest
+        self.search_paths = search_paths
+        self.roots: tuple[str, ...] = ()
+        self.nodes: dict[str, Node] = {}  # key -> node, in discovery order
+        self.edges: list[Edge] = []
+        self.required_by: dict[str, list[str]] = {}
+        self._queue: deque[str] = deque()
+
+    # -- the format's part
+
+    @abstractmethod
+    def find_file(self, name: str) -> Path | None:
+        """A file of the install (roots and companions) by name."""
+
+    @abstractmethod
+    def read(self, path: Path) -> PeInfo | ElfInfo:
+        """The facts of one binary of the closure."""
+
+    @abstractmethod
+    def root_not_found(self, root: str) -> InputError:
+        """The error for a root that is not in the install."""
+
+    @abstractmethod
+    def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
+        """(edge kind, name) of every import of a bundled node, in table order."""
+
+    @abstractmethod
+    def import_node(self, parent: Node, name: str, kind: Via) -> Node:
+        """The node for a name ``parent`` imports that is not in the closure yet."""
+
+    @abstractmethod
+    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
+        """Raise ``ArchitectureError`` when a companion is built for another machine than the roots."""
+
+    @abstractmethod
+    def hint_candidates(self) -> dict[str, Path]:
+        """Files of the install, not in the closure, that a string hint may name."""
+
+    def companion_already_there(self, comp: Companion) -> None:
+        """A selected companion the import tables reached first (its chain stays the import chain).
+
+        The PE graph adds nothing for it (no run-time edge); the ELF graph adds the loader's edge.
+        """
+        return
+
+    # -- the shared steps
+
+    def add(self, node: Node, *, loader: Node | None = None) -> None:
+        """Add ``node`` (reached from ``loader``); a bundled file is queued to be walked."""
+        self.nodes[node.key] = node
+        self.required_by.setdefault(node.key, [])
+        if node.dep_class == BUNDLED and node.path is not None and node.info is not None:
+            self._queue.append(node.key)
+
+    def require(self, name: str, by: str) -> None:
+        self.required_by[name.lower()].append(by)
+
+    def add_roots(self, roots: tuple[str, ...]) -> None:
+        self.roots = roots
+        for root in roots:
+            path = self.find_file(root)
+            if path is None:
+                raise self.root_not_found(root)
+            self.add(Node(path.name, BUNDLED, path, self.read(path), Via.ROOT, (path.name,), (), "root of the bundle"))
+
+    @property
+    def root_info(self) -> PeInfo | ElfInfo:
+        """The facts of the first root: its machine is the closure's."""
+        first = self.nodes.get(self.roots[0].lower()) or next(iter(self.nodes.values()))
+        assert first.info is not None
+        return first.info
+
+    def walk(self) -> None:
+        """Walk the import tables of every queued file, breadth first."""
+        while self._queue:
+            parent = self.nodes[self._queue.popleft()]
+            for kind, name in self.imports_of(parent):
+                self.edges.append(Edge(parent.name, name, kind))
+                if name.lower() not in self.nodes:
+                    self.add(self.import_node(parent, name, kind), loader=parent)
+                self.require(name, parent.name)
+
+    def add_companion(self, comp: Companion) -> None:
+        """Add one selected companion where its loader is, then walk what it imports.
+
+        A companion that is not in the install is a ``missing`` node, unless
+        the manifest says it is used only when present.
+        """
+        if comp.name.lower() in self.nodes:
+            self.require(comp.name, comp.loaded_by)
+            self.companion_already_there(comp)
+            return
+        path = self.find_file(comp.name)
+        if path is None and comp.if_present:
+            return
+        loader = self.nodes.get(comp.loaded_by.lower())
+        chain_head = loader.chain if loader else (comp.loaded_by,)
+        if path is None:
+            self.add(Node(comp.name, MISSING, None, None, Via.RUNTIME, extend_chain(chain_head, comp.name), (),
+                          f"{comp.reason} (not in {self.install.dll_dir})", comp.feature))
+        else:
+            info = self.read(path)
+            self.check_companion(comp, info)
+            self.add(Node(path.name, BUNDLED, path, info, Via.RUNTIME, extend_chain(chain_head, path.name), (),
+                          comp.reason, comp.feature), loader=loader)
+        self.edges.append(Edge(comp.loaded_by, comp.name, Via.RUNTIME))
+        self.require(comp.name, comp.loaded_by)
+        self.walk()
+
+    def final_nodes(self) -> tuple[Node, ...]:
+        """The nodes in discovery order, each with the names that require it (once each)."""
+        return tuple(replace(n, required_by=tuple(dict.fromkeys(self.required_by.get(n.key, ()))))
+                     for n in self.nodes.values())
+
+    def build(self, roots: tuple[str, ...] | None, features: frozenset[str] | None,
+              *, scan_hints: bool) -> DependencyGraph:
+        """The steps in order: roots, import closure, companions, string hints."""
+        roots = choose_roots(self.install, self.manifest, roots, what=self.what)
+        if features is None:
+            features = self.manifest.default_features() if self.manifest else frozenset()
+        self.add_roots(roots)
+        statuses = companion_statuses(self.install, self.manifest, features, self.find_file)
+        self.walk()
+        # Companions are walked after the import closure so that the chain of a
+        # file reachable by imports is its import chain.
+        for status in statuses:
+            if status.selected:
+                self.add_companion(status.companion)
+        nodes = self.final_nodes()
+        found_hints, skipped = scan_string_hints(nodes, self.hint_candidates()) if scan_hints else ((), ())
+        return DependencyGraph(
+            install=self.install, manifest=self.manifest, roots=tuple(self.nodes[r.lower()].name for r in roots),
+            features=features, search_order=(self.install.dll_dir,) + tuple(self.search_paths), nodes=nodes,
+            edges=tuple(self.edges), companions=statuses, hints=found_hints, hints_skipped=skipped,
+        )
+
+
+def scan_string_hints(nodes: tuple[Node, ...], candidates: dict[str, Path],
+                      ) -> tuple[tuple[hints_mod.Hint, ...], tuple[Path, ...]]:
+    """The candidates named in the strings of the bundled files (``npuslim.analyse.hints.scan``)."""
+    binaries = [(n.path, n.info.data_ranges) for n in nodes
+                if n.dep_class == BUNDLED and n.path is not None and n.info is not None]
+    return hints_mod.scan(binaries, candidates)
+
+
+class PeClosure(ClosureWalk):
+    """The closure of Windows DLLs: import and delay-import tables, names resolved by ``Resolver``."""
+
+    what = "DLL"
+
+    def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, facts: WindowsFacts,
+                 search_paths: tuple[Path, ...]) -> None:
+        super().__init__(install, manifest, search_paths)
+        self.resolver = Resolver(facts=facts, manifest=manifest, dll_dir=install.dll_dir, search_paths=search_paths)
+
+    def find_file(self, name: str) -> Path | None:
+        return self.resolver.find_file(name)
+
+    def read(self, path: Path) -> PeInfo:
+        return read_pe(path)
+
+    def root_not_found(self, root: str) -> InputError:
+        where = f" ({self.install.describe()})" if self.install.layout != "dll-folder" else ""
+        dlls = [p.name for low, p in self.resolver.listing(self.install.dll_dir).items() if low.endswith(".dll")]
+        return InputError(f"root {root} not found in {self.install.dll_dir}{where}"
+                          + root_hint(root, dlls, what=".dll file"))
+
+    def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
+        assert parent.info is not None
+        yield from ((Via.IMPORT, name) for name in parent.info.imports)
+        yield from ((Via.DELAY_IMPORT, name) for name in parent.info.delay_imports)
+
+    def import_node(self, parent: Node, name: str, kind: Via) -> Node:
+        res = self.resolver.resolve(name, parent.path)
+        child_info = None
+        display = name
+        if res.dep_class == BUNDLED and res.path is not None:
+            child_info = read_pe(res.path)
+            display = res.path.name
+            machine = parent.info.machine  # type: ignore[union-attr]
+            if child_info.machine != machine:
+                raise ArchitectureError(f"{parent.name} ({machine}) imports {display}, "
+                                        f"which is built for {child_info.machine}: {res.path}")
+        verb = "delay-imports" if kind == Via.DELAY_IMPORT else "imports"
+        reason = res.note or f"{parent.name} {verb} it"
+        return Node(display, res.dep_class, res.path, child_info, kind, extend_chain(parent.chain, display), (),
+                    reason)
+
+    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
+        machine = self.root_info.machine
+        if info.machine != machine:
+            raise ArchitectureError(f"{comp.name} is built for {info.machine}, the roots for {machine}: {info.path}")
+
+    def hint_candidates(self) -> dict[str, Path]:
+        return {path.name: path for low, path in self.resolver.listing(self.install.dll_dir).items()
+                if low.endswith(".dll") and low not in self.nodes}
 
 
 def build_graph(
@@ -164,150 +435,14 @@ def build_graph(
     Companions of the manifest apply when the install's OpenVINO version is
     known and inside their range; those whose feature is selected are walked
     like roots. Raises ``InputError`` when a root cannot be found or a file of
-    the closure is not a usable PE, ``ArchitectureError`` when machine types
-    differ.
+    the closure is not a usable PE (or ELF, for a Linux install),
+    ``ArchitectureError`` when machine types differ.
     """
+    walk: ClosureWalk
     if install.platform == "linux":
-        from npuslim.analyse.resolve_elf import build_elf_graph
+        from npuslim.analyse.resolve_elf import ElfClosure
 
-        return build_elf_graph(install, manifest=manifest, roots=roots, features=features,
-                               search_paths=search_paths, scan_hints=scan_hints)
-    resolver = Resolver(facts=facts, manifest=manifest, dll_dir=install.dll_dir,
-                        search_paths=search_paths)
-    if roots is None or not roots:
-        if install.single_dll is not None:
-            roots = (install.single_dll.name,)
-        elif manifest is not None:
-            roots = manifest.roots
-        else:
-            raise InputError("no root DLL given")
-    if features is None:
-        features = manifest.default_features() if manifest else frozenset()
-
-    nodes: dict[str, Node] = {}
-    edges: list[Edge] = []
-    queue: deque[str] = deque()
-    required_by: dict[str, list[str]] = {}
-
-    def add(node: Node) -> None:
-        nodes[node.key] = node
-        required_by.setdefault(node.key, [])
-        if node.dep_class == BUNDLED:
-            queue.append(node.key)
-
-    root_paths: list[Path] = []
-    for root in roots:
-        path = resolver.find_file(root)
-        if path is None:
-            raise InputError(
-                f"root {root} not found in {install.dll_dir}"
-                + (f" ({install.describe()})" if install.layout != "dll-folder" else "")
-            )
-        root_paths.append(path)
-        info = read_pe(path)
-        add(Node(path.name, BUNDLED, path, info, ROOT, (path.name,), (), "root of the bundle"))
-
-    root_machine = nodes[roots[0].lower()].info.machine  # type: ignore[union-attr]
-
-    statuses: list[CompanionStatus] = []
-    pending_companions: list[Companion] = []
-    # Companions belong to OpenVINO releases: without openvino.dll's version
-    # (a plain folder of DLLs) none applies.
-    if manifest is not None and install.version is not None:
-        for comp in manifest.companions:
-            applies = _companion_applies(comp, install.version)
-            selected = applies and (comp.feature is None or comp.feature in features)
-            path = resolver.find_file(comp.name) if applies else None
-            statuses.append(CompanionStatus(comp, applies, selected, path))
-            if selected:
-                pending_companions.append(comp)
-
-    def walk() -> None:
-        while queue:
-            key = queue.popleft()
-            parent = nodes[key]
-            info = parent.info
-            assert info is not None
-            for kind, names in ((IMPORT, info.imports), (DELAY_IMPORT, info.delay_imports)):
-                for name in names:
-                    low = name.lower()
-                    edges.append(Edge(parent.name, name, kind))
-                    if low in nodes:
-                        required_by[low].append(parent.name)
-                        continue
-                    res = resolver.resolve(name, parent.path)
-                    child_info = None
-                    display = name
-                    if res.dep_class == BUNDLED and res.path is not None:
-                        child_info = read_pe(res.path)
-                        display = res.path.name
-                        if child_info.machine != info.machine:
-                            raise ArchitectureError(
-                                f"{parent.name} ({info.machine}) imports {display}, "
-                                f"which is built for {child_info.machine}: {res.path}"
-                            )
-                    verb = "delay-imports" if kind == DELAY_IMPORT else "imports"
-                    reason = res.note or f"{parent.name} {verb} it"
-                    add(Node(display, res.dep_class, res.path, child_info, kind,
-                             extend_chain(parent.chain, display), (), reason))
-                    required_by[low].append(parent.name)
-
-    walk()
-    # Companions are walked after the import closure so that the chain of a
-    # file reachable by imports is its import chain.
-    for comp in pending_companions:
-        low = comp.name.lower()
-        loader = nodes.get(comp.loaded_by.lower())
-        chain_head = loader.chain if loader else (comp.loaded_by,)
-        if low in nodes:
-            required_by[low].append(comp.loaded_by)
-            continue
-        path = resolver.find_file(comp.name)
-        if path is None and comp.if_present:
-            continue
-        if path is None:
-            add(Node(comp.name, MISSING, None, None, RUNTIME, extend_chain(chain_head, comp.name), (),
-                     f"{comp.reason} (not in {install.dll_dir})", comp.feature))
-        else:
-            info = read_pe(path)
-            if info.machine != root_machine:
-                raise ArchitectureError(
-                    f"{comp.name} is built for {info.machine}, the roots for {root_machine}: {path}"
-                )
-            add(Node(path.name, BUNDLED, path, info, RUNTIME, extend_chain(chain_head, path.name), (),
-                     comp.reason, comp.feature))
-        edges.append(Edge(comp.loaded_by, comp.name, RUNTIME))
-        required_by[low].append(comp.loaded_by)
-        walk()
-
-    final = tuple(
-        Node(n.name, n.dep_class, n.path, n.info, n.via, n.chain,
-             tuple(dict.fromkeys(required_by.get(n.key, ()))), n.reason, n.feature)
-        for n in nodes.values()
-    )
-
-    found_hints: tuple[hints_mod.Hint, ...] = ()
-    skipped: tuple[Path, ...] = ()
-    if scan_hints:
-        candidates = {
-            name: path
-            for low, path in resolver.listing(install.dll_dir).items()
-            if low.endswith(".dll") and low not in nodes
-            for name in (path.name,)
-        }
-        binaries = [(n.path, n.info.data_ranges) for n in final
-                    if n.dep_class == BUNDLED and n.path is not None and n.info is not None]
-        found_hints, skipped = hints_mod.scan(binaries, candidates)
-
-    return DependencyGraph(
-        install=install,
-        manifest=manifest,
-        roots=tuple(nodes[r.lower()].name for r in roots),
-        features=features,
-        search_order=(install.dll_dir,) + tuple(search_paths),
-        nodes=final,
-        edges=tuple(edges),
-        companions=tuple(statuses),
-        hints=found_hints,
-        hints_skipped=skipped,
-    )
+        walk = ElfClosure(install, manifest, search_paths)
+    else:
+        walk = PeClosure(install, manifest, facts, search_paths)
+    return walk.build(roots, features, scan_hints=scan_hints)

@@ -19,21 +19,30 @@ from pathlib import Path
 
 from npuslim.errors import InputError
 from npuslim.knowledge.manifest import Manifest, WindowsFacts
+from npuslim.layout import StrEnum
 
-BUNDLED = "bundled"
-SYSTEM = "system"
-API_SET = "api-set"
-MSVC_RUNTIME = "msvc-runtime"
-DRIVER = "driver"
-MISSING = "missing"
-CLASSES = (BUNDLED, MSVC_RUNTIME, API_SET, SYSTEM, DRIVER, MISSING)
+
+class DepClass(StrEnum):
+    """Who provides a dependency (``class`` in the JSON outputs)."""
+
+    BUNDLED = "bundled"
+    MSVC_RUNTIME = "msvc-runtime"
+    API_SET = "api-set"
+    SYSTEM = "system"
+    DRIVER = "driver"
+    MISSING = "missing"
+
+
+BUNDLED, SYSTEM, API_SET = DepClass.BUNDLED, DepClass.SYSTEM, DepClass.API_SET
+MSVC_RUNTIME, DRIVER, MISSING = DepClass.MSVC_RUNTIME, DepClass.DRIVER, DepClass.MISSING
+CLASSES = tuple(DepClass)  # the order of the JSON summary and the tables
 
 
 @dataclass(frozen=True)
 class Resolution:
     """Where a DLL name leads: a class, and a file when one was found."""
 
-    dep_class: str
+    dep_class: DepClass
     path: Path | None
     note: str = ""
 
@@ -91,7 +100,7 @@ class Resolver:
             return Resolution(API_SET, None, "API set, served by Windows (Universal CRT on Windows 10+)")
         never = self.manifest.never(name) if self.manifest else None
         if never is not None:
-            return Resolution(never.dep_class, None, never.reason)
+            return Resolution(DepClass(never.dep_class), None, never.reason)
         if low in self.facts.msvc_runtime:
             return Resolution(
                 MSVC_RUNTIME, self.find_file(name, importer),

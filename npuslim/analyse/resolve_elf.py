@@ -28,23 +28,15 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from npuslim.analyse.graph import (
-    IMPORT,
-    ROOT,
-    RUNTIME,
-    CompanionStatus,
-    DependencyGraph,
-    Edge,
-    Node,
-    _companion_applies,
-)
-from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
+from npuslim.analyse.graph import ClosureWalk, DependencyGraph, Edge, Node, Via, extend_chain, root_hint
+from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM, DepClass
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.formats.elf import ElfInfo, newest_versions, read_elf
+from npuslim.formats.pe import PeInfo
 from npuslim.knowledge.manifest import Companion, Manifest
 from npuslim.source.locate import OpenVinoInstall
 
@@ -96,11 +88,11 @@ class ElfResolver:
             return entries[hits[0]] if hits else None
         return None
 
-    def provider(self, name: str) -> tuple[str, str] | None:
+    def provider(self, name: str) -> tuple[DepClass, str] | None:
         """(class, note) for a name the target provides, else ``None``."""
         never = self.manifest.never(name) if self.manifest else None
         if never is not None:
-            return never.dep_class, never.reason
+            return DepClass(never.dep_class), never.reason
         if name in GLIBC:
             return SYSTEM, "glibc, provided by the target system"
         if name in GCC_RUNTIME:
@@ -158,138 +150,73 @@ def _check_machine(parent: str, info: ElfInfo, child: ElfInfo) -> None:
                                 f"which is built for {child.machine} ({child.bits}-bit): {child.path}")
 
 
-def build_elf_graph(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest | None,
-    roots: tuple[str, ...] | None = None,
-    features: frozenset[str] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    scan_hints: bool = True,
-) -> DependencyGraph:
-    """``npuslim.analyse.graph.build_graph`` for a Linux install: the same graph, ELF facts in the nodes."""
-    from npuslim.analyse import hints as hints_mod
+class ElfClosure(ClosureWalk):
+    """The closure of ELF shared objects: DT_NEEDED names found the way ld.so does (module docstring).
 
-    resolver = ElfResolver(manifest=manifest, lib_dir=install.dll_dir, search_paths=search_paths)
-    if not roots:
-        if install.single_dll is not None:
-            roots = (install.single_dll.name,)
-        elif manifest is not None:
-            roots = manifest.roots
-        else:
-            raise InputError("no root library given")
-    if features is None:
-        features = manifest.default_features() if manifest else frozenset()
+    Each bundled object keeps its loader chain (the objects that loaded it, itself last): ld.so
+    searches the DT_RPATH of every object up that chain.
+    """
 
-    nodes: dict[str, Node] = {}
-    loaders: dict[str, list[tuple[Path, ElfInfo]]] = {}
-    edges: list[Edge] = []
-    queue: deque[str] = deque()
-    required_by: dict[str, list[str]] = {}
+    what = "library"
 
-    def add(node: Node, chain: list[tuple[Path, ElfInfo]]) -> None:
-        nodes[node.key] = node
-        required_by.setdefault(node.key, [])
-        if node.dep_class == BUNDLED and node.path is not None and node.info is not None:
-            loaders[node.key] = chain + [(node.path, node.info)]  # type: ignore[list-item]
-            queue.append(node.key)
+    def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, search_paths: tuple[Path, ...]) -> None:
+        super().__init__(install, manifest, search_paths)
+        self.resolver = ElfResolver(manifest=manifest, lib_dir=install.dll_dir, search_paths=search_paths)
+        self.loaders: dict[str, list[tuple[Path, ElfInfo]]] = {}
 
-    for root in roots:
-        path = resolver.find_file(root)
+    def add(self, node: Node, *, loader: Node | None = None) -> None:
+        super().add(node, loader=loader)
+        if node.dep_class == BUNDLED and isinstance(node.info, ElfInfo) and node.path is not None:
+            chain = self.loaders.get(loader.key, []) if loader is not None else []
+            self.loaders[node.key] = chain + [(node.path, node.info)]
+
+    def find_file(self, name: str) -> Path | None:
+        return self.resolver.find_file(name)
+
+    def read(self, path: Path) -> ElfInfo:
+        return read_elf(path)
+
+    def root_not_found(self, root: str) -> InputError:
+        if root.lower().endswith(".dll"):
+            return InputError(f"root {root} is a Windows DLL name, but {self.install.origin} is a Linux (ELF) "
+                              "install: name a shared object such as libopenvino_intel_npu_plugin.so")
+        libraries = [name for name in self.resolver.listing(self.install.dll_dir) if ".so" in name]
+        return InputError(f"root {root} not found in {self.install.dll_dir} ({self.install.describe()})"
+                          + root_hint(root, libraries, what="shared object"))
+
+    def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
+        assert parent.info is not None
+        return ((Via.IMPORT, name) for name in parent.info.imports)
+
+    def import_node(self, parent: Node, name: str, kind: Via) -> Node:
+        chain = extend_chain(parent.chain, name)
+        provided = self.resolver.provider(name)
+        if provided is not None:
+            return Node(name, provided[0], None, None, Via.IMPORT, chain, (), provided[1])
+        path, how = self.resolver.search(name, self.loaders[parent.key])
         if path is None:
-            if root.lower().endswith(".dll"):
-                raise InputError(f"root {root} is a Windows DLL name, but {install.origin} is a Linux (ELF) "
-                                 "install: name a shared object such as libopenvino_intel_npu_plugin.so")
-            raise InputError(f"root {root} not found in {install.dll_dir} ({install.describe()})")
-        add(Node(path.name, BUNDLED, path, read_elf(path), ROOT, (path.name,), (), "root of the bundle"), [])
-    first = nodes[roots[0].lower()] if roots[0].lower() in nodes else next(iter(nodes.values()))
-    root_info: ElfInfo = first.info  # type: ignore[assignment]
-
-    statuses: list[CompanionStatus] = []
-    pending: list[Companion] = []
-    if manifest is not None and install.version is not None:
-        for comp in manifest.companions:
-            applies = _companion_applies(comp, install.version)
-            selected = applies and (comp.feature is None or comp.feature in features)
-            path = resolver.find_file(comp.name) if applies else None
-            statuses.append(CompanionStatus(comp, applies, selected, path))
-            if selected:
-                pending.append(comp)
-
-    def walk() -> None:
-        while queue:
-            key = queue.popleft()
-            parent = nodes[key]
-            info: ElfInfo = parent.info  # type: ignore[assignment]
-            chain = loaders[key]
-            for name in info.imports:
-                low = name.lower()
-                edges.append(Edge(parent.name, name, IMPORT))
-                if low in nodes:
-                    required_by[low].append(parent.name)
-                    continue
-                provided = resolver.provider(name)
-                if provided is not None:
-                    add(Node(name, provided[0], None, None, IMPORT, parent.chain + (name,), (), provided[1]), chain)
-                    required_by[low].append(parent.name)
-                    continue
-                path, how = resolver.search(name, chain)
-                if path is None:
-                    add(Node(name, MISSING, None, None, IMPORT, parent.chain + (name,), (), how), chain)
-                else:
-                    child = read_elf(path)
-                    _check_machine(parent.name, info, child)
-                    reason = f"{parent.name} needs it (DT_NEEDED)"
-                    if how == NOT_FOUND_ON_PATH:
-                        reason += (f"; {how}: ld.so finds it only when another library loaded it first "
-                                   f"(found in {install.dll_dir})")
-                    else:
-                        reason += f", found through {how}"
-                    add(Node(name, BUNDLED, path, child, IMPORT, parent.chain + (name,), (), reason), chain)
-                required_by[low].append(parent.name)
-
-    walk()
-    for comp in pending:
-        low = comp.name.lower()
-        loader = nodes.get(comp.loaded_by.lower())
-        chain_head = loader.chain if loader else (comp.loaded_by,)
-        if low in nodes:
-            required_by[low].append(comp.loaded_by)
-            edges.append(Edge(comp.loaded_by, nodes[low].name, RUNTIME))
-            continue
-        path = resolver.find_file(comp.name)
-        if path is None and comp.if_present:
-            continue
-        if path is None:
-            add(Node(comp.name, MISSING, None, None, RUNTIME, chain_head + (comp.name,), (),
-                     f"{comp.reason} (not in {install.dll_dir})", comp.feature), [])
+            return Node(name, MISSING, None, None, Via.IMPORT, chain, (), how)
+        child = read_elf(path)
+        _check_machine(parent.name, parent.info, child)  # type: ignore[arg-type]
+        reason = f"{parent.name} needs it (DT_NEEDED)"
+        if how == NOT_FOUND_ON_PATH:
+            reason += (f"; {how}: ld.so finds it only when another library loaded it first "
+                       f"(found in {self.install.dll_dir})")
         else:
-            info = read_elf(path)
-            _check_machine(root_info.path.name, root_info, info)
-            add(Node(path.name, BUNDLED, path, info, RUNTIME, chain_head + (path.name,), (),
-                     comp.reason, comp.feature), loaders.get(comp.loaded_by.lower(), []))
-        edges.append(Edge(comp.loaded_by, comp.name, RUNTIME))
-        required_by[low].append(comp.loaded_by)
-        walk()
+            reason += f", found through {how}"
+        return Node(name, BUNDLED, path, child, Via.IMPORT, chain, (), reason)
 
-    final = tuple(
-        Node(n.name, n.dep_class, n.path, n.info, n.via, n.chain,
-             tuple(dict.fromkeys(required_by.get(n.key, ()))), n.reason, n.feature)
-        for n in nodes.values()
-    )
-    found_hints: tuple[hints_mod.Hint, ...] = ()
-    skipped: tuple[Path, ...] = ()
-    if scan_hints:
-        candidates = {name: path for name, path in resolver.listing(install.dll_dir).items()
-                      if name.lower() not in nodes and ".so" in name}
-        binaries = [(n.path, n.info.data_ranges) for n in final
-                    if n.dep_class == BUNDLED and n.path is not None and n.info is not None]
-        found_hints, skipped = hints_mod.scan(binaries, candidates)
-    return DependencyGraph(
-        install=install, manifest=manifest, roots=tuple(nodes[r.lower()].name for r in roots),
-        features=features, search_order=(install.dll_dir,) + tuple(search_paths), nodes=final,
-        edges=tuple(edges), companions=tuple(statuses), hints=found_hints, hints_skipped=skipped,
-    )
+    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
+        root = self.root_info
+        assert isinstance(root, ElfInfo) and isinstance(info, ElfInfo)
+        _check_machine(root.path.name, root, info)
+
+    def companion_already_there(self, comp: Companion) -> None:
+        self.edges.append(Edge(comp.loaded_by, self.nodes[comp.name.lower()].name, Via.RUNTIME))
+
+    def hint_candidates(self) -> dict[str, Path]:
+        return {name: path for name, path in self.resolver.listing(self.install.dll_dir).items()
+                if name.lower() not in self.nodes and ".so" in name}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ STYLES = {
 
 
 def _details(node: GraphNode, *, via: str | None = None) -> list[str]:
-    details = [node.dep_class]
+    details: list[str] = [node.dep_class]
     if node.info:
         details.append(format_size(node.size))
         if node.info.file_version:

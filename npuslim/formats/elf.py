@@ -17,10 +17,12 @@ import mmap
 import os
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from npuslim.errors import InputError
+from npuslim.formats.pe import Signature
 from npuslim.paths import open_regular
 
 ELF_MAGIC = b"\x7fELF"
@@ -70,7 +72,7 @@ class ElfInfo:
     data_ranges: tuple[tuple[int, int], ...] = ()
     delay_imports: tuple[str, ...] = ()
     cfg: bool = False
-    signature: str = "none"
+    signature: Signature = Signature.NONE
     signature_size: int = 0
     coff_symbols: int = 0
     file_version: str | None = None
@@ -166,6 +168,21 @@ def read_elf(path: Path | str) -> ElfInfo:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
+@dataclass(frozen=True)
+class _Header:
+    """The fields of the ELF header npuslim uses."""
+
+    e_type: int
+    e_machine: int
+    e_phoff: int
+    e_shoff: int
+    e_phentsize: int
+    e_phnum: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+
 def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
     if data[:4] != ELF_MAGIC:
         raise InputError(f"{path}: not an ELF file")
@@ -176,13 +193,29 @@ def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
     r = _Reader(data, path, bits, ei_data == 1)
     (e_type, e_machine, _ver, _entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum,
      e_shentsize, e_shnum, e_shstrndx) = r.unpack("HHIWWWIHHHHHH", 16)
+    head = _Header(e_type, e_machine, e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx)
+    loads, dynamic = _program_headers(r, head, bits)
+    dyn = _Dynamic(r, loads, _dynamic_entries(r, dynamic, bits))
+    needed = tuple(dyn.string(v) for v in dyn.values(DT_NEEDED))
+    soname = next((dyn.string(v) for v in dyn.values(DT_SONAME)), None)
+    needs = dyn.version_needs()
+    has_debug, has_symtab, ranges = _sections(r, head)
+    return ElfInfo(
+        path=path, size=size, machine=MACHINES.get(e_machine, f"0x{e_machine:x}"), bits=bits,
+        is_dll=e_type == ET_DYN, imports=needed, soname=soname, rpath=dyn.paths(DT_RPATH),
+        runpath=dyn.paths(DT_RUNPATH), version_needs=needs, has_debug=has_debug, has_symtab=has_symtab,
+        upx_packed=b"UPX!" in data[: min(size, 4096)], data_ranges=ranges,
+    )
 
-    # Program headers: what the loader maps, and where the dynamic segment is.
-    loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz)
+
+def _program_headers(r: _Reader, head: _Header, bits: int,
+                     ) -> tuple[list[tuple[int, int, int]], tuple[int, int] | None]:
+    """What the loader maps ((vaddr, offset, filesz) of each PT_LOAD) and where the dynamic segment is."""
+    loads: list[tuple[int, int, int]] = []
     dynamic: tuple[int, int] | None = None
     ph_fmt = "IIWWWWWW" if bits == 64 else "IWWWWWIW"
-    for i in range(e_phnum if e_phoff else 0):
-        fields = r.unpack(ph_fmt, e_phoff + i * e_phentsize)
+    for i in range(head.e_phnum if head.e_phoff else 0):
+        fields = r.unpack(ph_fmt, head.e_phoff + i * head.e_phentsize)
         if bits == 64:
             p_type, _pf, p_offset, p_vaddr, _pa, p_filesz = fields[:6]
         else:
@@ -191,83 +224,92 @@ def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
             loads.append((p_vaddr, p_offset, p_filesz))
         elif p_type == PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
+    return loads, dynamic
 
-    def file_offset(vaddr: int) -> int:
-        for start, offset, filesz in loads:
+
+def _dynamic_entries(r: _Reader, dynamic: tuple[int, int] | None, bits: int) -> list[tuple[int, int]]:
+    """The (tag, value) entries of the dynamic segment, up to DT_NULL."""
+    entries: list[tuple[int, int]] = []
+    if dynamic is None:
+        return entries
+    d_off, d_size = dynamic
+    if d_off + d_size > r.size:
+        raise InputError(f"{r.path}: truncated ELF file (the dynamic section ends at byte "
+                         f"{d_off + d_size}, the file has {r.size})")
+    step = 16 if bits == 64 else 8
+    for at in range(d_off, d_off + d_size - step + 1, step):
+        tag, val = r.unpack("SW", at)
+        if tag == DT_NULL:
+            break
+        entries.append((tag, val))
+    return entries
+
+
+class _Dynamic:
+    """The dynamic entries with their string table, read through the loaded segments' addresses."""
+
+    def __init__(self, r: _Reader, loads: list[tuple[int, int, int]], entries: list[tuple[int, int]]) -> None:
+        self.r, self.loads, self.entries = r, loads, entries
+        strtab = next(self.values(DT_STRTAB), None)
+        self.str_off = self.file_offset(strtab) if strtab is not None else None
+
+    def values(self, tag: int) -> Iterator[int]:
+        return (v for t, v in self.entries if t == tag)
+
+    def file_offset(self, vaddr: int) -> int:
+        for start, offset, filesz in self.loads:
             if start <= vaddr < start + filesz:
                 return offset + (vaddr - start)
-        raise InputError(f"{path}: corrupt ELF file (address 0x{vaddr:x} is in no loaded segment)")
+        raise InputError(f"{self.r.path}: corrupt ELF file (address 0x{vaddr:x} is in no loaded segment)")
 
-    entries: list[tuple[int, int]] = []
-    if dynamic is not None:
-        d_off, d_size = dynamic
-        if d_off + d_size > size:
-            raise InputError(f"{path}: truncated ELF file (the dynamic section ends at byte "
-                             f"{d_off + d_size}, the file has {size})")
-        step = 16 if bits == 64 else 8
-        for at in range(d_off, d_off + d_size - step + 1, step):
-            tag, val = r.unpack("SW", at)
-            if tag == DT_NULL:
-                break
-            entries.append((tag, val))
+    def string(self, offset: int) -> str:
+        if self.str_off is None:
+            raise InputError(f"{self.r.path}: corrupt ELF file (dynamic entries without a string table)")
+        return self.r.cstring(self.str_off + offset)
 
-    strtab = next((v for t, v in entries if t == DT_STRTAB), None)
-    str_off = file_offset(strtab) if strtab is not None else None
+    def paths(self, tag: int) -> tuple[str, ...]:
+        """DT_RPATH / DT_RUNPATH entries, split on ``:``."""
+        return tuple(p for v in self.values(tag) for p in self.string(v).split(":") if p)
 
-    def dstr(offset: int) -> str:
-        if str_off is None:
-            raise InputError(f"{path}: corrupt ELF file (dynamic entries without a string table)")
-        return r.cstring(str_off + offset)
-
-    needed = tuple(dstr(v) for t, v in entries if t == DT_NEEDED)
-    soname = next((dstr(v) for t, v in entries if t == DT_SONAME), None)
-
-    def paths(tag: int) -> tuple[str, ...]:
-        out: list[str] = []
-        for t, v in entries:
-            if t == tag:
-                out.extend(p for p in dstr(v).split(":") if p)
-        return tuple(out)
-
-    needs: list[tuple[str, str]] = []
-    verneed = next((v for t, v in entries if t == DT_VERNEED), None)
-    count = next((v for t, v in entries if t == DT_VERNEEDNUM), 0)
-    if verneed is not None:
-        at = file_offset(verneed)
+    def version_needs(self) -> tuple[tuple[str, str], ...]:
+        """(library, symbol version) pairs of the version-needs table."""
+        needs: list[tuple[str, str]] = []
+        verneed = next(self.values(DT_VERNEED), None)
+        count = next(self.values(DT_VERNEEDNUM), 0)
+        if verneed is None:
+            return ()
+        at = self.file_offset(verneed)
         for _ in range(min(count, 4096)):
-            _vn_version, vn_cnt, vn_file, vn_aux, vn_next = r.unpack("HHIII", at)
-            lib = dstr(vn_file)
+            _vn_version, vn_cnt, vn_file, vn_aux, vn_next = self.r.unpack("HHIII", at)
+            lib = self.string(vn_file)
             aux = at + vn_aux
             for _ in range(min(vn_cnt, 4096)):
-                _hash, _vflags, _other, vna_name, vna_next = r.unpack("IHHII", aux)
-                needs.append((lib, dstr(vna_name)))
+                _hash, _vflags, _other, vna_name, vna_next = self.r.unpack("IHHII", aux)
+                needs.append((lib, self.string(vna_name)))
                 if not vna_next:
                     break
                 aux += vna_next
             if not vn_next:
                 break
             at += vn_next
+        return tuple(needs)
 
+
+def _sections(r: _Reader, head: _Header) -> tuple[bool, bool, tuple[tuple[int, int], ...]]:
+    """(debug information left, a symbol table left, the read-only data ranges to scan for hints)."""
     has_debug = has_symtab = False
     ranges: list[tuple[int, int]] = []
-    if e_shoff and e_shnum and e_shoff + e_shnum * e_shentsize <= size:
-        sh_fmt = "IIWWWWIIWW"
-        headers = [r.unpack(sh_fmt, e_shoff + i * e_shentsize) for i in range(e_shnum)]
-        names_off = headers[e_shstrndx][4] if e_shstrndx < len(headers) else None
-        for sh_name, sh_type, sh_flags, _addr, sh_offset, sh_size, *_rest in headers:
-            name = r.cstring(names_off + sh_name) if names_off is not None else ""
-            if name.startswith((".debug_", ".zdebug_")) or name == ".gnu_debuglink":
-                has_debug = has_debug or name != ".gnu_debuglink"
-            if sh_type == SHT_SYMTAB:
-                has_symtab = True
-            if (sh_type == SHT_PROGBITS and sh_flags & SHF_ALLOC and not sh_flags & SHF_EXECINSTR
-                    and not sh_flags & SHF_WRITE and sh_size and sh_offset + sh_size <= size):
-                ranges.append((sh_offset, sh_size))
-
-    machine = MACHINES.get(e_machine, f"0x{e_machine:x}")
-    return ElfInfo(
-        path=path, size=size, machine=machine, bits=bits, is_dll=e_type == ET_DYN,
-        imports=needed, soname=soname, rpath=paths(DT_RPATH), runpath=paths(DT_RUNPATH),
-        version_needs=tuple(needs), has_debug=has_debug, has_symtab=has_symtab,
-        upx_packed=b"UPX!" in data[: min(size, 4096)], data_ranges=tuple(ranges),
-    )
+    if not (head.e_shoff and head.e_shnum and head.e_shoff + head.e_shnum * head.e_shentsize <= r.size):
+        return has_debug, has_symtab, ()
+    headers = [r.unpack("IIWWWWIIWW", head.e_shoff + i * head.e_shentsize) for i in range(head.e_shnum)]
+    names_off = headers[head.e_shstrndx][4] if head.e_shstrndx < len(headers) else None
+    for sh_name, sh_type, sh_flags, _addr, sh_offset, sh_size, *_rest in headers:
+        name = r.cstring(names_off + sh_name) if names_off is not None else ""
+        if name.startswith((".debug_", ".zdebug_")) or name == ".gnu_debuglink":
+            has_debug = has_debug or name != ".gnu_debuglink"
+        if sh_type == SHT_SYMTAB:
+            has_symtab = True
+        if (sh_type == SHT_PROGBITS and sh_flags & SHF_ALLOC and not sh_flags & SHF_EXECINSTR
+                and not sh_flags & SHF_WRITE and sh_size and sh_offset + sh_size <= r.size):
+            ranges.append((sh_offset, sh_size))
+    return has_debug, has_symtab, tuple(ranges)

@@ -12,11 +12,16 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pefile
 
 from npuslim.errors import InputError
+from npuslim.layout import StrEnum
 from npuslim.paths import open_regular
+
+if TYPE_CHECKING:
+    from npuslim.formats.elf import ElfInfo
 
 MACHINES = {
     0x014C: "x86",
@@ -38,6 +43,14 @@ _DIR_SECURITY = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
 _DIR_DEBUG = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]
 
 
+class Signature(StrEnum):
+    """The Authenticode state of a file (``signature`` in the JSON outputs)."""
+
+    SIGNED = "signed"      # a certificate lies inside the file
+    NONE = "none"
+    DANGLING = "dangling"  # the security directory points past the end of the file, as GNU strip leaves it
+
+
 @dataclass(frozen=True)
 class PeInfo:
     """The facts npuslim reads from one PE file.
@@ -45,9 +58,7 @@ class PeInfo:
     ``data_ranges`` are the file ranges (offset, size) of the initialised,
     non-executable sections: where string literals live.
 
-    ``signature`` is ``"signed"`` (an Authenticode certificate lies inside the
-    file), ``"none"``, or ``"dangling"`` (the security directory points past the
-    end of the file, as GNU strip leaves it).
+    ``signature`` is a ``Signature``.
     """
 
     path: Path
@@ -57,7 +68,7 @@ class PeInfo:
     imports: tuple[str, ...]
     delay_imports: tuple[str, ...]
     cfg: bool
-    signature: str
+    signature: Signature
     signature_size: int
     has_debug: bool
     coff_symbols: int
@@ -70,7 +81,19 @@ class PeInfo:
 
     @property
     def signed(self) -> bool:
-        return self.signature == "signed"
+        return self.signature == Signature.SIGNED
+
+
+def binary_fields(info: PeInfo | ElfInfo | None) -> dict[str, Any]:
+    """The facts of a binary that the deps JSON (per node) and the lock file (per file) both record,
+    in the JSON's order; every one ``None`` for a file that is not a binary (or a missing one)."""
+    return {
+        "machine": info.machine if info else None,
+        "cfg": info.cfg if info else None,
+        "signature": info.signature if info else None,
+        "debug_directory": info.has_debug if info else None,
+        "file_version": info.file_version if info else None,
+    }
 
 
 def _names(entries: list) -> tuple[str, ...]:
@@ -205,11 +228,11 @@ def _read(path: Path, data: mmap.mmap, size: int) -> PeInfo:
     security = dirs[_DIR_SECURITY] if len(dirs) > _DIR_SECURITY else None
     debug = dirs[_DIR_DEBUG] if len(dirs) > _DIR_DEBUG else None
     if security is None or security.Size == 0:
-        signature, sig_size = "none", 0
+        signature, sig_size = Signature.NONE, 0
     elif security.VirtualAddress + security.Size <= size:
-        signature, sig_size = "signed", security.Size
+        signature, sig_size = Signature.SIGNED, security.Size
     else:
-        signature, sig_size = "dangling", security.Size
+        signature, sig_size = Signature.DANGLING, security.Size
     machine_id = pe.FILE_HEADER.Machine
     section_names = {s.Name.rstrip(b"\0") for s in pe.sections}
     file_version, product_version = _version(pe)

@@ -12,9 +12,8 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
+from npuslim.analyse.graph import DependencyGraph, Node, Via, build_graph
 from npuslim.analyse.headers import HeaderClosure, header_closure
 from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
@@ -26,11 +25,8 @@ from npuslim.plan.onnxruntime import OnnxRuntimeSource
 from npuslim.plan.onnxruntime import source_size as ort_source_size
 from npuslim.source.locate import OpenVinoInstall, install_size
 
-if TYPE_CHECKING:
-    pass
-
-
-_ROLE_OF_VIA = {ROOT: Role.ROOT, IMPORT: Role.IMPORT, DELAY_IMPORT: Role.IMPORT, RUNTIME: Role.COMPANION}
+ROLE_OF_VIA = {Via.ROOT: Role.ROOT, Via.IMPORT: Role.IMPORT, Via.DELAY_IMPORT: Role.IMPORT,
+               Via.RUNTIME: Role.COMPANION}
 
 
 @dataclass(frozen=True)
@@ -179,53 +175,97 @@ def plan_bundle(
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
     warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
-    files: list[PlannedFile] = []
-    for node in graph.nodes:
-        if node.dep_class != BUNDLED or node.path is None:
-            continue
-        files.append(PlannedFile(node.path, f"{BIN}/{node.name}", _ROLE_OF_VIA[node.via], node.reason,
-                                 node.chain, node.size, node.feature, node.info))
-
-    msvc_shipped: set[str] = set()
+    files = [PlannedFile(node.path, f"{BIN}/{node.name}", ROLE_OF_VIA[node.via], node.reason,
+                         node.chain, node.size, node.feature, node.info)
+             for node in graph.nodes if node.dep_class == BUNDLED and node.path is not None]
+    msvc_shipped: frozenset[str] = frozenset()
     if msvc_runtime_dir is not None:
         from npuslim.plan.msvc import plan_msvc_runtime
 
         msvc_files, msvc_warnings = plan_msvc_runtime(graph, msvc_runtime_dir, facts)
         files.extend(msvc_files)
         warnings.extend(msvc_warnings)
-        msvc_shipped = {Path(f.dest).name.lower() for f in msvc_files}
-
+        msvc_shipped = frozenset(Path(f.dest).name.lower() for f in msvc_files)
     missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
+    missing = missing_or_raise(graph, missing_symbols, allow_missing=allow_missing, warnings=warnings)
+    headers = plan_headers(install, manifest, features, files, warnings)
+    files += _import_libraries(install, manifest, features, warnings)
+    files += plan_licenses(install, manifest, warnings)
+    _check(files)
+    size, how = _source_size(install, onnxruntime)
+    return BundlePlan(
+        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
+        requirements=_requirements(graph, manifest, msvc_shipped) + _build_requirements(onnxruntime),
+        missing=missing,
+        headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=features if features_requested is None else features_requested,
+        features_dropped=features_dropped, onnxruntime=onnxruntime, missing_symbols=missing_symbols,
+    )
+
+
+def _source_size(install: OpenVinoInstall, onnxruntime: OnnxRuntimeSource | None) -> tuple[int, str]:
+    """The size of everything the bundle was taken from, and how it was measured."""
+    size, how = install_size(install)
+    if onnxruntime is None:
+        return size, how
+    ort_size, ort_how = ort_source_size(onnxruntime)
+    return size + ort_size, f"{how} + {ort_how}"
+
+
+def missing_or_raise(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols, ...] = (), *,
+                     allow_missing: bool, warnings: list[str]) -> tuple[MissingEntry, ...]:
+    """Every missing dependency (files, then symbols); raises ``MissingDependencyError`` unless
+    ``allow_missing``, when each one becomes a warning instead."""
     missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing) + tuple(
         MissingEntry(f"{m.dll} ({m.count} symbol{'s' if m.count > 1 else ''})", (m.importer,))
         for m in missing_symbols)
     if missing and not allow_missing:
-        def why(node) -> str:
-            text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
-            if node.feature:
-                text += f"; feature {node.feature}"
-            return text + ")"
+        detail = "; ".join([_needed_by(n) for n in graph.missing] + [m.describe() for m in missing_symbols])
+        raise MissingDependencyError(f"missing dependencies: {detail}{_missing_hint(graph.missing)}",
+                                     tuple(m.name for m in missing))
+    warnings.extend(f"{m.name} is missing and recorded as such (--allow-missing)" for m in missing)
+    return missing
 
-        detail = "; ".join([why(n) for n in graph.missing] + [m.describe() for m in missing_symbols])
-        raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
-    for m in missing:
-        warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
 
-    headers = None
-    roots_wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
-    if roots_wanted:
-        if install.include_dir is None:
-            warnings.append(f"no include folder in the source ({install.layout} layout): "
-                            "the bundle has no headers")
-        else:
-            headers = header_closure(install.include_dir, roots_wanted)
-            for root in headers.missing_roots:
-                warnings.append(f"header {root} is not in {install.include_dir}")
-            for rel in headers.kept:
-                path = install.include_dir / rel
-                files.append(PlannedFile(path, f"{INCLUDE}/{rel}", Role.HEADER,
-                                         "included from the manifest's header roots", (), _size(path)))
+def _needed_by(node: Node) -> str:
+    text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
+    if node.feature:
+        text += f"; feature {node.feature}"
+    return text + ")"
 
+
+def _missing_hint(files: tuple[Node, ...]) -> str:
+    """What the user can do about missing dependencies, as the end of the error's one line."""
+    if not files:  # only symbols are missing: another folder would not change the files found
+        return ". Write the bundle all the same with --allow-missing"
+    features = sorted({n.feature for n in files if n.feature})
+    without = "".join(f", leave out feature {name} with --without {name}" for name in features)
+    return (". Add the folder that holds them with --search-path DIR" + without
+            + ", or write the bundle without them with --allow-missing")
+
+
+def plan_headers(install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
+                 files: list[PlannedFile], warnings: list[str]) -> HeaderClosure | None:
+    """Add the header closure of the manifest's header roots (for ``features``) to ``files``."""
+    wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
+    if not wanted:
+        return None
+    if install.include_dir is None:
+        warnings.append(f"no include folder in the source ({install.layout} layout): the bundle has no headers")
+        return None
+    headers = header_closure(install.include_dir, wanted)
+    warnings.extend(f"header {root} is not in {install.include_dir}" for root in headers.missing_roots)
+    for rel in headers.kept:
+        path = install.include_dir / rel
+        files.append(PlannedFile(path, f"{INCLUDE}/{rel}", Role.HEADER,
+                                 "included from the manifest's header roots", (), _size(path)))
+    return headers
+
+
+def _import_libraries(install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
+                      warnings: list[str]) -> list[PlannedFile]:
+    """The manifest's import libraries (``openvino.lib``) found in the source's library folder."""
+    files = []
     for lib in manifest.import_libraries:
         if lib.feature is not None and lib.feature not in features:
             continue
@@ -237,26 +277,16 @@ def plan_bundle(
             continue
         files.append(PlannedFile(lib_path, f"{LIB}/{lib_path.name}", Role.IMPLIB,
                                  "import library to link against", (), _size(lib_path), lib.feature))
+    return files
 
+
+def plan_licenses(install: OpenVinoInstall, manifest: Manifest, warnings: list[str]) -> list[PlannedFile]:
+    """The licence files of the source that match the manifest's patterns."""
     licenses = _license_files(install, manifest.licenses)
     if manifest.licenses and not licenses:
         warnings.append("no licence files found in the source: the bundle cannot be redistributed as is")
-    for path, dest in licenses:
-        files.append(PlannedFile(path, dest, Role.LICENSE, "licence of the bundled binaries", (), _size(path)))
-
-    _check(files)
-    size, how = install_size(install)
-    if onnxruntime is not None:
-        ort_size, ort_how = ort_source_size(onnxruntime)
-        size, how = size + ort_size, f"{how} + {ort_how}"
-    return BundlePlan(
-        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest, frozenset(msvc_shipped)) + _build_requirements(onnxruntime),
-        missing=missing,
-        headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
-        features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped, onnxruntime=onnxruntime, missing_symbols=missing_symbols,
-    )
+    return [PlannedFile(path, dest, Role.LICENSE, "licence of the bundled binaries", (), _size(path))
+            for path, dest in licenses]
 
 
 def _size(path: Path) -> int:

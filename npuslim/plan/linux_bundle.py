@@ -14,18 +14,31 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, ROOT, RUNTIME, DependencyGraph, build_graph
-from npuslim.analyse.headers import header_closure
+from npuslim.analyse.graph import DependencyGraph, build_graph
 from npuslim.analyse.resolve import DRIVER, SYSTEM
-from npuslim.analyse.resolve_elf import GCC_RUNTIME, GLIBC, ElfResolver, expand_origin, target_minimum
-from npuslim.errors import InputError, MissingDependencyError
+from npuslim.analyse.resolve_elf import (
+    GCC_RUNTIME,
+    GLIBC,
+    NOT_FOUND_ON_PATH,
+    ElfResolver,
+    expand_origin,
+    target_minimum,
+)
+from npuslim.errors import InputError
 from npuslim.formats.elf import ElfInfo, read_elf
 from npuslim.knowledge.manifest import Manifest, WindowsFacts
-from npuslim.layout import INCLUDE, LIB, PlannedFile, Role
-from npuslim.plan.bundle import BundlePlan, MissingEntry, Requirement, _check, _license_files, _size
+from npuslim.layout import LIB, PlannedFile, Role
+from npuslim.plan.bundle import (
+    ROLE_OF_VIA,
+    BundlePlan,
+    Requirement,
+    _check,
+    missing_or_raise,
+    plan_headers,
+    plan_licenses,
+)
 from npuslim.source.locate import OpenVinoInstall, install_size
 
-_ROLE_OF_VIA = {ROOT: Role.ROOT, IMPORT: Role.IMPORT, DELAY_IMPORT: Role.IMPORT, RUNTIME: Role.COMPANION}
 ORIGIN_ENTRIES = frozenset({"$ORIGIN", "${ORIGIN}", "$ORIGIN/", "${ORIGIN}/"})
 
 
@@ -92,6 +105,24 @@ def plan_linux_bundle(
     graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
                         search_paths=search_paths, scan_hints=False)
     warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
+    files = _shared_objects(graph, warnings)
+    missing = missing_or_raise(graph, allow_missing=allow_missing, warnings=warnings)
+    headers = plan_headers(install, manifest, features, files, warnings)
+    files += _link_names(manifest, features, files, warnings)
+    files += plan_licenses(install, manifest, warnings)
+    _check(files)
+    size, how = install_size(install)
+    return BundlePlan(
+        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
+        requirements=_requirements(graph, manifest), missing=missing, headers=headers,
+        warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=features if features_requested is None else features_requested,
+        features_dropped=features_dropped,
+    )
+
+
+def _shared_objects(graph: DependencyGraph, warnings: list[str]) -> list[PlannedFile]:
+    """Each bundled shared object once, under its SONAME, with what keeps the bundle from moving."""
     files: list[PlannedFile] = []
     seen: set[str] = set()
     for node in graph.files:
@@ -102,35 +133,19 @@ def plan_linux_bundle(
         if real in seen:  # one file reached under two names (a versioned name and its SONAME link)
             continue
         seen.add(real)
-        files.append(PlannedFile(node.path, f"{LIB}/{name}", _ROLE_OF_VIA[node.via], node.reason, node.chain,
+        files.append(PlannedFile(node.path, f"{LIB}/{name}", ROLE_OF_VIA[node.via], node.reason, node.chain,
                                  node.size, node.feature, info))
         warnings.extend(relocation_warnings(name, info))
-        if "not on its own RPATH/RUNPATH" in node.reason:
+        if NOT_FOUND_ON_PATH in node.reason:
             warnings.append(f"{name}: {node.reason}")
+    return files
 
-    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing)
-    if missing and not allow_missing:
-        detail = "; ".join(f"{n.name} (needed by {', '.join(n.required_by) or 'the manifest'}"
-                           + (f"; feature {n.feature}" if n.feature else "") + ")" for n in graph.missing)
-        raise MissingDependencyError(f"missing dependencies: {detail}", tuple(m.name for m in missing))
-    for m in missing:
-        warnings.append(f"{m.name} is missing and recorded as such (--allow-missing)")
 
-    headers = None
-    wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
-    if wanted:
-        if install.include_dir is None:
-            warnings.append(f"no include folder in the source ({install.layout} layout): the bundle has no headers")
-        else:
-            headers = header_closure(install.include_dir, wanted)
-            for root in headers.missing_roots:
-                warnings.append(f"header {root} is not in {install.include_dir}")
-            for rel in headers.kept:
-                path = install.include_dir / rel
-                files.append(PlannedFile(path, f"{INCLUDE}/{rel}", Role.HEADER,
-                                         "included from the manifest's header roots", (), _size(path)))
-
+def _link_names(manifest: Manifest, features: frozenset[str], files: list[PlannedFile],
+                warnings: list[str]) -> list[PlannedFile]:
+    """The manifest's link names (``libopenvino_c.so``) as symlinks to the bundled library they name."""
     shipped = [f for f in files if f.dest.startswith(f"{LIB}/")]
+    links = []
     for lib in manifest.import_libraries:
         if lib.feature is not None and lib.feature not in features:
             continue
@@ -138,26 +153,11 @@ def plan_linux_bundle(
         if target is None:
             warnings.append(f"link name {lib.name}: no bundled library {lib.name}.* to point it at")
             continue
-        files.append(PlannedFile(target.source, f"{LIB}/{lib.name}", Role.IMPLIB,
+        links.append(PlannedFile(target.source, f"{LIB}/{lib.name}", Role.IMPLIB,
                                  f"link name for the linker (-l{lib.name[3:].split('.so')[0]}), "
                                  f"a symlink to {Path(target.dest).name}",
                                  (), len(Path(target.dest).name), lib.feature, link_to=Path(target.dest).name))
-
-    licenses = _license_files(install, manifest.licenses)
-    if manifest.licenses and not licenses:
-        warnings.append("no licence files found in the source: the bundle cannot be redistributed as is")
-    for path, dest in licenses:
-        files.append(PlannedFile(path, dest, Role.LICENSE, "licence of the bundled binaries", (), _size(path)))
-
-    _check(files)
-    size, how = install_size(install)
-    return BundlePlan(
-        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest), missing=missing, headers=headers,
-        warnings=tuple(warnings), source_size=size, source_size_how=how,
-        features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped,
-    )
+    return links
 
 
 def check_linux_closure(bundle: Path, provided: set[str],

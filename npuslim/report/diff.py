@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
+from npuslim.analyse.graph import Via
 from npuslim.errors import InputError, VerifyError
 from npuslim.formats.lock import BundleLock, read_lock
 from npuslim.formats.pe import read_pe
@@ -206,7 +207,7 @@ def is_bundle(text: str) -> bool:
 
 def _import_changes(path: str, a: SnapshotFile, b: SnapshotFile) -> tuple[ImportChange, ...]:
     out = []
-    for kind, old, new in (("import", a.imports, b.imports), ("delay-import", a.delay_imports, b.delay_imports)):
+    for kind, old, new in ((Via.IMPORT, a.imports, b.imports), (Via.DELAY_IMPORT, a.delay_imports, b.delay_imports)):
         if old is None or new is None:
             continue
         old_l, new_l = {n.lower(): n for n in old}, {n.lower(): n for n in new}
@@ -413,9 +414,29 @@ def _listing(paths: list[str], limit: int = 15) -> str:
 
 def diff_to_markdown(diff: BundleDiff, rules: tuple[FailRule, ...] = ()) -> str:
     """A Markdown report: summary table, then files, imports, companions, headers, and the verdict."""
+    lines = _md_summary(diff) + _md_files(diff)
+    if not diff.imports_compared:
+        lines += ["Imports were not compared: a side is a lock file without its DLLs.", ""]
+    if diff.companions:
+        lines.append("**Run-time companions**: " + "; ".join(
+            f"`{c.name}` {c.status}" + (f" ({c.a or '-'} → {c.b or '-'})" if c.status == CHANGED else
+                                         f" ({c.b or c.a})")
+            for c in diff.companions))
+        lines.append("")
+    lines += _md_missing(diff) + _md_headers(diff)
+    if rules:
+        reasons = fail_reasons(diff, rules)
+        rule_text = ",".join(r.text for r in rules)
+        lines.append(f"**Fails** (`--fail-on {rule_text}`): {'; '.join(reasons)}." if reasons
+                     else f"Passes `--fail-on {rule_text}`.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_summary(diff: BundleDiff) -> list[str]:
     a, b = diff.a, diff.b
     pct = f" ({100.0 * diff.size_delta / a.total:+.1f} %)" if a.total else ""
-    lines = [
+    return [
         f"## npuslim diff: {_md(a.label)} → {_md(b.label)}",
         "",
         "| | A | B | change |",
@@ -426,50 +447,49 @@ def diff_to_markdown(diff: BundleDiff, rules: tuple[FailRule, ...] = ()) -> str:
         f"| headers | {len(a.headers)} | {len(b.headers)} | {len(b.headers) - len(a.headers):+d} |",
         "",
     ]
-    if diff.files:
-        lines += ["| file | change | size | Δ size | version | signature | CFG | imports |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for c in diff.files:
-            size = (format_size(c.b.size) if c.b else format_size(c.a.size) if c.a else "")
-            imports = ", ".join(("+" if i.change == ADDED else "−") + i.name
-                                + (" (delay)" if i.kind == "delay-import" else "") for i in c.imports)
-            sig = _flag(c.a.signature, c.b.signature) if c.a and c.b else ""
-            cfg = _flag(c.a.cfg, c.b.cfg) if c.a and c.b else ""
-            lines.append(f"| `{c.path}` | {c.status} | {size} | {_signed(c.size_delta)} | {_version_text(c)} | "
-                         f"{sig} | {cfg} | {_md(imports)} |")
-        lines.append("")
-    else:
-        lines += ["No file added, removed or changed." if not diff.headers else "No file other than headers changed.",
-                  ""]
-    if not diff.imports_compared:
-        lines += ["Imports were not compared: a side is a lock file without its DLLs.", ""]
-    if diff.companions:
-        lines.append("**Run-time companions**: " + "; ".join(
-            f"`{c.name}` {c.status}" + (f" ({c.a or '-'} → {c.b or '-'})" if c.status == CHANGED else
-                                         f" ({c.b or c.a})")
-            for c in diff.companions))
-        lines.append("")
-    missing_a, missing_b = set(a.missing), set(b.missing)
-    if missing_a != missing_b:
-        if missing_a - missing_b:
-            lines.append(f"**No longer missing**: {_listing(sorted(missing_a - missing_b))}")
-        if missing_b - missing_a:
-            lines.append(f"**Newly missing**: {_listing(sorted(missing_b - missing_a))}")
-        lines.append("")
+
+
+def _md_files(diff: BundleDiff) -> list[str]:
+    if not diff.files:
+        return ["No file added, removed or changed." if not diff.headers else "No file other than headers changed.",
+                ""]
+    lines = ["| file | change | size | Δ size | version | signature | CFG | imports |",
+             "|---|---|---|---|---|---|---|---|"]
+    for c in diff.files:
+        size = (format_size(c.b.size) if c.b else format_size(c.a.size) if c.a else "")
+        imports = ", ".join(("+" if i.change == ADDED else "−") + i.name
+                            + (" (delay)" if i.kind == Via.DELAY_IMPORT else "") for i in c.imports)
+        sig = _flag(c.a.signature, c.b.signature) if c.a and c.b else ""
+        cfg = _flag(c.a.cfg, c.b.cfg) if c.a and c.b else ""
+        lines.append(f"| `{c.path}` | {c.status} | {size} | {_signed(c.size_delta)} | {_version_text(c)} | "
+                     f"{sig} | {cfg} | {_md(imports)} |")
+    lines.append("")
+    return lines
+
+
+def _md_missing(diff: BundleDiff) -> list[str]:
+    missing_a, missing_b = set(diff.a.missing), set(diff.b.missing)
+    if missing_a == missing_b:
+        return []
+    lines = []
+    if missing_a - missing_b:
+        lines.append(f"**No longer missing**: {_listing(sorted(missing_a - missing_b))}")
+    if missing_b - missing_a:
+        lines.append(f"**Newly missing**: {_listing(sorted(missing_b - missing_a))}")
+    lines.append("")
+    return lines
+
+
+def _md_headers(diff: BundleDiff) -> list[str]:
     added_h, removed_h = diff.of_status(ADDED, headers=True), diff.of_status(REMOVED, headers=True)
     changed_h = diff.of_status(CHANGED, headers=True)
-    if added_h or removed_h or changed_h:
-        lines.append(f"**Headers**: {len(a.headers)} → {len(b.headers)}; {len(added_h)} added, "
-                     f"{len(removed_h)} removed, {len(changed_h)} changed.")
-        if added_h:
-            lines.append(f"Added: {_listing([c.path for c in added_h])}.")
-        if removed_h:
-            lines.append(f"Removed: {_listing([c.path for c in removed_h])}.")
-        lines.append("")
-    if rules:
-        reasons = fail_reasons(diff, rules)
-        rule_text = ",".join(r.text for r in rules)
-        lines.append(f"**Fails** (`--fail-on {rule_text}`): {'; '.join(reasons)}." if reasons
-                     else f"Passes `--fail-on {rule_text}`.")
-        lines.append("")
-    return "\n".join(lines)
+    if not (added_h or removed_h or changed_h):
+        return []
+    lines = [f"**Headers**: {len(diff.a.headers)} → {len(diff.b.headers)}; {len(added_h)} added, "
+             f"{len(removed_h)} removed, {len(changed_h)} changed."]
+    if added_h:
+        lines.append(f"Added: {_listing([c.path for c in added_h])}.")
+    if removed_h:
+        lines.append(f"Removed: {_listing([c.path for c in removed_h])}.")
+    lines.append("")
+    return lines

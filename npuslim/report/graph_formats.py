@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
-from npuslim.analyse.graph import DependencyGraph, Node
-from npuslim.analyse.resolve import BUNDLED, CLASSES
+from npuslim.analyse.graph import DependencyGraph, Node, Via
+from npuslim.analyse.resolve import BUNDLED, CLASSES, DepClass
 from npuslim.analyse.symbols import MissingSymbols
+from npuslim.formats.pe import binary_fields
 from npuslim.source.locate import OpenVinoInstall
 
 DEPS_SCHEMA_VERSION = 1
@@ -49,11 +50,7 @@ def node_dict(node: Node) -> dict[str, Any]:
         "required_by": list(node.required_by),
         "reason": node.reason,
         "feature": node.feature,
-        "machine": info.machine if info else None,
-        "cfg": info.cfg if info else None,
-        "signature": info.signature if info else None,
-        "debug_directory": info.has_debug if info else None,
-        "file_version": info.file_version if info else None,
+        **binary_fields(info),
         "imports": list(info.imports) if info else [],
         "delay_imports": list(info.delay_imports) if info else [],
         **_elf_fields(node),
@@ -142,8 +139,8 @@ def _dot_id(name: str) -> str:
 
 
 _DOT_COLORS = {
-    "bundled": "lightblue", "msvc-runtime": "khaki", "api-set": "lightgrey",
-    "system": "white", "driver": "palegreen", "missing": "salmon",
+    DepClass.BUNDLED: "lightblue", DepClass.MSVC_RUNTIME: "khaki", DepClass.API_SET: "lightgrey",
+    DepClass.SYSTEM: "white", DepClass.DRIVER: "palegreen", DepClass.MISSING: "salmon",
 }
 
 
@@ -159,7 +156,7 @@ def graph_to_dot(graph: DependencyGraph) -> str:
             continue
         seen.add(key)
         target = graph.node(e.target)
-        style = {"import": "solid", "delay-import": "dashed", "runtime": "dotted"}[e.kind]
+        style = {Via.IMPORT: "solid", Via.DELAY_IMPORT: "dashed", Via.RUNTIME: "dotted"}[e.kind]
         lines.append(
             f"  {_dot_id(e.source)} -> {_dot_id(target.name if target else e.target)} [style={style}];"
         )
@@ -178,7 +175,7 @@ def graph_to_mermaid(graph: DependencyGraph) -> str:
         if key in seen or key[0] not in ids or key[1] not in ids:
             continue
         seen.add(key)
-        arrow = {"import": "-->", "delay-import": "-.->", "runtime": "-. runtime .->"}[e.kind]
+        arrow = {Via.IMPORT: "-->", Via.DELAY_IMPORT: "-.->", Via.RUNTIME: "-. runtime .->"}[e.kind]
         lines.append(f"  {ids[key[0]]} {arrow} {ids[key[1]]}")
     for cls, color in _DOT_COLORS.items():
         lines.append(f"  classDef {cls.replace('-', '_')} fill:{color},stroke:#333")

@@ -19,7 +19,17 @@ import datetime as _dt
 import hashlib
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+
+from cyclonedx.model import HashAlgorithm, HashType, Property
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType, Pedigree
+from cyclonedx.model.contact import OrganizationalEntity
+from cyclonedx.model.license import DisjunctiveLicense
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
 
 from npuslim import __version__, atomic
 from npuslim.errors import InputError
@@ -102,6 +112,124 @@ def _timestamp(created: str) -> _dt.datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class _BundleFacts:
+    """What the components of one bundle's SBOM are made from, read once."""
+
+    ov_version: str | None
+    spdx: str | None                        # the licence of the OpenVINO files
+    license_file: str | None                # where it was read
+    notices: tuple[str, ...]                # the other licence and notice files
+    imports: dict[str, tuple[str, ...]]     # bundle path of a DLL -> the DLL names it imports
+    by_name: dict[str, LockedFile]          # lower-cased file name -> the bin/ file
+    ort_license: str | None                 # ONNX Runtime's licence, when extract --onnxruntime put it there
+    intel: OrganizationalEntity
+
+    @classmethod
+    def read(cls, bundle: Path, lock: BundleLock) -> _BundleFacts:
+        spdx, license_file, notices = _licenses(bundle, lock)
+        return cls(
+            ov_version=lock.source.get("openvino_version"), spdx=spdx, license_file=license_file, notices=notices,
+            imports=_bundle_imports(bundle, lock),
+            by_name={Path(f.path).name.lower(): f for f in lock.files if f.path.startswith(f"{BIN}/")},
+            ort_license=next((f.path for f in lock.files if f.path == ORT_LICENSE), None),
+            intel=OrganizationalEntity(name=INTEL),
+        )
+
+
+def _from_onnxruntime(f: LockedFile) -> bool:
+    return f.path.startswith(f"{BIN}/") and Path(f.path).name.lower().startswith("onnxruntime")
+
+
+def _supplier(f: LockedFile, facts: _BundleFacts) -> OrganizationalEntity | None:
+    if f.role == Role.MSVC or _from_onnxruntime(f):
+        return OrganizationalEntity(name=MICROSOFT)
+    return facts.intel if facts.ov_version else None
+
+
+def _properties(f: LockedFile, facts: _BundleFacts) -> list[Property]:
+    """The npuslim facts of one file (role, reason, chain, signature, ...) as CycloneDX properties."""
+    props = [Property(name="npuslim:role", value=f.role), Property(name="npuslim:reason", value=f.reason),
+             Property(name="npuslim:size", value=str(f.size))]
+    if f.chain:
+        props.append(Property(name="npuslim:chain", value=" -> ".join(f.chain)))
+    if f.feature:
+        props.append(Property(name="npuslim:feature", value=f.feature))
+    if f.signature is not None:
+        props.append(Property(name="npuslim:signature", value=f.signature))
+    if f.cfg is not None:
+        props.append(Property(name="npuslim:cfg", value=str(f.cfg).lower()))
+    if f.path in facts.imports:
+        props.append(Property(name="npuslim:imports", value=", ".join(facts.imports[f.path]) or "-"))
+    if f.pack is not None:
+        props.append(Property(name="npuslim:original_sha256", value=f.pack.original_sha256))
+    return props
+
+
+def _component(f: LockedFile, facts: _BundleFacts) -> Component:
+    """One file of the lock file as a component: a library for a DLL, a file otherwise."""
+    props = _properties(f, facts)
+    licenses = []
+    if _from_onnxruntime(f):  # ONNX Runtime (onnxruntime-openvino wheel) is MIT-licensed
+        if facts.ort_license:
+            licenses.append(DisjunctiveLicense(id="MIT"))
+            props.append(Property(name="npuslim:license_file", value=facts.ort_license))
+    elif facts.spdx and f.role != Role.MSVC:
+        licenses.append(DisjunctiveLicense(id=facts.spdx))
+        props.append(Property(name="npuslim:license_file", value=facts.license_file or ""))
+    return Component(
+        type=ComponentType.LIBRARY if f.role in DLL_ROLES else ComponentType.FILE,
+        name=Path(f.path).name, bom_ref=f.path, version=f.file_version, supplier=_supplier(f, facts),
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
+        licenses=licenses, properties=props,
+    )
+
+
+def _subject(name: str, lock: BundleLock, facts: _BundleFacts) -> Component:
+    """The bundle itself, with the source it was extracted from as its pedigree."""
+    source = lock.source
+    pypi = _source_purl(str(source.get("origin", "")))
+    origin_props = [Property(name="npuslim:origin", value=str(source.get("origin", ""))),
+                    Property(name="npuslim:layout", value=str(source.get("layout", "")))]
+    if pypi is None:
+        origin_props.append(Property(name="npuslim:path", value=str(source.get("root", ""))))
+    ancestor = Component(
+        type=ComponentType.LIBRARY, name=pypi[0] if pypi else "openvino" if facts.ov_version else "source",
+        version=pypi[1] if pypi else facts.ov_version, bom_ref="source",
+        purl=PackageURL(type="pypi", name=pypi[0], version=pypi[1]) if pypi else None,
+        supplier=facts.intel if facts.ov_version else None,
+        licenses=[DisjunctiveLicense(id=facts.spdx)] if facts.spdx else [], properties=origin_props,
+    )
+    bundle_props = [Property(name="npuslim:manifest", value=str(lock.manifest.get("name", ""))),
+                    Property(name="npuslim:features", value=", ".join(lock.features) or "-")]
+    bundle_props += [Property(name="npuslim:notice_file", value=n) for n in facts.notices]
+    return Component(
+        type=ComponentType.LIBRARY, name=name, version=facts.ov_version, bom_ref="bundle",
+        description=f"npuslim bundle of {source.get('origin', 'an OpenVINO install')}",
+        pedigree=Pedigree(ancestors=[ancestor]), properties=bundle_props,
+    )
+
+
+def _register_dependencies(bom: Bom, lock: BundleLock, facts: _BundleFacts, components: dict[str, Component],
+                           subject: Component) -> None:
+    """Edges: a DLL's imports inside the bundle and the companions it loads; the bundle -> its top files."""
+    by_name = facts.by_name
+    loaded_by: dict[str, list[str]] = {}
+    for f in lock.files:
+        if f.role == Role.COMPANION and len(f.chain) >= 2 and f.chain[-2].lower() in by_name:
+            loaded_by.setdefault(by_name[f.chain[-2].lower()].path, []).append(f.path)
+    top = []
+    for f in lock.files:
+        if f.path not in facts.imports:
+            continue
+        targets = [by_name[n.lower()].path for n in facts.imports[f.path] if n.lower() in by_name]
+        targets += loaded_by.get(f.path, [])
+        bom.register_dependency(components[f.path], [components[t] for t in dict.fromkeys(targets)])
+        if len(f.chain) <= 1 or f.chain[0].lower() not in by_name:
+            top.append(components[f.path])  # a root, or loaded by the application (the C API)
+    bom.register_dependency(subject, top)
+
+
 def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None = None) -> str:
     """The CycloneDX 1.6 JSON document for ``bundle`` (its manifest ``lock``, read when not given).
 
@@ -109,87 +237,11 @@ def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None 
     ``bundle`` is a staging folder). Raises ``InputError`` when a file of the
     bundle cannot be read.
     """
-    from cyclonedx.model import HashAlgorithm, HashType, Property
-    from cyclonedx.model.bom import Bom, BomMetaData
-    from cyclonedx.model.component import Component, ComponentType, Pedigree
-    from cyclonedx.model.contact import OrganizationalEntity
-    from cyclonedx.model.license import DisjunctiveLicense
-    from cyclonedx.model.tool import ToolRepository
-    from cyclonedx.output.json import JsonV1Dot6
-    from packageurl import PackageURL
-
     if lock is None:
         lock = read_lock(bundle, LOCK_FILE)
-    name = name or bundle.name
-    source = lock.source
-    ov_version = source.get("openvino_version")
-    spdx, license_file, notices = _licenses(bundle, lock)
-    imports = _bundle_imports(bundle, lock)
-    by_name = {Path(f.path).name.lower(): f for f in lock.files if f.path.startswith(f"{BIN}/")}
-    intel = OrganizationalEntity(name=INTEL)
-
-    ort_license = next((f.path for f in lock.files if f.path == ORT_LICENSE), None)
-
-    def from_onnxruntime(f: LockedFile) -> bool:
-        return f.path.startswith(f"{BIN}/") and Path(f.path).name.lower().startswith("onnxruntime")
-
-    def supplier(f: LockedFile) -> OrganizationalEntity | None:
-        if f.role == Role.MSVC or from_onnxruntime(f):
-            return OrganizationalEntity(name=MICROSOFT)
-        return intel if ov_version else None
-
-    def component(f: LockedFile) -> Component:
-        props = [Property(name="npuslim:role", value=f.role), Property(name="npuslim:reason", value=f.reason),
-                 Property(name="npuslim:size", value=str(f.size))]
-        if f.chain:
-            props.append(Property(name="npuslim:chain", value=" -> ".join(f.chain)))
-        if f.feature:
-            props.append(Property(name="npuslim:feature", value=f.feature))
-        if f.signature is not None:
-            props.append(Property(name="npuslim:signature", value=f.signature))
-        if f.cfg is not None:
-            props.append(Property(name="npuslim:cfg", value=str(f.cfg).lower()))
-        if f.path in imports:
-            props.append(Property(name="npuslim:imports", value=", ".join(imports[f.path]) or "-"))
-        if f.pack is not None:
-            props.append(Property(name="npuslim:original_sha256", value=f.pack.original_sha256))
-        licenses = []
-        if from_onnxruntime(f):  # ONNX Runtime (onnxruntime-openvino wheel) is MIT-licensed
-            if ort_license:
-                licenses.append(DisjunctiveLicense(id="MIT"))
-                props.append(Property(name="npuslim:license_file", value=ort_license))
-        elif spdx and f.role != Role.MSVC:
-            licenses.append(DisjunctiveLicense(id=spdx))
-            props.append(Property(name="npuslim:license_file", value=license_file or ""))
-        return Component(
-            type=ComponentType.LIBRARY if f.role in DLL_ROLES else ComponentType.FILE,
-            name=Path(f.path).name, bom_ref=f.path, version=f.file_version, supplier=supplier(f),
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
-            licenses=licenses, properties=props,
-        )
-
-    components = {f.path: component(f) for f in lock.files}
-
-    pypi = _source_purl(str(source.get("origin", "")))
-    origin_props = [Property(name="npuslim:origin", value=str(source.get("origin", ""))),
-                    Property(name="npuslim:layout", value=str(source.get("layout", "")))]
-    if pypi is None:
-        origin_props.append(Property(name="npuslim:path", value=str(source.get("root", ""))))
-    ancestor = Component(
-        type=ComponentType.LIBRARY, name=pypi[0] if pypi else "openvino" if ov_version else "source",
-        version=pypi[1] if pypi else ov_version, bom_ref="source",
-        purl=PackageURL(type="pypi", name=pypi[0], version=pypi[1]) if pypi else None,
-        supplier=intel if ov_version else None,
-        licenses=[DisjunctiveLicense(id=spdx)] if spdx else [], properties=origin_props,
-    )
-    bundle_props = [Property(name="npuslim:manifest", value=str(lock.manifest.get("name", ""))),
-                    Property(name="npuslim:features", value=", ".join(lock.features) or "-")]
-    bundle_props += [Property(name="npuslim:notice_file", value=n) for n in notices]
-    subject = Component(
-        type=ComponentType.LIBRARY, name=name, version=ov_version, bom_ref="bundle",
-        description=f"npuslim bundle of {source.get('origin', 'an OpenVINO install')}",
-        pedigree=Pedigree(ancestors=[ancestor]), properties=bundle_props,
-    )
+    facts = _BundleFacts.read(bundle, lock)
+    components = {f.path: _component(f, facts) for f in lock.files}
+    subject = _subject(name or bundle.name, lock, facts)
     tools = ToolRepository(components=[Component(type=ComponentType.APPLICATION, name="npuslim",
                                                  version=__version__)])
     bom = Bom(
@@ -197,21 +249,7 @@ def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None 
         metadata=BomMetaData(component=subject, timestamp=_timestamp(lock.created), tools=tools),
         components=components.values(),
     )
-
-    loaded_by: dict[str, list[str]] = {}
-    for f in lock.files:
-        if f.role == Role.COMPANION and len(f.chain) >= 2 and f.chain[-2].lower() in by_name:
-            loaded_by.setdefault(by_name[f.chain[-2].lower()].path, []).append(f.path)
-    top = []
-    for f in lock.files:
-        if f.path not in imports:
-            continue
-        targets = [by_name[n.lower()].path for n in imports[f.path] if n.lower() in by_name]
-        targets += loaded_by.get(f.path, [])
-        bom.register_dependency(components[f.path], [components[t] for t in dict.fromkeys(targets)])
-        if len(f.chain) <= 1 or f.chain[0].lower() not in by_name:
-            top.append(components[f.path])  # a root, or loaded by the application (the C API)
-    bom.register_dependency(subject, top)
+    _register_dependencies(bom, lock, facts, components, subject)
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
 
 

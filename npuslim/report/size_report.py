@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from npuslim import __version__
-from npuslim.act.pack import PackResult
+from npuslim.act.pack import PackResult, PackStatus
 from npuslim.formats.lock import LockedFile
+from npuslim.formats.pe import Signature
 from npuslim.layout import DLL_ROLES
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
@@ -54,8 +55,8 @@ class FileRow:
         assert rec is not None
         return cls(
             path=f.path, original_size=rec.original_size, after_strip=rec.after_strip,
-            after_upx=f.size if rec.upx == "packed" else None, final_size=f.size,
-            upx_status=rec.upx or "not requested", upx_message=rec.upx_skipped or "", upx_seconds=upx_seconds,
+            after_upx=f.size if rec.upx == PackStatus.PACKED else None, final_size=f.size,
+            upx_status=rec.upx or PackStatus.NOT_REQUESTED, upx_message=rec.upx_skipped or "", upx_seconds=upx_seconds,
             signature_before=rec.original_signature, signature_after=f.signature,
             cfg_before=rec.original_cfg, cfg_after=f.cfg, image_size=rec.image_size or 0,
             xz_original=rec.original_xz, xz_final=rec.xz_final, strip_message=strip_message,
@@ -108,7 +109,7 @@ class SizeReport:
 
     @property
     def upx_packed(self) -> tuple[FileRow, ...]:
-        return tuple(f for f in self.files if f.upx_status == "packed")
+        return tuple(f for f in self.files if f.upx_status == PackStatus.PACKED)
 
     @property
     def load_memory(self) -> int:
@@ -117,7 +118,8 @@ class SizeReport:
 
     @property
     def signatures_lost(self) -> tuple[str, ...]:
-        return tuple(f.path for f in self.files if f.signature_before == "signed" and f.signature_after != "signed")
+        return tuple(f.path for f in self.files if f.signature_before == Signature.SIGNED
+                     and f.signature_after != Signature.SIGNED)
 
     @property
     def cfg_lost(self) -> tuple[str, ...]:
@@ -201,12 +203,21 @@ def strip_groups(report: SizeReport) -> dict[str, list[str]]:
 
 
 def report_markdown(report: SizeReport) -> str:
+    """The size report as Markdown: the files, the bundle against the install, the trade-off, notes, a chart."""
     r = report.result
-    packed = r.lock.packed or {}
-    lines = [f"# npuslim size report: `{r.out.name}`", ""]
-    upx = packed.get("upx")
-    lines.append(options_line(report.options) + (f" · UPX {upx['version']}" if upx else ""))
-    lines += ["", "| file | original | after strip | after UPX | final | UPX |", "|---|---:|---:|---:|---:|---|"]
+    upx = (r.lock.packed or {}).get("upx")
+    lines = [f"# npuslim size report: `{r.out.name}`", "",
+             options_line(report.options) + (f" · UPX {upx['version']}" if upx else "")]
+    lines += _files_table(report)
+    lines += _against_install(report)
+    lines += _trade_off(report)
+    lines += _notes(report)
+    lines += _chart(report)
+    return "\n".join(lines)
+
+
+def _files_table(report: SizeReport) -> list[str]:
+    lines = ["", "| file | original | after strip | after UPX | final | UPX |", "|---|---:|---:|---:|---:|---|"]
     for f in report.files:
         note = f.upx_status if not f.upx_message else f"{f.upx_status}: {f.upx_message}"
         if f.upx_seconds is not None:
@@ -222,16 +233,23 @@ def report_markdown(report: SizeReport) -> str:
                  f"{format_size(report.other_bytes)} | |")
     lines.append(f"| **bundle** | **{format_size(report.bundle_original)}** | | | "
                  f"**{format_size(report.bundle_final)}** | |")
-    lines += ["", "## Against the full install", "",
-              "| | size | bundle share |", "|---|---:|---:|",
-              f"| source install ({report.source_size_how}) | {format_size(report.source_size)} | "
-              f"{percent(report.bundle_final, report.source_size)} |",
-              f"| baseline (full OpenVINO install of the original plan) | {format_size(report.baseline)} | "
-              f"{percent(report.bundle_final, report.baseline)} |", ""]
-    d = r.download
-    lines += ["## The trade-off", "",
-              "| | unpacked bundle | packed bundle |", "|---|---:|---:|",
-              f"| installed on disk | {format_size(report.bundle_original)} | {format_size(report.bundle_final)} |"]
+    return lines
+
+
+def _against_install(report: SizeReport) -> list[str]:
+    return ["", "## Against the full install", "",
+            "| | size | bundle share |", "|---|---:|---:|",
+            f"| source install ({report.source_size_how}) | {format_size(report.source_size)} | "
+            f"{percent(report.bundle_final, report.source_size)} |",
+            f"| baseline (full OpenVINO install of the original plan) | {format_size(report.baseline)} | "
+            f"{percent(report.bundle_final, report.baseline)} |", ""]
+
+
+def _trade_off(report: SizeReport) -> list[str]:
+    r, d = report.result, report.result.download
+    lines = ["## The trade-off", "",
+             "| | unpacked bundle | packed bundle |", "|---|---:|---:|",
+             f"| installed on disk | {format_size(report.bundle_original)} | {format_size(report.bundle_final)} |"]
     if d.packed is not None:
         lines.append(f"| download ({d.measured_as}) | "
                      f"{format_size(d.unpacked) if d.unpacked is not None else 'not measured'} | "
@@ -241,6 +259,13 @@ def report_markdown(report: SizeReport) -> str:
     if r.archive is not None:
         lines.append(f"| this archive (`{r.archive.path.name}`) | | {format_size(r.archive.size)} |")
     lines.append("")
+    return lines
+
+
+def _notes(report: SizeReport) -> list[str]:
+    """What packing cost besides bytes: signatures, CFG, load-time memory, the size budget."""
+    r = report.result
+    lines = []
     lost_sig, lost_cfg = report.signatures_lost, report.cfg_lost
     kind = "shared object" if report.linux else "DLL"
     if report.linux:
@@ -265,6 +290,11 @@ def report_markdown(report: SizeReport) -> str:
                      else f"{format_size(r.budget['limit'] - subject['size'])} to spare")
             lines.append(f"- Size budget {r.budget['limit_text']} ({r.budget['origin']}): {subject['name']} "
                          f"{format_size(subject['size'])}, {state}.")
+    return lines
+
+
+def _chart(report: SizeReport) -> list[str]:
+    r, d = report.result, report.result.download
     bars = [("bundle", report.bundle_original), ("packed bundle", report.bundle_final)]
     if d.unpacked is not None:
         bars.append(("xz of bundle", d.unpacked))
@@ -272,9 +302,8 @@ def report_markdown(report: SizeReport) -> str:
         bars.append(("xz of packed", d.packed))
     if r.archive is not None:
         bars.append(("archive", r.archive.size))
-    lines += ["", "```mermaid", "xychart-beta", '  title "Bundle size (MB)"',
-              "  x-axis [" + ", ".join(f'"{name}"' for name, _ in bars) + "]",
-              '  y-axis "MB"',
-              "  bar [" + ", ".join(_mb(v) for _, v in bars) + "]",
-              "```", ""]
-    return "\n".join(lines)
+    return ["", "```mermaid", "xychart-beta", '  title "Bundle size (MB)"',
+            "  x-axis [" + ", ".join(f'"{name}"' for name, _ in bars) + "]",
+            '  y-axis "MB"',
+            "  bar [" + ", ".join(_mb(v) for _, v in bars) + "]",
+            "```", ""]

@@ -297,14 +297,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 
-def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
+def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one.
 
     A ``--manifest`` that is neither a file nor a shipped name is a ``ManifestError`` (exit 4)
     that lists the shipped names.
     """
     from npuslim.knowledge.manifest import manifests_dir
-    from npuslim.pipeline.extract import bundle_manifest_for as choose
+    from npuslim.pipeline.extract import manifest_for as choose
 
     if manifest is not None and not Path(manifest).exists() and not (manifests_dir() / f"{manifest}.yaml").is_file():
         from npuslim.errors import ManifestError

@@ -6,8 +6,6 @@ from typing import Annotated
 
 import typer
 
-from npuslim.analyse.graph import build_graph
-from npuslim.analyse.symbols import check_symbols
 from npuslim.cli import render_deps
 from npuslim.cli.common import (
     DepsFormat,
@@ -18,9 +16,9 @@ from npuslim.cli.common import (
     SourceArg,
     WithOpt,
     WithoutOpt,
-    bundle_manifest_for,
     error_boundary,
     locate_sources,
+    manifest_for,
     print_lines,
     stderr,
     stdout,
@@ -28,9 +26,10 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.cli.layout import plain_lines
-from npuslim.errors import InputError, MissingDependencyError
+from npuslim.errors import MissingDependencyError
 from npuslim.knowledge.manifest import load_windows_facts
-from npuslim.plan.features import features_for_source, select_features
+from npuslim.pipeline.deps import closure
+from npuslim.plan.features import select_features
 from npuslim.report import graph_formats as serialize
 from npuslim.source.locate import DEFAULT_PLATFORM
 
@@ -59,29 +58,15 @@ def deps(
     Exit 0 when nothing is missing, 3 when a dependency is missing (all are
     listed), 4 for unusable input.
     """
-    bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
-    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    chosen_manifest = manifest_for(manifest, onnxruntime)
+    select_features(chosen_manifest, with_, without)  # unknown names fail before any download
     facts = load_windows_facts()
-    sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+    sources = locate_sources(source, onnxruntime, platform=platform, manifest=chosen_manifest,
                              search_paths=tuple(search_path or ()))
-    install, bundle_manifest, search_paths = sources.install, sources.manifest, sources.search_paths
-    if exports and install.platform == "linux":
-        raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
-    roots = tuple(root) if root else None
-    choice, _statuses = features_for_source(install, bundle_manifest, facts, with_=with_, without=without,
-                                            roots=roots, search_paths=search_paths)
-    graph = build_graph(
-        install,
-        manifest=bundle_manifest,
-        facts=facts,
-        roots=roots,
-        features=choice.delivered,
-        search_paths=search_paths,
-        scan_hints=hints,
-    )
-    missing_symbols = (check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
-                       if install.platform != "linux" else ())
-    for warning in choice.warnings():
+    found = closure(sources, facts, roots=tuple(root) if root else None, with_=with_, without=without,
+                    scan_hints=hints, exports=exports)
+    graph, missing_symbols = found.graph, found.missing_symbols
+    for warning in found.warnings:
         stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out = stdout()
     if exports:
@@ -96,7 +81,7 @@ def deps(
         write_stdout(serialize.graph_to_mermaid(graph))
     else:
         render_deps.print_graph(out, graph, fmt.value)
-        if install.platform == "linux":
+        if sources.install.platform == "linux":
             from npuslim.analyse.resolve_elf import target_text
 
             print_lines(out, plain_lines(target_text(graph).splitlines(), width_of(out)))
@@ -106,7 +91,7 @@ def deps(
             stderr().print(f"MISSING SYMBOLS {m.describe()}", markup=False, highlight=False, soft_wrap=True)
         else:
             print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
-    if graph.missing or missing_symbols:
+    if not found.complete:
         names = tuple(n.name for n in graph.missing)
         if names and machine_readable:
             stderr().print(f"npuslim: missing: {', '.join(names)}", markup=False, highlight=False)

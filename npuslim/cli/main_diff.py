@@ -93,8 +93,8 @@ def diff(
             snapshots.append(snapshot_of_bundle(Path(side)))
             continue
         if context is None:
-            bundle_manifest = load_manifest(manifest)
-            context = (bundle_manifest, load_windows_facts(), select_features(bundle_manifest, with_, without))
+            chosen_manifest = load_manifest(manifest)
+            context = (chosen_manifest, load_windows_facts(), select_features(chosen_manifest, with_, without))
         snapshots.append(snapshot_of_source(side, manifest=context[0], facts=context[1], features=context[2],
                                             platform=platform))
     result = diff_snapshots(snapshots[0], snapshots[1])

@@ -21,10 +21,10 @@ from npuslim.cli.common import (
     SourceArg,
     WithOpt,
     WithoutOpt,
-    bundle_manifest_for,
     error_boundary,
     esc,
     locate_sources,
+    manifest_for,
     print_lines,
     stderr,
     stdout,
@@ -91,13 +91,13 @@ def extract(
             parse_budget(max_size)
         except InputError as exc:
             raise UsageError(str(exc)) from None
-    bundle_manifest = bundle_manifest_for(manifest, onnxruntime)
+    chosen_manifest = manifest_for(manifest, onnxruntime)
     if out is None and not list_features:
         raise UsageError("extract needs the bundle folder: -o OUT (or --list-features)")
-    select_features(bundle_manifest, with_, without)  # unknown names fail before any download
+    select_features(chosen_manifest, with_, without)  # unknown names fail before any download
     roots = tuple(root) if root else None
     if list_features:
-        sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+        sources = locate_sources(source, onnxruntime, platform=platform, manifest=chosen_manifest,
                                  search_paths=tuple(search_path or ()))
         statuses = pipeline.list_features(sources, roots=roots)
         _print_features(sources.install, sources.manifest, statuses, with_, without, fmt)
@@ -105,7 +105,7 @@ def extract(
     assert out is not None
     pipeline.early_output_check(out, source, force=force)
     try:
-        sources = locate_sources(source, onnxruntime, platform=platform, manifest=bundle_manifest,
+        sources = locate_sources(source, onnxruntime, platform=platform, manifest=chosen_manifest,
                                  search_paths=tuple(search_path or ()))
         planned = pipeline.plan_extract(sources, with_=with_, without=without, roots=roots,
                                         allow_missing=allow_missing, msvc_runtime=msvc_runtime, max_size=max_size)

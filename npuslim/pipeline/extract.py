@@ -47,7 +47,7 @@ class ExtractPlan:
     budget: BudgetReport | None
 
 
-def bundle_manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
+def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
     return load_manifest(ORT_MANIFEST if manifest is None and onnxruntime else manifest)
 

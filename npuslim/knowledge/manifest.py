@@ -9,7 +9,6 @@ module loads and validates them into frozen dataclasses; a malformed file is a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from npuslim.errors import ManifestError
+from npuslim.knowledge.versions import VersionRange
 from npuslim.paths import read_regular, relative_path
 
 # libyaml's loader when PyYAML was built with it: 10x faster on the manifests.
@@ -34,59 +34,6 @@ def manifests_dir() -> Path:
         if (candidate / f"{DEFAULT_MANIFEST}.yaml").is_file():
             return candidate
     raise ManifestError(f"npuslim's manifests folder is missing (looked in {here})")
-
-
-# ---------------------------------------------------------------- versions
-
-_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    """``"2026.4.1.22982"`` -> ``(2026, 4, 1, 22982)``; ignores a ``-suffix``."""
-    core = re.match(r"\d+(?:\.\d+)*", text.strip())
-    if not core:
-        raise ValueError(f"not a version: {text!r}")
-    return tuple(int(p) for p in core.group().split("."))
-
-
-def _cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = max(len(a), len(b))
-    a2, b2 = a + (0,) * (n - len(a)), b + (0,) * (n - len(b))
-    return (a2 > b2) - (a2 < b2)
-
-
-@dataclass(frozen=True)
-class VersionRange:
-    """A comma-separated list of clauses such as ``>=2024.0,<2026.1``; empty matches all."""
-
-    text: str
-
-    def __post_init__(self) -> None:
-        for clause in self._clauses():
-            if not _CLAUSE.match(clause):
-                raise ValueError(f"bad version range clause {clause!r}")
-
-    def _clauses(self) -> list[str]:
-        return [c for c in self.text.split(",") if c.strip()]
-
-    def contains(self, version: str) -> bool:
-        v = parse_version(version)
-        for clause in self._clauses():
-            m = _CLAUSE.match(clause)
-            assert m is not None
-            op, bound = m.group(1), parse_version(m.group(2))
-            c = _cmp(v, bound)
-            ok = {
-                ">=": c >= 0,
-                "<=": c <= 0,
-                ">": c > 0,
-                "<": c < 0,
-                "==": c == 0,
-                "!=": c != 0,
-            }[op]
-            if not ok:
-                return False
-        return True
 
 
 # ---------------------------------------------------------------- dataclasses

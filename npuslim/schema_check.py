@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 # The nouns of the two dialects: a lock file is JSON, a manifest YAML.
+# Optional libraries jsonschema imports to check a "format" keyword (none of npuslim's schemas has
+# one) that cost more than a whole npuslim run: rfc3987-syntax builds ~35 Earley parsers when
+# imported, 2-3 s (jsonschema issue #1428).
+_SLOW_FORMAT_LIBRARIES = ("rfc3987_syntax",)
+
 _NOUNS = {
     "json": {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
              "number": "a number", "boolean": "true or false", "null": "null"},
@@ -63,6 +69,17 @@ def _validator(schema: dict[str, Any]) -> Validator:
 
         entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema))
     return entry[1]
+
+
+def skip_slow_format_checkers() -> None:
+    """Keep jsonschema, when imported later in this process, from importing ``_SLOW_FORMAT_LIBRARIES``.
+
+    For a process that is npuslim alone (the command line): the formats those
+    libraries check (``iri``, ``iri-reference``) then go unchecked in it, which no
+    npuslim schema asks for. A library already imported is left alone.
+    """
+    for name in _SLOW_FORMAT_LIBRARIES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails"
 
 
 def first_error(document: Any, schema: dict[str, Any], *, dialect: str = "json") -> str | None:

@@ -30,7 +30,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.formats.pe import read_pe
 from npuslim.paths import cache_dir, open_regular, relative_path
-from npuslim.tools import run_tool
+from npuslim.tools import ToolRun, run_tool
 
 DEFAULT_PLATFORM = "win_amd64"
 # The DLLs in OpenVINO's wheels are the same for every Python tag; 3.11 is
@@ -311,6 +311,18 @@ def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
         run = run_tool(cmd)
     except ToolError as exc:
         raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
+    saved = pip_download_result(run, requirement, platform)
+    if saved is not None:
+        return saved
+    new = sorted(set(downloads.glob("*.whl")) - before)
+    if new:
+        return new[-1]
+    raise ToolError(f"pip reported success for {requirement} but no wheel was found in {downloads}")
+
+
+def pip_download_result(run: ToolRun, requirement: str, platform: str) -> Path | None:
+    """The wheel a finished ``pip download`` names as saved (or already there), ``None`` when it
+    names none; a ``ToolError`` with pip's first ``ERROR`` line when it failed."""
     if run.returncode != 0 and "No module named pip" in run.output:
         raise ToolError(f"cannot download {requirement}: pip is not available in this Python "
                         f"({sys.executable}); install pip, or pass a downloaded .whl file")
@@ -320,12 +332,7 @@ def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
         detail = (errors or lines[-1:] or ["no output"])[0]
         raise ToolError(f"pip could not download {requirement} for {platform}: {detail}")
     saved = re.findall(r"(?:Saved|File was already downloaded)\s+(\S+\.whl)", run.output)
-    if saved:
-        return Path(saved[-1])
-    new = sorted(set(downloads.glob("*.whl")) - before)
-    if new:
-        return new[-1]
-    raise ToolError(f"pip reported success for {requirement} but no wheel was found in {downloads}")
+    return Path(saved[-1]) if saved else None
 
 
 def is_requirement(text: str) -> bool:

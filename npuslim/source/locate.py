@@ -273,7 +273,7 @@ def _pinned(requirement: str) -> Requirement | None:
     """``requirement`` when it pins one version (``openvino==2026.4.1``): a cached wheel can then serve it."""
     try:
         req = Requirement(requirement)
-    except InvalidRequirement:
+    except (InvalidRequirement, ValueError, RecursionError):  # see is_requirement
         return None
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
@@ -340,8 +340,8 @@ def is_requirement(text: str) -> bool:
     that is not also the name of an existing file or folder. A bare name (``openvino``) is not one."""
     try:
         req = Requirement(text.strip())
-    except InvalidRequirement:
-        return False
+    except (InvalidRequirement, ValueError, RecursionError):  # a number past int()'s limit; packaging<26
+        return False                                          # parses markers recursively
     if not req.specifier or req.url is not None:
         return False
     try:

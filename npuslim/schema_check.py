@@ -20,7 +20,7 @@ import hashlib
 import json
 import sys
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from npuslim.paths import cache_dir
@@ -45,10 +45,13 @@ NON_BLANK = r"\S"  # the pattern of a string that must hold more than spaces
 _SHOWN_FIELDS = 5
 
 
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
 @cache
 def schema_text(name: str) -> str:
     """The text of a shipped schema (``npuslim/schemas/NAME.schema.json``)."""
-    return resources.files("npuslim").joinpath(f"schemas/{name}.schema.json").read_text(encoding="utf-8")
+    return (SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 @cache

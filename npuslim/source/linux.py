@@ -25,8 +25,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import is_elf, read_elf
 from npuslim.paths import open_regular
@@ -134,6 +132,8 @@ def linux_folder(folder: Path, origin: str) -> OpenVinoInstall | None:
 def is_linux_wheel(wheel: Path) -> bool:
     """True when the file name of ``wheel`` carries a Linux platform tag; a name that is not a
     wheel file name (``x.whl``) is not a Linux wheel, and is left to the Windows path."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # see npuslim.source.locate
+
     try:
         tags = parse_wheel_filename(wheel.name)[3]
     except (InvalidWheelFilename, ValueError):

@@ -23,14 +23,18 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from typing import TYPE_CHECKING
 
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.formats.pe import read_pe
 from npuslim.paths import cache_dir, open_regular, relative_path
 from npuslim.tools import ToolRun, run_tool
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+# packaging.requirements and packaging.utils are imported where used: 20-40 ms of start-up
+# (regular expressions compiled at import) that a run on a folder or a DLL never needs.
 
 DEFAULT_PLATFORM = "win_amd64"
 # The DLLs in OpenVINO's wheels are the same for every Python tag; 3.11 is
@@ -271,9 +275,11 @@ def _unpack_wheel(wheel: Path, wanted: Callable[[str, list[str]], bool] | None =
 
 def _pinned(requirement: str) -> Requirement | None:
     """``requirement`` when it pins one version (``openvino==2026.4.1``): a cached wheel can then serve it."""
+    from packaging.requirements import Requirement
+
     try:
         req = Requirement(requirement)
-    except (InvalidRequirement, ValueError, RecursionError):  # see is_requirement
+    except (ValueError, RecursionError):  # see is_requirement
         return None
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
@@ -283,6 +289,8 @@ def _pinned(requirement: str) -> Requirement | None:
 
 def _wheel_matches(path: Path, req: Requirement, platform: str) -> bool:
     """True when the wheel file ``path`` is of ``req``'s project, in a version it allows, for ``platform``."""
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
     try:
         name, version, _build, tags = parse_wheel_filename(path.name)
         allowed = req.specifier.contains(version, prereleases=True)
@@ -339,15 +347,17 @@ def is_requirement(text: str) -> bool:
     """True for a requirement with a version clause (``openvino==2026.4.1``, ``onnxruntime-openvino>=1.20``)
     that is not also the name of an existing file or folder. A bare name (``openvino``) is not one."""
     try:
-        req = Requirement(text.strip())
-    except (InvalidRequirement, ValueError, RecursionError):  # a number past int()'s limit; packaging<26
-        return False                                          # parses markers recursively
-    if not req.specifier or req.url is not None:
-        return False
-    try:
-        return not Path(text).exists()
+        if Path(text).exists():
+            return False
     except OSError:  # a name too long for a path is no file
-        return True
+        pass
+    from packaging.requirements import Requirement
+
+    try:
+        req = Requirement(text.strip())
+    except (ValueError, RecursionError):  # InvalidRequirement, a number past int()'s limit, or
+        return False                      # markers nested deeper than packaging<26 parses
+    return bool(req.specifier) and req.url is None
 
 
 def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoInstall:

@@ -267,7 +267,7 @@ def _budget(path: Path, value: Any) -> str | None:
 
 
 def _features(data: dict[str, Any]) -> tuple[Feature, ...]:
-    return tuple(Feature(str(name), bool((spec or {}).get("default", False)), _text((spec or {}).get("description")))
+    return tuple(Feature(str(name), spec.get("default", False), spec.get("description") or "")
                  for name, spec in (data.get("features") or {}).items())
 
 

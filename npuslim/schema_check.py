@@ -106,20 +106,27 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
     written only costs the time (it is never an error).
     """
     digest = hashlib.sha256(hashlib.sha256(raw).digest() + schema_text(name).encode()).hexdigest()
-    marker = cache_dir() / "validated" / f"{name}-{digest}"
+    marker = _marker(name, digest)
     try:
-        if marker.is_file():
+        if marker is not None and marker.is_file():
             return None
-    except OSError:
+    except OSError:  # a cache folder that cannot be read: validate
         pass
     problem = first_error(document, load_schema(name), dialect=dialect)
-    if problem is None:
+    if problem is None and marker is not None:
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.touch()
         except OSError:
             pass
     return problem
+
+
+def _marker(name: str, digest: str) -> Path | None:
+    try:
+        return cache_dir() / "validated" / f"{name}-{digest}"
+    except RuntimeError:  # no home folder to hold the cache
+        return None
 
 
 def _where(error: ValidationError) -> str:

@@ -102,8 +102,10 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
 
     A pass leaves an empty marker file in npuslim's cache (``validated/``), named by
     the sha256 of ``raw`` and of the schema's text; finding it skips the check and
-    the import of jsonschema. A failure is never recorded, and a cache that cannot be
-    written only costs the time (it is never an error).
+    the import of jsonschema. A failure is never recorded. The cache folder is never
+    created for this: a run that needs no cache (``deps`` on a folder) writes nothing,
+    and the markers start once a wheel, pack or probe run has made the cache. A cache
+    that is absent or cannot be written only costs the time (it is never an error).
     """
     digest = hashlib.sha256(hashlib.sha256(raw).digest() + schema_text(name).encode()).hexdigest()
     marker = _marker(name, digest)
@@ -115,7 +117,7 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
     problem = first_error(document, load_schema(name), dialect=dialect)
     if problem is None and marker is not None:
         try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.parent.mkdir(exist_ok=True)
             marker.touch()
         except OSError:
             pass

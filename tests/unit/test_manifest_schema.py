@@ -149,6 +149,7 @@ def _count_validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 def test_a_manifest_is_validated_once_per_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
     calls = _count_validations(monkeypatch)
     path = tmp_path / "m.yaml"
     path.write_text(BASE)
@@ -172,6 +173,16 @@ def test_a_remembered_manifest_still_gets_the_named_checks(tmp_path: Path, monke
     for _ in range(2):
         with pytest.raises(ManifestError, match="unknown feature 'nope'"):
             load_manifest(path)
+
+
+def test_the_cache_folder_is_never_made_for_a_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    calls = _count_validations(monkeypatch)
+    path = tmp_path / "m.yaml"
+    path.write_text(BASE)
+    load_manifest(path)
+    load_manifest(path)
+    assert len(calls) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
 
 
 def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

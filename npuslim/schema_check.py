@@ -16,8 +16,10 @@ before (see there).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -42,6 +44,7 @@ _NOUNS = {
              "number": "a number", "boolean": "true or false", "null": "nothing"},
 }
 NON_BLANK = r"\S"  # the pattern of a string that must hold more than spaces
+MAX_MARKERS = 1000
 _SHOWN_FIELDS = 5
 
 
@@ -107,8 +110,7 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
     and the markers start once a wheel, pack or probe run has made the cache. A cache
     that is absent or cannot be written only costs the time (it is never an error).
     """
-    digest = hashlib.sha256(hashlib.sha256(raw).digest() + schema_text(name).encode()).hexdigest()
-    marker = _marker(name, digest)
+    marker = _marker(name, raw)
     try:
         if marker is not None and marker.is_file():
             return None
@@ -119,14 +121,30 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
         try:
             marker.parent.mkdir(exist_ok=True)
             marker.touch()
+            _prune(marker.parent)
         except OSError:
             pass
     return problem
 
 
-def _marker(name: str, digest: str) -> Path | None:
+def _prune(folder: Path) -> None:
+    """Keep the newest ``MAX_MARKERS`` markers of ``folder`` (every bundle verified leaves one)."""
+    entries = list(os.scandir(folder))
+    if len(entries) > MAX_MARKERS:
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for entry in entries[: len(entries) - MAX_MARKERS // 2]:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _marker_name(name: str, raw: bytes) -> str:
+    digest = hashlib.sha256(hashlib.sha256(raw).digest() + schema_text(name).encode()).hexdigest()
+    return f"{name}-{digest}"
+
+
+def _marker(name: str, raw: bytes) -> Path | None:
     try:
-        return cache_dir() / "validated" / f"{name}-{digest}"
+        return cache_dir() / "validated" / _marker_name(name, raw)
     except RuntimeError:  # no home folder to hold the cache
         return None
 

@@ -235,3 +235,13 @@ def test_the_first_error_path_and_message_for_json() -> None:
     ]
     for document, expected in cases:
         assert first_error(document, schema) == expected
+
+
+def test_the_markers_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(schema_check, "MAX_MARKERS", 4)
+    document = {"schema_version": 1, "api_set_prefixes": ["a"], "msvc_runtime": ["b"], "system": ["c"]}
+    for i in range(9):
+        assert schema_check.validated_once(b"%d" % i, document, "windows-facts") is None
+        assert len(list((tmp_path / "validated").iterdir())) <= 4
+    assert (tmp_path / "validated" / schema_check._marker_name("windows-facts", b"8")).is_file()

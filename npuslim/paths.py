@@ -99,3 +99,12 @@ def read_regular(path: Path, *, limit: int, what: str, error: type[NpuslimError]
     if len(data) > limit:
         raise error(f"{path}: {what} larger than {limit} bytes")
     return data
+
+
+def cache_dir() -> Path:
+    """npuslim's cache: ``NPUSLIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/npuslim``, else ``~/.cache/npuslim``."""
+    env = os.environ.get("NPUSLIM_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "npuslim" if xdg else Path.home() / ".cache" / "npuslim"

@@ -1,130 +1,228 @@
-"""Checking a JSON document against one of npuslim's JSON schemas, without a dependency.
+"""Checking a document (JSON, or YAML loaded into the same types) against one of npuslim's JSON schemas.
 
-Supports the keywords npuslim's schemas use (``type``, ``required``,
-``properties``, ``additionalProperties``, ``items``, ``enum``, ``const``,
-``pattern``, ``minimum``, ``maximum``, ``minItems``, ``maxItems``, ``maxLength``,
-``$ref`` to ``#/$defs/...``); a schema with any other validation keyword is
-refused (``SchemaUnsupported``), so a new keyword cannot be silently ignored.
-The tests check it agrees with the ``jsonschema`` package on every schema and
-the hostile-input corpus. Iterative: deep nesting costs no recursion.
+``jsonschema`` does the validating: one ``Draft202012Validator`` per schema,
+built on first use and kept. What this module adds is the contract npuslim's
+errors have: ``first_error`` answers one bounded line naming the path of the
+first error (``files[3].path: expected a string, found an integer``), never the
+offending value in full, and a hostile document (nested deeper than Python's
+recursion allows) is such a line too, never a traceback.
+
+``import jsonschema`` costs 150-350 ms on a warm machine (3 s more when the
+optional ``rfc3987-syntax`` is installed: jsonschema issue #1428), more than a
+whole ``npuslim deps`` run. So jsonschema is imported on first use only, and
+``validated_once`` lets a caller skip documents whose exact bytes were valid
+before (see there).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
-import re
+import os
+import sys
 from functools import cache
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "$comment", "default", "examples"})
-_KEYWORDS = frozenset({"type", "required", "properties", "additionalProperties", "items", "enum", "const",
-                       "pattern", "minimum", "maximum", "minItems", "maxItems", "maxLength", "$ref"})
-_TYPES: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
-    or isinstance(v, float) and v.is_integer(),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
+from npuslim.paths import cache_dir
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
+
+# The nouns of the two dialects: a lock file is JSON, a manifest YAML.
+# Optional libraries jsonschema imports to check a "format" keyword (none of npuslim's schemas has
+# one) that cost more than a whole npuslim run: rfc3987-syntax builds ~35 Earley parsers when
+# imported, 2-3 s (jsonschema issue #1428).
+_SLOW_FORMAT_LIBRARIES = ("rfc3987_syntax",)
+
+_NOUNS = {
+    "json": {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+             "number": "a number", "boolean": "true or false", "null": "null"},
+    "yaml": {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+             "number": "a number", "boolean": "true or false", "null": "nothing"},
 }
+NON_BLANK = r"\S"  # the pattern of a string that must hold more than spaces
+MAX_MARKERS = 1000
+_SHOWN_FIELDS = 5
 
 
-class SchemaUnsupported(Exception):
-    """The schema uses a keyword this checker does not implement."""
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
+@cache
+def schema_text(name: str) -> str:
+    """The text of a shipped schema (``npuslim/schemas/NAME.schema.json``)."""
+    return (SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")
 
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A shipped schema (``npuslim/schemas/NAME.schema.json``), checked for supported keywords."""
-    text = resources.files("npuslim").joinpath(f"schemas/{name}.schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
-    _check_keywords(schema)
+    """A shipped schema (``npuslim/schemas/NAME.schema.json``), parsed; the same object on every call."""
+    schema: dict[str, Any] = json.loads(schema_text(name))
     return schema
 
 
-def _check_keywords(schema: dict[str, Any]) -> None:
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, dict):
-            continue
-        unknown = set(node) - _KEYWORDS - _ANNOTATIONS
-        if unknown:
-            raise SchemaUnsupported(f"unsupported schema keyword(s): {', '.join(sorted(unknown))}")
-        stack.extend((node.get("properties") or {}).values())
-        stack.extend((node.get("$defs") or {}).values())
-        for key in ("items", "additionalProperties"):
-            if isinstance(node.get(key), dict):
-                stack.append(node[key])
+_VALIDATORS: dict[int, tuple[dict[str, Any], Validator]] = {}
 
 
-def _equal(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+def _validator(schema: dict[str, Any]) -> Validator:
+    """The validator of ``schema``, built once (the schema is kept alive with it, so its id stays its own)."""
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None:
+        from jsonschema import Draft202012Validator
+
+        entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema))
+    return entry[1]
 
 
-def first_error(document: Any, schema: dict[str, Any]) -> str | None:
-    """The first place ``document`` breaks ``schema`` ("files[3].path: expected string"), or ``None``."""
-    defs = schema.get("$defs", {})
-    stack: list[tuple[Any, dict[str, Any], str]] = [(document, schema, "")]
-    while stack:
-        value, rule, where = stack.pop()
-        while "$ref" in rule:
-            ref = rule["$ref"]
-            if not ref.startswith("#/$defs/"):
-                raise SchemaUnsupported(f"unsupported $ref {ref}")
-            rule = defs[ref[len("#/$defs/"):]]
-        at = where or "top level"
-        kinds = rule.get("type")
-        if kinds is not None:
-            names = [kinds] if isinstance(kinds, str) else kinds
-            if not any(_TYPES[k](value) for k in names):
-                return f"{at}: expected {' or '.join(names)}, found {_kind(value)}"
-        if "const" in rule and not _equal(value, rule["const"]):
-            return f"{at}: expected {json.dumps(rule['const'])}"
-        if "enum" in rule and not any(_equal(value, e) for e in rule["enum"]):
-            return f"{at}: expected one of {', '.join(json.dumps(e) for e in rule['enum'])}"
-        if isinstance(value, str):
-            if "maxLength" in rule and len(value) > rule["maxLength"]:
-                return f"{at}: longer than {rule['maxLength']} characters"
-            if "pattern" in rule and not re.search(rule["pattern"], value):
-                return f"{at}: does not match {rule['pattern']}"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if "minimum" in rule and value < rule["minimum"]:
-                return f"{at}: less than {rule['minimum']}"
-            if "maximum" in rule and value > rule["maximum"]:
-                return f"{at}: more than {rule['maximum']}"
-        if isinstance(value, dict):
-            for key in rule.get("required", ()):
-                if key not in value:
-                    return f"{at}: missing {key!r}"
-            props = rule.get("properties", {})
-            extra = rule.get("additionalProperties", True)
-            for key in sorted(value, key=str, reverse=True):
-                child_where = f"{where}.{key}" if where else str(key)
-                if key in props:
-                    stack.append((value[key], props[key], child_where))
-                elif extra is False:
-                    shown = key if len(key) <= 40 else key[:37] + "..."
-                    return f"{at}: unknown field {shown!r}"
-                elif isinstance(extra, dict):
-                    stack.append((value[key], extra, child_where))
-        if isinstance(value, list):
-            if "minItems" in rule and len(value) < rule["minItems"]:
-                return f"{at}: fewer than {rule['minItems']} items"
-            if "maxItems" in rule and len(value) > rule["maxItems"]:
-                return f"{at}: more than {rule['maxItems']} items"
-            items = rule.get("items")
-            if isinstance(items, dict):
-                for i in range(len(value) - 1, -1, -1):
-                    stack.append((value[i], items, f"{where}[{i}]"))
-    return None
+def skip_slow_format_checkers() -> None:
+    """Keep jsonschema, when imported later in this process, from importing ``_SLOW_FORMAT_LIBRARIES``.
+
+    For a process that is npuslim alone (the command line): the formats those
+    libraries check (``iri``, ``iri-reference``) then go unchecked in it, which no
+    npuslim schema asks for. A library already imported is left alone.
+    """
+    for name in _SLOW_FORMAT_LIBRARIES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails"
 
 
-def _kind(value: Any) -> str:
-    for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _TYPES[name](value):
-            return name
-    return type(value).__name__
+def first_error(document: Any, schema: dict[str, Any], *, dialect: str = "json") -> str | None:
+    """The first place ``document`` breaks ``schema`` (``"files[3].path: expected a string, found null"``),
+    or ``None`` when it is valid. ``dialect`` (``json`` or ``yaml``) picks the nouns of the message."""
+    try:
+        error = next(iter(_validator(schema).iter_errors(document)), None)
+        if error is None:
+            return None
+        return f"{_where(error)}: {_message(error, _NOUNS[dialect])}"
+    except RecursionError:
+        return "top level: nested too deeply to be checked"
+
+
+def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json") -> str | None:
+    """``first_error(document, load_schema(name))``, skipped when these exact ``raw`` bytes passed before.
+
+    A pass leaves an empty marker file in npuslim's cache (``validated/``), named by
+    the sha256 of ``raw`` and of the schema's text; finding it skips the check and
+    the import of jsonschema. A failure is never recorded. The cache folder is never
+    created for this: a run that needs no cache (``deps`` on a folder) writes nothing,
+    and the markers start once a wheel, pack or probe run has made the cache. A cache
+    that is absent or cannot be written only costs the time (it is never an error).
+    """
+    marker = _marker(name, raw)
+    try:
+        if marker is not None and marker.is_file():
+            return None
+    except OSError:  # a cache folder that cannot be read: validate
+        pass
+    problem = first_error(document, load_schema(name), dialect=dialect)
+    if problem is None and marker is not None:
+        try:
+            marker.parent.mkdir(exist_ok=True)
+            marker.touch()
+            _prune(marker.parent)
+        except OSError:
+            pass
+    return problem
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest ``MAX_MARKERS`` markers of ``folder`` (every bundle verified leaves one)."""
+    entries = list(os.scandir(folder))
+    if len(entries) > MAX_MARKERS:
+        entries.sort(key=lambda e: e.stat().st_mtime_ns)
+        for entry in entries[: len(entries) - MAX_MARKERS // 2]:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _marker_name(name: str, raw: bytes) -> str:
+    digest = hashlib.sha256(hashlib.sha256(raw).digest() + schema_text(name).encode()).hexdigest()
+    return f"{name}-{digest}"
+
+
+def _marker(name: str, raw: bytes) -> Path | None:
+    try:
+        return cache_dir() / "validated" / _marker_name(name, raw)
+    except RuntimeError:  # no home folder to hold the cache
+        return None
+
+
+def _where(error: ValidationError) -> str:
+    parts = list(error.absolute_path)
+    if error.validator == "required":
+        parts.append(_missing(error))
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{_short_key(part)}" if text else _short_key(part)
+    return text or "top level"
+
+
+def _missing(error: ValidationError) -> str:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    return next((key for key in error.validator_value if key not in instance), "?")
+
+
+def _message(error: ValidationError, nouns: dict[str, str]) -> str:
+    keyword, rule, value = error.validator, error.validator_value, error.instance
+    if keyword == "type":
+        wanted = [nouns[t] for t in ([rule] if isinstance(rule, str) else rule)]
+        expected = " or ".join(wanted) if len(wanted) < 3 else f"{', '.join(wanted[:-1])} or {wanted[-1]}"
+        return f"expected {expected}, found {_kind(value, nouns)}"
+    if keyword == "required":
+        return "missing"
+    if keyword in ("additionalProperties", "unevaluatedProperties"):
+        known = error.schema.get("properties", {})
+        extra = [_short_key(k) for k in value if k not in known]
+        more = f" and {len(extra) - _SHOWN_FIELDS} more" if len(extra) > _SHOWN_FIELDS else ""
+        return f"unknown field(s): {', '.join(sorted(extra)[:_SHOWN_FIELDS])}{more}"
+    if keyword == "const":
+        return f"expected {_literal(rule)}, found {short_value(value)}"
+    if keyword == "enum":
+        return f"expected one of {', '.join(_literal(e) for e in rule)}"
+    if keyword == "pattern":
+        return "expected a non-empty string" if rule == NON_BLANK else f"does not match {rule}"
+    return _bound_message(keyword, rule)
+
+
+def _bound_message(keyword: str, rule: Any) -> str:
+    if keyword == "minItems":
+        return "expected a non-empty list" if rule == 1 else f"fewer than {rule} items"
+    if keyword == "minLength" and rule == 1:
+        return "expected a non-empty string"
+    texts = {"maxItems": f"more than {rule} items", "maxLength": f"longer than {rule} characters",
+             "minLength": f"shorter than {rule} characters", "minimum": f"less than {rule}",
+             "maximum": f"more than {rule}", "exclusiveMinimum": f"not more than {rule}",
+             "exclusiveMaximum": f"not less than {rule}"}
+    return texts.get(keyword, f"does not satisfy {keyword}")
+
+
+def _kind(value: Any, nouns: dict[str, str]) -> str:
+    if value is None:
+        return nouns["null"]
+    if isinstance(value, bool):
+        return "a boolean"
+    for name, types in (("integer", int), ("number", float), ("string", str), ("array", list), ("object", dict)):
+        if isinstance(value, types):
+            return nouns[name]
+    return f"a {type(value).__name__}"  # YAML's own types: a date, a set
+
+
+def _literal(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _short_key(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def short_value(value: Any) -> str:
+    """A bounded description of a value for an error message: never the whole value."""
+    if isinstance(value, (dict, list)):
+        return f"{'a mapping' if isinstance(value, dict) else 'a list'} of {len(value)} item(s)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**60:
+        return "a number of more than 60 digits"
+    text = repr(value[:61] if isinstance(value, str) else value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -17,6 +17,7 @@ from npuslim.cli.main_diff import diff
 from npuslim.cli.main_extract import extract
 from npuslim.cli.main_pack import pack
 from npuslim.cli.main_verify import verify
+from npuslim.schema_check import skip_slow_format_checkers
 
 USAGE_EXIT = 2
 
@@ -102,4 +103,5 @@ app.command("diff")(diff)
 
 
 def main() -> None:
+    skip_slow_format_checkers()  # this process is npuslim alone: see npuslim.schema_check
     app()

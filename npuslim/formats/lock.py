@@ -17,7 +17,7 @@ from typing import Any
 
 from npuslim.errors import VerifyError
 from npuslim.paths import read_regular, relative_path
-from npuslim.schema_check import first_error, load_schema
+from npuslim.schema_check import validated_once
 
 BUNDLE_SCHEMA_VERSION = 1
 
@@ -127,7 +127,8 @@ def read_lock(bundle: Path, name: str) -> BundleLock:
     """Load the lock file of ``bundle``; a ``VerifyError`` (exit 5) when absent or malformed.
 
     The whole document is checked against ``npuslim/schemas/bundle.schema.json``
-    first, then every file path: relative, inside the bundle, listed once
+    first (once per content: ``npuslim.schema_check.validated_once``), then every
+    file path: relative, inside the bundle, listed once
     (case-insensitively, as on Windows). Nothing is trusted before that.
     """
     path = bundle / name
@@ -146,7 +147,7 @@ def read_lock(bundle: Path, name: str) -> BundleLock:
     if not isinstance(data, dict) or data.get("schema") != "npuslim.bundle" \
             or data.get("schema_version") != BUNDLE_SCHEMA_VERSION:
         raise VerifyError(f"{path}: not a lock file of schema version {BUNDLE_SCHEMA_VERSION}")
-    problem = first_error(data, load_schema("bundle"))
+    problem = validated_once(raw, data, "bundle")
     if problem is not None:
         raise VerifyError(f"{path}: malformed lock file: {problem}")
     seen: dict[str, str] = {}

@@ -9,22 +9,22 @@ module loads and validates them into frozen dataclasses; a malformed file is a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from npuslim.errors import ManifestError
+from npuslim.errors import InputError, ManifestError
+from npuslim.knowledge.versions import VersionRange
 from npuslim.paths import read_regular, relative_path
+from npuslim.schema_check import short_value, validated_once
+from npuslim.units import parse_budget
 
 # libyaml's loader when PyYAML was built with it: 10x faster on the manifests.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-SCHEMA_VERSION = 1
 DEFAULT_MANIFEST = "npu"
-_NEVER_CLASSES = ("driver", "system", "msvc-runtime")
 
 
 def manifests_dir() -> Path:
@@ -34,59 +34,6 @@ def manifests_dir() -> Path:
         if (candidate / f"{DEFAULT_MANIFEST}.yaml").is_file():
             return candidate
     raise ManifestError(f"npuslim's manifests folder is missing (looked in {here})")
-
-
-# ---------------------------------------------------------------- versions
-
-_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)*)\s*$")
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    """``"2026.4.1.22982"`` -> ``(2026, 4, 1, 22982)``; ignores a ``-suffix``."""
-    core = re.match(r"\d+(?:\.\d+)*", text.strip())
-    if not core:
-        raise ValueError(f"not a version: {text!r}")
-    return tuple(int(p) for p in core.group().split("."))
-
-
-def _cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n = max(len(a), len(b))
-    a2, b2 = a + (0,) * (n - len(a)), b + (0,) * (n - len(b))
-    return (a2 > b2) - (a2 < b2)
-
-
-@dataclass(frozen=True)
-class VersionRange:
-    """A comma-separated list of clauses such as ``>=2024.0,<2026.1``; empty matches all."""
-
-    text: str
-
-    def __post_init__(self) -> None:
-        for clause in self._clauses():
-            if not _CLAUSE.match(clause):
-                raise ValueError(f"bad version range clause {clause!r}")
-
-    def _clauses(self) -> list[str]:
-        return [c for c in self.text.split(",") if c.strip()]
-
-    def contains(self, version: str) -> bool:
-        v = parse_version(version)
-        for clause in self._clauses():
-            m = _CLAUSE.match(clause)
-            assert m is not None
-            op, bound = m.group(1), parse_version(m.group(2))
-            c = _cmp(v, bound)
-            ok = {
-                ">=": c >= 0,
-                "<=": c <= 0,
-                ">": c > 0,
-                "<": c < 0,
-                "==": c == 0,
-                "!=": c != 0,
-            }[op]
-            if not ok:
-                return False
-        return True
 
 
 # ---------------------------------------------------------------- dataclasses
@@ -167,44 +114,7 @@ class WindowsFacts:
     system: frozenset[str]
 
 
-# ---------------------------------------------------------------- validation
-
-
-class _Reader:
-    """Typed access to a YAML mapping with errors that name file and field."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, where: str, msg: str) -> ManifestError:
-        return ManifestError(f"{self.source}: {where}: {msg}")
-
-    def mapping(self, value: Any, where: str) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(where, "expected a mapping")
-        return value
-
-    def seq(self, value: Any, where: str) -> list:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(where, "expected a list")
-        return value
-
-    def text(self, d: dict, key: str, where: str, *, required: bool = True) -> str | None:
-        value = d.get(key)
-        if value is None:
-            if required:
-                raise self.fail(f"{where}.{key}", "missing")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{where}.{key}", "expected a non-empty string")
-        return value.strip()
-
-    def check_keys(self, d: dict, allowed: set[str], where: str) -> None:
-        extra = set(d) - allowed
-        if extra:
-            raise self.fail(where, f"unknown field(s): {', '.join(sorted(map(str, extra)))}")
+# ---------------------------------------------------------------- reading
 
 
 # A manifest is a few KB; these bounds refuse hostile files (alias bombs, huge or deep
@@ -212,14 +122,6 @@ class _Reader:
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_NODES = 100_000
 MAX_DEPTH = 64
-
-
-def short(value: Any) -> str:
-    """A bounded description of a YAML value for an error message: never the whole value."""
-    if isinstance(value, (dict, list)):
-        return f"a {'mapping' if isinstance(value, dict) else 'list'} of {len(value)} item(s)"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_size(path: Path, data: Any) -> None:
@@ -265,7 +167,8 @@ def _check_size(path: Path, data: Any) -> None:
             raise ManifestError(f"{path}: expands to more than {MAX_NODES} values: refused")
 
 
-def _load_yaml(path: Path) -> Any:
+def _load_yaml(path: Path) -> tuple[bytes, Any]:
+    """The bytes of ``path`` and the YAML document they hold, within the bounds above."""
     data = read_regular(path, limit=MAX_MANIFEST_BYTES, what="manifest", error=ManifestError)
     try:
         text = data.decode("utf-8")
@@ -280,176 +183,171 @@ def _load_yaml(path: Path) -> Any:
         raise ManifestError(f"{path}: not valid YAML{where}: {problem}") from exc
     except (RecursionError, MemoryError) as exc:
         raise ManifestError(f"{path}: too deeply nested or too large: refused") from exc
+    except ValueError as exc:  # an integer past int()'s digit limit
+        raise ManifestError(f"{path}: not valid YAML: {str(exc)[:80]}") from exc
     _check_size(path, loaded)
-    return loaded
+    return data, loaded
 
 
-def _schema_version(r: _Reader, data: dict) -> None:
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise r.fail("schema_version", f"expected {SCHEMA_VERSION}, found {short(version)}")
+def _read_checked(path: Path, schema: str) -> dict[str, Any]:
+    """The YAML document of ``path``, valid against ``npuslim/schemas/SCHEMA.schema.json``.
+
+    The schema check runs once per content: ``validated_once`` remembers in npuslim's
+    cache the sha256 of bytes that passed, so a run on an unchanged manifest (every
+    ``deps`` run on the shipped one) neither imports jsonschema nor validates again.
+    """
+    raw, document = _load_yaml(path)
+    problem = validated_once(raw, document, schema, dialect="yaml")
+    if problem is not None:
+        raise ManifestError(f"{path}: {problem}")
+    return document  # a mapping: the schema says so
 
 
-def _file_name(r: _Reader, name: str) -> None:
-    """DLL and library names of a manifest are bare file names: never a path."""
-    if any(c in name for c in "/\\:\0") or name.strip() in (".", ".."):
-        raise r.fail("names", f"{short(name)} is not a bare file name")
+def _fail(path: Path, where: str, message: str) -> ManifestError:
+    return ManifestError(f"{path}: {where}: {message}")
+
+
+def _items(data: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The entries of the list ``key`` (absent or null: none) with their field paths."""
+    return [(f"{key}[{i}]", item) for i, item in enumerate(data.get(key) or ())]
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _optional(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------- checks a schema cannot state
+
+
+def _check_feature_references(path: Path, data: dict[str, Any]) -> None:
+    """Every ``feature:`` of a companion, header root or import library is declared under ``features``."""
+    known = {str(name) for name in data.get("features") or {}}
+    for key in ("companions", "headers", "import_libraries"):
+        for where, item in _items(data, key):
+            feature = _optional(item.get("feature"))
+            if feature is not None and feature not in known:
+                raise _fail(path, f"{where}.feature",
+                            f"unknown feature {short_value(feature)} (declare it under features)")
+
+
+def _check_file_names(path: Path, data: dict[str, Any]) -> None:
+    """DLL and library names are bare file names: never a path."""
+    named = [(f"roots[{i}]", root) for i, root in enumerate(data["roots"])]
+    for key, fields in (("companions", ("name", "loaded_by")), ("never_bundle", ("name",)),
+                        ("import_libraries", ("name",))):
+        named += [(f"{where}.{field}", item[field]) for where, item in _items(data, key) for field in fields]
+    for where, name in named:
+        if any(c in name for c in "/\\:\0") or name.strip() in (".", ".."):
+            raise _fail(path, where, f"{short_value(name)} is not a bare file name")
+
+
+def _version_range(path: Path, where: str, value: Any) -> VersionRange:
+    try:
+        return VersionRange(value or "")
+    except ValueError as exc:
+        raise _fail(path, f"{where}.versions", str(exc)) from None
+
+
+def _budget(path: Path, value: Any) -> str | None:
+    """``budget: 40MB`` (or a byte count): checked here, applied by extract and pack."""
+    if value is None:
+        return None
+    try:
+        parse_budget(value, where="budget")
+    except InputError as exc:
+        raise _fail(path, "budget", str(exc).removeprefix("budget: ")) from None
+    return str(value).strip()
+
+
+# ---------------------------------------------------------------- building
+
+
+def _features(data: dict[str, Any]) -> tuple[Feature, ...]:
+    return tuple(Feature(str(name), spec.get("default", False), spec.get("description") or "")
+                 for name, spec in (data.get("features") or {}).items())
+
+
+def _companions(path: Path, data: dict[str, Any]) -> tuple[Companion, ...]:
+    return tuple(
+        Companion(name=_text(item["name"]), loaded_by=_text(item["loaded_by"]), reason=_text(item["reason"]),
+                  feature=_optional(item.get("feature")), versions=_version_range(path, where, item.get("versions")),
+                  if_present=bool(item.get("if_present", False)))
+        for where, item in _items(data, "companions"))
+
+
+def _never_bundle(data: dict[str, Any]) -> tuple[NeverBundle, ...]:
+    return tuple(NeverBundle(_text(item["name"]), item["class"], _text(item["reason"]),
+                             _optional(item.get("provided_by")))
+                 for _where, item in _items(data, "never_bundle"))
+
+
+def _headers(path: Path, data: dict[str, Any]) -> tuple[HeaderRoot, ...]:
+    return tuple(HeaderRoot(relative_path(_text(item["path"]), what=f"{path}: {where}.path", error=ManifestError),
+                            _optional(item.get("feature")))
+                 for where, item in _items(data, "headers"))
+
+
+def _licenses(path: Path, data: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(relative_path(_text(pattern), what=f"{path}: licenses[{i}]", error=ManifestError)
+                 for i, pattern in enumerate(data.get("licenses") or ()))
+
+
+def _manifest_path(path: Path | str | None) -> Path:
+    """The file ``path`` names: ``None`` is the default manifest, a bare name such as
+    ``"npu"`` a shipped one when no such file exists here."""
+    if path is None:
+        return manifests_dir() / f"{DEFAULT_MANIFEST}.yaml"
+    path = Path(path)
+    if not path.exists() and path.suffix == "" and "/" not in str(path):
+        shipped = manifests_dir() / f"{path}.yaml"
+        if shipped.is_file():
+            return shipped
+    return path
 
 
 def load_manifest(path: Path | str | None = None) -> Manifest:
     """Load and validate a manifest; ``None`` loads the default (NPU) one.
 
-    A bare name such as ``"npu"`` is looked up among the shipped manifests.
+    A bare name such as ``"npu"`` is looked up among the shipped manifests. The
+    steps: the YAML bounds, the JSON schema ``npuslim/schemas/manifest.schema.json``,
+    then what a schema cannot state (declared features, bare file names, version
+    ranges, relative paths, the budget's size). Any failure is one ``ManifestError``
+    naming the file and the field path.
     """
-    if path is None:
-        path = manifests_dir() / f"{DEFAULT_MANIFEST}.yaml"
-    else:
-        path = Path(path)
-        if not path.exists() and path.suffix == "" and "/" not in str(path):
-            shipped = manifests_dir() / f"{path}.yaml"
-            if shipped.is_file():
-                path = shipped
+    path = _manifest_path(path)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found")
-    r = _Reader(path)
-    data = r.mapping(_load_yaml(path), "top level")
-    r.check_keys(
-        data,
-        {
-            "schema_version", "name", "description", "roots", "features", "companions",
-            "never_bundle", "headers", "import_libraries", "licenses", "budget",
-        },
-        "top level",
-    )
-    _schema_version(r, data)
-    name = r.text(data, "name", "top level")
-    description = r.text(data, "description", "top level", required=False) or ""
-
-    roots = tuple(r.seq(data.get("roots"), "roots"))
-    if not roots or not all(isinstance(x, str) and x.strip() for x in roots):
-        raise r.fail("roots", "expected a non-empty list of DLL names")
-
-    features: list[Feature] = []
-    for fname, spec in r.mapping(data.get("features") or {}, "features").items():
-        spec = r.mapping(spec, f"features.{fname}")
-        r.check_keys(spec, {"default", "description"}, f"features.{fname}")
-        if not isinstance(spec.get("default", False), bool):
-            raise r.fail(f"features.{fname}.default", "expected true or false")
-        features.append(
-            Feature(str(fname), bool(spec.get("default", False)), str(spec.get("description", "")))
-        )
-    known = {f.name for f in features}
-
-    def feature_of(d: dict, where: str) -> str | None:
-        feat = r.text(d, "feature", where, required=False)
-        if feat is not None and feat not in known:
-            raise r.fail(f"{where}.feature", f"unknown feature {short(feat)} (declare it under features)")
-        return feat
-
-    companions = []
-    for i, item in enumerate(r.seq(data.get("companions"), "companions")):
-        where = f"companions[{i}]"
-        item = r.mapping(item, where)
-        r.check_keys(item, {"name", "loaded_by", "reason", "feature", "versions", "if_present"}, where)
-        if not isinstance(item.get("if_present", False), bool):
-            raise r.fail(f"{where}.if_present", "expected true or false")
-        try:
-            versions = VersionRange(str(item.get("versions") or ""))
-        except ValueError as exc:
-            raise r.fail(f"{where}.versions", str(exc)) from exc
-        companions.append(
-            Companion(
-                name=r.text(item, "name", where) or "",
-                loaded_by=r.text(item, "loaded_by", where) or "",
-                reason=r.text(item, "reason", where) or "",
-                feature=feature_of(item, where),
-                versions=versions,
-                if_present=bool(item.get("if_present", False)),
-            )
-        )
-
-    never = []
-    for i, item in enumerate(r.seq(data.get("never_bundle"), "never_bundle")):
-        where = f"never_bundle[{i}]"
-        item = r.mapping(item, where)
-        r.check_keys(item, {"name", "class", "reason", "provided_by"}, where)
-        cls = r.text(item, "class", where) or ""
-        if cls not in _NEVER_CLASSES:
-            raise r.fail(f"{where}.class", f"expected one of {', '.join(_NEVER_CLASSES)}")
-        never.append(NeverBundle(r.text(item, "name", where) or "", cls, r.text(item, "reason", where) or "",
-                                 r.text(item, "provided_by", where, required=False)))
-
-    headers = []
-    for i, item in enumerate(r.seq(data.get("headers"), "headers")):
-        where = f"headers[{i}]"
-        item = r.mapping(item, where)
-        r.check_keys(item, {"path", "feature"}, where)
-        header = relative_path(r.text(item, "path", where), what=f"{path}: {where}.path", error=ManifestError)
-        headers.append(HeaderRoot(header, feature_of(item, where)))
-
-    libs = []
-    for i, item in enumerate(r.seq(data.get("import_libraries"), "import_libraries")):
-        where = f"import_libraries[{i}]"
-        item = r.mapping(item, where)
-        r.check_keys(item, {"name", "feature"}, where)
-        libs.append(ImportLibrary(r.text(item, "name", where) or "", feature_of(item, where)))
-
-    licenses = r.seq(data.get("licenses"), "licenses")
-    if not all(isinstance(x, str) and x.strip() for x in licenses):
-        raise r.fail("licenses", "expected a list of file patterns")
-    licenses = [relative_path(x.strip(), what=f"{path}: licenses", error=ManifestError) for x in licenses]
-    dll_names = [*roots, *(c.name for c in companions), *(c.loaded_by for c in companions),
-                 *(n.name for n in never), *(lib.name for lib in libs)]
-    for dll_name in dll_names:
-        _file_name(r, dll_name)
-
-    budget = _budget(r, data.get("budget"))
-
+    data = _read_checked(path, "manifest")
+    _check_feature_references(path, data)
+    _check_file_names(path, data)
     return Manifest(
-        name=name or "",
-        description=description,
+        name=_text(data["name"]),
+        description=_text(data.get("description")),
         source=path,
-        roots=tuple(x.strip() for x in roots),
-        features=tuple(features),
-        companions=tuple(companions),
-        never_bundle=tuple(never),
-        headers=tuple(headers),
-        import_libraries=tuple(libs),
-        licenses=tuple(licenses),
-        budget=budget,
+        roots=tuple(_text(root) for root in data["roots"]),
+        features=_features(data),
+        companions=_companions(path, data),
+        never_bundle=_never_bundle(data),
+        headers=_headers(path, data),
+        import_libraries=tuple(ImportLibrary(_text(item["name"]), _optional(item.get("feature")))
+                               for _where, item in _items(data, "import_libraries")),
+        licenses=_licenses(path, data),
+        budget=_budget(path, data.get("budget")),
     )
-
-
-def _budget(r: _Reader, value: Any) -> str | None:
-    """``budget: 40MB`` (or a byte count): checked here, applied by extract and pack."""
-    if value is None:
-        return None
-    from npuslim.errors import InputError
-    from npuslim.units import parse_budget
-
-    text = value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text is None:
-        raise r.fail("budget", "expected a size such as 40MB, 48MiB or 1.75GB")
-    try:
-        parse_budget(text, where="budget")
-    except InputError as exc:
-        raise r.fail("budget", str(exc).removeprefix("budget: ")) from None
-    return str(text).strip()
 
 
 def load_windows_facts(path: Path | None = None) -> WindowsFacts:
-    """Load ``manifests/windows.yaml``: what Windows itself provides."""
+    """Load ``manifests/windows.yaml`` (schema ``npuslim/schemas/windows-facts.schema.json``): what Windows
+    itself provides. Names are stripped and lower-cased."""
     path = path or manifests_dir() / "windows.yaml"
-    r = _Reader(path)
-    data = r.mapping(_load_yaml(path), "top level")
-    r.check_keys(data, {"schema_version", "api_set_prefixes", "msvc_runtime", "system"}, "top level")
-    _schema_version(r, data)
+    data = _read_checked(path, "windows-facts")
 
     def names(key: str) -> list[str]:
-        items = r.seq(data.get(key), key)
-        if not items or not all(isinstance(x, str) and x.strip() for x in items):
-            raise r.fail(key, "expected a non-empty list of names")
-        return [x.strip().lower() for x in items]
+        return [name.strip().lower() for name in data[key]]
 
     return WindowsFacts(
         api_set_prefixes=tuple(names("api_set_prefixes")),

@@ -28,8 +28,8 @@ from npuslim.knowledge.manifest import (
     WindowsFacts,
     load_manifest,
     manifests_dir,
-    parse_version,
 )
+from npuslim.knowledge.versions import parse_version
 from npuslim.source.linux import LINUX, is_shared_object_name
 from npuslim.source.locate import OpenVinoInstall
 
@@ -74,9 +74,8 @@ def _why_not_applicable(manifest: Manifest, feature: str, version: str, where: s
     declared = [c for c in manifest.companions if c.feature == feature]
     required = [c for c in declared if not c.if_present] or declared
     ranges = [c.versions for c in required if c.versions.text]
-    lower = [clause.strip()[2:].strip() for r in ranges for clause in r.text.split(",")
-             if clause.strip().startswith(">=")]
-    open_ended = any(not any(cl.strip().startswith("<") for cl in r.text.split(",")) for r in ranges)
+    lower = [bound for r in ranges for bound in r.lower_bounds()]
+    open_ended = any(r.is_open_ended() for r in ranges)
     names = _names([c.name for c in required])
     if lower and open_ended and parse_version(version) < parse_version(min(lower, key=parse_version)):
         return f"{names} not in {where}; OpenVINO releases from {min(lower, key=parse_version)} on ship it"

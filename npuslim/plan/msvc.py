@@ -14,7 +14,8 @@ from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import BUNDLED, MSVC_RUNTIME
 from npuslim.errors import InputError
 from npuslim.formats.pe import read_pe
-from npuslim.knowledge.manifest import WindowsFacts, parse_version
+from npuslim.knowledge.manifest import WindowsFacts
+from npuslim.knowledge.versions import parse_version
 from npuslim.layout import BIN, PlannedFile, Role
 
 
@@ -39,7 +40,7 @@ def plan_msvc_runtime(graph: DependencyGraph, folder: Path,
             raise InputError(f"{path}: built for {info.machine}, the bundle is {root_machine}")
         node = graph.node(name)
         if newest_linker and info.file_version and \
-                parse_version(info.file_version)[:2] < parse_version(newest_linker)[:2]:
+                parse_version(info.file_version).release[:2] < parse_version(newest_linker).release[:2]:
             warnings.append(
                 f"{path.name} {info.file_version} is older than the toolset that built the bundle "
                 f"(linker {newest_linker}); use a newer redistributable"

@@ -21,7 +21,7 @@ from npuslim.analyse.exports import read_symbol_tables
 from npuslim.analyse.symbols import check_symbols, demangle
 from npuslim.errors import InputError, MissingDependencyError, ToolError
 from npuslim.formats.pe import read_pe
-from npuslim.knowledge.manifest import parse_version
+from npuslim.knowledge.versions import parse_version
 from npuslim.source.locate import (
     DEFAULT_PLATFORM,
     DEFAULT_PYTHON_VERSION,
@@ -181,7 +181,7 @@ def require_fit(ort: OnnxRuntimeSource, install: OpenVinoInstall, *, platform: s
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     hint = ""
     same = install.version is not None and ort.built_against is not None and (
-        parse_version(install.version)[:3] == parse_version(ort.built_against)[:3])
+        parse_version(install.version).release[:3] == parse_version(ort.built_against).release[:3])
     if ort.built_against and not same:
         try:
             other = provider_fit(ort, locate(f"openvino=={ort.built_against}", platform=platform))

@@ -129,9 +129,16 @@ def linux_folder(folder: Path, origin: str) -> OpenVinoInstall | None:
     return None
 
 
-def _wheel_platform(wheel: Path) -> str:
-    stem = wheel.name[: -len(".whl")] if wheel.name.endswith(".whl") else wheel.stem
-    return stem.split("-")[-1]
+def is_linux_wheel(wheel: Path) -> bool:
+    """True when the file name of ``wheel`` carries a Linux platform tag; a name that is not a
+    wheel file name (``x.whl``) is not a Linux wheel, and is left to the Windows path."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # see npuslim.source.locate
+
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except (InvalidWheelFilename, ValueError):
+        return False
+    return any(is_linux_platform(tag.platform) for tag in tags)
 
 
 def unpack_linux_wheel(wheel: Path) -> Path:
@@ -199,7 +206,7 @@ def locate_linux(source: str | None, *, platform: str) -> OpenVinoInstall | None
     if path.is_dir():
         return linux_folder(path, str(path))
     if path.suffix.lower() == ".whl":
-        return _from_wheel(path, str(path)) if is_linux_platform(_wheel_platform(path)) else None
+        return _from_wheel(path, str(path)) if is_linux_wheel(path) else None
     if is_elf(path):
         info = read_elf(path)  # fails clearly on a truncated or corrupt file
         if not info.is_dll:

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -24,17 +23,23 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.formats.pe import read_pe
-from npuslim.paths import open_regular, relative_path
+from npuslim.paths import cache_dir, open_regular, relative_path
+from npuslim.tools import ToolRun, run_tool
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+# packaging.requirements and packaging.utils are imported where used: 20-40 ms of start-up
+# (regular expressions compiled at import) that a run on a folder or a DLL never needs.
 
 DEFAULT_PLATFORM = "win_amd64"
 # The DLLs in OpenVINO's wheels are the same for every Python tag; 3.11 is
 # served by every release from 2023 to 2026, so it is the tag we ask pip for.
 DEFAULT_PYTHON_VERSION = "3.11"
-
-_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*\s*(===|==|~=|>=|<=|!=|<|>)\s*\S+$")
 
 
 @dataclass(frozen=True)
@@ -56,15 +61,6 @@ class OpenVinoInstall:
     def describe(self) -> str:
         version = f"OpenVINO {self.version}" if self.version else "version unknown"
         return f"{self.layout} layout at {self.root} ({version})"
-
-
-def cache_dir() -> Path:
-    """npuslim's cache: ``NPUSLIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/npuslim``, else ``~/.cache/npuslim``."""
-    env = os.environ.get("NPUSLIM_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "npuslim" if xdg else Path.home() / ".cache" / "npuslim"
 
 
 def _has_dlls(folder: Path) -> bool:
@@ -277,25 +273,40 @@ def _unpack_wheel(wheel: Path, wanted: Callable[[str, list[str]], bool] | None =
     return target
 
 
-def _wheel_matches(path: Path, name: str, version: str, platform: str) -> bool:
-    stem = path.name[: -len(".whl")]
-    parts = stem.split("-")
-    return (
-        len(parts) >= 5
-        and parts[0].lower().replace("_", "-") == name.lower().replace("_", "-")
-        and parts[1] == version
-        and parts[-1] == platform
-    )
+def _pinned(requirement: str) -> Requirement | None:
+    """``requirement`` when it pins one version (``openvino==2026.4.1``): a cached wheel can then serve it."""
+    from packaging.requirements import Requirement
+
+    try:
+        req = Requirement(requirement)
+    except (ValueError, RecursionError):  # see is_requirement
+        return None
+    specs = list(req.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
+        return None
+    return req
+
+
+def _wheel_matches(path: Path, req: Requirement, platform: str) -> bool:
+    """True when the wheel file ``path`` is of ``req``'s project, in a version it allows, for ``platform``."""
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+    try:
+        name, version, _build, tags = parse_wheel_filename(path.name)
+        allowed = req.specifier.contains(version, prereleases=True)
+    except (InvalidWheelFilename, ValueError):  # ValueError: a version past int()'s digit limit
+        return False
+    return name == canonicalize_name(req.name) and allowed and any(tag.platform == platform for tag in tags)
 
 
 def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
                 python_version: str = DEFAULT_PYTHON_VERSION) -> Path:
     """Download the wheel for ``requirement`` with pip into the cache (reused when pinned)."""
     downloads = cache_dir() / "downloads" / check_platform(platform)
-    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._\-]*)\s*(===|==)\s*([\w.!+]+)$", requirement)
-    if m and downloads.is_dir():
+    pinned = _pinned(requirement)
+    if pinned is not None and downloads.is_dir():
         for cached in sorted(downloads.glob("*.whl")):
-            if _wheel_matches(cached, m.group(1), m.group(3), platform):
+            if _wheel_matches(cached, pinned, platform):
                 return cached
     _cache_folder(downloads)
     before = set(downloads.glob("*.whl"))
@@ -305,28 +316,48 @@ def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,
         "--disable-pip-version-check", "-d", str(downloads), requirement,
     ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except OSError as exc:
+        run = run_tool(cmd)
+    except ToolError as exc:
         raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
-    if proc.returncode != 0 and "No module named pip" in proc.stderr:
-        raise ToolError(f"cannot download {requirement}: pip is not available in this Python "
-                        f"({sys.executable}); install pip, or pass a downloaded .whl file")
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.startswith("ERROR")]
-        detail = (errors or lines or ["no output"])[0]
-        raise ToolError(f"pip could not download {requirement} for {platform}: {detail}")
-    saved = re.findall(r"(?:Saved|File was already downloaded)\s+(\S+\.whl)", proc.stdout)
-    if saved:
-        return Path(saved[-1])
+    saved = pip_download_result(run, requirement, platform)
+    if saved is not None:
+        return saved
     new = sorted(set(downloads.glob("*.whl")) - before)
     if new:
         return new[-1]
     raise ToolError(f"pip reported success for {requirement} but no wheel was found in {downloads}")
 
 
+def pip_download_result(run: ToolRun, requirement: str, platform: str) -> Path | None:
+    """The wheel a finished ``pip download`` names as saved (or already there), ``None`` when it
+    names none; a ``ToolError`` with pip's first ``ERROR`` line when it failed."""
+    if run.returncode != 0 and "No module named pip" in run.output:
+        raise ToolError(f"cannot download {requirement}: pip is not available in this Python "
+                        f"({sys.executable}); install pip, or pass a downloaded .whl file")
+    if run.returncode != 0:
+        lines = [ln.strip() for ln in run.output.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("ERROR")]
+        detail = (errors or lines[-1:] or ["no output"])[0]
+        raise ToolError(f"pip could not download {requirement} for {platform}: {detail}")
+    saved = re.findall(r"(?:Saved|File was already downloaded)\s+(\S+\.whl)", run.output)
+    return Path(saved[-1]) if saved else None
+
+
 def is_requirement(text: str) -> bool:
-    return bool(_REQUIREMENT.match(text.strip())) and not Path(text).exists()
+    """True for a requirement with a version clause (``openvino==2026.4.1``, ``onnxruntime-openvino>=1.20``)
+    that is not also the name of an existing file or folder. A bare name (``openvino``) is not one."""
+    try:
+        if Path(text).exists():
+            return False
+    except OSError:  # a name too long for a path is no file
+        pass
+    from packaging.requirements import Requirement
+
+    try:
+        req = Requirement(text.strip())
+    except (ValueError, RecursionError):  # InvalidRequirement, a number past int()'s limit, or
+        return False                      # markers nested deeper than packaging<26 parses
+    return bool(req.specifier) and req.url is None
 
 
 def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM) -> OpenVinoInstall:

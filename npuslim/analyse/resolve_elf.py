@@ -38,6 +38,7 @@ from npuslim.errors import ArchitectureError, InputError
 from npuslim.formats.elf import ElfInfo, newest_versions, read_elf
 from npuslim.formats.pe import PeInfo
 from npuslim.knowledge.manifest import Companion, Manifest
+from npuslim.knowledge.versions import parse_version
 from npuslim.source.locate import OpenVinoInstall
 
 GLIBC = frozenset({
@@ -276,9 +277,20 @@ def target_text(graph: DependencyGraph) -> str:
         parts.append(f"libgcc_s with {v['GCC']}")
     text = "the target must provide " + (", ".join(parts) or "no versioned glibc symbols")
     wheel = graph.install.wheel
-    if wheel is not None:
-        tag = wheel.name[: -len(".whl")].split("-")[-1]
-        promised = manylinux_glibc(tag)
-        if promised:
-            text += f" (the wheel's tag {tag} promises glibc {promised})"
+    promises = _glibc_promises(wheel.name) if wheel is not None else {}
+    if promises:
+        tag, promised = min(promises.items(), key=lambda item: parse_version(item[1]))
+        text += f" (the wheel's tag {tag} promises glibc {promised})"
     return text
+
+
+def _glibc_promises(wheel_name: str) -> dict[str, str]:
+    """Each manylinux platform tag of a wheel file name and the glibc it promises."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        tags = parse_wheel_filename(wheel_name)[3]
+    except (InvalidWheelFilename, ValueError):
+        return {}
+    promises = {t.platform: manylinux_glibc(t.platform) for t in tags}
+    return {tag: glibc for tag, glibc in promises.items() if glibc is not None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -31,3 +33,15 @@ def run_tool(args: list[str], *, timeout: float | None = None, env: dict[str, st
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s") from exc
     return ToolRun(tuple(args), proc.returncode, proc.stdout.decode("utf-8", "replace"))
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and, on POSIX, its whole process group (started with ``start_new_session``):
+    Wine and UPX leave children that a plain kill would orphan. A process already gone is fine."""
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass

@@ -362,40 +362,63 @@ def _strip_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, 
 def _upx_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, str, dict[str, Any]]:
     """(file after UPX, its sha256, the cache entry: status, message, seconds, packed size)."""
     assert ctx.upx is not None
+    upx = ctx.upx
+
+    def attempt(packed: Path) -> _UpxAttempt:
+        start = time.perf_counter()
+        outcome = pack_file(upx, src, packed, level=ctx.options.upx_level, force=job.force_cfg,
+                            timeout=ctx.options.upx_timeout)
+        seconds = round(time.perf_counter() - start, 3)
+        ctx.check()
+        interrupted = outcome.status in INTERRUPTED
+        if not outcome.ok:
+            hint = "; npuslim: --upx-force-cfg" if "GUARD_CF" in outcome.message and not job.force_cfg else ""
+            status = PackStatus.REFUSED if outcome.status in DECLINED else PackStatus.FAILED
+            return _UpxAttempt(status, f"UPX: {outcome.message}{hint}", seconds, interrupted)
+        packed_info = read_pe(packed)
+        drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
+        if job.info.cfg and not packed_info.cfg and not job.force_cfg:
+            return _UpxAttempt(PackStatus.REFUSED, "UPX turned Control Flow Guard off; left unpacked "
+                               "(use --upx-force-cfg to accept that)", seconds, interrupted)
+        if drift is not None:
+            return _UpxAttempt(PackStatus.FAILED, f"import table changed after packing ({drift}); left unpacked",
+                               seconds, interrupted)
+        return _UpxAttempt(PackStatus.PACKED, outcome.message, seconds, interrupted)
+
+    key = make_key("upx", ctx.upx_id, ctx.options.upx_level, job.force_cfg, sha)
+    return _cached_upx(job, ctx, src, sha, key, attempt)
+
+
+@dataclass(frozen=True)
+class _UpxAttempt:
+    """What one UPX run on a work copy came to; ``PACKED`` keeps the work copy."""
+
+    status: PackStatus
+    message: str
+    seconds: float
+    interrupted: bool   # stopped by Ctrl-C or the time limit: never cached
+
+
+def _cached_upx(job: Job, ctx: PackContext, src: Path, sha: str, key: str,
+                attempt: Callable[[Path], _UpxAttempt]) -> tuple[Path, str, dict[str, Any]]:
+    """UPX on ``src`` through the cache: ``attempt`` runs only on a miss, on a work copy path;
+    a packed result is stored as a blob. Returns (file after UPX, its sha256, the cache entry)."""
     rel = job.locked.path
     ctx.emit("upx", rel, "start")
-    key = make_key("upx", ctx.upx_id, ctx.options.upx_level, job.force_cfg, sha)
     entry = ctx.cache.get(key)
     cached = entry is not None
     path = src
     if entry is None:
         ctx.check()
-        packed = ctx.work / f"{rel.replace('/', '_')}.upx"
-        start = time.perf_counter()
-        outcome = pack_file(ctx.upx, src, packed, level=ctx.options.upx_level, force=job.force_cfg,
-                            timeout=ctx.options.upx_timeout)
-        seconds = round(time.perf_counter() - start, 3)
-        ctx.check()
-        if outcome.ok:
-            packed_info = read_pe(packed)
-            drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
-            if job.info.cfg and not packed_info.cfg and not job.force_cfg:
-                entry = {"status": PackStatus.REFUSED, "message": "UPX turned Control Flow Guard off; left unpacked "
-                         "(use --upx-force-cfg to accept that)", "seconds": seconds, "blob": None}
-            elif drift is not None:
-                entry = {"status": PackStatus.FAILED, "message": f"import table changed after packing ({drift}); "
-                         "left unpacked", "seconds": seconds, "blob": None}
-            else:
-                new_sha = sha256_path(packed)
-                ctx.cache.put_blob_file(packed, new_sha)
-                entry = {"status": PackStatus.PACKED, "message": outcome.message, "seconds": seconds, "blob": new_sha}
-                path = packed
-        else:
-            hint = "; npuslim: --upx-force-cfg" if "GUARD_CF" in outcome.message and not job.force_cfg else ""
-            status = PackStatus.REFUSED if outcome.status in DECLINED else PackStatus.FAILED
-            entry = {"status": status, "message": f"UPX: {outcome.message}{hint}",
-                     "seconds": seconds, "blob": None}
-        if outcome.status not in INTERRUPTED:
+        work = ctx.work / f"{rel.replace('/', '_')}.upx"
+        result = attempt(work)
+        blob = None
+        if result.status == PackStatus.PACKED:
+            blob = sha256_path(work)
+            ctx.cache.put_blob_file(work, blob)
+            path = work
+        entry = {"status": result.status, "message": result.message, "seconds": result.seconds, "blob": blob}
+        if not result.interrupted:
             ctx.cache.put(key, entry)
     elif entry["blob"] is not None:
         path = Path(str(entry["blob_path"]))
@@ -492,41 +515,25 @@ def _elf_strip_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Pa
 def _elf_upx_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, str, dict[str, Any]]:
     """(file after UPX, its sha256, the cache entry: status, message, seconds)."""
     assert ctx.upx is not None
-    rel = job.locked.path
-    ctx.emit("upx", rel, "start")
-    key = make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, sha)
-    entry = ctx.cache.get(key)
-    cached = entry is not None
-    path = src
-    if entry is None:
-        ctx.check()
-        work = ctx.work / f"{rel.replace('/', '_')}.upx"
+    upx = ctx.upx
+
+    def attempt(work: Path) -> _UpxAttempt:
         shutil.copyfile(src, work)
         start = time.perf_counter()
-        result = upx_elf(work, upx=ctx.upx, level=ctx.options.upx_level, timeout=ctx.options.upx_timeout)
+        result = upx_elf(work, upx=upx, level=ctx.options.upx_level, timeout=ctx.options.upx_timeout)
         seconds = round(time.perf_counter() - start, 3)
         ctx.check()
+        interrupted = result.outcome in INTERRUPTED
         load = _elf_load_check(job, ctx, work, src) if result.changed else None
         if load is not None:
-            entry = {"status": PackStatus.FAILED, "message": f"packed by UPX, but {load}; left unpacked",
-                     "seconds": seconds, "blob": None}
-        elif result.changed:
-            new_sha = sha256_path(work)
-            ctx.cache.put_blob_file(work, new_sha)
-            entry = {"status": PackStatus.PACKED, "message": result.reason, "seconds": seconds, "blob": new_sha}
-            path = work
-        else:
-            message = f"UPX: {result.reason}" if result.outcome == Shrink.REFUSED else result.reason
-            status = PackStatus.REFUSED if result.outcome == Shrink.REFUSED else PackStatus.FAILED
-            entry = {"status": status, "message": message, "seconds": seconds, "blob": None}
-        if result.outcome not in INTERRUPTED:
-            ctx.cache.put(key, entry)
-    elif entry["blob"] is not None:
-        path = Path(str(entry["blob_path"]))
-    new_sha = str(entry["blob"]) if entry["blob"] is not None else sha
-    detail = entry["status"] + (f": {entry['message']}" if entry["message"] else "")
-    ctx.emit("upx", rel, "done", detail + (" (cached)" if cached else f" in {entry['seconds']:.1f} s"))
-    return path, new_sha, entry
+            return _UpxAttempt(PackStatus.FAILED, f"packed by UPX, but {load}; left unpacked", seconds, interrupted)
+        if result.changed:
+            return _UpxAttempt(PackStatus.PACKED, result.reason, seconds, interrupted)
+        refused = result.outcome == Shrink.REFUSED
+        return _UpxAttempt(PackStatus.REFUSED if refused else PackStatus.FAILED,
+                           f"UPX: {result.reason}" if refused else result.reason, seconds, interrupted)
+
+    return _cached_upx(job, ctx, src, sha, make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, sha), attempt)
 
 
 def _elf_load_check(job: Job, ctx: PackContext, packed: Path, unpacked: Path) -> str | None:

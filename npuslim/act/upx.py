@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from npuslim.errors import ToolError
 from npuslim.layout import StrEnum
-from npuslim.tools import ToolRun
+from npuslim.tools import ToolRun, kill_group
 
 # UPX reads its default options from the UPX variable, so ours has another name.
 ENV_VAR = "NPUSLIM_UPX"
@@ -223,7 +222,7 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
             out, _ = proc.communicate(timeout=timeout)
             code = _STOPPED_CODE if _stopping.is_set() and proc.returncode < 0 else proc.returncode
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_group(proc)
             out, _ = proc.communicate()
             code = _TIMEOUT_CODE
     finally:
@@ -238,17 +237,7 @@ def stop_all() -> None:
     with _running_lock:
         procs = list(_running)
     for proc in procs:
-        _kill(proc)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        pass
+        kill_group(proc)
 
 
 def reset_stop() -> None:

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from npuslim.errors import InputError, ToolError
 from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN, LOCK_FILE
 from npuslim.source.locate import cache_dir
-from npuslim.tools import run_tool
+from npuslim.tools import kill_group, run_tool
 
 REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
 ORT_DLL = "onnxruntime.dll"
@@ -274,25 +273,15 @@ def run_probe(args: list[str], *, timeout: float, env: dict[str, str]) -> tuple[
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_group(proc)
         try:
             out, _ = proc.communicate(timeout=5)
         except subprocess.TimeoutExpired:
             out = b""
         return None, (out or b"").decode("utf-8", "replace")
     except BaseException:
-        _kill_group(proc)
+        kill_group(proc)
         raise
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        pass
 
 
 def _crashed(returncode: int | None, steps: tuple[LoadStep, ...]) -> str | None:

@@ -83,10 +83,12 @@ def open_regular(path: Path, *, error: type[NpuslimError] = InputError) -> Binar
         check_regular(path, os.fstat(fd), error=error)
         if nonblock:
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    # Not inside the try: once fdopen's file object holds fd it closes it, also when Ctrl-C lands
+    # inside fdopen; a second close here would fail with EBADF (or close an fd reused meanwhile).
+    return os.fdopen(fd, "rb")
 
 
 def read_regular(path: Path, *, limit: int, what: str, error: type[NpuslimError] = InputError) -> bytes:

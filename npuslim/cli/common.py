@@ -24,7 +24,7 @@ from npuslim.errors import NpuslimError, OutputError, os_reason
 
 if TYPE_CHECKING:
     from npuslim.knowledge.manifest import Manifest
-    from npuslim.pipeline.extract import Sources
+    from npuslim.pipeline.sources import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -304,7 +304,7 @@ def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     that lists the shipped names.
     """
     from npuslim.knowledge.manifest import manifests_dir
-    from npuslim.pipeline.extract import manifest_for as choose
+    from npuslim.pipeline.sources import manifest_for as choose
 
     if manifest is not None and not Path(manifest).exists() and not (manifests_dir() / f"{manifest}.yaml").is_file():
         from npuslim.errors import ManifestError
@@ -331,7 +331,7 @@ def check_bundle_arg(bundle: Path) -> None:
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
                    search_paths: tuple[Path, ...]) -> Sources:
     """``npuslim.pipeline.extract.locate_sources``, its notes printed on stderr."""
-    from npuslim.pipeline.extract import locate_sources as locate
+    from npuslim.pipeline.sources import locate_sources as locate
 
     found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths)
     for note in found.notes:

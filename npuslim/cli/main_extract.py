@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from npuslim.cli.common import (
@@ -35,10 +34,12 @@ from npuslim.cli.layout import Column, Piece, listed, plain_lines, prose, table,
 from npuslim.errors import UsageError
 from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role
-from npuslim.plan.bundle import BundlePlan
 from npuslim.plan.features import FeatureStatus, select_features
 from npuslim.source.locate import DEFAULT_PLATFORM, OpenVinoInstall
 from npuslim.units import BASELINE_BYTES, format_size, percent
+
+if TYPE_CHECKING:
+    from npuslim.plan.bundle import BundlePlan
 
 if TYPE_CHECKING:
     from npuslim.pipeline.extract import ExtractPlan
@@ -129,6 +130,8 @@ def _write(planned: ExtractPlan, out: Path, *, force: bool, sbom: bool, json_out
             _print_text_lines(budget_lines(budget))
     err = stderr()
     if err.is_terminal and not json_out:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
         with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=err, transient=True) as bar:
             task = bar.add_task(esc(out.name), total=plan.total_bytes)

@@ -14,7 +14,7 @@ from npuslim.analyse.graph import DependencyGraph, build_graph
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.errors import InputError
 from npuslim.knowledge.manifest import WindowsFacts
-from npuslim.pipeline.extract import Sources
+from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
 
 

@@ -19,23 +19,11 @@ from pathlib import Path
 from npuslim.act.staging import ExtractResult, ProgressFn, check_output, release_output, write_bundle
 from npuslim.check.budget import BudgetReport, budget_limit, budget_to_dict, check_budget, enforce, measure
 from npuslim.formats.lock import BundleLock
-from npuslim.knowledge.manifest import Manifest, WindowsFacts, load_manifest, load_windows_facts
+from npuslim.knowledge.manifest import WindowsFacts, load_windows_facts
+from npuslim.pipeline.sources import Sources
 from npuslim.plan.bundle import BundlePlan, plan_bundle
-from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source, manifest_for_install
-from npuslim.plan.onnxruntime import ORT_MANIFEST, OnnxRuntimeSource, sources_with_onnxruntime
-from npuslim.source.locate import OpenVinoInstall, cache_dir, is_requirement, locate
-
-
-@dataclass(frozen=True)
-class Sources:
-    """What ``locate_sources`` found: the install, ONNX Runtime (or ``None``), the manifest for the
-    install's platform, the search path (with ONNX Runtime's folder) and lines for the user."""
-
-    install: OpenVinoInstall
-    onnxruntime: OnnxRuntimeSource | None
-    manifest: Manifest
-    search_paths: tuple[Path, ...]
-    notes: tuple[str, ...] = ()
+from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source
+from npuslim.source.locate import cache_dir, is_requirement
 
 
 @dataclass(frozen=True)
@@ -45,11 +33,6 @@ class ExtractPlan:
     choice: FeatureChoice
     plan: BundlePlan
     budget: BudgetReport | None
-
-
-def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
-    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
-    return load_manifest(ORT_MANIFEST if manifest is None and onnxruntime else manifest)
 
 
 def early_output_check(out: Path, source: str | None, *, force: bool) -> None:
@@ -75,20 +58,6 @@ def early_output_check(out: Path, source: str | None, *, force: bool) -> None:
 def release_early_check(out: Path) -> None:
     """Give back the lock ``early_output_check`` took (after a later step failed)."""
     release_output(out)
-
-
-def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
-                   search_paths: tuple[Path, ...]) -> Sources:
-    """The OpenVINO install (and ONNX Runtime with ``onnxruntime``, whose folder joins the search
-    path), and the manifest for its platform (``npu`` becomes ``npu-linux`` on an ELF source)."""
-    ort = None
-    notes: tuple[str, ...] = ()
-    if onnxruntime:
-        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
-        search_paths += (ort.dll_dir,)
-    else:
-        install = locate(source, platform=platform)
-    return Sources(install, ort, manifest_for_install(install, manifest), search_paths, tuple(notes))
 
 
 def list_features(sources: Sources, *, roots: tuple[str, ...] | None,

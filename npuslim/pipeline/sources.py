@@ -1,0 +1,47 @@
+"""The sources of a run, located once for every command that reads an install (deps, extract).
+
+The OpenVINO install (and ONNX Runtime with ``--onnxruntime``, whose folder joins the search
+path) and the manifest for the install's platform (``npu`` becomes ``npu-linux`` on an ELF
+source). Nothing here plans or writes; ``deps`` imports only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from npuslim.knowledge.manifest import Manifest, load_manifest
+from npuslim.plan.features import manifest_for_install
+from npuslim.plan.onnxruntime import ORT_MANIFEST, OnnxRuntimeSource, sources_with_onnxruntime
+from npuslim.source.locate import OpenVinoInstall, locate
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What ``locate_sources`` found: the install, ONNX Runtime (or ``None``), the manifest for the
+    install's platform, the search path (with ONNX Runtime's folder) and lines for the user."""
+
+    install: OpenVinoInstall
+    onnxruntime: OnnxRuntimeSource | None
+    manifest: Manifest
+    search_paths: tuple[Path, ...]
+    notes: tuple[str, ...] = ()
+
+
+def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
+    """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
+    return load_manifest(ORT_MANIFEST if manifest is None and onnxruntime else manifest)
+
+
+def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
+                   search_paths: tuple[Path, ...]) -> Sources:
+    """The OpenVINO install (and ONNX Runtime with ``onnxruntime``, whose folder joins the search
+    path), and the manifest for its platform (``npu`` becomes ``npu-linux`` on an ELF source)."""
+    ort = None
+    notes: tuple[str, ...] = ()
+    if onnxruntime:
+        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        search_paths += (ort.dll_dir,)
+    else:
+        install = locate(source, platform=platform)
+    return Sources(install, ort, manifest_for_install(install, manifest), search_paths, tuple(notes))

@@ -38,7 +38,6 @@ from npuslim.act.pack_elf import ZIP_SYMLINK_MODE, check_link_target, symlink_ta
 from npuslim.act.workcache import WorkCache, make_key, sha256_path
 from npuslim.errors import OutputError
 
-FORMATS = ("zip", "tar.xz", "none")
 XZ_PRESET = 9
 ZIP_LEVEL = 6  # zip's own default: 0.3 % larger than 9 on the 2026.4.1 DLLs, 40 % faster
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from npuslim import atomic
 from npuslim.cli.layout import output_width
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
@@ -286,14 +285,6 @@ WithoutOpt = Annotated[
     typer.Option("--without", help="Turn off a default feature of the manifest (repeatable).",
                  show_default=False),
 ]
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a rename."""
-    try:
-        atomic.write_text(path, text)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {os_reason(exc)}") from exc
 
 
 

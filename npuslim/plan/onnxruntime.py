@@ -38,7 +38,6 @@ ORT_MANIFEST = "onnxruntime-npu"
 MAX_RELEASES_TRIED = 6
 ORT_DLL = "onnxruntime.dll"
 PROVIDER_DLL = "onnxruntime_providers_openvino.dll"
-SHARED_DLL = "onnxruntime_providers_shared.dll"
 _BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_(\d{4}\.\d+\.\d+)")
 
 

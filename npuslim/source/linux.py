@@ -31,8 +31,6 @@ from npuslim.paths import open_regular
 from npuslim.source.locate import OpenVinoInstall, _unpack_wheel, fetch_wheel, is_requirement
 
 LINUX = "linux"
-WINDOWS = "windows"
-LINUX_LAYOUTS = ("so-folder", "single-so")
 _SO = re.compile(r"\.so(\.\d+)*$")
 _VERSION_STRING = re.compile(rb"(20\d\d\.\d+\.\d+)-\d+-[0-9a-f]{6,}")
 

@@ -19,17 +19,22 @@ class ToolRun:
     output: str
 
 
+def cannot_start(args: list[str], exc: OSError) -> ToolError:
+    """The one line for a tool that could not be started: not found, not executable, or why not."""
+    if isinstance(exc, FileNotFoundError):
+        return ToolError(f"{args[0]}: not found")
+    if isinstance(exc, PermissionError):
+        return ToolError(f"{args[0]}: not executable")
+    return ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})")
+
+
 def run_tool(args: list[str], *, timeout: float | None = None, env: dict[str, str] | None = None) -> ToolRun:
     """Run ``args``; a tool that cannot be started is a ``ToolError``, a non-zero exit is not."""
     try:
         proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               timeout=timeout, env=env, check=False)
-    except FileNotFoundError as exc:
-        raise ToolError(f"{args[0]}: not found") from exc
-    except PermissionError as exc:
-        raise ToolError(f"{args[0]}: not executable") from exc
     except OSError as exc:
-        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+        raise cannot_start(args, exc) from exc
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s") from exc
     return ToolRun(tuple(args), proc.returncode, proc.stdout.decode("utf-8", "replace"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from npuslim.errors import ToolError
 from npuslim.layout import StrEnum
-from npuslim.tools import ToolRun, kill_group
+from npuslim.tools import ToolRun, cannot_start, kill_group
 
 # UPX reads its default options from the UPX variable, so ours has another name.
 ENV_VAR = "NPUSLIM_UPX"
@@ -209,12 +209,8 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
         # its own process group, so that a kill reaches anything it started too
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=os.name == "posix")
-    except FileNotFoundError as exc:
-        raise ToolError(f"{args[0]}: not found") from exc
-    except PermissionError as exc:
-        raise ToolError(f"{args[0]}: not executable") from exc
     except OSError as exc:
-        raise ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})") from exc
+        raise cannot_start(args, exc) from exc
     with _running_lock:
         _running.add(proc)
     try:

@@ -1,7 +1,7 @@
 """``extract``: the stages in order, from what the user named to a bundle folder.
 
 1. check OUT as far as it can be checked without the source (before a wheel is fetched or unpacked);
-2. locate the sources (OpenVINO, and ONNX Runtime when asked) and the manifest for their platform;
+2. locate the sources (``npuslim.pipeline.sources``, shared with deps) and the manifest for their platform;
 3. plan: the features the source can deliver, then the bundle (``npuslim.plan``), nothing written;
 4. check the plan against the size budget (``npuslim.check.budget``);
 5. act: write the bundle in a staging folder, with its SBOM when asked, and move it into place.

@@ -48,6 +48,7 @@ from npuslim.formats.elf import ElfInfo, read_elf
 from npuslim.formats.lock import BundleLock, LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, StrEnum
+from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.units import BASELINE_BYTES
 
 
@@ -92,19 +93,6 @@ class PackOptions:
             "upx_force_cfg": self.upx_force_cfg, "upx_exclude": list(self.upx_exclude),
             "archive": self.archive, "compare_download": self.compare_download,
         }
-
-
-@dataclass(frozen=True)
-class PackEvent:
-    """One step of the work, for progress display: ``state`` is ``start`` or ``done``."""
-
-    step: str        # verify | strip | upx | copy | xz | archive | reports
-    path: str        # the file, or "" for a step over the bundle
-    state: str
-    detail: str = ""
-
-
-ProgressFn = Callable[[PackEvent], None]
 
 
 @dataclass(frozen=True)
@@ -315,7 +303,7 @@ class PackContext:
 
     def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
         if self.progress:
-            self.progress(PackEvent(step, path, state, detail))
+            self.progress(ProgressEvent(step, path, StepState(state), detail))
 
     def check(self) -> None:
         if self.cancel.is_set():

@@ -36,11 +36,11 @@ from npuslim.formats.pe import binary_fields
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
 from npuslim.paths import join_inside, open_regular
 from npuslim.plan.bundle import BundlePlan
+from npuslim.progress import ProgressFn, Reporter
 
 CHUNK = 1 << 20
 STAGING_MARK = ".npuslim-staging-"
 
-ProgressFn = Callable[[PlannedFile, int], None]
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: ProgressFn | None) -> str:
+def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Reporter) -> str:
     digest = hashlib.sha256()
     done = 0
     with open_regular(src) as fin:
@@ -105,8 +105,7 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Progress
                 done += len(chunk)
                 if done > planned.size:
                     break
-                if progress:
-                    progress(planned, len(chunk))
+                progress.advance("copy", "", len(chunk))
     if done != planned.size:
         raise InputError(f"{src}: changed while it was copied ({planned.size} bytes planned, {done} read)")
     return digest.hexdigest()
@@ -388,7 +387,9 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
     except BaseException:
         release_output(out)
         raise
+    reporter = Reporter(progress)
     try:
+        reporter.start("copy", "", detail=f"{len(plan.files)} files", total=plan.total_bytes, unit="bytes")
         locked: list[LockedFile] = []
         for count, planned in enumerate(plan.files, start=1):
             dest = join_inside(staging, planned.dest, what="bundle path", error=OutputError)
@@ -400,9 +401,10 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
                 os.symlink(planned.link_to, dest)
                 locked.append(locked_file(planned, hashlib.sha256(planned.link_to.encode()).hexdigest()))
                 continue
-            digest = _copy_hashing(planned.source, dest, planned, progress)
+            digest = _copy_hashing(planned.source, dest, planned, reporter)
             locked.append(locked_file(planned, digest))
             _fault_after(count)
+        reporter.done("copy", "", f"{len(plan.files)} files")
         lock = build_lock(plan, tuple(locked), budget)
         try:
             (staging / LOCK_FILE).write_text(to_json(lock), encoding="utf-8")
@@ -412,6 +414,7 @@ def write_bundle(plan: BundlePlan, out: Path, *, force: bool = False,
             finish(staging, lock)
         move_into_place(staging, out)
     except BaseException:
+        reporter.failed("copy", "")
         shutil.rmtree(staging, ignore_errors=True)
         release_output(out)
         raise

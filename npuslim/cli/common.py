@@ -111,14 +111,23 @@ def write_stdout(text: str) -> None:
 
 
 def stderr() -> Console:
-    return Console(file=_SafeStderr(), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+    """The console for messages: standard error as it is now, bound once (see ``SafeStream``)."""
+    return Console(file=SafeStream(sys.stderr), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 
 
-class _SafeStderr(io.TextIOBase):
-    """Standard error that never raises: an error message must not become another error."""
+class SafeStream(io.TextIOBase):
+    """A message stream that never raises: an error message must not become another error.
+
+    The stream is the one given when this was made, never ``sys.stderr`` looked up at each
+    write: a progress display that redirects ``sys.stderr`` into a console writing here
+    would otherwise call itself forever (rich 15's ``FileProxy`` on a terminal).
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
 
     def write(self, text: str) -> int:
-        stream = sys.stderr
+        stream = self._stream
         if stream is None:
             return len(text)
         encoding = getattr(stream, "encoding", None) or "utf-8"
@@ -129,20 +138,25 @@ class _SafeStderr(io.TextIOBase):
 
     def flush(self) -> None:
         try:
-            if sys.stderr is not None:
-                sys.stderr.flush()
+            if self._stream is not None:
+                self._stream.flush()
         except (OSError, ValueError):
             pass
 
     def isatty(self) -> bool:
         try:
-            return bool(sys.stderr is not None and sys.stderr.isatty())
+            return bool(self._stream is not None and self._stream.isatty())
         except (OSError, ValueError):
             return False
 
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("closed")
+        return self._stream.fileno()
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return getattr(sys.stderr, "encoding", None) or "utf-8"
+        return getattr(self._stream, "encoding", None) or "utf-8"
 
 
 def esc(text: str) -> str:
@@ -205,7 +219,7 @@ def error_boundary(func: F) -> F:
             if isinstance(exc, SystemExit):
                 raise
             if debug_enabled():
-                _SafeStderr().write("".join(traceback.format_exception(exc)))
+                SafeStream(sys.stderr).write("".join(traceback.format_exception(exc)))
             code, message = exit_code_of(exc)
             if isinstance(exc, OutputError) and "standard output" in message:
                 _silence_stdout()

@@ -31,6 +31,7 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.cli.layout import Column, Piece, listed, plain_lines, prose, table, wrap
+from npuslim.cli.progress_display import progress_display
 from npuslim.errors import UsageError
 from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role
@@ -129,16 +130,8 @@ def _write(planned: ExtractPlan, out: Path, *, force: bool, sbom: bool, json_out
         else:
             _print_text_lines(budget_lines(budget))
     err = stderr()
-    if err.is_terminal and not json_out:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        with Progress(TextColumn("copying {task.description}"), BarColumn(), DownloadColumn(),
-                      TimeRemainingColumn(), console=err, transient=True) as bar:
-            task = bar.add_task(esc(out.name), total=plan.total_bytes)
-            result = write_extract(planned, out, force=force, sbom=sbom,
-                                   progress=lambda _f, n: bar.advance(task, n))
-    else:
-        result = write_extract(planned, out, force=force, sbom=sbom)
+    with progress_display() as progress:
+        result = write_extract(planned, out, force=force, sbom=sbom, progress=progress)
     if json_out:
         write_stdout(to_json(result.lock))
     else:

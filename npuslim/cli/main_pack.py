@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
 from npuslim.act.upx import DEFAULT_TIMEOUT, LEVELS
 from npuslim.cli.common import OutputFormat, check_bundle_arg, error_boundary, print_lines, stderr, stdout, width_of
 from npuslim.cli.layout import Column, Piece, listed, prose, table, wrap
+from npuslim.cli.progress_display import progress_display
 from npuslim.units import format_size, parse_size, percent
 
 if TYPE_CHECKING:
-    from npuslim.act.pack import PackEvent, PackOptions, ProgressFn
+    from npuslim.act.pack import PackOptions
     from npuslim.report.size_report import SizeReport
 
 
@@ -123,24 +123,8 @@ def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputForma
 
     check_bundle_arg(bundle)
     err = stderr()
-    if err.is_terminal:
-        from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-
-        with Progress(SpinnerColumn(finished_text="[green]✓[/]"), TextColumn("{task.description}"),
-                      TimeElapsedColumn(), console=err) as bar:
-            tasks: dict[tuple[str, str], TaskID] = {}
-
-            def progress(event: PackEvent) -> None:
-                key = (event.step, event.path)
-                label = escape(_label(event))
-                if key not in tasks:
-                    tasks[key] = bar.add_task(label, total=1)
-                if event.state == "done":
-                    bar.update(tasks[key], description=label, completed=1)
-
-            result = pack_bundle(bundle, out, options, progress=progress)
-    else:
-        result = pack_bundle(bundle, out, options, progress=_line_progress(err))
+    with progress_display(log_steps=True) as progress:
+        result = pack_bundle(bundle, out, options, progress=progress)
     for warning in result.warnings:
         err.print(f"[yellow]npuslim: warning:[/] {escape(warning)}")
     report = SizeReport.of(result, options.baseline)
@@ -148,21 +132,6 @@ def _pack(bundle: Path, out: Path | None, options: PackOptions, fmt: OutputForma
         stdout().out(report_json(report), end="")
     else:
         _print(report)
-
-
-def _label(event: PackEvent) -> str:
-    what = f"{event.step} {event.path}" if event.path else event.step
-    return f"{what}: {event.detail}" if event.detail else what
-
-
-def _line_progress(err: Console) -> ProgressFn:
-    """One line on stderr per finished step (for logs and CI)."""
-
-    def progress(event: PackEvent) -> None:
-        if event.state == "done":
-            err.print(f"npuslim: {escape(_label(event))}", soft_wrap=True)
-
-    return progress
 
 
 def _print(report: SizeReport) -> None:

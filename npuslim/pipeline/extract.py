@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.act.staging import ExtractResult, ProgressFn, check_output, release_output, write_bundle
+from npuslim.act.staging import ExtractResult, check_output, release_output, write_bundle
 from npuslim.check.budget import BudgetReport, budget_limit, budget_to_dict, check_budget, enforce, measure
 from npuslim.formats.lock import BundleLock
 from npuslim.knowledge.manifest import WindowsFacts, load_windows_facts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.bundle import BundlePlan, plan_bundle
 from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source
+from npuslim.progress import ProgressFn
 from npuslim.source.locate import cache_dir, is_requirement
 
 

@@ -30,10 +30,8 @@ from npuslim.act.pack import (
     Job,
     OutputPlan,
     PackContext,
-    PackEvent,
     PackOptions,
     PackResult,
-    ProgressFn,
     check_outputs,
     default_out,
     process_elf,
@@ -52,6 +50,7 @@ from npuslim.formats.elf import ElfInfo, read_elf
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
 from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.layout import DLL_ROLES, LOCK_FILE, REPORT_JSON, REPORT_MD, SBOM_FILE
+from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.source.locate import cache_dir
 from npuslim.units import parse_budget
 
@@ -105,7 +104,7 @@ class _Plan:
 
 def _verified_lock(bundle: Path, progress: ProgressFn | None) -> BundleLock:
     if progress:
-        progress(PackEvent("verify", "", "start"))
+        progress(ProgressEvent("verify", "", StepState.START))
     check = verify_bundle(bundle.absolute())  # a relative path: the Linux closure check expands $ORIGIN
     if not check.ok:
         raise VerifyError(f"{bundle} does not verify ({check.problems[0].message}); "
@@ -113,7 +112,7 @@ def _verified_lock(bundle: Path, progress: ProgressFn | None) -> BundleLock:
     if check.lock.packed is not None:
         raise InputError(f"{bundle} is already a packed bundle; pack the bundle npuslim extract wrote")
     if progress:
-        progress(PackEvent("verify", "", "done", f"{len(check.lock.files)} files"))
+        progress(ProgressEvent("verify", "", StepState.DONE, f"{len(check.lock.files)} files"))
     return check.lock
 
 

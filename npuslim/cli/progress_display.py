@@ -1,0 +1,143 @@
+"""Showing ``npuslim.progress`` events to a person, or to a log.
+
+On a terminal, steps in flight are live lines at the bottom of the screen (a
+spinner, what is being done, a bar where the size is known, the time spent);
+a step that ends becomes a plain line above them (``✓ strip openvino.dll:
+...``), so the screen a person reads at the end is a log, never cut, never
+padded. Through a pipe each finished step is one line on stderr
+(``npuslim: strip openvino.dll: ...``) and nothing moves.
+
+The live display writes to the standard error stream that was there when it
+started (bound once); it never looks ``sys.stderr`` up again, so a stream that
+rich redirects while the display is live cannot loop back into it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from npuslim.cli.common import SafeStream, stderr
+from npuslim.progress import ProgressEvent, ProgressFn, StepState
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+def describe(event: ProgressEvent) -> str:
+    """``step subject: detail`` (parts left out when empty)."""
+    what = f"{event.step} {event.subject}" if event.subject else event.step
+    return f"{what}: {event.detail}" if event.detail else what
+
+
+class LineDisplay:
+    """One line on stderr per finished step: for logs and CI."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.state is StepState.DONE:
+            line = Text("npuslim: ")
+            line.append(describe(event))
+            self._console.print(line, soft_wrap=True, highlight=False)
+
+
+class LiveDisplay:
+    """Live lines for steps in flight; a finished step printed once, whole, above them."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+        self._what: dict[tuple[str, str], str] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        key = event.key
+        if event.state is StepState.START:
+            self._start(event)
+        elif event.state is StepState.ADVANCE:
+            if key not in self._tasks:
+                self._start(ProgressEvent(event.step, event.subject, StepState.START))
+            self._progress.advance(self._tasks[key], event.advance)
+        else:
+            self._finish(event)
+
+    def _start(self, event: ProgressEvent) -> None:
+        key = event.key
+        label = describe(event)
+        self._what[key] = label
+        if key in self._tasks:
+            self._progress.update(self._tasks[key], description=label, total=event.total, completed=0)
+            return
+        self._tasks[key] = self._progress.add_task(label, total=event.total, bytes=event.unit == "bytes")
+
+    def _finish(self, event: ProgressEvent) -> None:
+        key = event.key
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            self._progress.remove_task(task)
+        started = self._what.pop(key, describe(event))
+        line = Text()
+        if event.state is StepState.DONE:
+            line.append("✓ ", style="green")
+            line.append(describe(event))
+        else:
+            line.append("✗ ", style="red")
+            line.append(f"{started}: failed" if not event.detail else describe(event))
+        self._progress.console.print(line, soft_wrap=True, highlight=False)
+
+
+def _live(stream: TextIO) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    class AmountColumn(ProgressColumn):
+        """Bytes (``12.3/85.0 MB``) or a count (``3/5``), only where the total is known."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._bytes = DownloadColumn()
+            self._count = MofNCompleteColumn()
+
+        def render(self, task: Task) -> Text:
+            if task.total is None:
+                return Text("")
+            column = self._bytes if task.fields.get("bytes") else self._count
+            rendered = column.render(task)
+            return rendered if isinstance(rendered, Text) else Text(str(rendered))
+
+    console = Console(file=SafeStream(stream), stderr=True, highlight=False)  # type: ignore[arg-type]
+    return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(bar_width=20),
+                    AmountColumn(), TimeElapsedColumn(), console=console, transient=True,
+                    redirect_stdout=False, redirect_stderr=False, refresh_per_second=8)
+
+
+@contextmanager
+def progress_display(*, log_steps: bool = False) -> Iterator[ProgressFn]:
+    """A ``ProgressFn`` for the command's run: live on a terminal; through a pipe one line per
+    finished step with ``log_steps`` (pack), else nothing (a log then holds only results, warnings
+    and the one error line)."""
+    stream = sys.stderr
+    err = stderr()
+    if not err.is_terminal:
+        if not log_steps:
+            yield lambda _event: None
+        else:
+            yield LineDisplay(err)
+        return
+    with _live(stream) as live:
+        yield LiveDisplay(live)

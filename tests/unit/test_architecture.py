@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "npuslim"
-FOUNDATION = {"errors", "units", "tools", "paths", "layout", "atomic", "schema_check", "formats", "progress"}
+FOUNDATION = {"errors", "units", "tools", "paths", "layout", "atomic", "schema_check", "formats", "progress", "platforms"}
 STAGES = ["knowledge", "source", "analyse", "plan", "act", "check", "report", "pipeline", "cli"]
 LONGEST_FUNCTION = 60  # lines, in the core (everything but cli/)
 

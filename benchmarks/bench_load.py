@@ -42,7 +42,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from npuslim.check.load import find_runner
+from npuslim.check.load_windows import find_runner
 from npuslim.errors import NpuslimError
 from npuslim.source.locate import cache_dir, locate
 

@@ -1,22 +1,41 @@
-"""Running external tools: one wrapper that keeps the command and its output together."""
+"""Running external tools: one runner for every tool npuslim starts (pip, strip, gcc and
+mingw-w64, Wine and the load probes), keeping the command and its output together.
+
+Every run is in its own process group with standard input closed and its output
+(stdout and stderr together) going to a temporary file, not a pipe: a tool's
+background children (Wine's wineserver) that keep a pipe open cannot make
+npuslim wait for them. On a timeout, or when npuslim itself is interrupted
+(Ctrl-C), the whole group is killed before anything else happens.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 from npuslim.errors import ToolError
 
+# A tool that has not answered in this time is hung (a compiler, strip, pip on a slow index);
+# callers that know better (the load probes, UPX, downloads) pass their own.
+DEFAULT_TIMEOUT = 900.0
+# Output kept from one run: enough for any message a tool prints, bounded for one that loops.
+MAX_OUTPUT_BYTES = 16 << 20
+
 
 @dataclass(frozen=True)
 class ToolRun:
-    """A finished external command: its arguments, exit status and output (stdout+stderr)."""
+    """A finished external command: its arguments, exit status and output (stdout+stderr).
+
+    ``timed_out``: it did not finish within its timeout and was killed (its ``returncode`` is
+    then the kill's); only ``run_process`` returns such a run, ``run_tool`` raises instead."""
 
     args: tuple[str, ...]
     returncode: int
     output: str
+    timed_out: bool = False
 
 
 def cannot_start(args: list[str], exc: OSError) -> ToolError:
@@ -28,20 +47,53 @@ def cannot_start(args: list[str], exc: OSError) -> ToolError:
     return ToolError(f"{args[0]}: cannot run ({exc.strerror or exc})")
 
 
-def run_tool(args: list[str], *, timeout: float | None = None, env: dict[str, str] | None = None) -> ToolRun:
-    """Run ``args``; a tool that cannot be started is a ``ToolError``, a non-zero exit is not."""
-    try:
-        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              timeout=timeout, env=env, check=False)
-    except OSError as exc:
-        raise cannot_start(args, exc) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s") from exc
-    return ToolRun(tuple(args), proc.returncode, proc.stdout.decode("utf-8", "replace"))
+def new_group() -> dict[str, object]:
+    """``Popen`` arguments that start a process in a group of its own (killed as one)."""
+    if os.name == "posix":
+        return {"start_new_session": True}
+    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+
+
+def run_process(args: list[str], *, timeout: float | None, env: dict[str, str] | None = None,
+                cwd: str | None = None) -> ToolRun:
+    """Run ``args`` to its end or its timeout (then killed, with ``timed_out`` set).
+
+    A tool that cannot be started is a ``ToolError``. Ctrl-C (or any exception) while it runs
+    kills its whole process group, then propagates."""
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, cwd=cwd, **new_group())  # type: ignore[call-overload]
+        except OSError as exc:
+            raise cannot_start(args, exc) from exc
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+            timed_out = True
+        except BaseException:
+            kill_group(proc)
+            proc.wait()
+            raise
+        out.seek(0)
+        text = out.read(MAX_OUTPUT_BYTES).decode("utf-8", "replace")
+    return ToolRun(tuple(args), proc.returncode, text, timed_out)
+
+
+def run_tool(args: list[str], *, timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None,
+             cwd: str | None = None) -> ToolRun:
+    """Run ``args``; a tool that cannot be started, or that gives no answer within ``timeout``
+    seconds (killed then), is a ``ToolError``; a non-zero exit is not."""
+    run = run_process(args, timeout=timeout, env=env, cwd=cwd)
+    if run.timed_out:
+        raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s")
+    return run
 
 
 def kill_group(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` and, on POSIX, its whole process group (started with ``start_new_session``):
+    """Kill ``proc`` and, on POSIX, its whole process group (started with ``new_group()``):
     Wine and UPX leave children that a plain kill would orphan. A process already gone is fine."""
     try:
         if os.name == "posix":

@@ -22,13 +22,25 @@ import sys
 from pathlib import Path
 
 from npuslim.check import probes
-from npuslim.check.load import STEP_TITLES, LoadResult, LoadStep, parse_probe_output
+from npuslim.check.loading import (
+    REQUIRED_STEPS,
+    STEP_TITLES,
+    LoadRequest,
+    LoadResult,
+    LoadStep,
+    conclude,
+    judge_device_steps,
+    no_device,
+    parse_probe_output,
+    run_probe,
+)
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import read_elf
+from npuslim.formats.lock import BundleLock
 from npuslim.layout import LIB
-from npuslim.tools import run_tool
+from npuslim.progress import Reporter
+from npuslim.tools import ToolRun
 
-REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
 LINUX_TITLES = {
     **STEP_TITLES,
     "load_c_api": "C API library loads (every DT_NEEDED resolved through $ORIGIN, no LD_LIBRARY_PATH)",
@@ -98,17 +110,7 @@ def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...
             if missing:
                 return False, f"the {device} plugin did not load: {not_found()}"
         return False, f"{LINUX_TITLES.get(name, name)} failed: {step.detail}"
-    devices, compiled, infer = by_name.get("devices"), by_name.get("device"), by_name.get("infer")
-    if infer is not None:
-        if infer.ok:
-            return True, f"the bundle loads and runs a model on the {device}: {infer.detail}"
-        return False, f"the model compiled on the {device} but the inference failed: {infer.detail}"
-    if compiled is not None and compiled.ok:
-        return True, f"the bundle loads and compiles a model on the {device}"
-    if devices is not None and not devices.ok:
-        return True, (f"the bundle loads; the {device} plugin ran and found no {device} device on this "
-                      "machine (expected without the hardware and its driver)")
-    return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
+    return judge_device_steps(by_name, device)
 
 
 def _check_host(lib_dir: Path, files: list[Path]) -> None:
@@ -122,59 +124,54 @@ def _check_host(lib_dir: Path, files: list[Path]) -> None:
                             "run verify --load on a machine of the bundle's kind")
 
 
-def load_linux_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = "system",
-                      timeout: float = 600) -> LoadResult:
+def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, reporter: Reporter) -> LoadResult:
     """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
     without the C API, dlopen every library of ``lib/`` instead."""
-    if msvc_runtime != "system":
-        raise InputError("--msvc-runtime bundled is for Windows bundles; a Linux bundle uses the target's "
-                         "GCC runtime")
+    if request.msvc_runtime != "system":
+        raise InputError("the Visual C++ runtime option is for Windows bundles; a Linux bundle uses the "
+                         "target's GCC runtime")
     lib_dir = bundle / LIB
     if not lib_dir.is_dir():
         raise ToolError(f"{bundle}: no lib/ folder to load")
     files = sorted(p for p in lib_dir.iterdir() if p.is_file() and not p.is_symlink() and ".so" in p.name)
     _check_host(lib_dir, files)
-    probe = build_probe()
+    with reporter.step("build", "ov_probe_linux", detail="load probe (gcc, once per source)"):
+        probe = build_probe()
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-    lib_names = {p.name for p in lib_dir.iterdir()}
     c_api = next((p for p in files if p.name.startswith("libopenvino_c.so.")), None)
     if c_api is None:
-        run = run_tool([str(probe), "--libs", *(str(p.resolve()) for p in files)], timeout=timeout, env=env)
-        steps = parse_probe_output(run.output)
-        failed = [s for s in steps if not s.ok]
-        missing = tuple((lib, needer) for s in failed for lib in parse_dlerror_missing(s.detail)
-                        for needer in (_needers(lib_dir, lib) or ("",)))
-        if not steps:
-            ok, verdict = False, f"the probe printed nothing (exit {run.returncode})"
-        elif failed or len(steps) != len(files):
-            ok, verdict = False, "the bundle's libraries did not all load: " + "; ".join(
-                f"{s.name[5:]}: {s.detail}" for s in failed)
-        else:
-            ok, verdict = True, (f"all {len(files)} libraries load through ld.so; not checked: creating a core, "
-                                 "reading a model and the device query, which need OpenVINO's C API "
-                                 "(libopenvino_c.so), absent from this bundle")
-        return LoadResult(bundle, "native", device, msvc_runtime, _titled(steps), missing, ok, verdict)
-    run = run_tool([str(probe), str(c_api.resolve()), device], timeout=timeout, env=env)
-    steps = parse_probe_output(run.output)
+        run = run_probe([str(probe), "--libs", *(str(p.resolve()) for p in files)], timeout=request.timeout,
+                        env=env, reporter=reporter, what=f"{len(files)} libraries through ld.so")
+        return _each_library(bundle, request, run, files)
+    run = run_probe([str(probe), str(c_api.resolve()), request.device], timeout=request.timeout, env=env,
+                    reporter=reporter, what=f"{c_api.name} through ld.so")
+    steps = parse_probe_output(run.output, LINUX_TITLES)
     # Only a failed load names missing libraries; a device step may quote other dlopen errors
     # (the NPU compiler loader, which the plugin looks for when it compiles).
     load_errors = " ".join(s.detail for s in steps if not s.ok and s.name in ("load_c_api", "plugin"))
     missing = tuple((lib, needer) for lib in parse_dlerror_missing(load_errors)
                     for needer in (_needers(lib_dir, lib) or ("",)))
-    ok, verdict = judge_linux(steps, missing, lib_names, c_api.name, device)
-    if not steps:
-        tail = " ".join(run.output.strip().splitlines()[-3:])
-        ok, verdict = False, f"the probe printed nothing (exit {run.returncode}): {tail}"
-    return LoadResult(bundle, "native", device, msvc_runtime, _titled(steps), missing, ok, verdict)
+    lib_names = {p.name for p in lib_dir.iterdir()}
+    judged = judge_linux(steps, missing, lib_names, c_api.name, request.device)
+    ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
+                                  timeout=request.timeout, first=f"loading {c_api.name}", silent=not steps)
+    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict)
 
 
-class LinuxLoadStep(LoadStep):
-    """A probe step titled in Linux terms (shared objects, ld.so)."""
-
-    @property
-    def title(self) -> str:
-        return LINUX_TITLES.get(self.name, self.name)
-
-
-def _titled(steps: tuple[LoadStep, ...]) -> tuple[LoadStep, ...]:
-    return tuple(LinuxLoadStep(s.name, s.ok, s.detail) for s in steps)
+def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[Path]) -> LoadResult:
+    """The verdict of dlopening every library of ``lib/`` (a bundle without the C API)."""
+    lib_dir = bundle / LIB
+    steps = parse_probe_output(run.output, LINUX_TITLES)
+    failed = [s for s in steps if not s.ok]
+    missing = tuple((lib, needer) for s in failed for lib in parse_dlerror_missing(s.detail)
+                    for needer in (_needers(lib_dir, lib) or ("",)))
+    if failed or len(steps) != len(files):
+        judged = (False, "the bundle's libraries did not all load: " + (
+            "; ".join(f"{s.name[5:]}: {s.detail}" for s in failed) or "the probe stopped early"))
+    else:
+        judged = (True, f"all {len(files)} libraries load through ld.so; not checked: creating a core, "
+                  "reading a model and the device query, which need OpenVINO's C API (libopenvino_c.so), "
+                  "absent from this bundle")
+    ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
+                                  timeout=request.timeout, first="loading the first library", silent=not steps)
+    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict)

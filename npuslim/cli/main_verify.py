@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
+from npuslim.check.loading import CheckState
 from npuslim.cli.common import (
     OutputFormat,
     check_bundle_arg,
@@ -19,8 +20,10 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.cli.layout import prose, wrap
+from npuslim.cli.progress_display import progress_display
 
 if TYPE_CHECKING:
+    from npuslim.check.loading import LoadStep
     from npuslim.pipeline.verify import VerifyOutcome
 
 
@@ -48,11 +51,14 @@ def verify(
     Exit 0 only when all hold; 5 when a check fails (one line per problem);
     8 when --load fails.
     """
+    from npuslim.check.loading import LoadRequest
     from npuslim.pipeline.verify import verify_and_load
     from npuslim.report.verify_json import verify_json
 
     check_bundle_arg(bundle)
-    outcome = verify_and_load(bundle, load=load, device=device, msvc_runtime=msvc_runtime.value, timeout=timeout)
+    request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout) if load else None
+    with progress_display() as progress:
+        outcome = verify_and_load(bundle, load=request, progress=progress)
     if fmt is OutputFormat.json:
         write_stdout(verify_json(outcome.result, outcome.load))
     else:
@@ -76,11 +82,22 @@ def _print(outcome: VerifyOutcome) -> None:
     if loaded is not None:
         lines += wrap(prose(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):"), width)
         for step in loaded.steps:
-            mark = Text("ok  ", style="green") if step.ok else Text("fail", style="yellow")
-            lines += wrap([mark, *prose(f"{step.title}: {step.detail}")], width, first="  ", rest="         ")
+            mark, text = _step_line(step)
+            lines += wrap([mark, *prose(text)], width, first="  ", rest="       ")
         for lib, needer in loaded.missing:
             lines += wrap([Text("missing", style="red"), lib, "(needed", "by", f"{needer})"], width,
                           first="  ", rest="    ")
         verdict = Text("OK", style="green") if loaded.ok else Text("LOAD FAILED", style="bold red")
         lines += wrap([verdict, *prose(loaded.verdict)], width, rest="    ")
     print_lines(console, lines)
+
+
+def _step_line(step: LoadStep) -> tuple[Text, str]:
+    """The mark (``ok``, ``fail``, ``--``) and text of one load step; a step that could not be
+    checked here says why, never ``fail``."""
+    state = step.state
+    if state is CheckState.NOT_CHECKED:
+        return Text("--  ", style="dim"), f"{step.title}: not checked ({step.not_checked}): {step.detail}"
+    if state is CheckState.PASSED:
+        return Text("ok  ", style="green"), f"{step.title}: {step.detail}"
+    return Text("fail", style="red"), f"{step.title}: {step.detail}"

@@ -17,6 +17,7 @@ from typing import Any
 
 from npuslim.errors import VerifyError
 from npuslim.paths import read_regular, relative_path
+from npuslim.platforms import Platform
 from npuslim.schema_check import validated_once
 
 BUNDLE_SCHEMA_VERSION = 1
@@ -79,6 +80,11 @@ class BundleLock:
     budget: dict[str, Any] | None = None  # the size budget checked last (npuslim/schemas/budget.schema.json)
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
+
+    @property
+    def platform(self) -> Platform:
+        """What the bundle is for, as recorded when it was made (the schema allows only these values)."""
+        return Platform(self.source.get("platform", Platform.WINDOWS))
 
     def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> BundleLock:
         totals = dict(self.totals)

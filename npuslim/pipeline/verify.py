@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.check.load import LoadResult, load_bundle
+from npuslim.check.load import load_bundle
+from npuslim.check.loading import LoadRequest, LoadResult
 from npuslim.check.verify import VerifyResult, verify_bundle
 from npuslim.errors import LoadError, NpuslimError, VerifyError
+from npuslim.progress import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,10 @@ class VerifyOutcome:
         return None
 
 
-def verify_and_load(bundle: Path, *, load: bool = False, device: str = "NPU", msvc_runtime: str = "system",
-                    timeout: float | None = None) -> VerifyOutcome:
-    """``verify_bundle(bundle)``, then ``load_bundle`` with the options given when ``load``."""
+def verify_and_load(bundle: Path, *, load: LoadRequest | None = None,
+                    progress: ProgressFn | None = None) -> VerifyOutcome:
+    """``verify_bundle(bundle)``, then, when a ``load`` is asked for, ``load_bundle``."""
     result = verify_bundle(bundle)
-    if not load:
+    if load is None:
         return VerifyOutcome(result)
-    kwargs = {} if timeout is None else {"timeout": timeout}
-    return VerifyOutcome(result, load_bundle(bundle, device=device, msvc_runtime=msvc_runtime, **kwargs))
+    return VerifyOutcome(result, load_bundle(bundle, load, lock=result.lock, progress=progress))

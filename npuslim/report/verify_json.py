@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from npuslim import __version__
 
 if TYPE_CHECKING:
-    from npuslim.check.load import LoadResult
+    from npuslim.check.loading import LoadResult
     from npuslim.check.verify import VerifyResult
 
 VERIFY_SCHEMA = "npuslim.verify"
@@ -23,7 +23,8 @@ def load_dict(load: LoadResult) -> dict[str, Any]:
     return {
         "ok": load.ok, "runner": load.runner, "device": load.device, "msvc_runtime": load.msvc_runtime,
         "verdict": load.verdict,
-        "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "detail": s.detail} for s in load.steps],
+        "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "state": s.state.value, "detail": s.detail,
+                   **({"not_checked": s.not_checked} if s.not_checked else {})} for s in load.steps],
         "missing": [{"library": lib, "needed_by": needer} for lib, needer in load.missing],
     }
 

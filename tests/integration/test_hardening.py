@@ -129,7 +129,7 @@ BOOL WINAPI DllMain(HINSTANCE h, DWORD reason, LPVOID reserved) {
 @pytest.mark.wine
 @pytest.mark.mingw
 def test_a_dllmain_that_never_returns_is_a_failed_load(tmp_path: Path) -> None:
-    from npuslim.check.load import find_runner
+    from npuslim.check.load_windows import find_runner
     from tests.support.mingw import build_dll
 
     try:

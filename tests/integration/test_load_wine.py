@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.check.load import find_runner, load_bundle
+from npuslim.check.load import load_bundle
+from npuslim.check.load_windows import find_runner
 from tests.cli_helpers import run
 from tests.support.tools import require_tool, unavailable
 

@@ -200,7 +200,7 @@ def test_upx_4_packs_the_five_cfg_dlls_with_the_option(bundle: Path, forced, upx
 
 
 def test_a_upx_4_packed_bundle_still_reaches_the_npu_plugin(forced) -> None:
-    from npuslim.check.load import find_runner
+    from npuslim.check.load_windows import find_runner
 
     try:
         find_runner()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.check.load import find_runner
+from npuslim.check.load_windows import find_runner
 from npuslim.formats.pe import read_pe
 from npuslim.source.locate import cache_dir
 from tests.cli_helpers import run

@@ -5,8 +5,8 @@ The pure half; the tests that build, run or download are in tests/integration/te
 
 from __future__ import annotations
 
-from npuslim.check.load import LoadStep
 from npuslim.check.load_linux import judge_linux, parse_dlerror_missing
+from npuslim.check.loading import LoadStep
 
 
 def test_dlerror_names_the_missing_library() -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from npuslim.check.load import judge, parse_probe_output, parse_wine_missing
+import pytest
+
+from npuslim.check.load_linux import judge_linux
+from npuslim.check.load_windows import judge, parse_wine_missing
+from npuslim.check.loading import CheckState, LoadStep, conclude, parse_probe_output
+from npuslim.tools import ToolRun
 
 # Captured from real runs of the probe under Wine 8.0 on OpenVINO 2026.4.1 bundles.
 PASSING = """\
@@ -56,3 +61,61 @@ def test_a_missing_frontend_fails_the_model_step() -> None:
 def test_a_probe_that_printed_nothing_fails() -> None:
     ok, verdict = judge((), (), BIN, "NPU")
     assert not ok
+
+
+# One judgement for both platforms: what overrules the steps, and the three states of a step.
+
+_REQUIRED = ("load_c_api", "version", "core_create", "read_model", "plugin")
+_LIBS = {"libopenvino_c.so.2641", "libopenvino_intel_npu_plugin.so", "libopenvino_ir_frontend.so.2641"}
+
+
+def _all_ok(*extra: LoadStep) -> tuple[LoadStep, ...]:
+    return tuple(LoadStep(n, True, "") for n in _REQUIRED) + extra
+
+
+def _windows(steps: tuple[LoadStep, ...]) -> tuple[bool, str]:
+    return judge(steps, (), BIN, "NPU")
+
+
+def _linux(steps: tuple[LoadStep, ...]) -> tuple[bool, str]:
+    return judge_linux(steps, (), _LIBS, "libopenvino_c.so.2641", "NPU")
+
+
+@pytest.mark.parametrize("judge_of", [_windows, _linux], ids=["windows", "linux"])
+@pytest.mark.parametrize("returncode", [-11, -6, 139, 3221225477])
+def test_a_probe_that_crashes_after_every_step_passed_is_a_failed_load(judge_of, returncode: int) -> None:
+    steps = _all_ok(LoadStep("devices", True, "NPU devices: [NPU]"), LoadStep("device", True, "compiled"),
+                    LoadStep("infer", True, "relu ok"))
+    judged = judge_of(steps)
+    assert judged[0]  # the steps alone say the load holds...
+    ok, verdict, _ = conclude(ToolRun(("probe",), returncode, "STEP ..."), steps, judged, not_checked="x",
+                              timeout=60, first="loading", silent=False)
+    assert not ok and verdict.startswith("the probe crashed") and "after: " in verdict  # ...the crash overrules
+
+
+@pytest.mark.parametrize("judge_of", [_windows, _linux], ids=["windows", "linux"])
+def test_a_probe_that_did_not_finish_is_a_failed_load_on_both_platforms(judge_of) -> None:
+    steps = _all_ok()
+    run = ToolRun(("probe",), -9, "", timed_out=True)
+    ok, verdict, _ = conclude(run, steps, judge_of(steps), not_checked="x", timeout=60, first="loading",
+                              silent=False)
+    assert not ok and verdict.startswith("the load did not finish within 60 s (after: device plugin found")
+
+
+@pytest.mark.parametrize("judge_of", [_windows, _linux], ids=["windows", "linux"])
+def test_without_the_device_its_steps_are_not_checked_never_failed(judge_of) -> None:
+    steps = _all_ok(LoadStep("devices", False, "NPU devices: []"), LoadStep("device", False, "status -1"))
+    ok, verdict, settled = conclude(ToolRun(("probe",), 1, ""), steps, judge_of(steps),
+                                    not_checked="no NPU device on this machine", timeout=60, first="x", silent=False)
+    assert ok and "no NPU device" in verdict
+    states = [s.state for s in settled]
+    assert states == [CheckState.PASSED] * 5 + [CheckState.NOT_CHECKED] * 2
+    assert settled[-1].not_checked == "no NPU device on this machine"
+
+
+@pytest.mark.parametrize("judge_of", [_windows, _linux], ids=["windows", "linux"])
+def test_a_failed_load_keeps_its_failed_steps_failed(judge_of) -> None:
+    steps = (LoadStep("load_c_api", False, "tbb12.dll: cannot open shared object file"),)
+    ok, _verdict, settled = conclude(ToolRun(("probe",), 1, ""), steps, judge_of(steps), not_checked="x",
+                                     timeout=60, first="x", silent=False)
+    assert not ok and settled[0].state is CheckState.FAILED and not settled[0].not_checked

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from npuslim.analyse.symbols import MissingSymbols, demangle
-from npuslim.check.load import LoadStep, judge_onnxruntime
+from npuslim.check.load_windows import judge_onnxruntime
+from npuslim.check.loading import LoadStep
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,11 +94,12 @@ def test_judge_without_a_trace_still_needs_the_plugin_in_the_bundle() -> None:
 
 
 def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
-    from npuslim.check.load import _crashed
+    from npuslim.check.loading import crashed
 
     steps = _steps(*BASE)
-    assert _crashed(0, steps) is None and _crashed(1, steps) is None and _crashed(None, steps) is None
-    assert _crashed(3221225477, steps) == "the probe crashed (exit 3221225477) after: OrtEnv created"
+    assert crashed(0, steps) is None and crashed(1, steps) is None
+    assert crashed(3221225477, steps) == "the probe crashed (exit 3221225477) after: OrtEnv created"
+    assert crashed(-11, steps) == "the probe crashed (signal 11) after: OrtEnv created"
 
 
 def test_an_export_table_claiming_millions_of_functions_is_refused(tmp_path: Path) -> None:

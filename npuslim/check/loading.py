@@ -1,0 +1,183 @@
+"""What every load through a real loader shares, Windows (``load_windows``) and Linux
+(``load_linux``) alike: the probe's step protocol and its parser, the one way a probe is
+run, and the one judgement of how a run ended.
+
+A probe prints ``STEP name OK|FAIL detail`` lines. The platform's judge reads
+them into a verdict; ``conclude`` then applies what overrules any steps (the
+probe did not finish, crashed after its steps, or printed nothing) and settles
+each step's state: passed, failed, or not checked (with why: a step that could
+not run on this machine, such as the device query without an NPU, is never
+shown as a failure under a verdict that holds).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from npuslim.layout import StrEnum
+from npuslim.progress import Reporter
+from npuslim.tools import ToolRun, run_process
+
+DEFAULT_LOAD_TIMEOUT = 180.0
+# The steps of the OpenVINO C API probe (Windows and Linux) that a load must pass, in order.
+REQUIRED_STEPS = ("load_c_api", "version", "core_create", "read_model", "plugin")
+STEP_TITLES = {
+    "load_ort": "onnxruntime.dll loads (every import-table dependency resolved)",
+    "api": "ONNX Runtime C API table (OrtGetApiBase)",
+    "env": "OrtEnv created",
+    "session_options": "session options created",
+    "provider": "OpenVINO execution provider appended (loads the provider and OpenVINO)",
+    "session": "ONNX model compiled into a session",
+    "run": "one inference, outputs checked",
+    "load_c_api": "C API DLL loads (every import-table dependency resolved)",
+    "resolve_api": "C API exports found",
+    "version": "OpenVINO version read",
+    "core_create": "ov_core_create",
+    "read_model": "IR model read from memory (IR frontend)",
+    "plugin": "device plugin found and loaded",
+    "devices": "devices reported by the plugin",
+    "device": "model compiled on the device",
+    "infer": "one inference run on the device",
+}
+_STEP = re.compile(r"^STEP (\S+) (OK|FAIL) ?(.*)$")
+
+
+class CheckState(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"   # could not be checked here; ``LoadStep.reason`` says why
+
+
+@dataclass(frozen=True)
+class LoadStep:
+    """One step the probe reported: ``ok`` is what the probe said; ``state`` what it means
+    once the run is judged (``conclude``)."""
+
+    name: str
+    ok: bool
+    detail: str
+    title_text: str = ""
+    not_checked: str = ""   # why the step could not be checked here; "" when it was
+
+    @property
+    def title(self) -> str:
+        return self.title_text or STEP_TITLES.get(self.name, self.name)
+
+    @property
+    def state(self) -> CheckState:
+        if self.not_checked:
+            return CheckState.NOT_CHECKED
+        return CheckState.PASSED if self.ok else CheckState.FAILED
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What ``verify --load`` asks for: the device, where the Visual C++ runtime comes from
+    (Windows: ``system`` or ``bundled``), and how long a load may take."""
+
+    device: str = "NPU"
+    msvc_runtime: str = "system"
+    timeout: float = DEFAULT_LOAD_TIMEOUT
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    bundle: Path
+    runner: str
+    device: str
+    msvc_runtime: str
+    steps: tuple[LoadStep, ...]
+    missing: tuple[tuple[str, str], ...]  # (library, needed by)
+    ok: bool
+    verdict: str
+    sandbox: str = ""   # how the probe was confined ("" when it was not)
+
+
+def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple[LoadStep, ...]:
+    """The ``STEP name OK|FAIL detail`` lines the probe printed (titled from ``titles`` when given)."""
+    steps = []
+    for line in text.splitlines():
+        m = _STEP.match(line.strip())
+        if m:
+            name = m.group(1)
+            steps.append(LoadStep(name, m.group(2) == "OK", m.group(3).strip(),
+                                  title_text=(titles or {}).get(name, "")))
+    return tuple(steps)
+
+
+def run_probe(args: list[str], *, timeout: float, env: dict[str, str], reporter: Reporter,
+              what: str) -> ToolRun:
+    """Run a load probe in its own process group, its output to a file (Wine's background
+    processes never hold npuslim up); a probe that does not finish within ``timeout`` seconds is
+    killed with its group and is a failed load (``conclude``), never a tool error."""
+    with reporter.step("load", what) as step:
+        run = run_process(args, timeout=timeout, env=env)
+        step.detail = "did not finish" if run.timed_out else f"exit {run.returncode}"
+    return run
+
+
+def crashed(returncode: int, steps: tuple[LoadStep, ...]) -> str | None:
+    """The probes exit 0 (ran to the end) or 1 (stopped at a failed step); anything else (a
+    signal, an access violation) is a crash, which no verdict may hide even when every printed
+    step passed."""
+    if returncode in (0, 1):
+        return None
+    last = steps[-1].title if steps else "start"
+    how = f"signal {-returncode}" if returncode < 0 else f"exit {returncode}"
+    return f"the probe crashed ({how}) after: {last}"
+
+
+def _overruled(run: ToolRun, steps: tuple[LoadStep, ...], *, timeout: float, first: str,
+               silent: bool) -> str | None:
+    if run.timed_out:
+        last = steps[-1].title if steps else first
+        return (f"the load did not finish within {timeout:g} s (after: {last}); a library's initialisation "
+                "never returned")
+    crash = crashed(run.returncode, steps)
+    if crash and steps:
+        return crash
+    if silent:
+        tail = " ".join(run.output.strip().splitlines()[-3:])
+        return f"the probe printed nothing (exit {run.returncode}): {tail}"
+    return None
+
+
+def conclude(run: ToolRun, steps: tuple[LoadStep, ...], judged: tuple[bool, str], *, not_checked: str,
+             timeout: float, first: str, silent: bool) -> tuple[bool, str, tuple[LoadStep, ...]]:
+    """(ok, verdict, steps with their states) for one probe run and the platform judge's
+    ``(ok, verdict)``, the same on every platform.
+
+    A run that timed out, crashed after its steps or printed nothing has failed whatever its
+    steps say. The judges hold a load whose only failed steps are those this machine cannot
+    run (the device query and compile without the device); those steps are marked as not
+    checked, with ``not_checked`` as the reason.
+    """
+    failure = _overruled(run, steps, timeout=timeout, first=first, silent=silent)
+    if failure is not None:
+        return False, failure, steps
+    ok, verdict = judged
+    if ok:
+        steps = tuple(s if s.ok else replace(s, not_checked=not_checked) for s in steps)
+    return ok, verdict, steps
+
+
+def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
+    """The verdict once the required steps passed, from the device steps (both platforms' probes):
+    the model ran, or compiled, or the plugin ran and found no such device here."""
+    devices, compiled, infer = by_name.get("devices"), by_name.get("device"), by_name.get("infer")
+    if infer is not None:
+        if infer.ok:
+            return True, f"the bundle loads and runs a model on the {device}: {infer.detail}"
+        return False, f"the model compiled on the {device} but the inference failed: {infer.detail}"
+    if compiled is not None and compiled.ok:
+        return True, f"the bundle loads and compiles a model on the {device}"
+    if devices is not None and not devices.ok:
+        return True, (f"the bundle loads; the {device} plugin ran and found no {device} device on this "
+                      "machine (expected without the hardware and its driver)")
+    return True, f"the bundle loads; the {device} plugin ran ({compiled.detail if compiled else 'no compile step'})"
+
+
+def no_device(device: str) -> str:
+    return f"no {device} device on this machine"

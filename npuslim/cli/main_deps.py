@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,7 @@ from npuslim.cli.common import (
     error_boundary,
     locate_sources,
     manifest_for,
+    print_error,
     print_lines,
     stderr,
     stdout,
@@ -32,6 +33,9 @@ from npuslim.pipeline.deps import closure
 from npuslim.plan.features import select_features
 from npuslim.report import graph_formats as serialize
 from npuslim.source.locate import DEFAULT_PLATFORM
+
+if TYPE_CHECKING:
+    from npuslim.analyse.symbols import MissingSymbols
 
 
 @error_boundary
@@ -92,7 +96,19 @@ def deps(
         else:
             print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
     if not found.complete:
-        names = tuple(n.name for n in graph.missing)
-        if names and machine_readable:
-            stderr().print(f"npuslim: missing: {', '.join(names)}", markup=False, highlight=False)
+        print_error(missing_verdict(tuple(n.name for n in graph.missing), missing_symbols))
         raise typer.Exit(MissingDependencyError.exit_code)
+
+
+def missing_verdict(names: tuple[str, ...], missing_symbols: tuple[MissingSymbols, ...]) -> str:
+    """The one-line verdict of an incomplete closure (stderr, whatever the format):
+    ``2 dependencies missing: foo.dll, bar.dll; symbols missing in 1 import: a.dll from b.dll``."""
+    parts = []
+    if names:
+        parts.append(f"{len(names)} {'dependency' if len(names) == 1 else 'dependencies'} missing: "
+                     f"{', '.join(names)}")
+    if missing_symbols:
+        pairs = [f"{m.importer} from {m.dll}" for m in missing_symbols]
+        parts.append(f"symbols missing in {len(pairs)} import{'' if len(pairs) == 1 else 's'}: "
+                     f"{', '.join(pairs)}")
+    return "; ".join(parts)

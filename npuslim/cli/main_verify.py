@@ -13,6 +13,7 @@ from npuslim.cli.common import (
     OutputFormat,
     check_bundle_arg,
     error_boundary,
+    print_error,
     print_lines,
     stdout,
     width_of,
@@ -57,8 +58,37 @@ def verify(
         write_stdout(verify_json(outcome.result, outcome.load))
     else:
         _print(outcome)
+    for line in verdict_lines(outcome):
+        print_error(line)
     if outcome.failure is not None:
         raise typer.Exit(outcome.failure.exit_code)
+
+
+# What a failed check of each kind says in the one-line verdict on stderr.
+_PROBLEM_WORDS = {
+    "missing": "missing", "size": "changed", "sha256": "changed", "extra": "not in the lock file",
+    "symlink": "a symbolic link", "link": "a wrong link", "not-a-file": "not a regular file",
+    "unreadable": "unreadable", "unresolved": "with imports that do not resolve",
+    "missing-symbol": "missing imported symbols",
+}
+
+
+def verdict_lines(outcome: VerifyOutcome, most: int = 3) -> list[str]:
+    """One line per failed verdict, for stderr whatever the format:
+    ``bundle does not verify: 1 file changed (bin/x.dll)``, ``bundle does not load: ...``."""
+    lines = []
+    if not outcome.result.ok:
+        groups: dict[str, list[str]] = {}
+        for problem in outcome.result.problems:
+            paths = groups.setdefault(_PROBLEM_WORDS.get(problem.kind, problem.kind), [])
+            if problem.path not in paths:
+                paths.append(problem.path)
+        parts = [f"{len(paths)} file{'' if len(paths) == 1 else 's'} {words} ({', '.join(paths[:most])}"
+                 f"{', ...' if len(paths) > most else ''})" for words, paths in groups.items()]
+        lines.append(f"bundle does not verify: {'; '.join(parts)}")
+    if outcome.load is not None and not outcome.load.ok:
+        lines.append(f"bundle does not load: {outcome.load.verdict}")
+    return lines
 
 
 def _print(outcome: VerifyOutcome) -> None:

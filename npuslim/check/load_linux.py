@@ -127,7 +127,7 @@ def load_linux_bundle(bundle: Path, *, device: str = "NPU", msvc_runtime: str = 
     """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
     without the C API, dlopen every library of ``lib/`` instead."""
     if msvc_runtime != "system":
-        raise InputError("--msvc-runtime bundled is for Windows bundles; a Linux bundle uses the target's "
+        raise InputError("--msvc-runtime-from bundled is for Windows bundles; a Linux bundle uses the target's "
                          "GCC runtime")
     lib_dir = bundle / LIB
     if not lib_dir.is_dir():

@@ -128,7 +128,7 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
     """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
     without the C API, dlopen every library of ``lib/`` instead."""
     if request.msvc_runtime != "system":
-        raise InputError("the Visual C++ runtime option is for Windows bundles; a Linux bundle uses the "
+        raise InputError("--msvc-runtime-from bundled is for Windows bundles; a Linux bundle uses the "
                          "target's GCC runtime")
     lib_dir = bundle / LIB
     if not lib_dir.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import io
 import os
 import shutil
@@ -262,44 +263,96 @@ class DepsFormat(str, Enum):
     mermaid = "mermaid"
 
 
+# The panels ``--help`` groups options into (typer's ``rich_help_panel``), the same names in every command.
+SOURCE_PANEL = "Source"
+MANIFEST_PANEL = "What to bundle"
+OUTPUT_PANEL = "Output"
+BUDGET_PANEL = "Size budget and reports"
+
+# What each exit code means, in the words every command's --help lists them with (README, "Exit codes").
+EXIT_MEANINGS = {
+    0: "success",
+    2: "bad command line",
+    3: "a dependency is missing",
+    4: "unusable input",
+    5: "the bundle does not verify",
+    6: "an external tool is missing or failed",
+    7: "the output cannot be written",
+    8: "the bundle does not load",
+    9: "over the size budget",
+    10: "diff --fail-on matched",
+    130: "interrupted",
+}
+
+
+def exits(*codes: int) -> Callable[[F], F]:
+    """Append the exit codes a command can return to its docstring (its ``--help``), in the
+    words of ``EXIT_MEANINGS``; 0, 2 and 130 apply to every command and are always listed."""
+    every = sorted({0, 2, 130, *codes})
+
+    def add(func: F) -> F:
+        listed = "; ".join(f"{code} {EXIT_MEANINGS[code]}" for code in every)
+        func.__doc__ = f"{inspect.cleandoc(func.__doc__ or '')}\n\nExit codes: {listed}."
+        func.exit_codes = tuple(every)  # type: ignore[attr-defined]
+        return func
+
+    return add
+
+
 SourceArg = Annotated[
     str | None,
     typer.Argument(
+        metavar="SOURCE", show_default=False,
         help="OpenVINO install folder, a DLL, a .whl file, or a requirement such as "
-        "openvino==2026.4.1. Default: this Python's openvino package, else INTEL_OPENVINO_DIR.",
-        show_default=False,
+        "openvino==2026.4.1. Without it: this Python's openvino package, else INTEL_OPENVINO_DIR.",
     ),
 ]
 PlatformOpt = Annotated[
-    str, typer.Option("--platform", help="Wheel platform tag for a requirement source.")
+    str, typer.Option("--platform", metavar="TAG", rich_help_panel=SOURCE_PANEL,
+                      help="Wheel platform tag for a requirement source (manylinux_2_28_x86_64 for Linux).")
 ]
-ManifestOpt = Annotated[
+OnnxRuntimeOpt = Annotated[
     str | None,
-    typer.Option("--manifest", "-m", help="Manifest: a YAML file, or a shipped name (npu).",
-                 show_default="npu"),
+    typer.Option("--onnxruntime", metavar="ORT-SOURCE", rich_help_panel=SOURCE_PANEL, show_default=False,
+                 help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a folder "
+                 "or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). "
+                 "Without SOURCE, the OpenVINO release is picked by symbol."),
 ]
 SearchPathOpt = Annotated[
     list[Path] | None,
-    typer.Option("--search-path", "-L", help="Extra folder to find DLLs in, searched after the "
-                 "importing DLL's folder and the install's DLL folder (repeatable; it must exist).",
-                 exists=True, file_okay=False),
+    typer.Option("--search-path", "-L", metavar="DIR", rich_help_panel=SOURCE_PANEL,
+                 help="Extra folder to find DLLs in, searched after the importing DLL's folder and the "
+                 "install's DLL folder (repeatable; it must exist).", exists=True, file_okay=False),
+]
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option("--manifest", "-m", metavar="FILE", rich_help_panel=MANIFEST_PANEL,
+                 show_default="npu",
+                 help="Manifest: the YAML that says what a bundle holds, a file or a shipped name "
+                 "(onnxruntime-npu with --onnxruntime)."),
 ]
 RootOpt = Annotated[
     list[str] | None,
-    typer.Option("--root", "-r", help="Root DLL to start from instead of the manifest's (repeatable).",
-                 show_default=False),
+    typer.Option("--root", "-r", metavar="NAME", rich_help_panel=MANIFEST_PANEL, show_default=False,
+                 help="Root DLL to start from instead of the manifest's (repeatable)."),
 ]
 WithOpt = Annotated[
     list[str] | None,
-    typer.Option("--with", help="Turn on an optional feature of the manifest (repeatable).",
-                 show_default=False),
+    typer.Option("--with", metavar="FEATURE", rich_help_panel=MANIFEST_PANEL, show_default=False,
+                 help="Turn on an optional feature of the manifest (repeatable)."),
 ]
 WithoutOpt = Annotated[
     list[str] | None,
-    typer.Option("--without", help="Turn off a default feature of the manifest (repeatable).",
-                 show_default=False),
+    typer.Option("--without", metavar="FEATURE", rich_help_panel=MANIFEST_PANEL, show_default=False,
+                 help="Turn off a default feature of the manifest (repeatable)."),
 ]
 
+
+def warn(message: str) -> None:
+    """One line on stderr: ``npuslim: warning: message`` (plain text, never markup)."""
+    line = Text("npuslim: warning: ", style="yellow")
+    line.append(one_line(message))
+    stderr().print(line, highlight=False, soft_wrap=True)
 
 
 def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from npuslim.cli import render_deps
 from npuslim.cli.common import (
+    OUTPUT_PANEL,
     DepsFormat,
     ManifestOpt,
+    OnnxRuntimeOpt,
     PlatformOpt,
     RootOpt,
     SearchPathOpt,
@@ -17,8 +19,10 @@ from npuslim.cli.common import (
     WithOpt,
     WithoutOpt,
     error_boundary,
+    exits,
     locate_sources,
     manifest_for,
+    print_error,
     print_lines,
     stderr,
     stdout,
@@ -33,30 +37,36 @@ from npuslim.plan.features import select_features
 from npuslim.report import graph_formats as serialize
 from npuslim.source.locate import DEFAULT_PLATFORM
 
+if TYPE_CHECKING:
+    from npuslim.analyse.symbols import MissingSymbols
 
+
+@exits(3, 4, 6, 7)
 @error_boundary
 def deps(
     source: SourceArg = None,
-    root: RootOpt = None,
-    fmt: Annotated[DepsFormat, typer.Option("--format", "-f", help="Output format.")] = DepsFormat.tree,
+    platform: PlatformOpt = DEFAULT_PLATFORM,
+    onnxruntime: OnnxRuntimeOpt = None,
+    search_path: SearchPathOpt = None,
     manifest: ManifestOpt = None,
+    root: RootOpt = None,
     with_: WithOpt = None,
     without: WithoutOpt = None,
-    search_path: SearchPathOpt = None,
-    hints: Annotated[bool, typer.Option("--hints/--no-hints",
-                                        help="Scan the closure's strings for names of other install files.")] = True,
-    platform: PlatformOpt = DEFAULT_PLATFORM,
-    onnxruntime: Annotated[str | None, typer.Option(
-        "--onnxruntime", help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a "
-        "folder, or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). Without "
-        "SOURCE, the OpenVINO release is picked by symbol.", show_default=False)] = None,
-    exports: Annotated[bool, typer.Option("--exports", help="Instead of the closure: how many of each bundled "
-                                          "DLL's exports the other bundled DLLs import (table, or json).")] = False,
+    fmt: Annotated[DepsFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
+        help="tree, table, json, dot (Graphviz) or mermaid.")] = DepsFormat.tree,
+    hints: Annotated[bool, typer.Option(
+        "--hints/--no-hints", rich_help_panel=OUTPUT_PANEL,
+        help="Scan the closure's strings for names of other install files.")] = True,
+    exports: Annotated[bool, typer.Option(
+        "--exports", rich_help_panel=OUTPUT_PANEL,
+        help="Instead of the closure: how many of each bundled DLL's exports the other bundled DLLs "
+        "import (table, or json).")] = False,
 ) -> None:
     """List what the NPU plugin (or --root) needs, why, and who provides it.
 
-    Exit 0 when nothing is missing, 3 when a dependency is missing (all are
-    listed), 4 for unusable input.
+    A missing dependency is exit 3, after all are listed, with one line
+    on stderr naming them.
     """
     chosen_manifest = manifest_for(manifest, onnxruntime)
     select_features(chosen_manifest, with_, without)  # unknown names fail before any download
@@ -92,7 +102,19 @@ def deps(
         else:
             print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
     if not found.complete:
-        names = tuple(n.name for n in graph.missing)
-        if names and machine_readable:
-            stderr().print(f"npuslim: missing: {', '.join(names)}", markup=False, highlight=False)
+        print_error(missing_verdict(tuple(n.name for n in graph.missing), missing_symbols))
         raise typer.Exit(MissingDependencyError.exit_code)
+
+
+def missing_verdict(names: tuple[str, ...], missing_symbols: tuple[MissingSymbols, ...]) -> str:
+    """The one-line verdict of an incomplete closure (stderr, whatever the format):
+    ``2 dependencies missing: foo.dll, bar.dll; symbols missing in 1 import: a.dll from b.dll``."""
+    parts = []
+    if names:
+        parts.append(f"{len(names)} {'dependency' if len(names) == 1 else 'dependencies'} missing: "
+                     f"{', '.join(names)}")
+    if missing_symbols:
+        pairs = [f"{m.importer} from {m.dll}" for m in missing_symbols]
+        parts.append(f"symbols missing in {len(pairs)} import{'' if len(pairs) == 1 else 's'}: "
+                     f"{', '.join(pairs)}")
+    return "; ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,22 +12,30 @@ import typer
 from rich.text import Text
 
 from npuslim.cli.common import (
+    OUTPUT_PANEL,
     ManifestOpt,
+    OnnxRuntimeOpt,
     PlatformOpt,
+    RootOpt,
+    SearchPathOpt,
     WithOpt,
     WithoutOpt,
     error_boundary,
+    exits,
+    locate_sources,
+    manifest_for,
     print_lines,
     stdout,
     width_of,
 )
 from npuslim.cli.layout import listed, prose, wrap
 from npuslim.errors import DiffFailure
+from npuslim.plan.features import select_features
 from npuslim.source.locate import DEFAULT_PLATFORM
 from npuslim.units import format_size
 
 if TYPE_CHECKING:
-    from npuslim.report.diff import BundleDiff, FileChange
+    from npuslim.report.diff import BundleDiff, FileChange, Snapshot
 
 
 class DiffFormat(str, Enum):
@@ -46,57 +55,44 @@ def _check_fail_on(value: str | None) -> str | None:
     return value
 
 
-_SIDE_HELP = ("A bundle folder, its npuslim-bundle.json, or a source (folder, .whl, or a requirement such as "
-              "openvino==2026.4.1) analysed as extract would, without writing anything.")
+_SIDE_HELP = ("A bundle folder, its lock file (npuslim-bundle.json), or a source (folder, .whl, or a requirement "
+              "such as openvino==2026.4.1) planned as extract would, without writing anything.")
+DIFF_PANEL = "Comparison"
 
 
+@exits(4, 5, 6, 7, 10)
 @error_boundary
 def diff(
-    a: Annotated[str, typer.Argument(help="The old side. " + _SIDE_HELP, show_default=False)],
-    b: Annotated[str, typer.Argument(help="The new side, of the same kinds.", show_default=False)],
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="text: tables; json: "
-                                            "npuslim/schemas/diff.schema.json; md: Markdown for a CI job "
-                                            "summary or a pull-request comment.")] = DiffFormat.text,
-    fail_on: Annotated[str | None, typer.Option(
-        "--fail-on", callback=_check_fail_on, show_default=False,
-        help="Exit 10 when the diff shows any of: added, removed, changed, imports, companions, "
-        "size>N% or size>SIZE (comma-separated), e.g. added,removed,size>5%.")] = None,
+    a: Annotated[str, typer.Argument(metavar="A", help="The old side. " + _SIDE_HELP, show_default=False)],
+    b: Annotated[str, typer.Argument(metavar="B", help="The new side, of the same kinds.", show_default=False)],
+    platform: PlatformOpt = DEFAULT_PLATFORM,
+    onnxruntime: OnnxRuntimeOpt = None,
+    search_path: SearchPathOpt = None,
     manifest: ManifestOpt = None,
+    root: RootOpt = None,
     with_: WithOpt = None,
     without: WithoutOpt = None,
-    platform: PlatformOpt = DEFAULT_PLATFORM,
+    fmt: Annotated[DiffFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
+        help="text: tables; json: npuslim/schemas/diff.schema.json; md: Markdown for a CI job summary or a "
+        "pull-request comment.")] = DiffFormat.text,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="LIST", callback=_check_fail_on, show_default=False, rich_help_panel=DIFF_PANEL,
+        help="Exit 10 when the diff shows any of: added, removed, changed, imports, companions, "
+        "size>N% or size>SIZE (comma-separated), e.g. added,removed,size>5%.")] = None,
 ) -> None:
     """Report the files added, removed and changed (size, version, signature, CFG, imports),
     run-time companions, headers and total size between A and B.
 
-    Sources are planned with the manifest and features given (as extract would;
-    missing files are reported, not fatal). Exit 0 unless --fail-on matches (10).
+    A source side is planned as extract would, with the same source and
+    bundle options (missing files are reported, not fatal).
     """
-    from npuslim.knowledge.manifest import load_manifest, load_windows_facts
-    from npuslim.plan.features import select_features
-    from npuslim.report.diff import (
-        diff_snapshots,
-        diff_to_dict,
-        diff_to_markdown,
-        fail_reasons,
-        is_bundle,
-        parse_fail_on,
-        snapshot_of_bundle,
-        snapshot_of_source,
-    )
+    from npuslim.report.diff import diff_snapshots, diff_to_dict, diff_to_markdown, fail_reasons, parse_fail_on
 
     rules = parse_fail_on(fail_on) if fail_on else ()
-    snapshots = []
-    context = None
-    for side in (a, b):
-        if is_bundle(side):
-            snapshots.append(snapshot_of_bundle(Path(side)))
-            continue
-        if context is None:
-            chosen_manifest = load_manifest(manifest)
-            context = (chosen_manifest, load_windows_facts(), select_features(chosen_manifest, with_, without))
-        snapshots.append(snapshot_of_source(side, manifest=context[0], facts=context[1], features=context[2],
-                                            platform=platform))
+    planning = Planning(platform=platform, onnxruntime=onnxruntime, search_paths=tuple(search_path or ()),
+                        manifest=manifest, roots=tuple(root) if root else None, with_=with_, without=without)
+    snapshots = [_snapshot(side, planning) for side in (a, b)]
     result = diff_snapshots(snapshots[0], snapshots[1])
     if fmt is DiffFormat.json:
         stdout().out(json.dumps(diff_to_dict(result, rules), indent=2), highlight=False)
@@ -107,6 +103,35 @@ def diff(
     reasons = fail_reasons(result, rules)
     if reasons:
         raise DiffFailure(f"diff --fail-on {fail_on}: {'; '.join(reasons)}")
+
+
+@dataclass(frozen=True)
+class Planning:
+    """The options a source side is planned with: extract's, with the same meaning."""
+
+    platform: str
+    onnxruntime: str | None
+    search_paths: tuple[Path, ...]
+    manifest: str | None
+    roots: tuple[str, ...] | None
+    with_: list[str] | None
+    without: list[str] | None
+
+
+def _snapshot(side: str, planning: Planning) -> Snapshot:
+    """A bundle or lock file as it is; a source planned by extract's own planning (missing allowed)."""
+    from npuslim.pipeline.extract import plan_extract
+    from npuslim.report.diff import is_bundle, snapshot_of_bundle, snapshot_of_plan
+
+    if is_bundle(side):
+        return snapshot_of_bundle(Path(side))
+    chosen = manifest_for(planning.manifest, planning.onnxruntime)
+    select_features(chosen, planning.with_, planning.without)  # unknown names fail before any download
+    sources = locate_sources(side, planning.onnxruntime, platform=planning.platform, manifest=chosen,
+                             search_paths=planning.search_paths)
+    planned = plan_extract(sources, with_=planning.with_, without=planning.without, roots=planning.roots,
+                           allow_missing=True, msvc_runtime=None, max_size=None)
+    return snapshot_of_plan(planned.plan, label=side)
 
 
 def _print(result: BundleDiff) -> None:

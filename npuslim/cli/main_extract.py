@@ -1,5 +1,5 @@
 """``npuslim extract``: copy the NPU closure, companions, headers, import libraries and
-licences into a minimal bundle with its own manifest."""
+licences into a minimal bundle with its own lock file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ import typer
 from rich.text import Text
 
 from npuslim.cli.common import (
+    BUDGET_PANEL,
+    MANIFEST_PANEL,
+    OUTPUT_PANEL,
     ManifestOpt,
+    OnnxRuntimeOpt,
     OutputFormat,
     PlatformOpt,
     RootOpt,
@@ -22,6 +26,7 @@ from npuslim.cli.common import (
     WithoutOpt,
     error_boundary,
     esc,
+    exits,
     locate_sources,
     manifest_for,
     print_lines,
@@ -46,42 +51,50 @@ if TYPE_CHECKING:
     from npuslim.pipeline.extract import ExtractPlan
 
 
+@exits(3, 4, 6, 7, 9)
 @error_boundary
 def extract(
     source: SourceArg = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle folder to create.",
-                                             show_default=False)] = None,
+    platform: PlatformOpt = DEFAULT_PLATFORM,
+    onnxruntime: OnnxRuntimeOpt = None,
+    search_path: SearchPathOpt = None,
     manifest: ManifestOpt = None,
+    root: RootOpt = None,
     with_: WithOpt = None,
     without: WithoutOpt = None,
-    root: RootOpt = None,
-    search_path: SearchPathOpt = None,
-    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="Write the bundle even when "
-                                                "dependencies are missing; they are recorded.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty OUT.")] = False,
+    allow_missing: Annotated[bool, typer.Option(
+        "--allow-missing", rich_help_panel=MANIFEST_PANEL,
+        help="Write the bundle even when dependencies are missing; they are recorded.")] = False,
     msvc_runtime: Annotated[Path | None, typer.Option(
-        "--msvc-runtime", help="Folder with the Visual C++ runtime DLLs to ship in bin/ "
-        "(your Visual Studio redistributable folder).", file_okay=False, show_default=False)] = None,
-    list_features: Annotated[bool, typer.Option("--list-features", help="List the manifest's "
-                                                "features with their sizes for this source, and exit.")] = False,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a summary; json: the bundle "
-                                              "manifest written into the bundle.")] = OutputFormat.text,
-    platform: PlatformOpt = DEFAULT_PLATFORM,
+        "--msvc-runtime", metavar="DIR", rich_help_panel=MANIFEST_PANEL, file_okay=False, show_default=False,
+        help="Folder with the Visual C++ runtime DLLs to ship in bin/ (your Visual Studio "
+        "redistributable folder).")] = None,
+    list_features: Annotated[bool, typer.Option(
+        "--list-features", rich_help_panel=MANIFEST_PANEL,
+        help="List the manifest's features with their sizes for this source, and exit.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="OUT", rich_help_panel=OUTPUT_PANEL, show_default=False,
+        help="Bundle folder to create.")] = None,
+    force: Annotated[bool, typer.Option("--force", rich_help_panel=OUTPUT_PANEL,
+                                        help="Replace a non-empty OUT.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
+        help="text: a summary; json: the lock file (npuslim-bundle.json) written into the bundle.")]
+    = OutputFormat.text,
+    sbom: Annotated[bool, typer.Option(
+        "--sbom", rich_help_panel=BUDGET_PANEL,
+        help="Write a CycloneDX SBOM (sbom.cdx.json) into the bundle.")] = False,
     max_size: Annotated[str | None, typer.Option(
-        "--max-size", help="Size budget such as 50MB, 48MiB or 1.75GB (default: the manifest's budget): "
-        "exit 9, writing nothing, when the bundle is larger.", show_default=False)] = None,
-    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) into "
-                                       "the bundle.")] = False,
-    onnxruntime: Annotated[str | None, typer.Option(
-        "--onnxruntime", help="ONNX Runtime with OpenVINO's execution provider as a second source: a wheel, a "
-        "folder, or a requirement such as onnxruntime-openvino==1.24.1 (manifest onnxruntime-npu). Without "
-        "SOURCE, the OpenVINO release is picked by symbol.", show_default=False)] = None,
+        "--max-size", metavar="SIZE", rich_help_panel=BUDGET_PANEL, show_default="the manifest's budget",
+        help="Size budget such as 50MB, 48MiB or 1.75GB: exit 9, writing nothing, when the bundle is "
+        "larger.")] = None,
 ) -> None:
     """Copy what the NPU needs from an OpenVINO install into a bundle folder.
 
     Checks OUT first (before a wheel is fetched or unpacked), plans everything,
     then writes into a staging folder beside OUT and moves it into place at
-    the end. Exit 3 when a dependency is missing (nothing written).
+    the end, with its lock file (npuslim-bundle.json). A missing dependency
+    is exit 3, nothing written.
     """
     from npuslim.pipeline import extract as pipeline
 

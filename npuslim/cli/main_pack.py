@@ -12,7 +12,18 @@ from rich.markup import escape
 from rich.text import Text
 
 from npuslim.act.upx import DEFAULT_TIMEOUT, LEVELS
-from npuslim.cli.common import OutputFormat, check_bundle_arg, error_boundary, print_lines, stderr, stdout, width_of
+from npuslim.cli.common import (
+    BUDGET_PANEL,
+    OUTPUT_PANEL,
+    OutputFormat,
+    check_bundle_arg,
+    error_boundary,
+    exits,
+    print_lines,
+    stderr,
+    stdout,
+    width_of,
+)
 from npuslim.cli.layout import Column, Piece, listed, prose, table, wrap
 from npuslim.cli.progress_display import progress_display
 from npuslim.units import format_size, parse_size, percent
@@ -48,54 +59,77 @@ def _max_size(value: str) -> None:
         raise typer.BadParameter(str(exc), param_hint="'--max-size'") from None
 
 
+UPX_PANEL = "Strip and UPX"
+WORK_PANEL = "Work"
+
+
+@exits(4, 5, 6, 7, 9)
 def pack(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract (only read).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the packed bundle "
-                                             "(default: BUNDLE.packed beside BUNDLE).", show_default=False)] = None,
-    strip: Annotated[bool, typer.Option("--strip", help="Remove signatures, debug directories and COFF "
-                                        "symbols (the DLLs are no longer signed); Linux: GNU strip "
-                                        "--strip-unneeded, kept only when smaller.")] = False,
-    upx: Annotated[bool, typer.Option("--upx", help="Compress DLLs (Linux: shared objects) with UPX.")] = False,
-    upx_path: Annotated[Path | None, typer.Option("--upx-path", help="UPX binary (else NPUSLIM_UPX, "
-                                                  "else upx or upx-ucl on PATH).", dir_okay=False,
-                                                  show_default=False)] = None,
-    upx_level: Annotated[UpxLevel | None, typer.Option("--upx-level", help="UPX level (default: UPX's own).",
-                                                       show_default=False)] = None,
-    upx_force_cfg: Annotated[bool, typer.Option("--upx-force-cfg", help="Pack Control Flow Guard DLLs "
-                                                "too (UPX 4+ --force: CFG is turned off).")] = False,
-    upx_exclude: Annotated[list[str] | None, typer.Option("--upx-exclude", help="Never UPX DLLs matching "
-                                                          "this pattern (repeatable).", show_default=False)] = None,
-    upx_timeout: Annotated[float, typer.Option("--upx-timeout", help="Seconds one UPX run may take before it "
-                                               "is stopped (the DLL is then left unpacked).", min=0.1)]
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE",
+                                           help="Bundle folder made by npuslim extract (only read).")],
+    strip: Annotated[bool, typer.Option(
+        "--strip", rich_help_panel=UPX_PANEL,
+        help="Remove signatures, debug directories and COFF symbols (the DLLs are no longer signed); "
+        "Linux: GNU strip --strip-unneeded, kept only when smaller.")] = False,
+    upx: Annotated[bool, typer.Option("--upx", rich_help_panel=UPX_PANEL,
+                                      help="Compress DLLs (Linux: shared objects) with UPX.")] = False,
+    upx_path: Annotated[Path | None, typer.Option(
+        "--upx-path", metavar="FILE", rich_help_panel=UPX_PANEL, dir_okay=False,
+        show_default="NPUSLIM_UPX, else upx or upx-ucl on PATH", help="The UPX program.")] = None,
+    upx_level: Annotated[UpxLevel | None, typer.Option(
+        "--upx-level", metavar="LEVEL", rich_help_panel=UPX_PANEL, show_default="UPX's own",
+        help=f"UPX level: {', '.join(LEVELS)}.")] = None,
+    upx_force_cfg: Annotated[bool, typer.Option(
+        "--upx-force-cfg", rich_help_panel=UPX_PANEL,
+        help="Pack Control Flow Guard DLLs too (UPX 4+ --force: CFG is turned off).")] = False,
+    upx_exclude: Annotated[list[str] | None, typer.Option(
+        "--upx-exclude", metavar="PATTERN", rich_help_panel=UPX_PANEL, show_default=False,
+        help="Never UPX DLLs matching this pattern (repeatable).")] = None,
+    upx_timeout: Annotated[float, typer.Option(
+        "--upx-timeout", metavar="SECONDS", min=0.1, rich_help_panel=UPX_PANEL,
+        help="How long one UPX run may take before it is stopped (the DLL is then left unpacked).")]
     = DEFAULT_TIMEOUT,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files worked on in parallel.", min=1)]
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", metavar="OUT", rich_help_panel=OUTPUT_PANEL, show_default="BUNDLE.packed beside BUNDLE",
+        help="Folder for the packed bundle.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", rich_help_panel=OUTPUT_PANEL,
+        help="Replace OUT when it holds another npuslim bundle (never a folder npuslim did not write).")]
+    = False,
+    archive: Annotated[ArchiveFormat, typer.Option(
+        "--archive", metavar="zip|tar.xz|none", rich_help_panel=OUTPUT_PANEL,
+        help="Archive of the packed bundle, written beside it.")] = ArchiveFormat.zip,
+    archive_path: Annotated[Path | None, typer.Option(
+        "--archive-path", metavar="FILE", rich_help_panel=OUTPUT_PANEL, show_default="OUT.zip or OUT.tar.xz",
+        help="Where to write the archive.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
+        help="text: a table; json: the size report (as size-report.json).")] = OutputFormat.text,
+    max_size: Annotated[str | None, typer.Option(
+        "--max-size", metavar="SIZE", rich_help_panel=BUDGET_PANEL, show_default="the input bundle's budget",
+        help="Size budget such as 20MB for the packed bundle and its archive; over it, nothing is written "
+        "(exit 9).")] = None,
+    compare_download: Annotated[bool, typer.Option(
+        "--compare-download", rich_help_panel=BUDGET_PANEL,
+        help="Measure the xz -9 download size of the bundle before and after (cached).")] = False,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", metavar="SIZE", rich_help_panel=BUDGET_PANEL,
+        help="Size of the full install to compare with.")] = "1.75GB",
+    sbom: Annotated[bool, typer.Option(
+        "--sbom", rich_help_panel=BUDGET_PANEL,
+        help="Write a CycloneDX SBOM (sbom.cdx.json) of the packed bundle (always when the input bundle "
+        "has one).")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, rich_help_panel=WORK_PANEL,
+                                      show_default="the number of CPUs", help="Files worked on in parallel.")]
     = os.cpu_count() or 1,
-    archive: Annotated[ArchiveFormat, typer.Option("--archive", help="Archive of the packed bundle, written "
-                                                   "beside it.")] = ArchiveFormat.zip,
-    archive_path: Annotated[Path | None, typer.Option("--archive-path", help="Where to write the archive "
-                                                      "(default: OUT.zip or OUT.tar.xz beside OUT).",
-                                                      show_default=False)] = None,
-    compare_download: Annotated[bool, typer.Option("--compare-download", help="Measure the xz -9 download "
-                                                   "size of the bundle before and after (cached).")] = False,
-    baseline: Annotated[str, typer.Option("--baseline", help="Size of the full install to compare with.")]
-    = "1.75GB",
-    max_size: Annotated[str | None, typer.Option("--max-size", help="Size budget such as 20MB for the packed "
-                                                 "bundle and its archive (default: the input bundle's budget); "
-                                                 "over it, nothing is written (exit 9).", show_default=False)]
-    = None,
-    sbom: Annotated[bool, typer.Option("--sbom", help="Write a CycloneDX SBOM (sbom.cdx.json) of the packed "
-                                       "bundle (always when the input bundle has one).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUT when it holds another npuslim bundle "
-                                        "(never a folder npuslim did not write).")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do all the work again; neither read nor "
-                                           "fill the pack cache.")] = False,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="text: a table; json: the size report "
-                                              "(as size-report.json).")] = OutputFormat.text,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", rich_help_panel=WORK_PANEL,
+        help="Do all the work again; neither read nor fill the pack cache.")] = False,
 ) -> None:
     """Write a packed copy of BUNDLE and report, honestly, what it cost.
 
     BUNDLE is never modified. OUT is a complete bundle (npuslim verify and
-    verify --load work on it) with its own manifest, size-report.md and
+    verify --load work on it) with its own lock file, size-report.md and
     size-report.json; it appears whole or not at all. Rerunning replaces a
     previous pack of the same bundle. A Linux bundle (from the manylinux
     wheel) is packed the same way; its link names stay symlinks.

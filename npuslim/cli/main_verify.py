@@ -11,16 +11,21 @@ from rich.text import Text
 
 from npuslim.check.loading import CheckState
 from npuslim.cli.common import (
+    OUTPUT_PANEL,
     OutputFormat,
     check_bundle_arg,
     error_boundary,
+    exits,
+    print_error,
     print_lines,
     stdout,
+    warn,
     width_of,
     write_stdout,
 )
 from npuslim.cli.layout import prose, wrap
 from npuslim.cli.progress_display import progress_display
+from npuslim.errors import UsageError
 
 if TYPE_CHECKING:
     from npuslim.check.loading import LoadStep
@@ -32,25 +37,38 @@ class MsvcRuntime(str, Enum):
     bundled = "bundled"
 
 
+LOAD_PANEL = "Loading (--load)"
+
+
+@exits(4, 5, 6, 7, 8)
 @error_boundary
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder made by npuslim extract.")],
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
-    load: Annotated[bool, typer.Option("--load", help="Also load the bundle through the Windows loader "
-                                       "(Wine on Linux) and report each step.")] = False,
-    msvc_runtime: Annotated[MsvcRuntime, typer.Option(
-        "--msvc-runtime", help="With --load: 'system' lets the machine provide the Visual C++ runtime "
-        "(Wine's own); 'bundled' allows only Microsoft's DLLs, so the bundle must carry them.")]
-    = MsvcRuntime.system,
-    device: Annotated[str, typer.Option("--device", help="With --load: the device to ask for.")] = "NPU",
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="With --load: seconds to wait for the "
-                                           "load; a load that takes longer has failed (exit 8).")] = 180.0,
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Bundle folder made by npuslim extract.")],
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
+        help="text: one line per problem; json: the verdicts and every load step.")] = OutputFormat.text,
+    load: Annotated[bool, typer.Option(
+        "--load", rich_help_panel=LOAD_PANEL,
+        help="Also load the bundle through the Windows loader (Wine on Linux; a Linux bundle natively) "
+        "and report each step.")] = False,
+    msvc_runtime_from: Annotated[MsvcRuntime, typer.Option(
+        "--msvc-runtime-from", metavar="system|bundled", rich_help_panel=LOAD_PANEL,
+        help="Where the Visual C++ runtime comes from: system lets the machine provide it (Wine's own); "
+        "bundled allows only Microsoft's DLLs, so the bundle must carry them.")] = MsvcRuntime.system,
+    old_msvc_runtime: Annotated[MsvcRuntime | None, typer.Option(
+        "--msvc-runtime", hidden=True, help="Deprecated spelling of --msvc-runtime-from.")] = None,
+    device: Annotated[str, typer.Option("--device", metavar="NAME", rich_help_panel=LOAD_PANEL,
+                                        help="The device to ask for.")] = "NPU",
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=1, rich_help_panel=LOAD_PANEL,
+        help="A load that takes longer has failed (exit 8).")] = 180.0,
 ) -> None:
     """Check every file against the lock file and the closure inside the bundle.
 
-    Exit 0 only when all hold; 5 when a check fails (one line per problem);
-    8 when --load fails.
+    Exit 0 only when all hold. A failed check is exit 5 (one line per
+    problem), a failed load exit 8; either verdict is also one line on stderr.
     """
+    msvc_runtime = _msvc_runtime(msvc_runtime_from, old_msvc_runtime)
     from npuslim.check.loading import LoadRequest
     from npuslim.pipeline.verify import verify_and_load
     from npuslim.report.verify_json import verify_json
@@ -63,8 +81,49 @@ def verify(
         write_stdout(verify_json(outcome.result, outcome.load))
     else:
         _print(outcome)
+    for line in verdict_lines(outcome):
+        print_error(line)
     if outcome.failure is not None:
         raise typer.Exit(outcome.failure.exit_code)
+
+
+def _msvc_runtime(new: MsvcRuntime, old: MsvcRuntime | None) -> MsvcRuntime:
+    """``--msvc-runtime-from``, or the deprecated ``--msvc-runtime`` (with a warning line)."""
+    if old is None:
+        return new
+    warn("verify --msvc-runtime is deprecated; use --msvc-runtime-from (extract's --msvc-runtime "
+         "is the folder to ship the runtime from)")
+    if new is not MsvcRuntime.system and new is not old:
+        raise UsageError(f"--msvc-runtime-from {new.value} and --msvc-runtime {old.value} disagree; "
+                         "give --msvc-runtime-from alone")
+    return old
+
+
+# What a failed check of each kind says in the one-line verdict on stderr.
+_PROBLEM_WORDS = {
+    "missing": "missing", "size": "changed", "sha256": "changed", "extra": "not in the lock file",
+    "symlink": "a symbolic link", "link": "a wrong link", "not-a-file": "not a regular file",
+    "unreadable": "unreadable", "unresolved": "with imports that do not resolve",
+    "missing-symbol": "missing imported symbols",
+}
+
+
+def verdict_lines(outcome: VerifyOutcome, most: int = 3) -> list[str]:
+    """One line per failed verdict, for stderr whatever the format:
+    ``bundle does not verify: 1 file changed (bin/x.dll)``, ``bundle does not load: ...``."""
+    lines = []
+    if not outcome.result.ok:
+        groups: dict[str, list[str]] = {}
+        for problem in outcome.result.problems:
+            paths = groups.setdefault(_PROBLEM_WORDS.get(problem.kind, problem.kind), [])
+            if problem.path not in paths:
+                paths.append(problem.path)
+        parts = [f"{len(paths)} file{'' if len(paths) == 1 else 's'} {words} ({', '.join(paths[:most])}"
+                 f"{', ...' if len(paths) > most else ''})" for words, paths in groups.items()]
+        lines.append(f"bundle does not verify: {'; '.join(parts)}")
+    if outcome.load is not None and not outcome.load.ok:
+        lines.append(f"bundle does not load: {outcome.load.verdict}")
+    return lines
 
 
 def _print(outcome: VerifyOutcome) -> None:

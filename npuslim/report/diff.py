@@ -3,7 +3,7 @@
 Each side is a *snapshot*: a bundle folder (its manifest, and the imports read
 from its DLLs), a lock file alone (no DLLs to read: imports are not
 compared), or a source (folder, wheel, requirement) planned as ``extract``
-would with the same manifest and features, and nothing written. A snapshot's
+would with the same planning options, and nothing written. A snapshot's
 companions are the manifest's run-time companions whose files the analysis
 finds: for a source, those present in its DLL folder (``bundled`` when the
 selected features take them, else ``available``), whatever version range the
@@ -27,9 +27,8 @@ from npuslim.analyse.graph import Via
 from npuslim.errors import InputError, VerifyError
 from npuslim.formats.lock import BundleLock, read_lock
 from npuslim.formats.pe import read_pe
-from npuslim.knowledge.manifest import Manifest, WindowsFacts
 from npuslim.layout import BIN, DLL_ROLES, LOCK_FILE, Role
-from npuslim.plan.bundle import plan_bundle
+from npuslim.plan.bundle import BundlePlan
 from npuslim.units import format_size, parse_size
 
 DIFF_SCHEMA_VERSION = 1
@@ -170,14 +169,12 @@ def snapshot_of_bundle(path: Path, *, label: str | None = None) -> Snapshot:
                             kind=BUNDLE if path.is_dir() else BUNDLE_MANIFEST_KIND)
 
 
-def snapshot_of_source(source: str, *, manifest: Manifest, facts: WindowsFacts,
-                       features: frozenset[str], platform: str, label: str | None = None) -> Snapshot:
-    """Plan the bundle ``extract`` would make from ``source`` (missing files allowed, nothing written)."""
+def snapshot_of_plan(plan: BundlePlan, *, label: str) -> Snapshot:
+    """The bundle ``extract`` would make, as planned (``npuslim.pipeline.extract.plan_extract`` with
+    missing files allowed; nothing written)."""
     from npuslim.act.staging import sha256_file
-    from npuslim.source.locate import locate
 
-    install = locate(source, platform=platform)
-    plan = plan_bundle(install, manifest=manifest, facts=facts, features=features, allow_missing=True)
+    install, manifest = plan.install, plan.manifest
     files = []
     for f in plan.files:
         info = f.info
@@ -192,7 +189,7 @@ def snapshot_of_source(source: str, *, manifest: Manifest, facts: WindowsFacts,
         (listing[c.name.lower()], BUNDLED if c.name.lower() in planned else AVAILABLE)
         for c in manifest.companions if c.name.lower() in listing
     ))
-    return Snapshot(label or source, SOURCE, install.version, tuple(sorted(features)), tuple(files), companions,
+    return Snapshot(label, SOURCE, install.version, tuple(sorted(plan.features)), tuple(files), companions,
                     tuple(m.name for m in plan.missing))
 
 

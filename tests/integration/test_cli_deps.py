@@ -53,7 +53,7 @@ def test_missing_dependency_exit_3_lists_each_once(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     jsonschema.validate(data, SCHEMA)
     assert data["summary"]["missing"] == ["gone.dll"]
-    assert result.stderr.strip() == "npuslim: missing: gone.dll"
+    assert result.stderr.strip() == "npuslim: error: 1 dependency missing: gone.dll"
 
 
 @pytest.mark.mingw

@@ -88,7 +88,7 @@ def test_negative_controls_fail_with_the_right_name(bundle: Path, tmp_path: Path
 
 
 def test_bundled_runtime_check_fails_without_the_runtime(bundle: Path) -> None:
-    result = run("verify", str(bundle), "--load", "--msvc-runtime", "bundled")
+    result = run("verify", str(bundle), "--load", "--msvc-runtime-from", "bundled")
     assert result.exit_code == 8
     assert "MSVCP140.dll not found" in result.stdout
 
@@ -103,7 +103,7 @@ def test_shipping_the_runtime_from_the_msvc_runtime_wheel(ov2026, wine, msvc_run
     assert set(shipped) == {"bin/msvcp140.dll", "bin/vcruntime140.dll", "bin/vcruntime140_1.dll"}
     assert all(f["file_version"] and f["file_version"].startswith("14.") for f in shipped.values())
     assert "msvc-runtime" not in {r["kind"] for r in lock["requirements"]}
-    loaded = run("verify", str(out), "--load", "--msvc-runtime", "bundled", "--format", "json")
+    loaded = run("verify", str(out), "--load", "--msvc-runtime-from", "bundled", "--format", "json")
     assert loaded.exit_code == 0, loaded.stdout
     assert json.loads(loaded.stdout)["load"]["ok"]
 

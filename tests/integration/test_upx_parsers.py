@@ -6,6 +6,9 @@ The tests that build, run or download; the pure ones are in tests/unit/test_upx_
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,25 +58,43 @@ def test_a_run_past_its_time_limit_is_killed_with_what_it_started(tmp_path: Path
     assert not (tmp_path / "y.dll").exists()
 
 
-def test_stop_all_ends_a_running_upx_and_starts_no_other(tmp_path: Path) -> None:
-    import threading
+# How long to wait for an event that takes milliseconds (a script touching a file, a killed process
+# ending): no claim about speed, only a ceiling so that an event that never comes fails the test with
+# a message instead of hanging it. The fake UPX sleeps 30 s, so a kill that fails shows within it.
+EVENT_CEILING_S = 120.0
+POLL_S = 0.05
 
+
+def wait_for(event: Callable[[], bool], what: str, worker: threading.Thread, outcomes: list) -> None:
+    """Poll ``event`` while ``worker`` runs; fail when the worker ends without it or the ceiling is reached."""
+    deadline = time.monotonic() + EVENT_CEILING_S
+    while not event():
+        if not worker.is_alive() and not event():
+            pytest.fail(f"{what} never happened: the UPX run ended first ({outcomes})")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {EVENT_CEILING_S:g} s")
+        worker.join(POLL_S)
+
+
+def test_stop_all_ends_a_running_upx_and_starts_no_other(tmp_path: Path) -> None:
     started = tmp_path / "started"
     tool = upx.UpxTool(fake(tmp_path, "upx", f"touch {started}\nsleep 30\n"), (4, 2, 2), "4.2.2")
     src = tmp_path / "x.dll"
     src.write_bytes(b"MZ")
     outcomes: list[upx.UpxOutcome] = []
-    worker = threading.Thread(target=lambda: outcomes.append(
+    worker = threading.Thread(daemon=True, target=lambda: outcomes.append(
         upx.pack_file(tool, src, tmp_path / "y.dll", level=None, force=False, timeout=600)))
     worker.start()
     try:
-        while not started.exists():
-            worker.join(0.05)
+        wait_for(started.exists, "the fake UPX starting", worker, outcomes)
         upx.stop_all()
-        worker.join()
+        wait_for(lambda: not worker.is_alive(), "the stopped UPX run returning", worker, outcomes)
         assert outcomes[0].status == upx.STOPPED
         started.unlink()
         assert upx.pack_file(tool, src, tmp_path / "y.dll", level=None, force=False).status == upx.STOPPED
         assert not started.exists()  # nothing was started after the stop
     finally:
+        if worker.is_alive():  # a failure above: end the fake's sleep rather than leave it behind
+            upx.stop_all()
+            worker.join(EVENT_CEILING_S)
         upx.reset_stop()

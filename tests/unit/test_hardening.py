@@ -120,23 +120,145 @@ def _lock_variants(tmp_path: Path) -> list[object]:
     return variants
 
 
-def test_the_schema_checker_agrees_with_jsonschema(tmp_path: Path) -> None:
-    import jsonschema  # a test dependency (pyproject test extra): missing is a failure, never a skip
+# What a lock file may hold, written out (not asked of a validator): of the probe values
+# _lock_variants puts in each field, the ones a reader must accept (JSON text: 1.0 is not true).
+_TOP_ACCEPTS = {"tool_version": {'"x"'}, "created": {'"x"'}, "files": {"[]"}, "requirements": {"[]"},
+                "headers": {"null"}, "features_requested": {"null"}, "budget": {"{}"}}
+_ANY_TEXT = {'"x"', '"' + "0" * 64 + '"'}
+_FILE_ACCEPTS = {"path": _ANY_TEXT, "size": {"1.0"}, "sha256": {'"' + "0" * 64 + '"'}, "reason": _ANY_TEXT,
+                 "chain": {"[]"}, "feature": _ANY_TEXT, "machine": _ANY_TEXT | {"null"}, "file_version": _ANY_TEXT,
+                 "signature": {"null"}, "cfg": {"null", "true"}, "debug_directory": {"null", "true"},
+                 "link_to": _ANY_TEXT}
 
-    from npuslim.schema_check import first_error, load_schema
 
-    schema = load_schema("bundle")
-    validator = jsonschema.Draft202012Validator(schema)
+def _mutation(doc: object, good: dict) -> tuple[str, object] | None:
+    """(the field changed, its new value) of a variant; ``None`` for the good document itself."""
+    if not isinstance(doc, dict) or set(doc) != set(good):
+        return "top level", doc
+    changed = [k for k in doc if json.dumps(doc[k]) != json.dumps(good[k])]
+    if not changed:
+        return None
+    (key,) = changed
+    if key == "files" and isinstance(doc["files"], list) and len(doc["files"]) == 1 \
+            and isinstance(doc["files"][0], dict):
+        subs = [k for k in doc["files"][0] if json.dumps(doc["files"][0][k]) != json.dumps(good["files"][0][k])]
+        if not subs:
+            return None  # the good first file alone
+        (sub,) = subs
+        return f"files[0].{sub}", doc["files"][0][sub]
+    return key, doc[key]
+
+
+def _accepted(field: str, value: object) -> bool:
+    text = json.dumps(value)
+    if field.startswith("files[0]."):
+        return text in _FILE_ACCEPTS.get(field.removeprefix("files[0]."), set())
+    return text in _TOP_ACCEPTS.get(field, set())
+
+
+def test_every_malformed_lock_is_refused_on_one_line_naming_its_field(tmp_path: Path) -> None:
+    """read_lock (what verify, pack and diff load a bundle with) on every variant of a real lock file: a
+    document it accepts comes back field for field, one it refuses is a VerifyError naming the field."""
+    from npuslim.errors import VerifyError
+    from npuslim.formats.lock import read_lock, to_json
+
     variants = _lock_variants(tmp_path)
-    assert len(variants) > 150
+    good = variants[0]
+    assert isinstance(good, dict) and len(variants) > 150
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    lock = bundle / "npuslim-bundle.json"
+    refused = 0
     for doc in variants:
-        ours = first_error(doc, schema)
-        theirs = validator.is_valid(doc)
-        assert (ours is None) == theirs, (doc, ours)
+        lock.write_text(json.dumps(doc))
+        mutation = _mutation(doc, good)
+        if mutation is None or _accepted(*mutation):
+            assert json.loads(to_json(read_lock(bundle, lock.name))) == doc, mutation
+            continue
+        field, _value = mutation
+        with pytest.raises(VerifyError) as err:
+            read_lock(bundle, lock.name)
+        assert str(err.value).startswith(f"{lock}: ")
+        message = str(err.value).removeprefix(f"{lock}: ")
+        refused += 1
+        assert "\n" not in message and len(message) < 200, message
+        if field == "top level" or (field in ("schema", "schema_version") and "malformed" not in message):
+            assert message == "not a lock file of schema version 1", (field, message)
+        else:  # schema_version true passes the first look (true == 1 in Python), not the schema
+            assert message.startswith(f"malformed lock file: {field}"), (field, message)
+    assert refused > 150
 
 
-def test_every_shipped_schema_uses_only_checked_keywords() -> None:
-    from npuslim.schema_check import load_schema
+def _violations(schema: dict) -> list[tuple[dict, object, str]]:
+    """(a one-keyword schema, a document breaking it, the message npuslim must give) for each validating
+    keyword of ``schema``; an AssertionError for a keyword npuslim.schema_check has no message for."""
+    from npuslim.schema_check import NON_BLANK
 
-    for name in ("bundle", "deps", "verify", "size-report"):
-        load_schema(name)
+    out: list[tuple[dict, object, str]] = []
+    for key, rule in schema.items():
+        if key in ("$schema", "$id", "title", "description", "$ref", "$defs", "properties", "items", "default"):
+            continue  # annotations, or structure whose own keywords are walked by the caller
+        if key == "type":
+            allowed = {rule} if isinstance(rule, str) else set(rule)
+            samples = {"null": None, "boolean": True, "integer": 7, "number": 1.5, "string": "s", "array": [],
+                       "object": {}}
+            doc = next(v for k, v in samples.items() if k not in allowed and not (k == "integer" and "number" in allowed))
+            out.append(({"type": rule}, doc, "top level: expected "))
+        elif key == "required":
+            out.append(({"required": rule}, {}, f"{rule[0]}: missing"))
+        elif key == "additionalProperties" and rule is False:
+            out.append(({"properties": schema.get("properties", {}), "additionalProperties": False},
+                        {"zz-unknown": 1}, "top level: unknown field(s): zz-unknown"))
+        elif key == "additionalProperties":
+            assert isinstance(rule, dict), rule  # a schema: walked by the caller
+        elif key == "enum":
+            out.append(({"enum": rule}, "\0none", "top level: expected one of " + ", ".join(
+                e if isinstance(e, str) else json.dumps(e) for e in rule)))
+        elif key == "const":
+            out.append(({"const": rule}, "\0other", f"top level: expected {rule}, found '\\x00other'"))
+        elif key == "minimum":
+            out.append(({"minimum": rule}, rule - 1, f"top level: less than {rule}"))
+        elif key == "maximum":
+            out.append(({"maximum": rule}, rule + 1, f"top level: more than {rule}"))
+        elif key == "minItems":
+            out.append(({"minItems": rule}, [], "top level: expected a non-empty list" if rule == 1
+                        else f"top level: fewer than {rule} items"))
+        elif key == "maxItems":
+            out.append(({"maxItems": rule}, [0] * (rule + 1), f"top level: more than {rule} items"))
+        elif key == "pattern":
+            out.append(({"pattern": rule}, "" if rule == NON_BLANK else "\0",
+                        "top level: expected a non-empty string" if rule == NON_BLANK
+                        else f"top level: does not match {rule}"))
+        else:
+            raise AssertionError(f"keyword {key!r} has no message of its own in npuslim.schema_check")
+    return out
+
+
+def _subschemas(schema: object) -> list[dict]:
+    if not isinstance(schema, dict):
+        return []
+    found = [schema]
+    for key in ("properties", "$defs"):
+        for sub in schema.get(key, {}).values():
+            found += _subschemas(sub)
+    for key in ("items", "additionalProperties"):
+        found += _subschemas(schema.get(key))
+    return found
+
+
+def test_every_keyword_of_the_shipped_schemas_has_its_own_message() -> None:
+    """Each rule a shipped schema states, broken alone, is reported as npuslim words it (never the
+    fallback "does not satisfy KEYWORD"); a keyword added without a message fails here."""
+    from npuslim.schema_check import SCHEMAS, first_error, load_schema
+
+    names = sorted(p.name.removesuffix(".schema.json") for p in SCHEMAS.glob("*.schema.json"))
+    assert {"bundle", "deps", "verify", "size-report", "manifest", "windows-facts"} <= set(names)
+    checked = 0
+    for name in names:
+        for sub in _subschemas(load_schema(name)):
+            for one, doc, expected in _violations(sub):
+                message = first_error(doc, one)
+                assert message is not None and message.startswith(expected), (name, one, message)
+                assert "does not satisfy" not in message
+                checked += 1
+    assert checked > 500

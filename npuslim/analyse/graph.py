@@ -376,12 +376,14 @@ class PeClosure(ClosureWalk):
                  search_paths: tuple[Path, ...]) -> None:
         super().__init__(install, manifest, search_paths)
         self.resolver = Resolver(facts=facts, manifest=manifest, dll_dir=install.dll_dir, search_paths=search_paths)
+        self.infos: dict[Path, PeInfo] = {}  # every file read, by path: a node's info with its PE-only fields
 
     def find_file(self, name: str) -> Path | None:
         return self.resolver.find_file(name)
 
     def read(self, path: Path) -> PeInfo:
-        return read_pe(path)
+        info = self.infos[path] = read_pe(path)
+        return info
 
     def root_not_found(self, root: str) -> InputError:
         where = f" ({self.install.describe()})" if self.install.layout != "dll-folder" else ""
@@ -390,16 +392,17 @@ class PeClosure(ClosureWalk):
                           + root_hint(root, dlls, what=".dll file"))
 
     def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
-        assert parent.info is not None
-        yield from ((Via.IMPORT, name) for name in parent.info.imports)
-        yield from ((Via.DELAY_IMPORT, name) for name in parent.info.delay_imports)
+        assert parent.path is not None
+        info = self.infos[parent.path]
+        yield from ((Via.IMPORT, name) for name in info.imports)
+        yield from ((Via.DELAY_IMPORT, name) for name in info.delay_imports)
 
     def import_node(self, parent: Node, name: str, kind: Via) -> Node:
         res = self.resolver.resolve(name, parent.path)
         child_info = None
         display = name
         if res.dep_class == BUNDLED and res.path is not None:
-            child_info = read_pe(res.path)
+            child_info = self.read(res.path)
             display = res.path.name
             machine = parent.info.machine  # type: ignore[union-attr]
             if child_info.machine != machine:

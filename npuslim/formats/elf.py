@@ -188,6 +188,8 @@ def _header(data: mmap.mmap, path: Path) -> tuple[_Reader, _Header, int]:
     """A reader for the file's class and byte order, its ELF header, and its word size in bits."""
     if data[:4] != ELF_MAGIC:
         raise InputError(f"{path}: not an ELF file")
+    if len(data) < 52:
+        raise InputError(f"{path}: truncated ELF file ({len(data)} bytes)")
     ei_class, ei_data = data[4], data[5]
     if ei_class not in (1, 2) or ei_data not in (1, 2):
         raise InputError(f"{path}: corrupt ELF file (class {ei_class}, data encoding {ei_data})")

@@ -55,7 +55,8 @@ class PeClosure(ClosureWalk):
         if res.dep_class == BUNDLED and res.path is not None:
             child_info = self.read(res.path)
             display = res.path.name
-            machine = parent.info.machine  # type: ignore[union-attr]
+            assert parent.path is not None
+            machine = self.infos[parent.path].machine
             if child_info.machine != machine:
                 raise ArchitectureError(f"{parent.name} ({machine}) imports {display}, "
                                         f"which is built for {child_info.machine}: {res.path}")

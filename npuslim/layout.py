@@ -6,27 +6,14 @@ is the unit the plan hands to the act stage: one file, where it goes, and why.
 
 from __future__ import annotations
 
-import enum
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from npuslim.enums import StrEnum
+
 if TYPE_CHECKING:
-    from npuslim.formats.elf import ElfInfo
-    from npuslim.formats.pe import PeInfo
-
-if sys.version_info >= (3, 11):
-    StrEnum = enum.StrEnum
-else:  # pragma: no cover - Python 3.10
-    class StrEnum(str, enum.Enum):
-        """A string enum whose ``str()`` and format are its value, as ``enum.StrEnum`` on 3.11+."""
-
-        def __str__(self) -> str:
-            return str(self.value)
-
-        def __format__(self, spec: str) -> str:
-            return format(str(self.value), spec)
+    from npuslim.formats.binary import BinaryInfo
 
 
 class Role(StrEnum):
@@ -68,5 +55,5 @@ class PlannedFile:
     chain: tuple[str, ...]
     size: int
     feature: str | None = None
-    info: PeInfo | ElfInfo | None = None
+    info: BinaryInfo | None = None
     link_to: str | None = None  # a symlink to this name in the same folder (Linux link names)

@@ -9,7 +9,7 @@ never tests the platform again. Its values are the strings of the JSON outputs.
 
 from __future__ import annotations
 
-from npuslim.layout import StrEnum
+from npuslim.enums import StrEnum
 
 
 class Platform(StrEnum):

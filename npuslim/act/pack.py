@@ -33,18 +33,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from npuslim import __version__
 from npuslim.act.archive import ArchiveResult, archive_name, is_npuslim_archive, xz_size
-from npuslim.act.pack_elf import Shrink, dlopen_problem, elf_image_size, strip_elf, upx_elf
+from npuslim.act.pack_elf import Shrink, dlopen_problem, strip_elf, upx_elf
 from npuslim.act.staging import check_output
 from npuslim.act.strip import changed_outside_edits, strip_pe
 from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, INTERRUPTED, UpxTool, pack_file
 from npuslim.act.workcache import WorkCache, make_key, sha256_path
 from npuslim.errors import NpuslimError, OutputError
 from npuslim.formats.crosscheck import lief_imports
-from npuslim.formats.elf import ElfInfo, read_elf
+from npuslim.formats.elf import ElfInfo, elf_image_size, read_elf
 from npuslim.formats.lock import BundleLock, LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, StrEnum
@@ -265,7 +265,12 @@ def check_outputs(bundle: Path, out: Path, options: PackOptions, input_sha: str)
 
 # -- the work on one DLL
 
-def _dll_names(info: PeInfo | ElfInfo) -> set[str]:
+def _pe(job: Job) -> PeInfo:
+    """The facts of a Windows job's file (``pipeline.pack`` reads a Windows bundle's with ``read_pe``)."""
+    return cast(PeInfo, job.info)
+
+
+def _dll_names(info: PeInfo) -> set[str]:
     return {n.lower() for n in info.imports + info.delay_imports}
 
 
@@ -329,9 +334,9 @@ def _strip_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, 
             # two checks: pefile reads the same imports, and no byte of any kept section changed
             # but the debug data strip zeroed (cheaper than LIEF, and stricter)
             names = _dll_names(read_pe(tmp))
-            drift = (f"lost {', '.join(sorted(_dll_names(job.info) - names)) or '-'}, added "
-                     f"{', '.join(sorted(names - _dll_names(job.info))) or '-'} (pefile)"
-                     if names != _dll_names(job.info) else changed_outside_edits(original, result))
+            drift = (f"lost {', '.join(sorted(_dll_names(_pe(job)) - names)) or '-'}, added "
+                     f"{', '.join(sorted(names - _dll_names(_pe(job)))) or '-'} (pefile)"
+                     if names != _dll_names(_pe(job)) else changed_outside_edits(original, result))
             if drift is not None:
                 raise NpuslimError(f"{rel}: stripping changed more than it should ({drift}); nothing was written")
             new_sha = ctx.cache.put_blob_bytes(result.data)
@@ -364,8 +369,8 @@ def _upx_step(job: Job, ctx: PackContext, src: Path, sha: str) -> tuple[Path, st
             status = PackStatus.REFUSED if outcome.status in DECLINED else PackStatus.FAILED
             return _UpxAttempt(status, f"UPX: {outcome.message}{hint}", seconds, interrupted)
         packed_info = read_pe(packed)
-        drift = _import_drift(packed, packed_info, _dll_names(job.info), _UPX_STUB_IMPORTS)
-        if job.info.cfg and not packed_info.cfg and not job.force_cfg:
+        drift = _import_drift(packed, packed_info, _dll_names(_pe(job)), _UPX_STUB_IMPORTS)
+        if _pe(job).cfg and not packed_info.cfg and not job.force_cfg:
             return _UpxAttempt(PackStatus.REFUSED, "UPX turned Control Flow Guard off; left unpacked "
                                "(use --upx-force-cfg to accept that)", seconds, interrupted)
         if drift is not None:
@@ -459,10 +464,10 @@ def process_pe(job: Job, ctx: PackContext) -> tuple[LockedFile, float | None]:
     dest, sha, status, message, seconds = _upx_and_place(job, ctx, src, sha, _upx_step)
     final = read_pe(dest)
     record = _record(job, after_strip, status, message,
-                     original_signature=job.info.signature, original_cfg=job.info.cfg,
-                     cfg_disabled=bool(job.info.cfg) and not final.cfg,
-                     signature_removed=signature_removed or (status == PackStatus.PACKED and job.info.signed),
-                     image_size=job.info.image_size)
+                     original_signature=_pe(job).signature, original_cfg=_pe(job).cfg,
+                     cfg_disabled=bool(_pe(job).cfg) and not final.cfg,
+                     signature_removed=signature_removed or (status == PackStatus.PACKED and _pe(job).signed),
+                     image_size=_pe(job).image_size)
     new = replace(job.locked, size=final.size, sha256=sha, signature=final.signature, cfg=final.cfg,
                   debug_directory=final.has_debug, pack=record)
     if ctx.on_final is not None:

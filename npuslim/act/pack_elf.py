@@ -15,11 +15,10 @@ decides which files, runs them on threads and writes the report):
   libraries, and most of those load.
 - ``dlopen_problem``: loads a packed file for real, since some UPX output
   passes ``upx -t`` and still crashes in the loader.
-- ``elf_image_size``: what a packed file decompresses into memory at load.
 - ``symlink_tarinfo``: the tar entry of a link name (``npuslim.act.archive``).
 
 LIEF is not needed: strip is binutils' own, and the checks read the dynamic
-section with ``npuslim.formats.elf``.
+section with ``npuslim.formats.elf`` (whose ``elf_image_size`` the report uses for a packed file).
 """
 
 from __future__ import annotations
@@ -136,36 +135,6 @@ def upx_elf(path: Path, *, upx: UpxTool | str, level: str | None = None,
     finally:
         tmp.unlink(missing_ok=True)
         packed.unlink(missing_ok=True)
-
-
-def elf_image_size(path: Path) -> int:
-    """Bytes the loader maps for ``path``: the span of its PT_LOAD segments (what a UPX-packed
-    library decompresses into private memory at load); 0 when the file is not a readable ELF."""
-    import struct
-
-    with open(path, "rb") as fh:
-        head = fh.read(64)
-        if len(head) < 52 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-            return 0
-        end, wide = "<" if head[5] == 1 else ">", head[4] == 2
-        phoff = struct.unpack_from(end + ("Q" if wide else "I"), head, 32 if wide else 28)[0]
-        phentsize, phnum = struct.unpack_from(end + "HH", head, 54 if wide else 42)
-        fh.seek(phoff)
-        table = fh.read(phentsize * phnum)
-    # (p_type, p_vaddr, p_memsz): Elf64_Phdr has p_flags second, Elf32_Phdr has it seventh
-    fmt, picks = (end + "IIQQQQQQ", (0, 3, 6)) if wide else (end + "IIIIIIII", (0, 2, 5))
-    low, high = None, 0
-    for i in range(phnum):
-        entry = table[i * phentsize:(i + 1) * phentsize]
-        if len(entry) < struct.calcsize(fmt):
-            return 0
-        values = struct.unpack_from(fmt, entry)
-        p_type, vaddr, memsz = (values[k] for k in picks)
-        if p_type != 1:  # PT_LOAD
-            continue
-        low = vaddr if low is None else min(low, vaddr)
-        high = max(high, vaddr + memsz)
-    return 0 if low is None else high - low
 
 
 def check_link_target(name: str, link_to: str) -> None:

@@ -31,8 +31,8 @@ from typing import Any
 
 from npuslim import __version__
 from npuslim.errors import InputError, OutputError, VerifyError, os_reason
+from npuslim.formats.binary import binary_fields
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
-from npuslim.formats.pe import binary_fields
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
 from npuslim.paths import join_inside, open_regular
 from npuslim.plan.bundle import BundlePlan

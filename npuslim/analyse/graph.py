@@ -7,8 +7,10 @@ A name that cannot be found is a node of class ``missing``, not an exception:
 all of them are collected and reported once.
 
 ``ClosureWalk`` holds the steps every format shares (roots, breadth-first walk,
-companions, hints); ``PeClosure`` here and ``ElfClosure`` in
-``npuslim.analyse.resolve_elf`` read binaries and name imports their own way.
+companions, hints); ``PeClosure`` (``npuslim.analyse.closure_pe``) and
+``ElfClosure`` (``npuslim.analyse.closure_elf``) read binaries and name imports
+their own way, and ``npuslim.analyse.closures.build_graph`` picks one by the
+install's platform.
 """
 
 from __future__ import annotations
@@ -19,19 +21,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from npuslim.analyse import hints as hints_mod
-from npuslim.analyse.resolve import BUNDLED, MISSING, DepClass, Resolver
-from npuslim.errors import ArchitectureError, InputError
-from npuslim.formats.pe import PeInfo, read_pe
-from npuslim.knowledge.manifest import Companion, Manifest, WindowsFacts
-from npuslim.layout import StrEnum
+from npuslim.analyse.resolve import BUNDLED, MISSING, DepClass
+from npuslim.enums import StrEnum
+from npuslim.errors import InputError
+from npuslim.formats.binary import BinaryInfo
+from npuslim.knowledge.manifest import Companion, Manifest
 from npuslim.source.locate import OpenVinoInstall
-
-if TYPE_CHECKING:
-    from npuslim.formats.elf import ElfInfo
-
 
 
 class Via(StrEnum):
@@ -67,7 +64,7 @@ class Node:
     name: str
     dep_class: DepClass
     path: Path | None
-    info: PeInfo | ElfInfo | None
+    info: BinaryInfo | None
     via: Via
     chain: tuple[str, ...]
     required_by: tuple[str, ...]
@@ -237,7 +234,7 @@ class ClosureWalk(ABC):
         """A file of the install (roots and companions) by name."""
 
     @abstractmethod
-    def read(self, path: Path) -> PeInfo | ElfInfo:
+    def read(self, path: Path) -> BinaryInfo:
         """The facts of one binary of the closure."""
 
     @abstractmethod
@@ -253,7 +250,7 @@ class ClosureWalk(ABC):
         """The node for a name ``parent`` imports that is not in the closure yet."""
 
     @abstractmethod
-    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
+    def check_companion(self, comp: Companion, info: BinaryInfo) -> None:
         """Raise ``ArchitectureError`` when a companion is built for another machine than the roots."""
 
     @abstractmethod
@@ -288,7 +285,7 @@ class ClosureWalk(ABC):
             self.add(Node(path.name, BUNDLED, path, self.read(path), Via.ROOT, (path.name,), (), "root of the bundle"))
 
     @property
-    def root_info(self) -> PeInfo | ElfInfo:
+    def root_info(self) -> BinaryInfo:
         """The facts of the first root: its machine is the closure's."""
         first = self.nodes.get(self.roots[0].lower()) or next(iter(self.nodes.values()))
         assert first.info is not None
@@ -365,84 +362,3 @@ def scan_string_hints(nodes: tuple[Node, ...], candidates: dict[str, Path],
     binaries = [(n.path, n.info.data_ranges) for n in nodes
                 if n.dep_class == BUNDLED and n.path is not None and n.info is not None]
     return hints_mod.scan(binaries, candidates)
-
-
-class PeClosure(ClosureWalk):
-    """The closure of Windows DLLs: import and delay-import tables, names resolved by ``Resolver``."""
-
-    what = "DLL"
-
-    def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, facts: WindowsFacts,
-                 search_paths: tuple[Path, ...]) -> None:
-        super().__init__(install, manifest, search_paths)
-        self.resolver = Resolver(facts=facts, manifest=manifest, dll_dir=install.dll_dir, search_paths=search_paths)
-
-    def find_file(self, name: str) -> Path | None:
-        return self.resolver.find_file(name)
-
-    def read(self, path: Path) -> PeInfo:
-        return read_pe(path)
-
-    def root_not_found(self, root: str) -> InputError:
-        where = f" ({self.install.describe()})" if self.install.layout != "dll-folder" else ""
-        dlls = [p.name for low, p in self.resolver.listing(self.install.dll_dir).items() if low.endswith(".dll")]
-        return InputError(f"root {root} not found in {self.install.dll_dir}{where}"
-                          + root_hint(root, dlls, what=".dll file"))
-
-    def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
-        assert parent.info is not None
-        yield from ((Via.IMPORT, name) for name in parent.info.imports)
-        yield from ((Via.DELAY_IMPORT, name) for name in parent.info.delay_imports)
-
-    def import_node(self, parent: Node, name: str, kind: Via) -> Node:
-        res = self.resolver.resolve(name, parent.path)
-        child_info = None
-        display = name
-        if res.dep_class == BUNDLED and res.path is not None:
-            child_info = read_pe(res.path)
-            display = res.path.name
-            machine = parent.info.machine  # type: ignore[union-attr]
-            if child_info.machine != machine:
-                raise ArchitectureError(f"{parent.name} ({machine}) imports {display}, "
-                                        f"which is built for {child_info.machine}: {res.path}")
-        verb = "delay-imports" if kind == Via.DELAY_IMPORT else "imports"
-        reason = res.note or f"{parent.name} {verb} it"
-        return Node(display, res.dep_class, res.path, child_info, kind, extend_chain(parent.chain, display), (),
-                    reason)
-
-    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
-        machine = self.root_info.machine
-        if info.machine != machine:
-            raise ArchitectureError(f"{comp.name} is built for {info.machine}, the roots for {machine}: {info.path}")
-
-    def hint_candidates(self) -> dict[str, Path]:
-        return {path.name: path for low, path in self.resolver.listing(self.install.dll_dir).items()
-                if low.endswith(".dll") and low not in self.nodes}
-
-
-def build_graph(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest | None,
-    facts: WindowsFacts,
-    roots: tuple[str, ...] | None = None,
-    features: frozenset[str] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    scan_hints: bool = True,
-) -> DependencyGraph:
-    """Compute the closure of ``roots`` (default: the manifest's) in ``install``.
-
-    Companions of the manifest apply when the install's OpenVINO version is
-    known and inside their range; those whose feature is selected are walked
-    like roots. Raises ``InputError`` when a root cannot be found or a file of
-    the closure is not a usable PE (or ELF, for a Linux install),
-    ``ArchitectureError`` when machine types differ.
-    """
-    walk: ClosureWalk
-    if install.platform == "linux":
-        from npuslim.analyse.resolve_elf import ElfClosure
-
-        walk = ElfClosure(install, manifest, search_paths)
-    else:
-        walk = PeClosure(install, manifest, facts, search_paths)
-    return walk.build(roots, features, scan_hints=scan_hints)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from npuslim.enums import StrEnum
 from npuslim.errors import InputError
 from npuslim.knowledge.manifest import Manifest, WindowsFacts
-from npuslim.layout import StrEnum
 
 
 class DepClass(StrEnum):

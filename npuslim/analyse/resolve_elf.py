@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
-from npuslim.analyse.graph import ClosureWalk, DependencyGraph, Edge, Node, Via, extend_chain, root_hint
-from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM, DepClass
-from npuslim.errors import ArchitectureError, InputError
-from npuslim.formats.elf import ElfInfo, newest_versions, read_elf
-from npuslim.formats.pe import PeInfo
-from npuslim.knowledge.manifest import Companion, Manifest
+from npuslim.analyse.graph import DependencyGraph
+from npuslim.analyse.resolve import SYSTEM, DepClass
+from npuslim.formats.elf import ElfInfo, newest_versions
+from npuslim.knowledge.manifest import Manifest
 from npuslim.knowledge.versions import parse_version
-from npuslim.source.locate import OpenVinoInstall
 
 GLIBC = frozenset({
     "libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libresolv.so.2",
@@ -145,81 +142,6 @@ def concrete_manifest(manifest: Manifest, lib_dir: Path) -> Manifest:
     return replace(manifest, roots=tuple(one(r) for r in manifest.roots), companions=companions)
 
 
-def _check_machine(parent: str, info: ElfInfo, child: ElfInfo) -> None:
-    if (child.machine, child.bits) != (info.machine, info.bits):
-        raise ArchitectureError(f"{parent} ({info.machine}, {info.bits}-bit) needs {child.path.name}, "
-                                f"which is built for {child.machine} ({child.bits}-bit): {child.path}")
-
-
-class ElfClosure(ClosureWalk):
-    """The closure of ELF shared objects: DT_NEEDED names found the way ld.so does (module docstring).
-
-    Each bundled object keeps its loader chain (the objects that loaded it, itself last): ld.so
-    searches the DT_RPATH of every object up that chain.
-    """
-
-    what = "library"
-
-    def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, search_paths: tuple[Path, ...]) -> None:
-        super().__init__(install, manifest, search_paths)
-        self.resolver = ElfResolver(manifest=manifest, lib_dir=install.dll_dir, search_paths=search_paths)
-        self.loaders: dict[str, list[tuple[Path, ElfInfo]]] = {}
-
-    def add(self, node: Node, *, loader: Node | None = None) -> None:
-        super().add(node, loader=loader)
-        if node.dep_class == BUNDLED and isinstance(node.info, ElfInfo) and node.path is not None:
-            chain = self.loaders.get(loader.key, []) if loader is not None else []
-            self.loaders[node.key] = chain + [(node.path, node.info)]
-
-    def find_file(self, name: str) -> Path | None:
-        return self.resolver.find_file(name)
-
-    def read(self, path: Path) -> ElfInfo:
-        return read_elf(path)
-
-    def root_not_found(self, root: str) -> InputError:
-        if root.lower().endswith(".dll"):
-            return InputError(f"root {root} is a Windows DLL name, but {self.install.origin} is a Linux (ELF) "
-                              "install: name a shared object such as libopenvino_intel_npu_plugin.so")
-        libraries = [name for name in self.resolver.listing(self.install.dll_dir) if ".so" in name]
-        return InputError(f"root {root} not found in {self.install.dll_dir} ({self.install.describe()})"
-                          + root_hint(root, libraries, what="shared object"))
-
-    def imports_of(self, parent: Node) -> Iterator[tuple[Via, str]]:
-        assert parent.info is not None
-        return ((Via.IMPORT, name) for name in parent.info.imports)
-
-    def import_node(self, parent: Node, name: str, kind: Via) -> Node:
-        chain = extend_chain(parent.chain, name)
-        provided = self.resolver.provider(name)
-        if provided is not None:
-            return Node(name, provided[0], None, None, Via.IMPORT, chain, (), provided[1])
-        path, how = self.resolver.search(name, self.loaders[parent.key])
-        if path is None:
-            return Node(name, MISSING, None, None, Via.IMPORT, chain, (), how)
-        child = read_elf(path)
-        _check_machine(parent.name, parent.info, child)  # type: ignore[arg-type]
-        reason = f"{parent.name} needs it (DT_NEEDED)"
-        if how == NOT_FOUND_ON_PATH:
-            reason += (f"; {how}: ld.so finds it only when another library loaded it first "
-                       f"(found in {self.install.dll_dir})")
-        else:
-            reason += f", found through {how}"
-        return Node(name, BUNDLED, path, child, Via.IMPORT, chain, (), reason)
-
-    def check_companion(self, comp: Companion, info: PeInfo | ElfInfo) -> None:
-        root = self.root_info
-        assert isinstance(root, ElfInfo) and isinstance(info, ElfInfo)
-        _check_machine(root.path.name, root, info)
-
-    def companion_already_there(self, comp: Companion) -> None:
-        self.edges.append(Edge(comp.loaded_by, self.nodes[comp.name.lower()].name, Via.RUNTIME))
-
-    def hint_candidates(self) -> dict[str, Path]:
-        return {name: path for name, path in self.resolver.listing(self.install.dll_dir).items()
-                if name.lower() not in self.nodes and ".so" in name}
-
-
 @dataclass(frozen=True)
 class TargetMinimum:
     """What the target's glibc and GCC runtime must define for the closure to load."""
@@ -238,9 +160,7 @@ def target_minimum(graph: DependencyGraph) -> TargetMinimum:
     versions: dict[str, str] = {}
     needed_by: dict[str, str] = {}
     for node in graph.files:
-        info = node.info
-        if not isinstance(info, ElfInfo):
-            continue
+        info = cast(ElfInfo, node.info)  # a Linux graph: read_elf read every file of it
         for family, version in newest_versions(info.version_needs).items():
             merged = newest_versions([("", versions[family]), ("", version)]) if family in versions else {
                 family: version}

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.analyse.exports import ExportIndex, read_export_index, read_symbol_tables
+from npuslim.formats.pe_tables import ExportIndex, read_export_index, read_symbol_tables
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def _mingw_gcc() -> str:
 def driver_imports(bin_dir: Path, driver_dlls: set[str]) -> dict[str, tuple[str, ...]]:
     """For each driver-provided DLL that a DLL of ``bin_dir`` imports statically, the
     function names imported from it (sorted); reads import names only where needed."""
-    from npuslim.analyse.exports import read_symbol_tables
+    from npuslim.formats.pe_tables import read_symbol_tables
 
     wanted: dict[str, set[str]] = {}
     for path in sorted(bin_dir.iterdir()):

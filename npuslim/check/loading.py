@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from npuslim.layout import StrEnum
+from npuslim.enums import StrEnum
 from npuslim.progress import Reporter
 from npuslim.tools import ToolRun, run_process
 

@@ -33,8 +33,9 @@ def _details(node: GraphNode, *, via: str | None = None) -> list[str]:
     details: list[str] = [node.dep_class]
     if node.info:
         details.append(format_size(node.size))
-        if node.info.file_version:
-            details.append(node.info.file_version)
+        version = node.info.recorded()["file_version"]
+        if version:
+            details.append(version)
     if via and via not in ("import", "root"):
         details.append({"runtime": "loaded at run time"}.get(via, via))
     if node.feature:

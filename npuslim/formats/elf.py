@@ -20,9 +20,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from npuslim.errors import InputError
-from npuslim.formats.pe import Signature
+from npuslim.formats.binary import Signature
 from npuslim.paths import open_regular
 
 ELF_MAGIC = b"\x7fELF"
@@ -51,9 +52,7 @@ class ElfInfo:
     ``rpath`` and ``runpath`` the DT_RPATH / DT_RUNPATH entries split on ``:``,
     unexpanded (``$ORIGIN`` stays as written). ``version_needs`` pairs each
     needed library with a symbol version it must define (``("libc.so.6",
-    "GLIBC_2.27")``). The fields ``delay_imports``, ``cfg``, ``signature``,
-    ``file_version`` exist so that code written for ``PeInfo`` reads an ELF
-    node the same way; ELF has no such things and they are always empty.
+    "GLIBC_2.27")``).
     """
 
     path: Path
@@ -70,20 +69,22 @@ class ElfInfo:
     has_symtab: bool
     upx_packed: bool
     data_ranges: tuple[tuple[int, int], ...] = ()
-    delay_imports: tuple[str, ...] = ()
-    cfg: bool = False
-    signature: Signature = Signature.NONE
-    signature_size: int = 0
-    coff_symbols: int = 0
-    file_version: str | None = None
-    product_version: str | None = None
-    linker_version: str = ""
-    image_size: int = 0
-    format: str = "elf"
 
-    @property
-    def signed(self) -> bool:
-        return False
+    def recorded(self) -> dict[str, Any]:
+        """``BinaryInfo.recorded``: ELF has no Control Flow Guard flag, no Authenticode signature
+        and no version resource, so those are ``False``, ``none`` and ``None``."""
+        return {"machine": self.machine, "cfg": False, "signature": Signature.NONE,
+                "debug_directory": self.has_debug, "file_version": None}
+
+    def import_fields(self) -> dict[str, Any]:
+        """``BinaryInfo.import_fields``: DT_NEEDED (ELF has no delay imports), and in ``elf`` what
+        else ld.so reads (SONAME, RPATH, RUNPATH, symbol versions needed) and what strip removes."""
+        return {
+            "imports": list(self.imports), "delay_imports": [],
+            "elf": {"soname": self.soname, "rpath": list(self.rpath), "runpath": list(self.runpath),
+                    "version_needs": [{"library": lib, "version": v} for lib, v in self.version_needs],
+                    "debug_info": self.has_debug, "symtab": self.has_symtab},
+        }
 
     @property
     def search_rpath(self) -> tuple[str, ...]:
@@ -183,9 +184,12 @@ class _Header:
     e_shstrndx: int
 
 
-def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
+def _header(data: mmap.mmap, path: Path) -> tuple[_Reader, _Header, int]:
+    """A reader for the file's class and byte order, its ELF header, and its word size in bits."""
     if data[:4] != ELF_MAGIC:
         raise InputError(f"{path}: not an ELF file")
+    if len(data) < 52:
+        raise InputError(f"{path}: truncated ELF file ({len(data)} bytes)")
     ei_class, ei_data = data[4], data[5]
     if ei_class not in (1, 2) or ei_data not in (1, 2):
         raise InputError(f"{path}: corrupt ELF file (class {ei_class}, data encoding {ei_data})")
@@ -193,7 +197,12 @@ def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
     r = _Reader(data, path, bits, ei_data == 1)
     (e_type, e_machine, _ver, _entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum,
      e_shentsize, e_shnum, e_shstrndx) = r.unpack("HHIWWWIHHHHHH", 16)
-    head = _Header(e_type, e_machine, e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx)
+    return r, _Header(e_type, e_machine, e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum,
+                      e_shstrndx), bits
+
+
+def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
+    r, head, bits = _header(data, path)
     loads, dynamic = _program_headers(r, head, bits)
     dyn = _Dynamic(r, loads, _dynamic_entries(r, dynamic, bits))
     needed = tuple(dyn.string(v) for v in dyn.values(DT_NEEDED))
@@ -201,30 +210,55 @@ def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
     needs = dyn.version_needs()
     has_debug, has_symtab, ranges = _sections(r, head)
     return ElfInfo(
-        path=path, size=size, machine=MACHINES.get(e_machine, f"0x{e_machine:x}"), bits=bits,
-        is_dll=e_type == ET_DYN, imports=needed, soname=soname, rpath=dyn.paths(DT_RPATH),
+        path=path, size=size, machine=MACHINES.get(head.e_machine, f"0x{head.e_machine:x}"), bits=bits,
+        is_dll=head.e_type == ET_DYN, imports=needed, soname=soname, rpath=dyn.paths(DT_RPATH),
         runpath=dyn.paths(DT_RUNPATH), version_needs=needs, has_debug=has_debug, has_symtab=has_symtab,
         upx_packed=b"UPX!" in data[: min(size, 4096)], data_ranges=ranges,
     )
 
 
-def _program_headers(r: _Reader, head: _Header, bits: int,
-                     ) -> tuple[list[tuple[int, int, int]], tuple[int, int] | None]:
-    """What the loader maps ((vaddr, offset, filesz) of each PT_LOAD) and where the dynamic segment is."""
-    loads: list[tuple[int, int, int]] = []
+@dataclass(frozen=True)
+class _Load:
+    """One PT_LOAD segment: where it is mapped, where its bytes are in the file, how many of each."""
+
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+
+
+def _program_headers(r: _Reader, head: _Header, bits: int) -> tuple[list[_Load], tuple[int, int] | None]:
+    """The one reader of ELF program headers: what the loader maps (each PT_LOAD) and where the
+    dynamic segment is ((offset, filesz) of PT_DYNAMIC)."""
+    loads: list[_Load] = []
     dynamic: tuple[int, int] | None = None
     ph_fmt = "IIWWWWWW" if bits == 64 else "IWWWWWIW"
     for i in range(head.e_phnum if head.e_phoff else 0):
         fields = r.unpack(ph_fmt, head.e_phoff + i * head.e_phentsize)
         if bits == 64:
-            p_type, _pf, p_offset, p_vaddr, _pa, p_filesz = fields[:6]
+            p_type, _pf, p_offset, p_vaddr, _pa, p_filesz, p_memsz = fields[:7]
         else:
-            p_type, p_offset, p_vaddr, _pa, p_filesz = fields[:5]
+            p_type, p_offset, p_vaddr, _pa, p_filesz, p_memsz = fields[:6]
         if p_type == PT_LOAD:
-            loads.append((p_vaddr, p_offset, p_filesz))
+            loads.append(_Load(p_vaddr, p_offset, p_filesz, p_memsz))
         elif p_type == PT_DYNAMIC:
             dynamic = (p_offset, p_filesz)
     return loads, dynamic
+
+
+def elf_image_size(path: Path | str) -> int:
+    """Bytes the loader maps for ``path``: the span of its PT_LOAD segments (what a UPX-packed
+    library decompresses into private memory at load); 0 when the file is not a readable ELF."""
+    path = Path(path)
+    try:
+        with open_regular(path) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            r, head, bits = _header(data, path)
+            loads, _dynamic = _program_headers(r, head, bits)
+    except (OSError, ValueError, InputError):
+        return 0
+    if not loads:
+        return 0
+    return max(s.vaddr + s.memsz for s in loads) - min(s.vaddr for s in loads)
 
 
 def _dynamic_entries(r: _Reader, dynamic: tuple[int, int] | None, bits: int) -> list[tuple[int, int]]:
@@ -248,7 +282,7 @@ def _dynamic_entries(r: _Reader, dynamic: tuple[int, int] | None, bits: int) -> 
 class _Dynamic:
     """The dynamic entries with their string table, read through the loaded segments' addresses."""
 
-    def __init__(self, r: _Reader, loads: list[tuple[int, int, int]], entries: list[tuple[int, int]]) -> None:
+    def __init__(self, r: _Reader, loads: list[_Load], entries: list[tuple[int, int]]) -> None:
         self.r, self.loads, self.entries = r, loads, entries
         strtab = next(self.values(DT_STRTAB), None)
         self.str_off = self.file_offset(strtab) if strtab is not None else None
@@ -257,9 +291,9 @@ class _Dynamic:
         return (v for t, v in self.entries if t == tag)
 
     def file_offset(self, vaddr: int) -> int:
-        for start, offset, filesz in self.loads:
-            if start <= vaddr < start + filesz:
-                return offset + (vaddr - start)
+        for load in self.loads:
+            if load.vaddr <= vaddr < load.vaddr + load.filesz:
+                return load.offset + (vaddr - load.vaddr)
         raise InputError(f"{self.r.path}: corrupt ELF file (address 0x{vaddr:x} is in no loaded segment)")
 
     def string(self, offset: int) -> str:

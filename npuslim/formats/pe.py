@@ -12,16 +12,13 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pefile
 
 from npuslim.errors import InputError
-from npuslim.layout import StrEnum
+from npuslim.formats.binary import Signature
 from npuslim.paths import open_regular
-
-if TYPE_CHECKING:
-    from npuslim.formats.elf import ElfInfo
 
 MACHINES = {
     0x014C: "x86",
@@ -41,14 +38,6 @@ _DIR_DELAY = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"]
 _DIR_RESOURCE = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_RESOURCE"]
 _DIR_SECURITY = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
 _DIR_DEBUG = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]
-
-
-class Signature(StrEnum):
-    """The Authenticode state of a file (``signature`` in the JSON outputs)."""
-
-    SIGNED = "signed"      # a certificate lies inside the file
-    NONE = "none"
-    DANGLING = "dangling"  # the security directory points past the end of the file, as GNU strip leaves it
 
 
 @dataclass(frozen=True)
@@ -83,17 +72,14 @@ class PeInfo:
     def signed(self) -> bool:
         return self.signature == Signature.SIGNED
 
+    def recorded(self) -> dict[str, Any]:
+        """``BinaryInfo.recorded``: the facts the deps JSON and the lock file record."""
+        return {"machine": self.machine, "cfg": self.cfg, "signature": self.signature,
+                "debug_directory": self.has_debug, "file_version": self.file_version}
 
-def binary_fields(info: PeInfo | ElfInfo | None) -> dict[str, Any]:
-    """The facts of a binary that the deps JSON (per node) and the lock file (per file) both record,
-    in the JSON's order; every one ``None`` for a file that is not a binary (or a missing one)."""
-    return {
-        "machine": info.machine if info else None,
-        "cfg": info.cfg if info else None,
-        "signature": info.signature if info else None,
-        "debug_directory": info.has_debug if info else None,
-        "file_version": info.file_version if info else None,
-    }
+    def import_fields(self) -> dict[str, Any]:
+        """``BinaryInfo.import_fields``: the import and delay-import tables."""
+        return {"imports": list(self.imports), "delay_imports": list(self.delay_imports)}
 
 
 def _names(entries: list) -> tuple[str, ...]:

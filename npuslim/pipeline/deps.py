@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npuslim.analyse.graph import DependencyGraph, build_graph
+from npuslim.analyse.closures import build_graph
+from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.errors import InputError
 from npuslim.knowledge.manifest import WindowsFacts

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.analyse.graph import DependencyGraph, Node, Via, build_graph
+from npuslim.analyse.closures import build_graph
+from npuslim.analyse.graph import DependencyGraph, Node, Via
 from npuslim.analyse.headers import HeaderClosure, header_closure
 from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
 from npuslim.analyse.symbols import MissingSymbols, check_symbols

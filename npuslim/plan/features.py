@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, RUNTIME, DependencyGraph, build_graph
+from npuslim.analyse.closures import build_graph
+from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, RUNTIME, DependencyGraph
 from npuslim.analyse.resolve import BUNDLED
 from npuslim.analyse.resolve_elf import concrete_manifest
 from npuslim.errors import InputError, ManifestError

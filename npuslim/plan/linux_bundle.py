@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npuslim.analyse.graph import DependencyGraph, build_graph
+from npuslim.analyse.closures import build_graph
+from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import DRIVER, SYSTEM
 from npuslim.analyse.resolve_elf import (
     GCC_RUNTIME,

@@ -9,11 +9,12 @@ bundle's DLLs gets a warning.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import BUNDLED, MSVC_RUNTIME
 from npuslim.errors import InputError
-from npuslim.formats.pe import read_pe
+from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.knowledge.versions import parse_version
 from npuslim.layout import BIN, PlannedFile, Role
@@ -30,7 +31,8 @@ def plan_msvc_runtime(graph: DependencyGraph, folder: Path,
     if missing:
         raise InputError(f"{folder}: does not hold {', '.join(missing)} (needed by the bundle)")
     root_machine = graph.node(graph.roots[0]).info.machine  # type: ignore[union-attr]
-    linkers = [n.info.linker_version for n in graph.nodes if n.dep_class == BUNDLED and n.info]
+    # a Windows graph: every node's facts were read by read_pe
+    linkers = [cast(PeInfo, n.info).linker_version for n in graph.nodes if n.dep_class == BUNDLED and n.info]
     newest_linker = max(linkers, key=parse_version) if linkers else None
     files, warnings = [], []
     for name in needed:

@@ -17,10 +17,10 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from npuslim.analyse.exports import read_symbol_tables
 from npuslim.analyse.symbols import check_symbols, demangle
 from npuslim.errors import InputError, MissingDependencyError, ToolError
 from npuslim.formats.pe import read_pe
+from npuslim.formats.pe_tables import read_symbol_tables
 from npuslim.knowledge.versions import parse_version
 from npuslim.source.locate import (
     DEFAULT_PLATFORM,

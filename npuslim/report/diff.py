@@ -25,6 +25,7 @@ from typing import Any
 from npuslim import __version__
 from npuslim.analyse.graph import Via
 from npuslim.errors import InputError, VerifyError
+from npuslim.formats.binary import binary_fields
 from npuslim.formats.lock import BundleLock, read_lock
 from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN, DLL_ROLES, LOCK_FILE, Role
@@ -177,11 +178,12 @@ def snapshot_of_plan(plan: BundlePlan, *, label: str) -> Snapshot:
     install, manifest = plan.install, plan.manifest
     files = []
     for f in plan.files:
-        info = f.info
+        recorded = binary_fields(f.info)
+        tables = f.info.import_fields() if f.info else {}
         files.append(SnapshotFile(
             f.dest, f.role, f.size, sha256_file(f.source),
-            info.file_version if info else None, info.signature if info else None, info.cfg if info else None,
-            info.imports if info else None, info.delay_imports if info else None,
+            recorded["file_version"], recorded["signature"], recorded["cfg"],
+            f.info.imports if f.info else None, tuple(tables["delay_imports"]) if f.info else None,
         ))
     listing = {p.name.lower(): p.name for p in install.dll_dir.iterdir()} if install.dll_dir.is_dir() else {}
     planned = {Path(f.dest).name.lower() for f in plan.files}

@@ -15,7 +15,7 @@ from npuslim import __version__
 from npuslim.analyse.graph import DependencyGraph, Node, Via
 from npuslim.analyse.resolve import BUNDLED, CLASSES, DepClass
 from npuslim.analyse.symbols import MissingSymbols
-from npuslim.formats.pe import binary_fields
+from npuslim.formats.binary import binary_fields
 from npuslim.source.locate import OpenVinoInstall
 
 DEPS_SCHEMA_VERSION = 1
@@ -51,24 +51,8 @@ def node_dict(node: Node) -> dict[str, Any]:
         "reason": node.reason,
         "feature": node.feature,
         **binary_fields(info),
-        "imports": list(info.imports) if info else [],
-        "delay_imports": list(info.delay_imports) if info else [],
-        **_elf_fields(node),
+        **(info.import_fields() if info else {"imports": [], "delay_imports": []}),
     }
-
-
-def _elf_fields(node: Node) -> dict[str, Any]:
-    """The ELF facts of a node (``elf``: SONAME, RPATH, RUNPATH, symbol versions needed); none for PE."""
-    from npuslim.formats.elf import ElfInfo
-
-    info = node.info
-    if not isinstance(info, ElfInfo):
-        return {}
-    return {"elf": {
-        "soname": info.soname, "rpath": list(info.rpath), "runpath": list(info.runpath),
-        "version_needs": [{"library": lib, "version": v} for lib, v in info.version_needs],
-        "debug_info": info.has_debug, "symtab": info.has_symtab,
-    }}
 
 
 def _target_fields(graph: DependencyGraph) -> dict[str, Any]:

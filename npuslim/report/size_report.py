@@ -20,8 +20,8 @@ from typing import Any
 
 from npuslim import __version__
 from npuslim.act.pack import PackResult, PackStatus
+from npuslim.formats.binary import Signature
 from npuslim.formats.lock import LockedFile
-from npuslim.formats.pe import Signature
 from npuslim.layout import DLL_ROLES
 from npuslim.units import BASELINE_BYTES, format_size, percent
 

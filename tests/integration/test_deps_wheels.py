@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import API_SET, BUNDLED, MSVC_RUNTIME, SYSTEM
 from npuslim.knowledge.manifest import load_manifest, load_windows_facts
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
 from npuslim.errors import InputError
 from npuslim.formats.elf import newest_versions, read_elf

@@ -12,8 +12,9 @@ from pathlib import Path
 import pefile
 import pytest
 
-from npuslim.analyse.exports import export_usage, read_symbol_tables
+from npuslim.analyse.exports import export_usage
 from npuslim.errors import InputError
+from npuslim.formats.pe_tables import read_symbol_tables
 from tests.cli_helpers import one_error_line, run
 from tests.support.mingw import Import, build_dll
 from tests.support.tools import require_tool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.knowledge.manifest import load_windows_facts

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import BUNDLED, DRIVER, SYSTEM
 from npuslim.analyse.resolve_elf import manylinux_glibc, target_minimum
 from npuslim.knowledge.manifest import load_manifest, load_windows_facts

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from npuslim.act.pack_elf import elf_image_size, strip_elf, upx_elf
-from npuslim.formats.elf import read_elf
+from npuslim.act.pack_elf import strip_elf, upx_elf
+from npuslim.formats.elf import elf_image_size, read_elf
 from tests.support.elfbuild import build_so
 from tests.support.tools import require_tool, unavailable
 

@@ -17,8 +17,8 @@ from npuslim.act.pack_elf import Shrink
 from npuslim.act.upx import UpxStatus
 from npuslim.analyse.graph import Edge, Node, Via
 from npuslim.analyse.resolve import CLASSES, DepClass
+from npuslim.formats.binary import Signature
 from npuslim.formats.lock import BundleLock, LockedFile, PackRecord, from_dict, to_json
-from npuslim.formats.pe import Signature
 from npuslim.layout import Role
 from npuslim.report.graph_formats import node_dict
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 # npuslim's ELF resolving entry points: imported here only (the lead adapts this block if they move).
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import BUNDLED, MISSING, SYSTEM
 from npuslim.analyse.resolve_elf import NOT_FOUND_ON_PATH, ElfResolver, expand_origin
 from npuslim.errors import ArchitectureError

@@ -105,8 +105,8 @@ def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
 def test_an_export_table_claiming_millions_of_functions_is_refused(tmp_path: Path) -> None:
     import struct
 
-    from npuslim.analyse.exports import read_export_index, read_symbol_tables
     from npuslim.errors import InputError
+    from npuslim.formats.pe_tables import read_export_index, read_symbol_tables
     from tests.support.crafted import FILE_ALIGN, LAYOUT, SECTION_RVA, build_pe
 
     data = bytearray(build_pe(("KERNEL32.dll",)))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.analyse.graph import build_graph
+from npuslim.analyse.closures import build_graph
 from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MISSING, MSVC_RUNTIME, SYSTEM, Resolver
 from npuslim.errors import InputError
 from npuslim.knowledge.manifest import load_manifest, load_windows_facts

@@ -335,10 +335,14 @@ def check_bundle_arg(bundle: Path) -> None:
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
                    search_paths: tuple[Path, ...]) -> Sources:
-    """``npuslim.pipeline.extract.locate_sources``, its notes printed on stderr."""
+    """``npuslim.pipeline.sources.locate_sources`` (fetching and unpacking shown live on a terminal),
+    its notes printed on stderr."""
+    from npuslim.cli.progress_display import progress_display
     from npuslim.pipeline.sources import locate_sources as locate
 
-    found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths)
+    with progress_display() as progress:
+        found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths,
+                       progress=progress)
     for note in found.notes:
         stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
     return found

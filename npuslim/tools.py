@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from npuslim.errors import ToolError
@@ -102,3 +104,42 @@ def kill_group(proc: subprocess.Popen) -> None:
             proc.kill()
     except OSError:
         pass
+
+
+def stream_tool(args: list[str], *, on_line: Callable[[str], None], timeout: float,
+                env: dict[str, str] | None = None) -> ToolRun:
+    """``run_tool``, with each line of output handed to ``on_line`` as the tool prints it (a pipe:
+    for tools that leave no background process behind, such as pip), and the tool's process group
+    killed after ``timeout`` seconds (a ``ToolError`` then) or when npuslim is interrupted."""
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, **new_group())  # type: ignore[call-overload]
+    except OSError as exc:
+        raise cannot_start(args, exc) from exc
+    fired = threading.Event()
+
+    def expire() -> None:
+        fired.set()
+        kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        with proc.stdout:
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace")
+                if sum(map(len, lines)) < MAX_OUTPUT_BYTES:
+                    lines.append(line)
+                on_line(line.rstrip("\r\n"))
+        proc.wait()
+    except BaseException:
+        kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        raise ToolError(f"{' '.join(args)}: no answer after {timeout:.0f} s")
+    return ToolRun(tuple(args), proc.returncode, "".join(lines))

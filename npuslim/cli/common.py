@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from npuslim.cli.layout import output_width
+from npuslim.cli.streams import SafeStream, stderr
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
 if TYPE_CHECKING:
@@ -109,55 +110,6 @@ def write_stdout(text: str) -> None:
     stream = GuardedStream(sys.stdout)
     stream.write(text)
     stream.flush()
-
-
-def stderr() -> Console:
-    """The console for messages: standard error as it is now, bound once (see ``SafeStream``)."""
-    return Console(file=SafeStream(sys.stderr), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
-
-
-class SafeStream(io.TextIOBase):
-    """A message stream that never raises: an error message must not become another error.
-
-    The stream is the one given when this was made, never ``sys.stderr`` looked up at each
-    write: a progress display that redirects ``sys.stderr`` into a console writing here
-    would otherwise call itself forever (rich 15's ``FileProxy`` on a terminal).
-    """
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        stream = self._stream
-        if stream is None:
-            return len(text)
-        encoding = getattr(stream, "encoding", None) or "utf-8"
-        try:
-            return stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
-        except (OSError, ValueError):
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            if self._stream is not None:
-                self._stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def isatty(self) -> bool:
-        try:
-            return bool(self._stream is not None and self._stream.isatty())
-        except (OSError, ValueError):
-            return False
-
-    def fileno(self) -> int:
-        if self._stream is None:
-            raise io.UnsupportedOperation("closed")
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._stream, "encoding", None) or "utf-8"
 
 
 def esc(text: str) -> str:
@@ -388,10 +340,14 @@ def check_bundle_arg(bundle: Path) -> None:
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
                    search_paths: tuple[Path, ...]) -> Sources:
-    """``npuslim.pipeline.extract.locate_sources``, its notes printed on stderr."""
+    """``npuslim.pipeline.sources.locate_sources`` (fetching and unpacking shown live on a terminal),
+    its notes printed on stderr."""
+    from npuslim.cli.progress_display import progress_display
     from npuslim.pipeline.sources import locate_sources as locate
 
-    found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths)
+    with progress_display() as progress:
+        found = locate(source, onnxruntime, platform=platform, manifest=manifest, search_paths=search_paths,
+                       progress=progress)
     for note in found.notes:
         stderr().print(f"npuslim: {note}", markup=False, highlight=False, soft_wrap=True)
     return found

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from npuslim.cli.common import SafeStream, stderr
+from npuslim.cli.streams import SafeStream, stderr
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 
 if TYPE_CHECKING:

@@ -13,7 +13,9 @@ from pathlib import Path
 from npuslim.knowledge.manifest import Manifest, load_manifest
 from npuslim.plan.features import manifest_for_install
 from npuslim.plan.onnxruntime import ORT_MANIFEST, OnnxRuntimeSource, sources_with_onnxruntime
+from npuslim.progress import ProgressFn
 from npuslim.source.locate import OpenVinoInstall, locate
+from npuslim.source.wheel import resolve_requirement
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,20 @@ def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
 
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
-                   search_paths: tuple[Path, ...]) -> Sources:
+                   search_paths: tuple[Path, ...], progress: ProgressFn | None = None) -> Sources:
     """The OpenVINO install (and ONNX Runtime with ``onnxruntime``, whose folder joins the search
-    path), and the manifest for its platform (``npu`` becomes ``npu-linux`` on an ELF source)."""
+    path), and the manifest for its platform (``npu`` becomes ``npu-linux`` on an ELF source).
+    A bare ``openvino`` is its newest release, and a note says which; fetching and unpacking
+    a wheel report to ``progress``."""
     ort = None
     notes: tuple[str, ...] = ()
+    if source is not None:
+        source, note = resolve_requirement(source, platform)
+        notes = (note,) if note else ()
     if onnxruntime:
-        install, ort, notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        install, ort, ort_notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
+        notes += tuple(ort_notes)
         search_paths += (ort.dll_dir,)
     else:
-        install = locate(source, platform=platform)
-    return Sources(install, ort, manifest_for_install(install, manifest), search_paths, tuple(notes))
+        install = locate(source, platform=platform, progress=progress)
+    return Sources(install, ort, manifest_for_install(install, manifest), search_paths, notes)

@@ -1,11 +1,11 @@
 """Linux (ELF) sources: the manylinux wheel, its unpacked or installed form, an archive, a ``.so``.
 
-``locate_linux`` is asked first by ``npuslim.source.locate.locate``; it answers only
-for a Linux source and returns ``None`` for anything else, so the Windows path
-is unchanged. A Linux source is:
+``npuslim.source.locate.locate`` asks ``linux_folder`` before the Windows layouts
+(``None``: not a Linux install); wheels are fetched and unpacked by
+``npuslim.source.wheel`` for both. A Linux source is:
 
 - a requirement with a Linux ``--platform`` (``manylinux_2_28_x86_64``), fetched
-  with pip into the cache like a Windows one;
+  with pip into the cache like a Windows one (or for ``manylinux2014``);
 - a ``.whl`` whose platform tag names Linux, unpacked into the cache;
 - a folder: the pip package (``openvino/libs/*.so*``), an unpacked wheel, the
   archive layout (``runtime/lib/intel64``), or any folder of ``.so`` files;
@@ -19,25 +19,21 @@ was asked for a Linux source).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
-from npuslim.errors import InputError, ToolError
-from npuslim.formats.elf import is_elf, read_elf
+from npuslim.errors import InputError
+from npuslim.formats.elf import read_elf
 from npuslim.paths import open_regular
-from npuslim.source.locate import OpenVinoInstall, _unpack_wheel, fetch_wheel, is_requirement
+from npuslim.platforms import Platform
+from npuslim.progress import ProgressFn
+from npuslim.source.install import OpenVinoInstall
+from npuslim.source.wheel import unpack_wheel
 
-LINUX = "linux"
+LINUX = Platform.LINUX
 _SO = re.compile(r"\.so(\.\d+)*$")
 _VERSION_STRING = re.compile(rb"(20\d\d\.\d+\.\d+)-\d+-[0-9a-f]{6,}")
-
-
-def is_linux_platform(tag: str) -> bool:
-    """True for a wheel platform tag of Linux (``manylinux_2_28_x86_64``, ``linux_x86_64``, ...)."""
-    return "linux" in tag.lower()
 
 
 def is_shared_object_name(name: str) -> bool:
@@ -136,13 +132,13 @@ def is_linux_wheel(wheel: Path) -> bool:
         tags = parse_wheel_filename(wheel.name)[3]
     except (InvalidWheelFilename, ValueError):
         return False
-    return any(is_linux_platform(tag.platform) for tag in tags)
+    return any("linux" in tag.platform.lower() for tag in tags)
 
 
-def unpack_linux_wheel(wheel: Path) -> Path:
+def unpack_linux_wheel(wheel: Path, *, progress: ProgressFn | None = None) -> Path:
     """Unpack the shared objects, headers, licences and dist-info of a Linux wheel into the cache
-    (with the same bounds and path rules as a Windows wheel: ``npuslim.source.locate._unpack_wheel``)."""
-    return _unpack_wheel(wheel, _linux_wanted)
+    (with the same bounds and path rules as a Windows wheel: ``npuslim.source.wheel.unpack_wheel``)."""
+    return unpack_wheel(wheel, _linux_wanted, progress=progress)
 
 
 def _linux_wanted(name: str, parts: list[str]) -> bool:
@@ -150,68 +146,20 @@ def _linux_wanted(name: str, parts: list[str]) -> bool:
             or (name.endswith("__init__.py") and len(parts) == 2))
 
 
-def compatible_platforms(platform: str) -> tuple[str, ...]:
-    """``platform`` and the older manylinux tags a machine of that tag also runs, newest first.
-
-    pip's ``--platform manylinux_2_28_x86_64`` matches only that tag, but such a
-    machine runs ``manylinux2014`` wheels too (OpenVINO published only those up
-    to 2025.4.1, and only ``manylinux_2_28`` from 2026.0 on).
-    """
-    parts = platform.split("_", 3)
-    if len(parts) == 4 and parts[0] == "manylinux" and parts[1].isdigit() and parts[2].isdigit():
-        glibc = (int(parts[1]), int(parts[2]))
-        if glibc > (2, 17):
-            return (platform, f"manylinux2014_{parts[3]}")
-    return (platform,)
-
-
-def fetch_linux_wheel(requirement: str, *, platform: str) -> Path:
-    """``npuslim.source.locate.fetch_wheel`` for ``platform``, then for each older compatible manylinux tag."""
-    tags = compatible_platforms(platform)
-    for tag in tags[:-1]:
-        try:
-            return fetch_wheel(requirement, platform=tag)
-        except ToolError as exc:
-            if "Could not find a version" not in str(exc) and "No matching distribution" not in str(exc):
-                raise
-    return fetch_wheel(requirement, platform=tags[-1])
-
-
-def _from_wheel(wheel: Path, origin: str) -> OpenVinoInstall:
-    folder = unpack_linux_wheel(wheel)
+def linux_wheel(wheel: Path, origin: str, *, progress: ProgressFn | None = None) -> OpenVinoInstall:
+    """The install in a Linux wheel, unpacked into the cache."""
+    folder = unpack_linux_wheel(wheel, progress=progress)
     install = linux_folder(folder, origin)
     if install is None:
         raise InputError(f"{wheel}: a Linux wheel without OpenVINO shared objects (no openvino/libs/*.so)")
     return replace(install, wheel=wheel)
 
 
-def locate_linux(source: str | None, *, platform: str) -> OpenVinoInstall | None:
-    """The Linux install ``source`` names, or ``None`` when it is not a Linux source (see module doc)."""
-    if source is None:
-        spec = importlib.util.find_spec("openvino")
-        if spec is not None and spec.submodule_search_locations:
-            folder = Path(next(iter(spec.submodule_search_locations)))
-            return linux_folder(folder, "installed openvino package")
-        env = os.environ.get("INTEL_OPENVINO_DIR")
-        return linux_folder(Path(env), "INTEL_OPENVINO_DIR") if env else None
-    if is_requirement(source):
-        if not is_linux_platform(platform):
-            return None
-        return _from_wheel(fetch_linux_wheel(source, platform=platform), source)
-    path = Path(source)
-    if not path.exists():
-        return None
-    if path.is_dir():
-        return linux_folder(path, str(path))
-    if path.suffix.lower() == ".whl":
-        return _from_wheel(path, str(path)) if is_linux_wheel(path) else None
-    if is_elf(path):
-        info = read_elf(path)  # fails clearly on a truncated or corrupt file
-        if not info.is_dll:
-            raise InputError(f"{path}: an ELF file but not a shared object (an executable or object file)")
-        folder = path.parent
-        install = linux_folder(folder, str(path)) or _make(str(path), "so-folder", folder, folder, None, (), None)
-        return replace(install, origin=str(path), layout="single-so", dll_dir=folder, single_dll=path)
-    if is_shared_object_name(path.name):
-        raise InputError(f"{path}: not an ELF file (named like a Linux shared object)")
-    return None
+def single_shared_object(path: Path) -> OpenVinoInstall:
+    """The install of one ELF shared object: its folder's (when that is an install), with ``single_dll`` set."""
+    info = read_elf(path)  # fails clearly on a truncated or corrupt file
+    if not info.is_dll:
+        raise InputError(f"{path}: an ELF file but not a shared object (an executable or object file)")
+    folder = path.parent
+    install = linux_folder(folder, str(path)) or _make(str(path), "so-folder", folder, folder, None, (), None)
+    return replace(install, origin=str(path), layout="single-so", dll_dir=folder, single_dll=path)

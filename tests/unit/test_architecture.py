@@ -141,7 +141,6 @@ def test_no_core_function_is_longer_than_a_screen() -> None:
 # an import inside a function.
 KNOWN_CYCLES: list[list[str]] = [
     ["npuslim.plan.bundle", "npuslim.plan.linux_bundle"],
-    ["npuslim.source.linux", "npuslim.source.locate"],
 ]
 
 

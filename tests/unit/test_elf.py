@@ -14,7 +14,7 @@ from npuslim.errors import InputError, ManifestError
 from npuslim.formats.elf import newest_versions, read_elf
 from npuslim.knowledge.manifest import load_manifest
 from npuslim.plan.features import manifest_for_install
-from npuslim.source.linux import compatible_platforms
+from npuslim.source.install import compatible_platforms
 from tests.cli_helpers import one_error_line, run
 
 

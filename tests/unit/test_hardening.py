@@ -82,7 +82,7 @@ def test_disk_full_while_writing_is_exit_7_and_leaves_nothing(tmp_path: Path, mo
 
 
 def test_the_wheel_cap_counts_every_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import npuslim.source.locate as sources
+    import npuslim.source.wheel as sources
 
     monkeypatch.setattr(sources, "MAX_UNPACKED_BYTES", 4000)
     s = corpus.base_sandbox(tmp_path / "box")

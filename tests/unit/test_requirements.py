@@ -8,7 +8,10 @@ import pytest
 
 from npuslim.errors import ToolError
 from npuslim.source.linux import is_linux_wheel
-from npuslim.source.locate import _pinned, _wheel_matches, fetch_wheel, is_requirement, pip_download_result
+from npuslim.source.requirements import NoSuchRelease, is_requirement, pip_download_result
+from npuslim.source.requirements import pinned as _pinned
+from npuslim.source.requirements import wheel_matches as _wheel_matches
+from npuslim.source.wheel import fetch_wheel
 from npuslim.tools import ToolRun
 
 WIN = "openvino-2026.4.1-22982-cp311-cp311-win_amd64.whl"
@@ -24,7 +27,10 @@ ORT = "onnxruntime_openvino-1.24.1-cp311-cp311-win_amd64.whl"
     ("openvino~=2026.1", True),
     ("onnxruntime-openvino==1.24.1", True),
     ("openvino[dev]==2026.4.1", True),
-    ("openvino", False),               # a bare name: a missing file, not a requirement
+    ("openvino", True),                # the bare name of a known project: its newest release
+    ("onnxruntime-openvino", True),
+    ("openvino2", False),              # any other bare name: a missing file, not a requirement
+    ("onnxruntime", False),
     ("a.dll", False),
     ("openvino.whl", False),
     ("foo==bar", False),               # not a PEP 440 version
@@ -95,7 +101,8 @@ def test_fetch_reuses_a_downloaded_wheel_without_pip(tmp_path: Path, monkeypatch
     def no_pip(*_a: object, **_k: object) -> ToolRun:
         raise AssertionError("pip was run for a wheel in the cache")
 
-    monkeypatch.setattr("npuslim.source.locate.run_tool", no_pip)
+    monkeypatch.setattr("npuslim.source.wheel.run_tool", no_pip)
+    monkeypatch.setattr("npuslim.source.wheel.stream_tool", no_pip)
     assert fetch_wheel("openvino==2026.4.1") == downloads / WIN
     assert fetch_wheel("onnxruntime-openvino==1.24.1") == downloads / ORT
 
@@ -128,10 +135,14 @@ def test_what_pip_download_answered() -> None:
     assert pip_download_result(run(PIP_SAVED), "openvino==2026.4.1", "win_amd64") == wheel
     assert pip_download_result(run(PIP_ALREADY), "openvino==2026.4.1", "win_amd64") == wheel
     assert pip_download_result(run("Successfully downloaded openvino\n"), "openvino==2026.4.1", "win_amd64") is None
-    with pytest.raises(ToolError) as err:
+    with pytest.raises(NoSuchRelease) as missing:
         pip_download_result(run(PIP_NO_SUCH_VERSION, 1), "openvino==1999.0", "win_amd64")
-    assert str(err.value).startswith("pip could not download openvino==1999.0 for win_amd64: ERROR: Could not find "
-                                     "a version that satisfies the requirement openvino==1999.0")
+    assert str(missing.value) == ("openvino==1999.0: no such release for win_amd64; nearest: 2026.4.1, 2025.4.1, "
+                                  "2024.6.0, 2023.0.0 (newest 2026.4.1)")
+    assert missing.value.exit_code == 4
+    with pytest.raises(ToolError) as err:
+        pip_download_result(run("ERROR: HTTP error 503\n", 1), "openvino==1999.0", "win_amd64")
+    assert str(err.value) == "pip could not download openvino==1999.0 for win_amd64: ERROR: HTTP error 503"
     with pytest.raises(ToolError, match="pip is not available in this Python"):
         pip_download_result(run("/usr/bin/python3: No module named pip\n", 1), "openvino==2026.4.1", "win_amd64")
     with pytest.raises(ToolError, match="win_amd64: no output$"):

@@ -30,6 +30,7 @@ from npuslim.cli.common import (
     write_stdout,
 )
 from npuslim.cli.layout import plain_lines
+from npuslim.cli.progress_display import progress_display
 from npuslim.errors import MissingDependencyError
 from npuslim.knowledge.manifest import load_windows_facts
 from npuslim.pipeline.deps import closure
@@ -73,8 +74,9 @@ def deps(
     facts = load_windows_facts()
     sources = locate_sources(source, onnxruntime, platform=platform, manifest=chosen_manifest,
                              search_paths=tuple(search_path or ()))
-    found = closure(sources, facts, roots=tuple(root) if root else None, with_=with_, without=without,
-                    scan_hints=hints, exports=exports)
+    with progress_display() as progress:
+        found = closure(sources, facts, roots=tuple(root) if root else None, with_=with_, without=without,
+                        scan_hints=hints, exports=exports, progress=progress)
     graph, missing_symbols = found.graph, found.missing_symbols
     for warning in found.warnings:
         stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)

@@ -29,6 +29,7 @@ from npuslim.cli.common import (
     width_of,
 )
 from npuslim.cli.layout import listed, prose, wrap
+from npuslim.cli.progress_display import progress_display
 from npuslim.errors import DiffFailure
 from npuslim.plan.features import select_features
 from npuslim.source.locate import DEFAULT_PLATFORM
@@ -129,8 +130,9 @@ def _snapshot(side: str, planning: Planning) -> Snapshot:
     select_features(chosen, planning.with_, planning.without)  # unknown names fail before any download
     sources = locate_sources(side, planning.onnxruntime, platform=planning.platform, manifest=chosen,
                              search_paths=planning.search_paths)
-    planned = plan_extract(sources, with_=planning.with_, without=planning.without, roots=planning.roots,
-                           allow_missing=True, msvc_runtime=None, max_size=None)
+    with progress_display() as progress:
+        planned = plan_extract(sources, with_=planning.with_, without=planning.without, roots=planning.roots,
+                               allow_missing=True, msvc_runtime=None, max_size=None, progress=progress)
     return snapshot_of_plan(planned.plan, label=side)
 
 

@@ -122,8 +122,10 @@ def extract(
     try:
         sources = locate_sources(source, onnxruntime, platform=platform, manifest=chosen_manifest,
                                  search_paths=tuple(search_path or ()))
-        planned = pipeline.plan_extract(sources, with_=with_, without=without, roots=roots,
-                                        allow_missing=allow_missing, msvc_runtime=msvc_runtime, max_size=max_size)
+        with progress_display() as progress:
+            planned = pipeline.plan_extract(sources, with_=with_, without=without, roots=roots,
+                                            allow_missing=allow_missing, msvc_runtime=msvc_runtime,
+                                            max_size=max_size, progress=progress)
         _write(planned, out, force=force, sbom=sbom, json_out=fmt is OutputFormat.json)
     except BaseException:
         pipeline.release_early_check(out)

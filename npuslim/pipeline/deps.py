@@ -17,6 +17,7 @@ from npuslim.errors import InputError
 from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
+from npuslim.progress import ProgressFn, Reporter
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,18 @@ class DepsResult:
 
 
 def closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | None, with_: list[str] | None,
-            without: list[str] | None, scan_hints: bool, exports: bool = False) -> DepsResult:
+            without: list[str] | None, scan_hints: bool, exports: bool = False,
+            progress: ProgressFn | None = None) -> DepsResult:
+    """``_closure`` as one ``analyse`` step for ``progress``."""
+    with Reporter(progress).step("analyse", sources.install.root.name) as step:
+        found = _closure(sources, facts, roots=roots, with_=with_, without=without, scan_hints=scan_hints,
+                         exports=exports)
+        step.detail = f"{len(found.graph.files)} files in the closure"
+    return found
+
+
+def _closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | None, with_: list[str] | None,
+             without: list[str] | None, scan_hints: bool, exports: bool = False) -> DepsResult:
     """The closure of ``roots`` (default: the manifest's) in ``sources``, with the features the
     source delivers; ``exports`` (``deps --exports``) is refused for a Linux source."""
     install = sources.install

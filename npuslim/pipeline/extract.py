@@ -23,7 +23,7 @@ from npuslim.knowledge.manifest import WindowsFacts, load_windows_facts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.bundle import BundlePlan, plan_bundle
 from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source
-from npuslim.progress import ProgressFn
+from npuslim.progress import ProgressFn, Reporter
 from npuslim.source.locate import cache_dir, is_requirement
 
 
@@ -71,9 +71,20 @@ def list_features(sources: Sources, *, roots: tuple[str, ...] | None,
 
 def plan_extract(sources: Sources, *, with_: list[str] | None, without: list[str] | None,
                  roots: tuple[str, ...] | None, allow_missing: bool, msvc_runtime: Path | None,
-                 max_size: str | None) -> ExtractPlan:
+                 max_size: str | None, progress: ProgressFn | None = None) -> ExtractPlan:
     """Choose the features, plan the bundle and measure it against ``max_size`` (else the
-    manifest's budget). Nothing is written; ``MissingDependencyError`` unless ``allow_missing``."""
+    manifest's budget). Nothing is written; ``MissingDependencyError`` unless ``allow_missing``.
+    The analysis is one ``analyse`` step for ``progress``."""
+    with Reporter(progress).step("analyse", sources.install.root.name) as step:
+        planned = _plan_extract(sources, with_=with_, without=without, roots=roots, allow_missing=allow_missing,
+                                msvc_runtime=msvc_runtime, max_size=max_size)
+        step.detail = f"{len(planned.plan.files)} files planned"
+    return planned
+
+
+def _plan_extract(sources: Sources, *, with_: list[str] | None, without: list[str] | None,
+                  roots: tuple[str, ...] | None, allow_missing: bool, msvc_runtime: Path | None,
+                  max_size: str | None) -> ExtractPlan:
     facts = load_windows_facts()
     choice, _ = features_for_source(sources.install, sources.manifest, facts, with_=with_, without=without,
                                     roots=roots, search_paths=sources.search_paths)

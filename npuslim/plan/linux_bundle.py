@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npuslim.analyse.graph import DependencyGraph, build_graph
+from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import DRIVER, SYSTEM
 from npuslim.analyse.resolve_elf import (
     GCC_RUNTIME,
@@ -24,20 +24,13 @@ from npuslim.analyse.resolve_elf import (
     expand_origin,
     target_minimum,
 )
+from npuslim.analyse.symbols import MissingSymbols
 from npuslim.errors import InputError
 from npuslim.formats.elf import ElfInfo, read_elf
-from npuslim.knowledge.manifest import Manifest, WindowsFacts
+from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import LIB, PlannedFile, Role
-from npuslim.plan.bundle import (
-    ROLE_OF_VIA,
-    BundlePlan,
-    Requirement,
-    _check,
-    missing_or_raise,
-    plan_headers,
-    plan_licenses,
-)
-from npuslim.source.locate import OpenVinoInstall, install_size
+from npuslim.plan.base import ROLE_OF_VIA, Requirement
+from npuslim.source.locate import OpenVinoInstall
 
 ORIGIN_ENTRIES = frozenset({"$ORIGIN", "${ORIGIN}", "$ORIGIN/", "${ORIGIN}/"})
 
@@ -85,40 +78,25 @@ def _requirements(graph: DependencyGraph, manifest: Manifest) -> tuple[Requireme
     return tuple(out)
 
 
-def plan_linux_bundle(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest,
-    facts: WindowsFacts,
-    features: frozenset[str],
-    roots: tuple[str, ...] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    allow_missing: bool = False,
-    msvc_runtime_dir: Path | None = None,
-    features_requested: frozenset[str] | None = None,
-    features_dropped: tuple[tuple[str, str], ...] = (),
-) -> BundlePlan:
-    """``npuslim.plan.bundle.plan_bundle`` for a Linux install (same contract; the layout in the module doc)."""
-    if msvc_runtime_dir is not None:
-        raise InputError("--msvc-runtime is for Windows bundles; a Linux bundle relies on the target's "
-                         "GCC runtime (libstdc++, libgcc_s)")
-    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
-                        search_paths=search_paths, scan_hints=False)
-    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
-    files = _shared_objects(graph, warnings)
-    missing = missing_or_raise(graph, allow_missing=allow_missing, warnings=warnings)
-    headers = plan_headers(install, manifest, features, files, warnings)
-    files += _link_names(manifest, features, files, warnings)
-    files += plan_licenses(install, manifest, warnings)
-    _check(files)
-    size, how = install_size(install)
-    return BundlePlan(
-        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest), missing=missing, headers=headers,
-        warnings=tuple(warnings), source_size=size, source_size_how=how,
-        features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped,
-    )
+class LinuxLayout:
+    """``npuslim.plan.base.Layout`` for ELF shared objects (the module doc)."""
+
+    msvc_runtime_refusal: str | None = ("--msvc-runtime is for Windows bundles; a Linux bundle relies on the "
+                                        "target's GCC runtime (libstdc++, libgcc_s)")
+
+    def binaries(self, graph: DependencyGraph, warnings: list[str]) -> list[PlannedFile]:
+        return _shared_objects(graph, warnings)
+
+    def missing_symbols(self, graph: DependencyGraph) -> tuple[MissingSymbols, ...]:
+        return ()  # the versions a library needs are the target's minimum, not a check of the bundle
+
+    def link_files(self, install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
+                   files: list[PlannedFile], warnings: list[str]) -> list[PlannedFile]:
+        return _link_names(manifest, features, files, warnings)
+
+    def requirements(self, graph: DependencyGraph, manifest: Manifest,
+                     files: list[PlannedFile]) -> tuple[Requirement, ...]:
+        return _requirements(graph, manifest)
 
 
 def _shared_objects(graph: DependencyGraph, warnings: list[str]) -> list[PlannedFile]:

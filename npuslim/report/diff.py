@@ -29,7 +29,7 @@ from npuslim.formats.lock import BundleLock, read_lock
 from npuslim.formats.pe import read_pe
 from npuslim.knowledge.manifest import Manifest, WindowsFacts
 from npuslim.layout import BIN, DLL_ROLES, LOCK_FILE, Role
-from npuslim.plan.bundle import plan_bundle
+from npuslim.plan.bundle import PlanRequest, plan_bundle
 from npuslim.units import format_size, parse_size
 
 DIFF_SCHEMA_VERSION = 1
@@ -177,7 +177,8 @@ def snapshot_of_source(source: str, *, manifest: Manifest, facts: WindowsFacts,
     from npuslim.source.locate import locate
 
     install = locate(source, platform=platform)
-    plan = plan_bundle(install, manifest=manifest, facts=facts, features=features, allow_missing=True)
+    plan = plan_bundle(install, manifest=manifest,
+                       request=PlanRequest(features=features, facts=facts, allow_missing=True))
     files = []
     for f in plan.files:
         info = f.info

@@ -13,17 +13,26 @@ entry at once both succeed. A blob is checked against its name when it is
 used; a damaged blob or entry counts as a miss. A cache that cannot be
 written (read-only, full disk) is not an error: the work is done again and
 ``problems`` says why the cache was not used.
+
+Each kind of entry is a frozen ``CacheEntry`` dataclass written with its
+``VERSION``; ``load`` reads it back whole or not at all: a missing, extra or
+mistyped field, an unknown enum value or another version is a miss, and the
+next ``store`` replaces the entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import json
 import os
 import shutil
 import threading
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from npuslim import atomic
 
@@ -49,6 +58,55 @@ def sha256_path(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+E = TypeVar("E", bound="CacheEntry")
+
+
+def _field_value(value: object, hint: object) -> object:
+    """``value`` as the type ``hint`` of a field (a ``TypeError``/``ValueError`` when it is not one)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            try:
+                return _field_value(value, arm)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"{value!r} is none of {hint}")
+    if hint is type(None) and value is None:
+        return None
+    if isinstance(hint, type) and issubclass(hint, enum.Enum) and isinstance(value, str):
+        return hint(value)
+    if hint is float and type(value) in (int, float):
+        return float(value)  # type: ignore[arg-type]
+    if hint in (bool, int, str) and type(value) is hint:
+        return value
+    raise TypeError(f"{value!r} is not {hint}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """What one step of pack produced, as a cache entry: subclasses are frozen dataclasses of
+    ``bool``, ``int``, ``float``, ``str``, str enums and ``None`` unions; ``blob`` (when a
+    subclass has it) names the blob of the step's output file."""
+
+    VERSION: ClassVar[int] = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls: type[E], data: object) -> E | None:
+        """The entry ``data`` holds, or ``None`` unless every field is there, of its type, and nothing else."""
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or set(data) != names | {"version"}:
+            return None
+        if type(data["version"]) is not int or data["version"] != cls.VERSION:
+            return None
+        try:
+            return cls(**{name: _field_value(data[name], hints[name]) for name in names})
+        except (TypeError, ValueError):
+            return None
 
 
 class WorkCache:
@@ -80,12 +138,7 @@ class WorkCache:
         """
         if self.root is None:
             return None
-        path = self.root / "entries" / key[:2] / f"{key}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._count(hit=False)
-            return None
+        data = self._read(key)
         if not isinstance(data, dict):
             self._count(hit=False)
             return None
@@ -98,6 +151,32 @@ class WorkCache:
             data["blob_path"] = str(found)
         self._count(hit=True)
         return data
+
+    def load(self, key: str, kind: type[E]) -> tuple[E, Path | None] | None:
+        """The ``kind`` entry stored under ``key`` and the checked path of its blob (``None``: it names
+        none), or ``None``: absent, not a whole ``kind`` entry (see ``CacheEntry.from_dict``), or its
+        blob is damaged. Counted as one hit or one miss."""
+        if self.root is None:
+            return None
+        entry = kind.from_dict(self._read(key))
+        blob = getattr(entry, "blob", None)
+        found = self.blob_path(blob) if isinstance(blob, str) else None
+        if entry is None or (blob is not None and found is None):
+            self._count(hit=False)
+            return None
+        self._count(hit=True)
+        return entry, found
+
+    def store(self, key: str, entry: CacheEntry) -> None:
+        """Keep ``entry`` under ``key`` (a whole file, replacing what was there)."""
+        self.put(key, entry.to_dict())
+
+    def _read(self, key: str) -> object:
+        assert self.root is not None
+        try:
+            return json.loads((self.root / "entries" / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         if self.root is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.act.pack import PackOptions, upx_decision
+from npuslim.act.pack import PackOptions, PackStatus, upx_decision
 from npuslim.act.upx import UpxTool
 from npuslim.formats.pe import PeInfo
 
@@ -33,9 +33,12 @@ ON = PackOptions(upx=True)
     (PLAIN, UPX4, PackOptions(upx=False), "not requested", False),
 ])
 def test_upx_decision(info: PeInfo, upx: UpxTool, options: PackOptions, skip: str | None, force: bool) -> None:
-    reason, forced = upx_decision("bin/openvino.dll", info, options, upx)
+    decision = upx_decision("bin/openvino.dll", info, options, upx)
+    reason, forced = decision.reason, decision.force
     if skip is None:
-        assert reason is None
+        assert decision.skip is None and reason == ""
+    elif skip == "not requested":
+        assert decision.skip is PackStatus.NOT_REQUESTED and reason == ""
     else:
-        assert reason is not None and skip in reason
+        assert decision.skip is PackStatus.SKIPPED and skip in reason
     assert forced is force

@@ -131,27 +131,6 @@ class WorkCache:
 
     # -- entries
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The entry stored under ``key``, or ``None``; an entry naming a damaged blob is a miss.
-
-        An entry naming a blob comes with ``blob_path``: the checked blob's path.
-        """
-        if self.root is None:
-            return None
-        data = self._read(key)
-        if not isinstance(data, dict):
-            self._count(hit=False)
-            return None
-        blob = data.get("blob")
-        if blob is not None:
-            found = self.blob_path(str(blob))
-            if found is None:
-                self._count(hit=False)
-                return None
-            data["blob_path"] = str(found)
-        self._count(hit=True)
-        return data
-
     def load(self, key: str, kind: type[E]) -> tuple[E, Path | None] | None:
         """The ``kind`` entry stored under ``key`` and the checked path of its blob (``None``: it names
         none), or ``None``: absent, not a whole ``kind`` entry (see ``CacheEntry.from_dict``), or its
@@ -169,7 +148,14 @@ class WorkCache:
 
     def store(self, key: str, entry: CacheEntry) -> None:
         """Keep ``entry`` under ``key`` (a whole file, replacing what was there)."""
-        self.put(key, entry.to_dict())
+        if self.root is None:
+            return
+        folder = self.root / "entries" / key[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(folder / f"{key}.json", json.dumps(entry.to_dict(), sort_keys=True))
+        except OSError as exc:
+            self._disable(exc.strerror or str(exc))
 
     def _read(self, key: str) -> object:
         assert self.root is not None
@@ -177,16 +163,6 @@ class WorkCache:
             return json.loads((self.root / "entries" / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-
-    def put(self, key: str, entry: dict[str, Any]) -> None:
-        if self.root is None:
-            return
-        folder = self.root / "entries" / key[:2]
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(folder / f"{key}.json", json.dumps(entry, sort_keys=True))
-        except OSError as exc:
-            self._disable(exc.strerror or str(exc))
 
     def _count(self, *, hit: bool) -> None:
         with self._lock:

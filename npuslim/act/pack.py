@@ -10,10 +10,12 @@ sha256, signature and CFG state), the reports, and the archive beside it;
 then OUT is moved into place. A DLL that UPX refuses or fails on stays
 exactly as it was; the reason is recorded.
 
-A Linux bundle (its manifest's ``source.platform`` is ``linux``) goes the
-same way with ``npuslim.act.pack_elf`` for each shared object of ``lib/``: GNU
-strip (kept only when smaller with the same linkage) and UPX (its refusal
-recorded); the CFG and signature rules are Windows-only. Link names
+Each file goes through ``process_file`` with its format's shrinker,
+``SHRINKERS[platform]`` (the platform as the bundle's lock file says):
+``npuslim.act.pack_pe`` for DLLs, ``npuslim.act.pack_elf`` for the shared
+objects of a Linux bundle's ``lib/``: GNU strip (kept only when smaller with
+the same linkage) and UPX (its refusal recorded); the CFG and signature
+rules are Windows-only. Link names
 (``lib/libopenvino.so``, entries with ``link_to``) are never packed: OUT and
 its archive hold them as symlinks.
 
@@ -105,15 +107,11 @@ def default_out(bundle: Path) -> Path:
     return bundle.parent / f"{bundle.name}.packed"
 
 
-def upx_decision(path: str, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None) -> UpxDecision:
-    """Whether UPX may pack this DLL or shared object, and with ``--force`` or not.
-
-    CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so
-    ``--force`` is passed only with ``upx_force_cfg``; without it UPX is asked
-    all the same and its own refusal is reported. UPX older than 4 never gets
-    them (the CFG DLLs it packed could fail to load). ELF has no CFG: those
-    rules do not apply to it.
-    """
+def upx_decision(path: str, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None, *,
+                 shrinker: Shrinker) -> UpxDecision:
+    """Whether UPX may pack this DLL or shared object, and with ``--force`` or not: not without
+    ``--upx``, not for a file ``--upx-exclude`` names or UPX already packed, then as the format's
+    ``shrinker.upx_rule`` says (the Control Flow Guard rules of ``npuslim.act.pack_pe``)."""
     name = path.rsplit("/", 1)[-1]
     if not options.upx:
         return UpxDecision(PackStatus.NOT_REQUESTED)
@@ -122,12 +120,7 @@ def upx_decision(path: str, info: PeInfo | ElfInfo, options: PackOptions, upx: U
         return UpxDecision(PackStatus.SKIPPED, "excluded by --upx-exclude")
     if info.upx_packed:
         return UpxDecision(PackStatus.SKIPPED, "already packed by UPX (in the input bundle); left as it is")
-    if isinstance(info, ElfInfo):
-        return UpxDecision(None)
-    if info.cfg and upx is not None and not upx.refuses_cfg:
-        return UpxDecision(PackStatus.SKIPPED, f"Control Flow Guard enabled: UPX {upx.version_text} must not "
-                           "pack CFG DLLs (the DLLs it packed could fail to load); use UPX 4 or newer")
-    return UpxDecision(None, force=info.cfg and options.upx_force_cfg)
+    return shrinker.upx_rule(info, options, upx)
 
 
 # -- output checks (before any work)

@@ -34,12 +34,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from npuslim import __version__
-from npuslim.act.steps import Attempt, Job, PackContext, PackStatus, Shrink, StepEntry, StripEntry, UpxEntry
+from npuslim.act.steps import (
+    Attempt,
+    Job,
+    PackContext,
+    PackOptions,
+    PackStatus,
+    Shrink,
+    StepEntry,
+    StripEntry,
+    UpxDecision,
+    UpxEntry,
+)
 from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, UpxStatus, UpxTool, pack_file
 from npuslim.act.workcache import make_key, sha256_path
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import ElfInfo, read_elf
 from npuslim.formats.lock import LockedFile, PackRecord
+from npuslim.formats.pe import PeInfo
 from npuslim.tools import run_tool
 
 # a UPX run cut short is a step cut short
@@ -136,6 +148,21 @@ def upx_elf(path: Path, *, upx: UpxTool | str, level: str | None = None,
 
 class ElfShrinker:
     """``npuslim.act.steps.Shrinker`` for ELF shared objects: GNU strip (``ctx.strip_tool``) and UPX."""
+
+    def read(self, path: Path) -> ElfInfo:
+        return read_elf(path)
+
+    def upx_rule(self, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None) -> UpxDecision:
+        return UpxDecision(None)  # ELF has no CFG: UPX is asked, and its refusal recorded
+
+    def strip_tool(self, options: PackOptions, infos: tuple[PeInfo | ElfInfo, ...]) -> tuple[str | None, str]:
+        """GNU strip and its sha256 (``"none"`` when absent and no file has anything to strip)."""
+        if not options.strip:
+            return None, ""
+        tool = shutil.which("strip")
+        if tool is None and any(isinstance(i, ElfInfo) and (i.has_debug or i.has_symtab) for i in infos):
+            raise ToolError("strip not found (GNU binutils: apt-get install binutils); --strip needs it here")
+        return tool, sha256_path(Path(tool)) if tool else "none"
 
     def strip_key(self, job: Job, ctx: PackContext) -> str:
         return make_key("strip-elf", __version__, ctx.strip_id, job.locked.sha256)

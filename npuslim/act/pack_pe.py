@@ -13,12 +13,24 @@ from dataclasses import replace
 from pathlib import Path
 
 from npuslim import __version__
-from npuslim.act.steps import Attempt, Job, PackContext, PackStatus, Shrink, StepEntry, StripEntry, UpxEntry
+from npuslim.act.steps import (
+    Attempt,
+    Job,
+    PackContext,
+    PackOptions,
+    PackStatus,
+    Shrink,
+    StepEntry,
+    StripEntry,
+    UpxDecision,
+    UpxEntry,
+)
 from npuslim.act.strip import changed_outside_edits, strip_pe
-from npuslim.act.upx import DECLINED, INTERRUPTED, pack_file
+from npuslim.act.upx import DECLINED, INTERRUPTED, UpxTool, pack_file
 from npuslim.act.workcache import make_key, sha256_bytes, sha256_path
 from npuslim.errors import NpuslimError
 from npuslim.formats.crosscheck import lief_imports
+from npuslim.formats.elf import ElfInfo
 from npuslim.formats.lock import LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo, read_pe
 
@@ -49,6 +61,22 @@ def _import_drift(path: Path, info: PeInfo, expected: set[str],
 
 class PeShrinker:
     """``npuslim.act.steps.Shrinker`` for PE DLLs."""
+
+    def read(self, path: Path) -> PeInfo:
+        return read_pe(path)
+
+    def upx_rule(self, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None) -> UpxDecision:
+        """CFG DLLs: UPX 4+ refuses them unless forced, and forcing turns CFG off, so ``--force`` is
+        passed only with ``upx_force_cfg``; without it UPX is asked all the same and its own refusal
+        is reported. UPX older than 4 never gets them (the CFG DLLs it packed could fail to load)."""
+        assert isinstance(info, PeInfo)
+        if info.cfg and upx is not None and not upx.refuses_cfg:
+            return UpxDecision(PackStatus.SKIPPED, f"Control Flow Guard enabled: UPX {upx.version_text} must not "
+                               "pack CFG DLLs (the DLLs it packed could fail to load); use UPX 4 or newer")
+        return UpxDecision(None, force=info.cfg and options.upx_force_cfg)
+
+    def strip_tool(self, options: PackOptions, infos: tuple[PeInfo | ElfInfo, ...]) -> tuple[str | None, str]:
+        return None, ""  # npuslim.act.strip is npuslim's own
 
     def strip_key(self, job: Job, ctx: PackContext) -> str:
         return make_key("strip", __version__, job.locked.sha256)

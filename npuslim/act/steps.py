@@ -179,6 +179,15 @@ class Shrinker(Protocol):
     """Strip and UPX for one file format (``npuslim.act.pack.SHRINKERS``). ``strip`` and ``upx``
     run only on a cache miss and write a changed file to ``work``, naming its sha256 ``blob``."""
 
+    def read(self, path: Path) -> PeInfo | ElfInfo:
+        """The facts of one file of the bundle (an ``InputError`` when it is not of this format)."""
+
+    def upx_rule(self, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None) -> UpxDecision:
+        """This format's own rule on whether UPX may pack a file the common rules let through."""
+
+    def strip_tool(self, options: PackOptions, infos: tuple[PeInfo | ElfInfo, ...]) -> tuple[str | None, str]:
+        """The external strip tool this format needs and its identity for the cache (``(None, "")``: none)."""
+
     def strip_key(self, job: Job, ctx: PackContext) -> str: ...
 
     def strip(self, job: Job, ctx: PackContext, src: Path, work: Path) -> Attempt: ...

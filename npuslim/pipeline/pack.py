@@ -41,14 +41,13 @@ from npuslim.act.pack import (
     xz_cached,
 )
 from npuslim.act.staging import fresh_staging, move_into_place, release_output
+from npuslim.act.steps import Shrinker
 from npuslim.act.upx import UpxTool, find_upx, reset_stop, stop_all
 from npuslim.act.workcache import WorkCache, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
 from npuslim.check.verify import verify_bundle
-from npuslim.errors import InputError, NpuslimError, OutputError, ToolError, VerifyError
-from npuslim.formats.elf import ElfInfo, read_elf
+from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
-from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.layout import DLL_ROLES, LOCK_FILE, REPORT_JSON, REPORT_MD, SBOM_FILE
 from npuslim.platforms import Platform
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
@@ -99,6 +98,7 @@ class _Plan:
     jobs: tuple[Job, ...]
     limit: Limit | None
     platform: Platform
+    shrinker: Shrinker
     strip_tool: str | None
     strip_id: str
 
@@ -117,16 +117,6 @@ def _verified_lock(bundle: Path, progress: ProgressFn | None) -> BundleLock:
     return check.lock
 
 
-def _strip_tool(platform: Platform, options: PackOptions, jobs: tuple[Job, ...]) -> tuple[str | None, str]:
-    """GNU strip and its identity for the cache (Linux bundles); ``(None, "")`` when not needed."""
-    if not (platform is Platform.LINUX and options.strip):
-        return None, ""
-    tool = shutil.which("strip")
-    if tool is None and any(j.info.has_debug or getattr(j.info, "has_symtab", False) for j in jobs):
-        raise ToolError("strip not found (GNU binutils: apt-get install binutils); --strip needs it here")
-    return tool, sha256_path(Path(tool)) if tool else "none"
-
-
 def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | None) -> _Plan:
     lock_path = bundle / LOCK_FILE
     if not bundle.is_dir() or not lock_path.is_file():
@@ -137,17 +127,14 @@ def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | 
     lock = _verified_lock(bundle, progress)
     limit = pack_budget_limit(options.max_size, lock)
     platform = _platform(lock)
-    read = READERS[platform]
+    shrinker = SHRINKERS[platform]
     jobs = []
     for f in lock.files:
         if f.role in DLL_ROLES and f.link_to is None:
-            info = read(bundle / f.path)
-            jobs.append(Job(f, info, upx_decision(f.path, info, options, upx)))
-    strip_tool, strip_id = _strip_tool(platform, options, tuple(jobs))
-    return _Plan(outputs, input_sha, lock, upx, tuple(jobs), limit, platform, strip_tool, strip_id)
-
-
-READERS: dict[Platform, Callable[[Path], PeInfo | ElfInfo]] = {Platform.WINDOWS: read_pe, Platform.LINUX: read_elf}
+            info = shrinker.read(bundle / f.path)
+            jobs.append(Job(f, info, upx_decision(f.path, info, options, upx, shrinker=shrinker)))
+    strip_tool, strip_id = shrinker.strip_tool(options, tuple(j.info for j in jobs))
+    return _Plan(outputs, input_sha, lock, upx, tuple(jobs), limit, platform, shrinker, strip_tool, strip_id)
 
 
 def _platform(lock: BundleLock) -> Platform:
@@ -213,8 +200,7 @@ def _copy_the_rest(run: _Run, bundle: Path, plan: _Plan) -> None:
 
 def _pack_files(run: _Run, plan: _Plan) -> tuple[tuple[LockedFile, ...], dict[str, float]]:
     """Strip and UPX every DLL (the largest first: the run ends on a small one); the new file list."""
-    shrinker = SHRINKERS[plan.platform]
-    processed = _run_all(run.pool, lambda j: process_file(j, run.ctx, shrinker),
+    processed = _run_all(run.pool, lambda j: process_file(j, run.ctx, plan.shrinker),
                          sorted(plan.jobs, key=lambda j: -j.locked.size))
     done = {lf.path: lf for lf, _ in processed}
     upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from npuslim.act.pack_elf import ZIP_SYMLINK_MODE, check_link_target, symlink_tarinfo
-from npuslim.act.workcache import WorkCache, make_key, sha256_path
+from npuslim.act.workcache import CacheEntry, WorkCache, make_key, sha256_path
 from npuslim.errors import OutputError
 
 XZ_PRESET = 9
@@ -145,15 +145,24 @@ def _compress_to(dest: Path, pieces: Iterator[bytes], compress: Callable[[bytes]
     return written, crc
 
 
+@dataclass(frozen=True)
+class MemberEntry(CacheEntry):
+    """A compressed archive member, as the pack cache keeps it: its blob, compressed size and CRC-32."""
+
+    blob: str
+    compressed: int
+    crc: int
+
+
 def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cache: WorkCache,
                       cancel: threading.Event | None = None) -> _Piece:
     """``member`` compressed as ``kind`` (deflate, or an xz stream of header + data + padding), from the
     cache when it holds it."""
     key = make_key("archive-member", kind, ZIP_LEVEL if kind == "deflate" else XZ_PRESET,
                    hashlib.sha256(header).hexdigest(), member.sha256)
-    entry = cache.get(key)
-    if entry is not None and "blob_path" in entry:
-        return _Piece(member.rel, Path(str(entry["blob_path"])), int(entry["compressed"]), int(entry["crc"]))
+    found = cache.load(key, MemberEntry)
+    if found is not None and found[1] is not None:
+        return _Piece(member.rel, found[1], found[0].compressed, found[0].crc)
     tmp = work / f"{key}.part"
     if kind == "deflate":
         comp = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
@@ -173,7 +182,7 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
     if cache.enabled:
         sha = sha256_path(tmp)
         cache.put_blob_file(tmp, sha)
-        cache.put(key, {"blob": sha, "compressed": written, "crc": crc})
+        cache.store(key, MemberEntry(sha, written, crc))
         blob = cache.blob_path(sha)
         if blob is not None:
             tmp.unlink()

@@ -13,12 +13,14 @@ decides which files, runs them on threads and writes the report):
   was. UPX 4.2.2 (and 3.94) refuse every OpenVINO 2025/2026 library
   ("CantPackException: DT_GNU_HASH above stub"); they do pack gcc-built
   libraries, and most of those load.
+- ``ElfShrinker``: the two as pack's ``npuslim.act.steps.Shrinker``, a packed
+  file kept only when it loads where the unpacked one does;
 - ``dlopen_problem``: loads a packed file for real, since some UPX output
   passes ``upx -t`` and still crashes in the loader.
 - ``symlink_tarinfo``: the tar entry of a link name (``npuslim.act.archive``).
 
 LIEF is not needed: strip is binutils' own, and the checks read the dynamic
-section with ``npuslim.formats.elf`` (whose ``elf_image_size`` the report uses for a packed file).
+section with ``npuslim.formats.elf``.
 """
 
 from __future__ import annotations
@@ -26,29 +28,37 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
-from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, INTERRUPTED, UpxTool, pack_file
+from npuslim import __version__
+from npuslim.act.steps import (
+    Attempt,
+    Job,
+    PackContext,
+    PackOptions,
+    PackStatus,
+    Shrink,
+    StepEntry,
+    StripEntry,
+    UpxDecision,
+    UpxEntry,
+)
+from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, UpxStatus, UpxTool, pack_file
+from npuslim.act.workcache import make_key, sha256_path
 from npuslim.errors import InputError, ToolError
-from npuslim.formats.elf import ElfInfo, read_elf
-from npuslim.layout import StrEnum
+from npuslim.formats.elf import ElfInfo, elf_image_size, read_elf
+from npuslim.formats.lock import LockedFile, PackRecord
+from npuslim.formats.pe import PeInfo
 from npuslim.tools import run_tool
+
+# a UPX run cut short is a step cut short
+_CUT_SHORT = {UpxStatus.TIMED_OUT: Shrink.TIMED_OUT, UpxStatus.STOPPED: Shrink.STOPPED}
 
 # the link entry of a zip: Info-ZIP's Unix symlink (the member's data is the target)
 ZIP_SYMLINK_MODE = 0o120777
-
-
-class Shrink(StrEnum):
-    """The outcome of one strip or UPX step on one shared object (``ElfShrink.outcome``)."""
-
-    STRIPPED = "stripped"
-    PACKED = "packed"
-    KEPT = "kept"            # nothing to gain
-    REFUSED = "refused"      # the tool declined
-    TIMED_OUT = "timed-out"
-    STOPPED = "stopped"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class ElfShrink:
 
     @property
     def changed(self) -> bool:
-        return self.outcome in (Shrink.STRIPPED, Shrink.PACKED)
+        return self.outcome.changed
 
 
 def _linkage(info: ElfInfo) -> tuple:
@@ -120,8 +130,7 @@ def upx_elf(path: Path, *, upx: UpxTool | str, level: str | None = None,
     try:
         outcome = pack_file(tool, tmp, packed, level=level, force=False, timeout=timeout)
         if not outcome.ok:
-            kind = (Shrink.REFUSED if outcome.status in DECLINED
-                    else Shrink(outcome.status) if outcome.status in INTERRUPTED else Shrink.FAILED)
+            kind = Shrink.REFUSED if outcome.status in DECLINED else _CUT_SHORT.get(outcome.status, Shrink.FAILED)
             return ElfShrink(kind, before, before, outcome.message)
         try:
             after = read_elf(packed)
@@ -135,6 +144,81 @@ def upx_elf(path: Path, *, upx: UpxTool | str, level: str | None = None,
     finally:
         tmp.unlink(missing_ok=True)
         packed.unlink(missing_ok=True)
+
+
+class ElfShrinker:
+    """``npuslim.act.steps.Shrinker`` for ELF shared objects: GNU strip (``ctx.strip_tool``) and UPX."""
+
+    def read(self, path: Path) -> ElfInfo:
+        return read_elf(path)
+
+    def upx_rule(self, info: PeInfo | ElfInfo, options: PackOptions, upx: UpxTool | None) -> UpxDecision:
+        return UpxDecision(None)  # ELF has no CFG: UPX is asked, and its refusal recorded
+
+    def strip_tool(self, options: PackOptions, infos: tuple[PeInfo | ElfInfo, ...]) -> tuple[str | None, str]:
+        """GNU strip and its sha256 (``"none"`` when absent and no file has anything to strip)."""
+        if not options.strip:
+            return None, ""
+        tool = shutil.which("strip")
+        if tool is None and any(i.has_debug or cast(ElfInfo, i).has_symtab for i in infos):
+            raise ToolError("strip not found (GNU binutils: apt-get install binutils); --strip needs it here")
+        return tool, sha256_path(Path(tool)) if tool else "none"
+
+    def strip_key(self, job: Job, ctx: PackContext) -> str:
+        return make_key("strip-elf", __version__, ctx.strip_id, job.locked.sha256)
+
+    def strip(self, job: Job, ctx: PackContext, src: Path, work: Path) -> Attempt:
+        shutil.copyfile(src, work)
+        result = strip_elf(work, strip_tool=ctx.strip_tool)
+        return Attempt(StripEntry(result.outcome, f"{result.outcome}: {result.reason}", result.size_after, 0.0,
+                                  sha256_path(work) if result.changed else None))
+
+    def strip_message(self, entry: StepEntry) -> str | None:
+        return entry.message
+
+    def upx_key(self, job: Job, ctx: PackContext, sha: str) -> str:
+        return make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, sha)
+
+    def upx(self, job: Job, ctx: PackContext, src: Path, work: Path) -> Attempt:
+        assert ctx.upx is not None
+        shutil.copyfile(src, work)
+        start = time.perf_counter()
+        result = upx_elf(work, upx=ctx.upx, level=ctx.options.upx_level, timeout=ctx.options.upx_timeout)
+        seconds = round(time.perf_counter() - start, 3)
+        ctx.check()
+        cut_short, before = result.outcome.interrupted, result.size_before
+        load = _load_check(job, ctx, work, src) if result.changed else None
+        if load is not None:
+            return Attempt(UpxEntry(Shrink.FAILED, f"packed by UPX, but {load}; left unpacked", before, seconds,
+                                    None), cut_short)
+        if result.changed:
+            return Attempt(UpxEntry(Shrink.PACKED, result.reason, result.size_after, seconds, sha256_path(work)))
+        refused = result.outcome is Shrink.REFUSED
+        return Attempt(UpxEntry(Shrink.REFUSED if refused else Shrink.FAILED,
+                                f"UPX: {result.reason}" if refused else result.reason, before, seconds, None),
+                       cut_short)
+
+    def final(self, job: Job, ctx: PackContext, dest: Path, sha: str, record: PackRecord, *,
+              stripped: StepEntry | None, upx: PackStatus) -> LockedFile:
+        final = read_elf(dest)
+        record = replace(record, original_signature=job.locked.signature, original_cfg=job.locked.cfg,
+                         image_size=elf_image_size(ctx.bundle / job.locked.path))
+        return replace(job.locked, size=final.size, sha256=sha, pack=record,
+                       debug_directory=final.has_debug if job.locked.debug_directory is not None else None)
+
+
+def _load_check(job: Job, ctx: PackContext, packed: Path, unpacked: Path) -> str | None:
+    """Why the UPX-packed file does not load where the unpacked one does, or ``None``
+    (``dlopen_problem``; a file this host cannot load either way is not judged)."""
+    rel = job.locked.path
+    folder = (ctx.bundle / rel).parent
+    scratch = ctx.work / f"{rel.replace('/', '_')}.load"
+    name = Path(rel).name
+    problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout)
+    if problem is None:
+        return None
+    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout) is None \
+        else None
 
 
 def check_link_target(name: str, link_to: str) -> None:

@@ -13,17 +13,26 @@ entry at once both succeed. A blob is checked against its name when it is
 used; a damaged blob or entry counts as a miss. A cache that cannot be
 written (read-only, full disk) is not an error: the work is done again and
 ``problems`` says why the cache was not used.
+
+Each kind of entry is a frozen ``CacheEntry`` dataclass written with its
+``VERSION``; ``load`` reads it back whole or not at all: a missing, extra or
+mistyped field, an unknown enum value or another version is a miss, and the
+next ``store`` replaces the entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import json
 import os
 import shutil
 import threading
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from npuslim import atomic
 
@@ -51,6 +60,55 @@ def sha256_path(path: Path) -> str:
     return digest.hexdigest()
 
 
+E = TypeVar("E", bound="CacheEntry")
+
+
+def _field_value(value: object, hint: object) -> object:
+    """``value`` as the type ``hint`` of a field (a ``TypeError``/``ValueError`` when it is not one)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            try:
+                return _field_value(value, arm)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"{value!r} is none of {hint}")
+    if hint is type(None) and value is None:
+        return None
+    if isinstance(hint, type) and issubclass(hint, enum.Enum) and isinstance(value, str):
+        return hint(value)
+    if hint is float and type(value) in (int, float):
+        return float(value)  # type: ignore[arg-type]
+    if hint in (bool, int, str) and type(value) is hint:
+        return value
+    raise TypeError(f"{value!r} is not {hint}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """What one step of pack produced, as a cache entry: subclasses are frozen dataclasses of
+    ``bool``, ``int``, ``float``, ``str``, str enums and ``None`` unions; ``blob`` (when a
+    subclass has it) names the blob of the step's output file."""
+
+    VERSION: ClassVar[int] = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls: type[E], data: object) -> E | None:
+        """The entry ``data`` holds, or ``None`` unless every field is there, of its type, and nothing else."""
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data, dict) or set(data) != names | {"version"}:
+            return None
+        if type(data["version"]) is not int or data["version"] != cls.VERSION:
+            return None
+        try:
+            return cls(**{name: _field_value(data[name], hints[name]) for name in names})
+        except (TypeError, ValueError):
+            return None
+
+
 class WorkCache:
     """A cache rooted at ``root``; ``root=None`` is a cache that never hits and never stores."""
 
@@ -73,41 +131,38 @@ class WorkCache:
 
     # -- entries
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The entry stored under ``key``, or ``None``; an entry naming a damaged blob is a miss.
-
-        An entry naming a blob comes with ``blob_path``: the checked blob's path.
-        """
+    def load(self, key: str, kind: type[E]) -> tuple[E, Path | None] | None:
+        """The ``kind`` entry stored under ``key`` and the checked path of its blob (``None``: it names
+        none), or ``None``: absent, not a whole ``kind`` entry (see ``CacheEntry.from_dict``), or its
+        blob is damaged. Counted as one hit or one miss."""
         if self.root is None:
             return None
-        path = self.root / "entries" / key[:2] / f"{key}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        entry = kind.from_dict(self._read(key))
+        blob = getattr(entry, "blob", None)
+        found = self.blob_path(blob) if isinstance(blob, str) else None
+        if entry is None or (blob is not None and found is None):
             self._count(hit=False)
             return None
-        if not isinstance(data, dict):
-            self._count(hit=False)
-            return None
-        blob = data.get("blob")
-        if blob is not None:
-            found = self.blob_path(str(blob))
-            if found is None:
-                self._count(hit=False)
-                return None
-            data["blob_path"] = str(found)
         self._count(hit=True)
-        return data
+        return entry, found
 
-    def put(self, key: str, entry: dict[str, Any]) -> None:
+    def store(self, key: str, entry: CacheEntry) -> None:
+        """Keep ``entry`` under ``key`` (a whole file, replacing what was there)."""
         if self.root is None:
             return
         folder = self.root / "entries" / key[:2]
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(folder / f"{key}.json", json.dumps(entry, sort_keys=True))
+            atomic.write_text(folder / f"{key}.json", json.dumps(entry.to_dict(), sort_keys=True))
         except OSError as exc:
             self._disable(exc.strerror or str(exc))
+
+    def _read(self, key: str) -> object:
+        assert self.root is not None
+        try:
+            return json.loads((self.root / "entries" / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def _count(self, *, hit: bool) -> None:
         with self._lock:

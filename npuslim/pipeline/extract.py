@@ -21,7 +21,7 @@ from npuslim.check.budget import BudgetReport, budget_limit, budget_to_dict, che
 from npuslim.formats.lock import BundleLock
 from npuslim.knowledge.manifest import WindowsFacts, load_windows_facts
 from npuslim.pipeline.sources import Sources
-from npuslim.plan.bundle import BundlePlan, plan_bundle
+from npuslim.plan.bundle import BundlePlan, PlanRequest, plan_bundle
 from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source
 from npuslim.progress import ProgressFn, Reporter
 from npuslim.source.locate import cache_dir, is_requirement
@@ -88,12 +88,12 @@ def _plan_extract(sources: Sources, *, with_: list[str] | None, without: list[st
     facts = load_windows_facts()
     choice, _ = features_for_source(sources.install, sources.manifest, facts, with_=with_, without=without,
                                     roots=roots, search_paths=sources.search_paths)
-    plan = plan_bundle(
-        sources.install, manifest=sources.manifest, facts=facts, features=choice.delivered,
-        roots=roots, search_paths=sources.search_paths, allow_missing=allow_missing,
-        msvc_runtime_dir=msvc_runtime, features_requested=choice.requested,
+    request = PlanRequest(
+        features=choice.delivered, facts=facts, roots=roots, search_paths=sources.search_paths,
+        allow_missing=allow_missing, msvc_runtime_dir=msvc_runtime, features_requested=choice.requested,
         features_dropped=choice.dropped, onnxruntime=sources.onnxruntime,
     )
+    plan = plan_bundle(sources.install, manifest=sources.manifest, request=request)
     return ExtractPlan(choice, plan, plan_budget(plan, max_size))
 
 

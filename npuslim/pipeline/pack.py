@@ -25,6 +25,7 @@ from typing import Any
 from npuslim import __version__
 from npuslim.act.archive import Archiver, ArchiveResult, Member
 from npuslim.act.pack import (
+    SHRINKERS,
     WORK_DIR,
     Download,
     Job,
@@ -34,22 +35,21 @@ from npuslim.act.pack import (
     PackResult,
     check_outputs,
     default_out,
-    process_elf,
-    process_pe,
+    process_file,
     upx_decision,
     upx_identity,
     xz_cached,
 )
 from npuslim.act.staging import fresh_staging, move_into_place, release_output
+from npuslim.act.steps import Shrinker
 from npuslim.act.upx import UpxTool, find_upx, reset_stop, stop_all
 from npuslim.act.workcache import WorkCache, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
 from npuslim.check.verify import verify_bundle
-from npuslim.errors import InputError, NpuslimError, OutputError, ToolError, VerifyError
-from npuslim.formats.elf import ElfInfo, read_elf
+from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
-from npuslim.formats.pe import PeInfo, read_pe
 from npuslim.layout import DLL_ROLES, LOCK_FILE, REPORT_JSON, REPORT_MD, SBOM_FILE
+from npuslim.platforms import Platform
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.source.locate import cache_dir
 from npuslim.units import parse_budget
@@ -97,7 +97,8 @@ class _Plan:
     upx: UpxTool | None
     jobs: tuple[Job, ...]
     limit: Limit | None
-    linux: bool
+    platform: Platform
+    shrinker: Shrinker
     strip_tool: str | None
     strip_id: str
 
@@ -116,16 +117,6 @@ def _verified_lock(bundle: Path, progress: ProgressFn | None) -> BundleLock:
     return check.lock
 
 
-def _strip_tool(linux: bool, options: PackOptions, jobs: tuple[Job, ...]) -> tuple[str | None, str]:
-    """GNU strip and its identity for the cache (Linux bundles); ``(None, "")`` when not needed."""
-    if not (linux and options.strip):
-        return None, ""
-    tool = shutil.which("strip")
-    if tool is None and any(j.info.has_debug or getattr(j.info, "has_symtab", False) for j in jobs):
-        raise ToolError("strip not found (GNU binutils: apt-get install binutils); --strip needs it here")
-    return tool, sha256_path(Path(tool)) if tool else "none"
-
-
 def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | None) -> _Plan:
     lock_path = bundle / LOCK_FILE
     if not bundle.is_dir() or not lock_path.is_file():
@@ -135,15 +126,20 @@ def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | 
     upx = find_upx(options.upx_path) if options.upx else None
     lock = _verified_lock(bundle, progress)
     limit = pack_budget_limit(options.max_size, lock)
-    linux = lock.source.get("platform") == "linux"
+    platform = _platform(lock)
+    shrinker = SHRINKERS[platform]
     jobs = []
     for f in lock.files:
         if f.role in DLL_ROLES and f.link_to is None:
-            info: PeInfo | ElfInfo = read_elf(bundle / f.path) if linux else read_pe(bundle / f.path)
-            skip, force = upx_decision(f.path, info, options, upx)
-            jobs.append(Job(f, info, skip, force))
-    strip_tool, strip_id = _strip_tool(linux, options, tuple(jobs))
-    return _Plan(outputs, input_sha, lock, upx, tuple(jobs), limit, linux, strip_tool, strip_id)
+            info = shrinker.read(bundle / f.path)
+            jobs.append(Job(f, info, upx_decision(f.path, info, options, upx, shrinker=shrinker)))
+    strip_tool, strip_id = shrinker.strip_tool(options, tuple(j.info for j in jobs))
+    return _Plan(outputs, input_sha, lock, upx, tuple(jobs), limit, platform, shrinker, strip_tool, strip_id)
+
+
+def _platform(lock: BundleLock) -> Platform:
+    """The platform of the bundle being packed, as its lock file says (decided here, once)."""
+    return Platform.LINUX if lock.source.get("platform") == Platform.LINUX else Platform.WINDOWS
 
 
 # -- 2. act in staging
@@ -204,8 +200,8 @@ def _copy_the_rest(run: _Run, bundle: Path, plan: _Plan) -> None:
 
 def _pack_files(run: _Run, plan: _Plan) -> tuple[tuple[LockedFile, ...], dict[str, float]]:
     """Strip and UPX every DLL (the largest first: the run ends on a small one); the new file list."""
-    process = process_elf if plan.linux else process_pe
-    processed = _run_all(run.pool, lambda j: process(j, run.ctx), sorted(plan.jobs, key=lambda j: -j.locked.size))
+    processed = _run_all(run.pool, lambda j: process_file(j, run.ctx, plan.shrinker),
+                         sorted(plan.jobs, key=lambda j: -j.locked.size))
     done = {lf.path: lf for lf, _ in processed}
     upx_seconds = {lf.path: secs for lf, secs in processed if secs is not None}
     return tuple(done.get(f.path, f) for f in plan.lock.files), upx_seconds
@@ -310,7 +306,7 @@ def _work(run: _Run, bundle: Path, out: Path, options: PackOptions, plan: _Plan,
     result = PackResult(bundle, out, lock, options, plan.upx, archive, download,
                         time.perf_counter() - started, run.cache.hits, run.cache.misses, tuple(run.cache.problems),
                         upx_seconds, budget, out / SBOM_FILE if sbom is not None else None,
-                        dict(sorted(run.ctx.strip_messages.items())))
+                        dict(sorted(run.ctx.strip_messages.items())), plan.platform)
     shutil.rmtree(run.ctx.work)
     run.ctx.emit("reports", "", "start")
     _write_reports(result, run.staging)

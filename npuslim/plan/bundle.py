@@ -1,318 +1,77 @@
 """Planning a bundle: every file, where it goes and why, checked before anything is written.
 
-``plan_bundle`` turns a dependency graph, the manifest's headers, import
-libraries and licences into a ``BundlePlan``. All problems (missing
-dependencies, unreadable sources, two files for one bundle path) are collected
-and raised together; nothing is written here.
+``plan_bundle`` turns a dependency graph, the manifest's headers, link files
+and licences into a ``BundlePlan``, the same steps for every platform; where
+the files go and what the target must provide come from the platform's
+layout, ``LAYOUTS[platform]`` (``npuslim.plan.windows_bundle``,
+``npuslim.plan.linux_bundle``). All problems (missing dependencies,
+unreadable sources, two files for one bundle path) are collected and raised
+together; nothing is written here.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 
 from npuslim.analyse.closures import build_graph
-from npuslim.analyse.graph import DependencyGraph, Node, Via
-from npuslim.analyse.headers import HeaderClosure, header_closure
-from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
-from npuslim.analyse.symbols import MissingSymbols, check_symbols
-from npuslim.errors import InputError, MissingDependencyError, os_reason
-from npuslim.knowledge.manifest import Manifest, WindowsFacts
-from npuslim.layout import BIN, INCLUDE, LIB, LICENSES, LOCK_FILE, PlannedFile, Role
-from npuslim.paths import check_regular, is_within, relative_path
-from npuslim.plan.onnxruntime import OnnxRuntimeSource
-from npuslim.plan.onnxruntime import source_size as ort_source_size
-from npuslim.source.locate import OpenVinoInstall, install_size
+from npuslim.errors import InputError
+from npuslim.knowledge.manifest import Manifest
+from npuslim.layout import PlannedFile
+from npuslim.plan.base import (
+    BundlePlan,
+    Layout,
+    MissingEntry,
+    PlanRequest,
+    Requirement,
+    build_requirements,
+    check_files,
+    measure_source,
+    missing_or_raise,
+    plan_headers,
+    plan_licenses,
+)
+from npuslim.plan.linux_bundle import LinuxLayout
+from npuslim.plan.msvc import plan_msvc_runtime
+from npuslim.plan.windows_bundle import WindowsLayout
+from npuslim.platforms import Platform
+from npuslim.source.locate import OpenVinoInstall
 
-ROLE_OF_VIA = {Via.ROOT: Role.ROOT, Via.IMPORT: Role.IMPORT, Via.DELAY_IMPORT: Role.IMPORT,
-               Via.RUNTIME: Role.COMPANION}
+__all__ = ["LAYOUTS", "BundlePlan", "Layout", "MissingEntry", "PlanRequest", "Requirement", "plan_bundle"]
 
-
-@dataclass(frozen=True)
-class Requirement:
-    """Something the target machine must provide."""
-
-    kind: str
-    name: str
-    dlls: tuple[str, ...]
-    note: str
-
-
-@dataclass(frozen=True)
-class MissingEntry:
-    name: str
-    required_by: tuple[str, ...]
+LAYOUTS: Mapping[Platform, Layout] = {Platform.WINDOWS: WindowsLayout(), Platform.LINUX: LinuxLayout()}
 
 
-@dataclass(frozen=True)
-class BundlePlan:
-    install: OpenVinoInstall
-    manifest: Manifest
-    features: frozenset[str]
-    graph: DependencyGraph
-    files: tuple[PlannedFile, ...]
-    requirements: tuple[Requirement, ...]
-    missing: tuple[MissingEntry, ...]
-    headers: HeaderClosure | None
-    warnings: tuple[str, ...]
-    source_size: int
-    source_size_how: str
-    features_requested: frozenset[str] = frozenset()
-    features_dropped: tuple[tuple[str, str], ...] = ()
-    onnxruntime: OnnxRuntimeSource | None = None
-    missing_symbols: tuple[MissingSymbols, ...] = ()
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    def by_role(self, *roles: str) -> tuple[PlannedFile, ...]:
-        return tuple(f for f in self.files if f.role in roles)
-
-
-def _requirements(graph: DependencyGraph, manifest: Manifest,
-                  msvc_shipped: frozenset[str]) -> tuple[Requirement, ...]:
-    def names(cls: str) -> tuple[str, ...]:
-        return tuple(sorted({n.name for n in graph.nodes if n.dep_class == cls}, key=str.lower))
-
-    machine = graph.node(graph.roots[0]).info.machine  # type: ignore[union-attr]
-    out: list[Requirement] = []
-    msvc = tuple(n for n in names(MSVC_RUNTIME) if n.lower() not in msvc_shipped)
-    if msvc:
-        out.append(Requirement(MSVC_RUNTIME, f"Visual C++ 2015-2022 redistributable ({machine})", msvc,
-                               "install vc_redist on the target, or ship it with extract --msvc-runtime"))
-    drivers = {n.lower(): n for n in names(DRIVER)}
-    for never in manifest.never_bundle:
-        if never.dep_class == DRIVER:
-            drivers.setdefault(never.name.lower(), never.name)
-    for _low, name in sorted(drivers.items()):
-        declared = manifest.never(name)
-        title = f"{declared.provided_by} ({name})" if declared and declared.provided_by else name
-        out.append(Requirement(DRIVER, title, (name,), declared.reason if declared else "provided by a driver"))
-    api = names(API_SET)
-    if api:
-        out.append(Requirement("windows", "Windows 10 or later", api,
-                               "API sets of the Universal CRT, part of Windows 10 and later"))
-    system = names(SYSTEM)
-    if system:
-        out.append(Requirement(SYSTEM, "Windows system DLLs", system, "present on every Windows"))
-    return tuple(out)
-
-
-def _build_requirements(onnxruntime: OnnxRuntimeSource | None) -> tuple[Requirement, ...]:
-    """What building an application against the bundle needs that the bundle cannot carry."""
-    if onnxruntime is None:
-        return ()
-    version = onnxruntime.version or "of the same version"
-    return (Requirement(
-        "build", f"ONNX Runtime {version} C API header (onnxruntime_c_api.h)", (),
-        "the onnxruntime-openvino wheel ships no headers and no import libraries: take onnxruntime_c_api.h "
-        "from ONNX Runtime's own release of the same version, and reach onnxruntime.dll through "
-        "OrtGetApiBase (or an import library made from its exports)"),)
-
-
-def _matches(rel: str, pattern: str) -> bool:
-    """Glob match segment by segment: ``*`` never crosses a ``/``."""
-    parts, pats = rel.split("/"), pattern.split("/")
-    return len(parts) == len(pats) and all(fnmatch.fnmatch(a, b) for a, b in zip(parts, pats, strict=True))
-
-
-def _license_files(install: OpenVinoInstall, patterns: tuple[str, ...]) -> list[tuple[Path, str]]:
-    """Licence files matching ``patterns`` in the install's licence folders -> bundle paths.
-
-    A file reachable from two licence folders (a dist-info and its
-    ``licenses/``) is taken once, relative to the deeper folder. A matching
-    file that is a symbolic link out of its folder (or a link loop) is refused.
-    """
-    chosen: dict[Path, str] = {}
-    for folder in sorted(install.license_dirs, key=lambda d: len(d.parts), reverse=True):
-        for dirpath, _dirs, files in os.walk(folder):
-            for name in sorted(files):
-                path = Path(dirpath) / name
-                rel = path.relative_to(folder).as_posix()
-                if not any(_matches(rel, pat) for pat in patterns):
-                    continue
-                if not is_within(path, folder):
-                    raise InputError(f"{path}: a licence file that leads outside {folder} "
-                                     "(symbolic link or link loop): refused")
-                real = path.resolve()
-                if real not in chosen:
-                    chosen[real] = f"{LICENSES}/{rel}"
-    return sorted(chosen.items(), key=lambda t: t[1])
-
-
-def plan_bundle(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest,
-    facts: WindowsFacts,
-    features: frozenset[str],
-    roots: tuple[str, ...] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    allow_missing: bool = False,
-    msvc_runtime_dir: Path | None = None,
-    features_requested: frozenset[str] | None = None,
-    features_dropped: tuple[tuple[str, str], ...] = (),
-    onnxruntime: OnnxRuntimeSource | None = None,
-) -> BundlePlan:
+def plan_bundle(install: OpenVinoInstall, *, manifest: Manifest, request: PlanRequest) -> BundlePlan:
     """Plan the bundle for ``install``; raises when the plan cannot be carried out.
 
-    ``features`` are those to deliver (see ``npuslim.plan.features.features_for_source``);
-    ``features_requested`` and ``features_dropped`` are recorded as given.
-
     Raises ``MissingDependencyError`` naming every missing dependency (unless
-    ``allow_missing``), ``InputError`` for unreadable sources or two files that
-    map to one bundle path.
+    ``request.allow_missing``), ``InputError`` for unreadable sources, two files
+    that map to one bundle path, or ``--msvc-runtime`` where the layout cannot
+    ship it.
     """
-    if install.platform == "linux":
-        from npuslim.plan.linux_bundle import plan_linux_bundle
-
-        return plan_linux_bundle(install, manifest=manifest, facts=facts, features=features, roots=roots,
-                                 search_paths=search_paths, allow_missing=allow_missing,
-                                 msvc_runtime_dir=msvc_runtime_dir, features_requested=features_requested,
-                                 features_dropped=features_dropped)
-    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
-                        search_paths=search_paths, scan_hints=False)
-    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
-    files = [PlannedFile(node.path, f"{BIN}/{node.name}", ROLE_OF_VIA[node.via], node.reason,
-                         node.chain, node.size, node.feature, node.info)
-             for node in graph.nodes if node.dep_class == BUNDLED and node.path is not None]
-    msvc_shipped: frozenset[str] = frozenset()
-    if msvc_runtime_dir is not None:
-        from npuslim.plan.msvc import plan_msvc_runtime
-
-        msvc_files, msvc_warnings = plan_msvc_runtime(graph, msvc_runtime_dir, facts)
-        files.extend(msvc_files)
-        warnings.extend(msvc_warnings)
-        msvc_shipped = frozenset(Path(f.dest).name.lower() for f in msvc_files)
-    missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
-    missing = missing_or_raise(graph, missing_symbols, allow_missing=allow_missing, warnings=warnings)
-    headers = plan_headers(install, manifest, features, files, warnings)
-    files += _import_libraries(install, manifest, features, warnings)
+    layout = LAYOUTS[Platform(install.platform)]
+    if request.msvc_runtime_dir is not None and layout.msvc_runtime_refusal is not None:
+        raise InputError(layout.msvc_runtime_refusal)
+    graph = build_graph(install, manifest=manifest, facts=request.facts, roots=request.roots,
+                        features=request.features, search_paths=request.search_paths, scan_hints=False)
+    warnings = [f"feature {name} left out: {reason}" for name, reason in request.features_dropped]
+    files: list[PlannedFile] = layout.binaries(graph, warnings)
+    if request.msvc_runtime_dir is not None:
+        msvc_files, msvc_warnings = plan_msvc_runtime(graph, request.msvc_runtime_dir, request.facts)
+        files += msvc_files
+        warnings += msvc_warnings
+    missing_symbols = layout.missing_symbols(graph)
+    missing = missing_or_raise(graph, missing_symbols, allow_missing=request.allow_missing, warnings=warnings)
+    headers = plan_headers(install, manifest, request.features, files, warnings)
+    files += layout.link_files(install, manifest, request.features, files, warnings)
     files += plan_licenses(install, manifest, warnings)
-    _check(files)
-    size, how = _source_size(install, onnxruntime)
+    check_files(files)
+    size, how = measure_source(install, request.onnxruntime)
+    requested = request.features if request.features_requested is None else request.features_requested
     return BundlePlan(
-        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest, msvc_shipped) + _build_requirements(onnxruntime),
-        missing=missing,
-        headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
-        features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped, onnxruntime=onnxruntime, missing_symbols=missing_symbols,
+        install=install, manifest=manifest, features=request.features, graph=graph, files=tuple(files),
+        requirements=layout.requirements(graph, manifest, files) + build_requirements(request.onnxruntime),
+        missing=missing, headers=headers, warnings=tuple(warnings), source_size=size, source_size_how=how,
+        features_requested=requested, features_dropped=request.features_dropped,
+        onnxruntime=request.onnxruntime, missing_symbols=missing_symbols,
     )
-
-
-def _source_size(install: OpenVinoInstall, onnxruntime: OnnxRuntimeSource | None) -> tuple[int, str]:
-    """The size of everything the bundle was taken from, and how it was measured."""
-    size, how = install_size(install)
-    if onnxruntime is None:
-        return size, how
-    ort_size, ort_how = ort_source_size(onnxruntime)
-    return size + ort_size, f"{how} + {ort_how}"
-
-
-def missing_or_raise(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols, ...] = (), *,
-                     allow_missing: bool, warnings: list[str]) -> tuple[MissingEntry, ...]:
-    """Every missing dependency (files, then symbols); raises ``MissingDependencyError`` unless
-    ``allow_missing``, when each one becomes a warning instead."""
-    missing = tuple(MissingEntry(n.name, n.required_by) for n in graph.missing) + tuple(
-        MissingEntry(f"{m.dll} ({m.count} symbol{'s' if m.count > 1 else ''})", (m.importer,))
-        for m in missing_symbols)
-    if missing and not allow_missing:
-        detail = "; ".join([_needed_by(n) for n in graph.missing] + [m.describe() for m in missing_symbols])
-        raise MissingDependencyError(f"missing dependencies: {detail}{_missing_hint(graph.missing)}",
-                                     tuple(m.name for m in missing))
-    warnings.extend(f"{m.name} is missing and recorded as such (--allow-missing)" for m in missing)
-    return missing
-
-
-def _needed_by(node: Node) -> str:
-    text = f"{node.name} (needed by {', '.join(node.required_by) or 'the manifest'}"
-    if node.feature:
-        text += f"; feature {node.feature}"
-    return text + ")"
-
-
-def _missing_hint(files: tuple[Node, ...]) -> str:
-    """What the user can do about missing dependencies, as the end of the error's one line."""
-    if not files:  # only symbols are missing: another folder would not change the files found
-        return ". Write the bundle all the same with --allow-missing"
-    features = sorted({n.feature for n in files if n.feature})
-    without = "".join(f", leave out feature {name} with --without {name}" for name in features)
-    return (". Add the folder that holds them with --search-path DIR" + without
-            + ", or write the bundle without them with --allow-missing")
-
-
-def plan_headers(install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
-                 files: list[PlannedFile], warnings: list[str]) -> HeaderClosure | None:
-    """Add the header closure of the manifest's header roots (for ``features``) to ``files``."""
-    wanted = tuple(h.path for h in manifest.headers if h.feature is None or h.feature in features)
-    if not wanted:
-        return None
-    if install.include_dir is None:
-        warnings.append(f"no include folder in the source ({install.layout} layout): the bundle has no headers")
-        return None
-    headers = header_closure(install.include_dir, wanted)
-    warnings.extend(f"header {root} is not in {install.include_dir}" for root in headers.missing_roots)
-    for rel in headers.kept:
-        path = install.include_dir / rel
-        files.append(PlannedFile(path, f"{INCLUDE}/{rel}", Role.HEADER,
-                                 "included from the manifest's header roots", (), _size(path)))
-    return headers
-
-
-def _import_libraries(install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
-                      warnings: list[str]) -> list[PlannedFile]:
-    """The manifest's import libraries (``openvino.lib``) found in the source's library folder."""
-    files = []
-    for lib in manifest.import_libraries:
-        if lib.feature is not None and lib.feature not in features:
-            continue
-        lib_path: Path | None = None
-        if install.lib_dir is not None:
-            lib_path = next((p for p in install.lib_dir.iterdir() if p.name.lower() == lib.name.lower()), None)
-        if lib_path is None:
-            warnings.append(f"import library {lib.name} is not in the source")
-            continue
-        files.append(PlannedFile(lib_path, f"{LIB}/{lib_path.name}", Role.IMPLIB,
-                                 "import library to link against", (), _size(lib_path), lib.feature))
-    return files
-
-
-def plan_licenses(install: OpenVinoInstall, manifest: Manifest, warnings: list[str]) -> list[PlannedFile]:
-    """The licence files of the source that match the manifest's patterns."""
-    licenses = _license_files(install, manifest.licenses)
-    if manifest.licenses and not licenses:
-        warnings.append("no licence files found in the source: the bundle cannot be redistributed as is")
-    return [PlannedFile(path, dest, Role.LICENSE, "licence of the bundled binaries", (), _size(path))
-            for path, dest in licenses]
-
-
-def _size(path: Path) -> int:
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {os_reason(exc)}") from exc
-    check_regular(path, st)
-    return st.st_size
-
-
-def _check(files: list[PlannedFile]) -> None:
-    """Every source readable; no two files for one bundle path (case-insensitive, as on Windows)."""
-    problems: list[str] = []
-    seen: dict[str, PlannedFile] = {}
-    for f in files:
-        if relative_path(f.dest, what="bundle path") != f.dest:
-            problems.append(f"{f.dest}: not a plain bundle path")
-        key = f.dest.lower()
-        if key in seen and seen[key].source != f.source:
-            problems.append(f"{seen[key].source} and {f.source} both map to {f.dest}")
-        seen.setdefault(key, f)
-        if not os.access(f.source, os.R_OK) or not f.source.is_file():
-            problems.append(f"{f.source}: cannot read")
-        if f.dest == LOCK_FILE:
-            problems.append(f"{f.source} would overwrite the lock file")
-    if problems:
-        raise InputError("; ".join(problems))

@@ -14,31 +14,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from npuslim.analyse.closures import build_graph
 from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import DRIVER, SYSTEM
 from npuslim.analyse.resolve_elf import (
     GCC_RUNTIME,
     GLIBC,
     NOT_FOUND_ON_PATH,
-    ElfResolver,
-    expand_origin,
     target_minimum,
 )
-from npuslim.errors import InputError
-from npuslim.formats.elf import ElfInfo, read_elf
-from npuslim.knowledge.manifest import Manifest, WindowsFacts
+from npuslim.analyse.symbols import MissingSymbols
+from npuslim.formats.elf import ElfInfo
+from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import LIB, PlannedFile, Role
-from npuslim.plan.bundle import (
-    ROLE_OF_VIA,
-    BundlePlan,
-    Requirement,
-    _check,
-    missing_or_raise,
-    plan_headers,
-    plan_licenses,
-)
-from npuslim.source.locate import OpenVinoInstall, install_size
+from npuslim.plan.base import ROLE_OF_VIA, Requirement
+from npuslim.source.locate import OpenVinoInstall
 
 ORIGIN_ENTRIES = frozenset({"$ORIGIN", "${ORIGIN}", "$ORIGIN/", "${ORIGIN}/"})
 
@@ -86,40 +75,25 @@ def _requirements(graph: DependencyGraph, manifest: Manifest) -> tuple[Requireme
     return tuple(out)
 
 
-def plan_linux_bundle(
-    install: OpenVinoInstall,
-    *,
-    manifest: Manifest,
-    facts: WindowsFacts,
-    features: frozenset[str],
-    roots: tuple[str, ...] | None = None,
-    search_paths: tuple[Path, ...] = (),
-    allow_missing: bool = False,
-    msvc_runtime_dir: Path | None = None,
-    features_requested: frozenset[str] | None = None,
-    features_dropped: tuple[tuple[str, str], ...] = (),
-) -> BundlePlan:
-    """``npuslim.plan.bundle.plan_bundle`` for a Linux install (same contract; the layout in the module doc)."""
-    if msvc_runtime_dir is not None:
-        raise InputError("--msvc-runtime is for Windows bundles; a Linux bundle relies on the target's "
-                         "GCC runtime (libstdc++, libgcc_s)")
-    graph = build_graph(install, manifest=manifest, facts=facts, roots=roots, features=features,
-                        search_paths=search_paths, scan_hints=False)
-    warnings: list[str] = [f"feature {name} left out: {reason}" for name, reason in features_dropped]
-    files = _shared_objects(graph, warnings)
-    missing = missing_or_raise(graph, allow_missing=allow_missing, warnings=warnings)
-    headers = plan_headers(install, manifest, features, files, warnings)
-    files += _link_names(manifest, features, files, warnings)
-    files += plan_licenses(install, manifest, warnings)
-    _check(files)
-    size, how = install_size(install)
-    return BundlePlan(
-        install=install, manifest=manifest, features=features, graph=graph, files=tuple(files),
-        requirements=_requirements(graph, manifest), missing=missing, headers=headers,
-        warnings=tuple(warnings), source_size=size, source_size_how=how,
-        features_requested=features if features_requested is None else features_requested,
-        features_dropped=features_dropped,
-    )
+class LinuxLayout:
+    """``npuslim.plan.base.Layout`` for ELF shared objects (the module doc)."""
+
+    msvc_runtime_refusal: str | None = ("--msvc-runtime is for Windows bundles; a Linux bundle relies on the "
+                                        "target's GCC runtime (libstdc++, libgcc_s)")
+
+    def binaries(self, graph: DependencyGraph, warnings: list[str]) -> list[PlannedFile]:
+        return _shared_objects(graph, warnings)
+
+    def missing_symbols(self, graph: DependencyGraph) -> tuple[MissingSymbols, ...]:
+        return ()  # the versions a library needs are the target's minimum, not a check of the bundle
+
+    def link_files(self, install: OpenVinoInstall, manifest: Manifest, features: frozenset[str],
+                   files: list[PlannedFile], warnings: list[str]) -> list[PlannedFile]:
+        return _link_names(manifest, features, files, warnings)
+
+    def requirements(self, graph: DependencyGraph, manifest: Manifest,
+                     files: list[PlannedFile]) -> tuple[Requirement, ...]:
+        return _requirements(graph, manifest)
 
 
 def _shared_objects(graph: DependencyGraph, warnings: list[str]) -> list[PlannedFile]:
@@ -159,61 +133,3 @@ def _link_names(manifest: Manifest, features: frozenset[str], files: list[Planne
                                  f"a symlink to {Path(target.dest).name}",
                                  (), len(Path(target.dest).name), lib.feature, link_to=Path(target.dest).name))
     return links
-
-
-def check_linux_closure(bundle: Path, provided: set[str],
-                        recorded_missing: set[str]) -> tuple[int, list[tuple[str, str, str]]]:
-    """Every shared object of ``lib/`` finds each DT_NEEDED inside ``lib/`` through its own
-    RPATH/RUNPATH (``$ORIGIN`` only), or it is what the target provides; every RPATH/RUNPATH
-    entry is ``$ORIGIN``. Returns (objects checked, problems as (path, kind, message))."""
-    lib_dir = bundle.absolute() / LIB  # $ORIGIN expands only against an absolute folder
-    problems: list[tuple[str, str, str]] = []
-    if not lib_dir.is_dir():
-        return 0, [(LIB, "missing", f"{LIB}/: the bundle has no library folder")]
-    resolver = ElfResolver(manifest=None, lib_dir=lib_dir)
-    checked = 0
-    for path in sorted(lib_dir.iterdir()):
-        if path.is_symlink() or not path.is_file():
-            continue
-        rel = f"{LIB}/{path.name}"
-        try:
-            info = read_elf(path)
-        except InputError as exc:
-            problems.append((rel, "unreadable", str(exc).replace(str(bundle) + os.sep, "")))
-            continue
-        checked += 1
-        for entry in info.runpath + info.rpath:
-            folder = expand_origin(entry, lib_dir)
-            if folder is None or os.path.realpath(folder) != os.path.realpath(lib_dir):
-                problems.append((rel, "rpath", f"{rel}: RPATH/RUNPATH entry {entry} is not $ORIGIN "
-                                 "(the bundle is not relocatable)"))
-        for name in info.imports:
-            if name in provided or name in recorded_missing or resolver.provider(name) is not None:
-                continue
-            found, how = resolver.search(name, [(path, info)])
-            if found is None:
-                problems.append((rel, "unresolved", f"{rel}: needs {name}, which is neither in the bundle nor "
-                                 "provided by the target"))
-            elif found.parent != lib_dir:
-                problems.append((rel, "unresolved", f"{rel}: needs {name} from outside the bundle ({found})"))
-            elif how.startswith("not on"):
-                problems.append((rel, "unresolved", f"{rel}: needs {name}, which its RPATH/RUNPATH does not "
-                                 "reach (no $ORIGIN): ld.so finds it only when something loaded it first"))
-    return checked, problems
-
-
-def verify_link(bundle: Path, rel: str, link_to: str) -> str | None:
-    """A problem message when ``rel`` is not a symlink to ``link_to``, else ``None``.
-
-    A link entry's recorded size and sha256 are those of the link text (what
-    ``lstat`` and ``readlink`` give), so a bundle's totals count each file once.
-    """
-    path = bundle / rel
-    if "/" in link_to or link_to in ("", ".", ".."):
-        return f"{rel}: the manifest's link target {link_to!r} is not a file of the same folder"
-    if not path.is_symlink():
-        return f"{rel}: should be a symlink to {link_to}"
-    target = os.readlink(path)
-    if target != link_to:
-        return f"{rel}: points to {target}, the manifest says {link_to}"
-    return None

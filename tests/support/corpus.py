@@ -152,12 +152,12 @@ def _bundle(s: dict[str, Path]) -> Path:
     """A real bundle of the crafted install, made by the npuslim in this checkout (in-process)."""
     from npuslim.act.staging import write_bundle
     from npuslim.knowledge.manifest import load_manifest, load_windows_facts
-    from npuslim.plan.bundle import plan_bundle
+    from npuslim.plan.bundle import PlanRequest, plan_bundle
     from npuslim.source.locate import locate
 
     manifest = load_manifest(s["manifest"])
-    plan = plan_bundle(locate(str(s["install"])), manifest=manifest, facts=load_windows_facts(),
-                       features=manifest.default_features())
+    request = PlanRequest(features=manifest.default_features(), facts=load_windows_facts())
+    plan = plan_bundle(locate(str(s["install"])), manifest=manifest, request=request)
     out = s["box"] / "bundle"
     write_bundle(plan, out)
     return out

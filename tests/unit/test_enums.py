@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from npuslim.act.pack import PackStatus
-from npuslim.act.pack_elf import Shrink
+from npuslim.act.steps import Shrink
 from npuslim.act.upx import UpxStatus
 from npuslim.analyse.graph import Edge, Node, Via
 from npuslim.analyse.resolve import CLASSES, DepClass

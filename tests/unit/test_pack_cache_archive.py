@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from npuslim.act.archive import Member, is_npuslim_archive, write_archive, xz_size
+from npuslim.act.pack import XzEntry
+from npuslim.act.steps import Shrink, StripEntry
 from npuslim.act.workcache import WorkCache, make_key, open_cache, sha256_path
 
 
@@ -17,13 +19,14 @@ def test_entries_and_blobs_round_trip_and_damage_is_a_miss(tmp_path: Path) -> No
     cache = open_cache(tmp_path / "c")
     sha = cache.put_blob_bytes(b"stripped bytes")
     key = make_key("strip", "0.1", "a" * 64)
-    cache.put(key, {"blob": sha, "size": 14})
-    entry = cache.get(key)
+    entry = StripEntry(Shrink.STRIPPED, "14 bytes", 14, 0.0, sha)
+    cache.store(key, entry)
+    found = cache.load(key, StripEntry)
     blob = cache.blob_path(sha)
     assert blob is not None and blob.read_bytes() == b"stripped bytes"
-    assert entry == {"blob": sha, "size": 14, "blob_path": str(blob)}
+    assert found == (entry, blob)
     blob.write_bytes(b"strippeD bytes")
-    assert cache.get(key) is None and not blob.exists()  # damaged: a miss, and dropped
+    assert cache.load(key, StripEntry) is None and not blob.exists()  # damaged: a miss, and dropped
     assert (cache.hits, cache.misses) == (1, 1)  # blob_path alone counts nothing
     assert not list((tmp_path / "c").rglob(".tmp-*"))
 
@@ -39,8 +42,8 @@ def test_an_unusable_cache_folder_disables_the_cache_with_a_reason(tmp_path: Pat
     (tmp_path / "file").write_text("")
     cache = open_cache(tmp_path / "file" / "c")
     assert not cache.enabled and "not used" in cache.problems[0]
-    cache.put("k" * 64, {"x": 1})
-    assert cache.get("k" * 64) is None and WorkCache(None).get("k" * 64) is None
+    cache.store("k" * 64, XzEntry(1))
+    assert cache.load("k" * 64, XzEntry) is None and WorkCache(None).load("k" * 64, XzEntry) is None
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.act.pack import PackOptions, upx_decision
+from npuslim.act.pack import PackOptions, PackStatus, upx_decision
+from npuslim.act.pack_elf import ElfShrinker
+from npuslim.act.pack_pe import PeShrinker
+from npuslim.act.steps import UpxDecision
 from npuslim.act.upx import UpxTool
+from npuslim.formats.elf import ElfInfo
 from npuslim.formats.pe import PeInfo
 
 PLAIN = PeInfo(path=Path("x.dll"), size=1000, machine="x64", is_dll=True, imports=("KERNEL32.dll",),
@@ -33,9 +37,31 @@ ON = PackOptions(upx=True)
     (PLAIN, UPX4, PackOptions(upx=False), "not requested", False),
 ])
 def test_upx_decision(info: PeInfo, upx: UpxTool, options: PackOptions, skip: str | None, force: bool) -> None:
-    reason, forced = upx_decision("bin/openvino.dll", info, options, upx)
+    decision = upx_decision("bin/openvino.dll", info, options, upx, shrinker=PeShrinker())
+    reason, forced = decision.reason, decision.force
     if skip is None:
-        assert reason is None
+        assert decision.skip is None and reason == ""
+    elif skip == "not requested":
+        assert decision.skip is PackStatus.NOT_REQUESTED and reason == ""
     else:
-        assert reason is not None and skip in reason
+        assert decision.skip is PackStatus.SKIPPED and skip in reason
     assert forced is force
+
+
+ELF = ElfInfo(path=Path("libx.so"), size=1000, machine="x86-64", bits=64, is_dll=True, imports=("libc.so.6",),
+              soname="libx.so", rpath=(), runpath=(), version_needs=(), has_debug=False, has_symtab=False,
+              upx_packed=False)
+
+
+@pytest.mark.parametrize("upx", [UPX3, UPX4])
+def test_a_shared_object_has_no_cfg_rule(upx: UpxTool) -> None:
+    """ELF has no Control Flow Guard: only the common rules apply, with any UPX."""
+    assert upx_decision("lib/libx.so", ELF, replace(ON, upx_force_cfg=True), upx,
+                        shrinker=ElfShrinker()) == UpxDecision(None)
+    excluded = upx_decision("lib/libx.so", ELF, replace(ON, upx_exclude=("libx*",)), upx, shrinker=ElfShrinker())
+    assert excluded == UpxDecision(PackStatus.SKIPPED, "excluded by --upx-exclude")
+
+
+def test_strip_tool_is_only_for_shared_objects_and_only_with_strip() -> None:
+    assert PeShrinker().strip_tool(replace(ON, strip=True), (PLAIN,)) == (None, "")
+    assert ElfShrinker().strip_tool(ON, (ELF,)) == (None, "")

@@ -213,6 +213,11 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
         raise cannot_start(args, exc) from exc
     with _running_lock:
         _running.add(proc)
+        # stop_all sets _stopping before it takes the lock: a run registered after its snapshot
+        # of _running sees the flag here and is killed now (Ctrl-C between the check above and Popen)
+        late = _stopping.is_set()
+    if late:
+        kill_group(proc)
     try:
         try:
             out, _ = proc.communicate(timeout=timeout)

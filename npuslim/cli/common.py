@@ -313,13 +313,13 @@ def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     A ``--manifest`` that is neither a file nor a shipped name is a ``ManifestError`` (exit 4)
     that lists the shipped names.
     """
-    from npuslim.knowledge.manifest import manifests_dir
+    from npuslim.knowledge.manifest import WINDOWS_FACTS_FILE, manifests_dir
     from npuslim.pipeline.sources import manifest_for as choose
 
     if manifest is not None and not Path(manifest).exists() and not (manifests_dir() / f"{manifest}.yaml").is_file():
         from npuslim.errors import ManifestError
 
-        shipped = ", ".join(sorted(p.stem for p in manifests_dir().glob("*.yaml") if p.stem != "windows"))
+        shipped = ", ".join(sorted(p.stem for p in manifests_dir().glob("*.yaml") if p.name != WINDOWS_FACTS_FILE))
         raise ManifestError(f"{manifest}: manifest not found; --manifest takes a YAML file or a shipped "
                             f"name ({shipped})")
     return choose(manifest, onnxruntime)

@@ -35,6 +35,7 @@ from npuslim.errors import MissingDependencyError
 from npuslim.knowledge.manifest import load_windows_facts
 from npuslim.pipeline.deps import closure
 from npuslim.plan.features import select_features
+from npuslim.platforms import traits
 from npuslim.report import graph_formats as serialize
 from npuslim.source.locate import DEFAULT_PLATFORM
 
@@ -93,7 +94,7 @@ def deps(
         write_stdout(serialize.graph_to_mermaid(graph))
     else:
         render_deps.print_graph(out, graph, fmt.value)
-        if sources.install.platform == "linux":
+        if traits(sources.install.platform).target_minimum:
             from npuslim.analyse.resolve_elf import target_text
 
             print_lines(out, plain_lines(target_text(graph).splitlines(), width_of(out)))

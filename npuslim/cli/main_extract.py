@@ -41,6 +41,7 @@ from npuslim.errors import UsageError
 from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role
 from npuslim.plan.features import FeatureStatus, select_features
+from npuslim.platforms import traits
 from npuslim.source.locate import DEFAULT_PLATFORM, OpenVinoInstall
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
@@ -184,7 +185,7 @@ def print_summary(plan: BundlePlan, out: Path) -> None:
          f"{len(headers)} of {plan.headers.total} headers of the source" if plan.headers else "no headers"),
         (f"{LICENSES}/", plan.by_role(Role.LICENSE), ""),
     ]
-    if install.platform == "linux":  # shared objects and their link names both live in lib/
+    if traits(install.platform).links_beside_binaries:  # shared objects and their link names both in lib/
         links = plan.by_role(Role.IMPLIB)
         rows[:2] = [(f"{LIB}/", dlls + links, f"{len(dlls)} shared objects, {len(links)} link names")]
     cells: list[list[Piece]] = [[name, str(len(files)), format_size(sum(f.size for f in files)), note]

@@ -217,7 +217,7 @@ def _print(report: SizeReport) -> None:
 
 def _size_table(report: SizeReport) -> tuple[list[Column], list[list[Piece]]]:
     with_upx = bool(report.options.get("upx"))
-    columns = [Column("library" if report.linux else "DLL")]
+    columns = [Column(report.traits.column)]
     columns += [Column(name, right=True) for name in ("original", "strip", *(("UPX",) if with_upx else ()), "final")]
     if with_upx:
         columns.append(Column("UPX result"))

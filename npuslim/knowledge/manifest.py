@@ -340,10 +340,14 @@ def load_manifest(path: Path | str | None = None) -> Manifest:
     )
 
 
+# The file of manifests/ that is not a manifest: what Windows provides.
+WINDOWS_FACTS_FILE = "windows.yaml"
+
+
 def load_windows_facts(path: Path | None = None) -> WindowsFacts:
     """Load ``manifests/windows.yaml`` (schema ``npuslim/schemas/windows-facts.schema.json``): what Windows
     itself provides. Names are stripped and lower-cased."""
-    path = path or manifests_dir() / "windows.yaml"
+    path = path or manifests_dir() / WINDOWS_FACTS_FILE
     data = _read_checked(path, "windows-facts")
 
     def names(key: str) -> list[str]:

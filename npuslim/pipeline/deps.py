@@ -17,6 +17,7 @@ from npuslim.errors import InputError
 from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
+from npuslim.platforms import traits
 from npuslim.progress import ProgressFn, Reporter
 
 
@@ -48,12 +49,12 @@ def _closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | 
     """The closure of ``roots`` (default: the manifest's) in ``sources``, with the features the
     source delivers; ``exports`` (``deps --exports``) is refused for a Linux source."""
     install = sources.install
-    if exports and install.platform == "linux":
+    if exports and not traits(install.platform).export_tables:
         raise InputError("--exports reads Windows (PE) export tables; it does not cover Linux sources yet")
     choice, _statuses = features_for_source(install, sources.manifest, facts, with_=with_, without=without,
                                             roots=roots, search_paths=sources.search_paths)
     graph = build_graph(install, manifest=sources.manifest, facts=facts, roots=roots, features=choice.delivered,
                         search_paths=sources.search_paths, scan_hints=scan_hints)
     missing_symbols = (check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
-                       if install.platform != "linux" else ())
+                       if traits(install.platform).symbol_check else ())
     return DepsResult(graph, tuple(missing_symbols), tuple(choice.warnings()))

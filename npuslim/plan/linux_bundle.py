@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import DRIVER, SYSTEM
@@ -102,7 +103,8 @@ def _shared_objects(graph: DependencyGraph, warnings: list[str]) -> list[Planned
     seen: set[str] = set()
     for node in graph.files:
         info = node.info
-        assert node.path is not None and isinstance(info, ElfInfo)
+        assert node.path is not None
+        info = cast(ElfInfo, info)  # the ELF walk read every node
         name = info.soname or node.name
         real = os.path.realpath(node.path)
         if real in seen:  # one file reached under two names (a versioned name and its SONAME link)

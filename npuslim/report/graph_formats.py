@@ -16,6 +16,7 @@ from npuslim.analyse.graph import DependencyGraph, Node, Via
 from npuslim.analyse.resolve import BUNDLED, CLASSES, DepClass
 from npuslim.analyse.symbols import MissingSymbols
 from npuslim.formats.binary import binary_fields
+from npuslim.platforms import traits
 from npuslim.source.locate import OpenVinoInstall
 
 DEPS_SCHEMA_VERSION = 1
@@ -57,12 +58,12 @@ def node_dict(node: Node) -> dict[str, Any]:
 
 def _target_fields(graph: DependencyGraph) -> dict[str, Any]:
     """For a Linux closure: the newest glibc / GCC runtime symbol versions it needs (``target``)."""
-    if graph.install.platform != "linux":
+    if not traits(graph.install.platform).target_minimum:
         return {}
     from npuslim.analyse.resolve_elf import target_minimum
 
     minimum = target_minimum(graph)
-    return {"target": {"platform": "linux", "glibc": minimum.glibc, "versions": minimum.versions,
+    return {"target": {"platform": str(graph.install.platform), "glibc": minimum.glibc, "versions": minimum.versions,
                        "needed_by": minimum.needed_by}}
 
 

@@ -23,6 +23,7 @@ from npuslim.act.pack import PackResult, PackStatus
 from npuslim.formats.binary import Signature
 from npuslim.formats.lock import LockedFile
 from npuslim.layout import DLL_ROLES
+from npuslim.platforms import Traits, traits
 from npuslim.units import BASELINE_BYTES, format_size, percent
 
 REPORT_SCHEMA_VERSION = 2
@@ -82,8 +83,8 @@ class SizeReport:
                    baseline or BASELINE_BYTES)
 
     @property
-    def linux(self) -> bool:
-        return self.result.platform == "linux"
+    def traits(self) -> Traits:
+        return traits(self.result.platform)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -228,7 +229,7 @@ def _files_table(report: SizeReport) -> list[str]:
             f"{format_size(f.after_upx) if f.after_upx is not None else '-'} | {format_size(f.final_size)} | "
             f"{note.replace('|', '/')} |"
         )
-    others = "headers, link names (symlinks), licences" if report.linux else "headers, import libraries, licences"
+    others = f"headers, {report.traits.link_files}, licences"
     lines.append(f"| {others} | {format_size(report.other_bytes)} | | | "
                  f"{format_size(report.other_bytes)} | |")
     lines.append(f"| **bundle** | **{format_size(report.bundle_original)}** | | | "
@@ -267,8 +268,8 @@ def _notes(report: SizeReport) -> list[str]:
     r = report.result
     lines = []
     lost_sig, lost_cfg = report.signatures_lost, report.cfg_lost
-    kind = "shared object" if report.linux else "DLL"
-    if report.linux:
+    kind = report.traits.binary
+    if not report.traits.signatures:
         for message, paths in strip_groups(report).items():
             lines.append(f"- Strip, {message}: {', '.join(f'`{p}`' for p in paths)}.")
         lines.append("- Signatures and Control Flow Guard: not applicable (ELF shared objects).")

@@ -112,8 +112,9 @@ def test_verify_and_verify_load_at_a_terminal_cold(bundle: Path, tmp_path: Path)
     assert "✓ load openvino_c.dll through the Windows loader" in run.text
     marks = [line.split()[0] for line in run.screen if line.startswith("  ") and line.split()]
     assert "fail" not in marks and marks.count("--") == 2, "a step that cannot run here is 'not checked', never 'fail'"
-    assert "not checked (no NPU device on this machine)" in run.text
-    assert "OK the bundle loads; the NPU plugin ran" in run.text
+    flat = " ".join(run.text.split())  # the screen wraps long lines
+    assert "not checked (no NPU device on this machine)" in flat
+    assert "OK the bundle loads; the NPU plugin ran" in flat
 
 
 def test_pack_strip_upx_zip_at_a_terminal(bundle: Path, tmp_path: Path) -> None:
@@ -130,6 +131,23 @@ def test_pack_strip_upx_zip_at_a_terminal(bundle: Path, tmp_path: Path) -> None:
     assert (out / "npuslim-bundle.json").is_file()
 
 
+def _processes_mentioning(path: Path) -> list[str]:
+    """Command lines of live processes that name ``path`` (as is, or as Wine's ``Z:\\...`` form):
+    this test's own children, never another test's (other runs may share the machine)."""
+    forms = {str(path), "Z:" + str(path).replace("/", "\\")}
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if any(form in cmdline for form in forms):
+            found.append(cmdline)
+    return found
+
+
 def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
@@ -141,7 +159,7 @@ def test_ctrl_c_stops_a_cold_extract(wheel: Path, tmp_path: Path) -> None:
                           env=_env(tmp_path / "cache"), interrupt_after=1.0)
     print(f"\nCtrl-C at {run.interrupted_at:.1f} s, exit after {run.after_interrupt():.2f} s\n{run.text}")
     assert not run.hung and run.exit_code == 130
-    assert run.screen[-1] == "npuslim: error: interrupted"
+    assert run.screen[-1].endswith("npuslim: error: interrupted")  # after the terminal's own ^C echo
     assert not out.exists() and _leftovers(out.parent) == []
 
 
@@ -156,8 +174,7 @@ def test_ctrl_c_stops_a_cold_pack_and_its_upx(bundle: Path, tmp_path: Path) -> N
     assert run.interrupted_at is not None, "UPX never started"
     assert not run.hung and run.exit_code == 130
     assert not out.exists() and _leftovers(out.parent) == []
-    left = subprocess.run(["pgrep", "-f", str(out.parent)], capture_output=True, text=True)
-    assert left.stdout == "", "a UPX process outlived npuslim"
+    assert _processes_mentioning(out.parent) == [], "a UPX process outlived npuslim"
 
 
 def test_ctrl_c_stops_verify_load_and_its_probe(bundle: Path, tmp_path: Path) -> None:
@@ -167,5 +184,4 @@ def test_ctrl_c_stops_verify_load_and_its_probe(bundle: Path, tmp_path: Path) ->
                           interrupt_on=b"through the Windows loader")
     print(f"\nCtrl-C at {run.interrupted_at}, exit after {run.after_interrupt()}\n{run.text}")
     assert run.interrupted_at is not None and not run.hung and run.exit_code == 130
-    left = subprocess.run(["pgrep", "-f", "ov_probe.exe"], capture_output=True, text=True)
-    assert left.stdout == "", "the probe outlived npuslim"
+    assert _processes_mentioning(bundle) == [], "the probe (or Wine running it) outlived npuslim"

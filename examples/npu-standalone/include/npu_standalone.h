@@ -2,7 +2,7 @@
  * npu_standalone: a small C API for running a model on one OpenVINO device
  * (the Intel NPU by default), built against an npuslim bundle.
  *
- * Implemented in C over OpenVINO's C API (openvino_c.dll). Every function
+ * Implemented in C over OpenVINO's C API (openvino_c.dll, libopenvino_c.so). Every function
  * returns a status code (or NULL) and never lets an exception or a longjmp
  * cross this interface.
  *

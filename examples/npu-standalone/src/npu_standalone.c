@@ -1,6 +1,9 @@
 /*
  * npu_standalone: the implementation, in C over OpenVINO's C API.
  *
+ * Portable: Windows (MSVC or mingw-w64, over openvino_c.dll) and Linux (gcc,
+ * over libopenvino_c.so); the few platform bits are in npu_sync.h.
+ *
  * C, not C++: OpenVINO's official Windows DLLs are built with MSVC, and the
  * C++ ABI of openvino.dll (mangled names, std:: types across the boundary)
  * cannot be linked from a MinGW-built library. Its C API (openvino_c.dll) can
@@ -14,23 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* openvino.h renames its element type BOOLEAN to OV_BOOLEAN with a macro, to
- * keep out of the way of windows.h's BOOLEAN type: include it first, drop the
- * macro, and use OV_BOOLEAN below. */
 #include <openvino/c/openvino.h>
-#undef BOOLEAN
-#include <windows.h>
-
-#if defined(_MSC_VER)
-#  define NPU_THREAD_LOCAL __declspec(thread)
-#else
-#  define NPU_THREAD_LOCAL __thread
-#endif
+/* After openvino.h: the mutex, reference count and thread-local storage of this
+ * platform (SRWLOCK and Interlocked on Windows, pthread and C11 atomics elsewhere). */
+#include "npu_sync.h"
 
 struct npu_plugin {
     ov_core_t *core;
-    volatile LONG refs; /* the caller's handle + one per live model */
-    SRWLOCK compile_lock;
+    npu_refcount_t refs; /* the caller's handle + one per live model */
+    npu_mutex_t compile_lock;
     char device[64];
     char version[160];
     char device_name[256];
@@ -42,7 +37,7 @@ struct npu_model {
     ov_infer_request_t *request;
     size_t n_in, n_out;
     npu_tensor_info_t *in_info, *out_info;
-    SRWLOCK lock;
+    npu_mutex_t lock;
 };
 
 static NPU_THREAD_LOCAL char last_error[2048];
@@ -166,8 +161,9 @@ static int is_virtual(const char *device) {
 }
 
 static void plugin_release(npu_plugin_t *plugin) {
-    if (InterlockedDecrement(&plugin->refs) == 0) {
+    if (npu_ref_dec(&plugin->refs)) {
         ov_core_free(plugin->core);
+        npu_mutex_destroy(&plugin->compile_lock);
         free(plugin);
     }
 }
@@ -188,8 +184,8 @@ npu_plugin_t *npu_plugin_create(const char *device, char *err, size_t errlen) {
         set_error("out of memory");
         goto failed;
     }
-    plugin->refs = 1;
-    InitializeSRWLock(&plugin->compile_lock);
+    npu_ref_init(&plugin->refs, 1);
+    npu_mutex_init(&plugin->compile_lock);
     copy_string(plugin->device, sizeof plugin->device, device);
     if ((st = ov_core_create(&plugin->core)) != OK) {
         set_error("cannot create OpenVINO's core: %s", ov_message(st));
@@ -226,6 +222,7 @@ failed:
     if (err && errlen) copy_string(err, errlen, last_error);
     if (plugin) {
         if (plugin->core) ov_core_free(plugin->core);
+        npu_mutex_destroy(&plugin->compile_lock);
         free(plugin);
     }
     return NULL;
@@ -306,17 +303,18 @@ npu_status_t npu_compile(npu_plugin_t *plugin, const char *model_path, npu_model
     if (!plugin || !model_path || !out) return fail(NPU_ERR_INVALID_ARGUMENT, "npu_compile: NULL argument");
     m = (npu_model_t *)calloc(1, sizeof *m);
     if (!m) return fail(NPU_ERR_OUT_OF_MEMORY, "out of memory");
-    InitializeSRWLock(&m->lock);
+    npu_mutex_init(&m->lock);
     /* OpenVINO does not document its core as thread-safe: one compile at a time per plugin. */
-    AcquireSRWLockExclusive(&plugin->compile_lock);
+    npu_mutex_lock(&plugin->compile_lock);
     st = ov_core_read_model(plugin->core, model_path, NULL, &read);
     if (st != OK) {
-        ReleaseSRWLockExclusive(&plugin->compile_lock);
+        npu_mutex_unlock(&plugin->compile_lock);
+        npu_mutex_destroy(&m->lock);
         free(m);
         return fail(NPU_ERR_READ_MODEL, "cannot read %s: %s", model_path, ov_message(st));
     }
     st = ov_core_compile_model(plugin->core, read, plugin->device, 0, &m->compiled);
-    ReleaseSRWLockExclusive(&plugin->compile_lock);
+    npu_mutex_unlock(&plugin->compile_lock);
     ov_model_free(read);
     if (st != OK) {
         rc = fail(NPU_ERR_COMPILE, "cannot compile %s for %s: %s", model_path, plugin->device, ov_message(st));
@@ -327,13 +325,14 @@ npu_status_t npu_compile(npu_plugin_t *plugin, const char *model_path, npu_model
         rc = fail(NPU_ERR_COMPILE, "cannot create an infer request: %s", ov_message(st));
         goto failed;
     }
-    InterlockedIncrement(&plugin->refs);
+    npu_ref_inc(&plugin->refs);
     m->plugin = plugin;
     *out = m;
     return NPU_OK;
 
 failed:
     if (m->compiled) ov_compiled_model_free(m->compiled);
+    npu_mutex_destroy(&m->lock);
     free(m->in_info);
     free(m->out_info);
     free(m);
@@ -467,7 +466,7 @@ npu_status_t npu_execute(npu_model_t *model, const npu_tensor_t *inputs, size_t 
                     model->n_in, model->n_out);
     for (i = 0; i < n_in; i++)
         if ((rc = check_input(&model->in_info[i], &inputs[i], i, &bytes)) != NPU_OK) return rc;
-    AcquireSRWLockExclusive(&model->lock);
+    npu_mutex_lock(&model->lock);
     for (i = 0; i < n_in && rc == NPU_OK; i++) rc = set_input(model, &inputs[i], i, inputs[i].size_bytes);
     if (rc == NPU_OK && (st = ov_infer_request_infer(model->request)) != OK)
         rc = fail(NPU_ERR_INFER, "inference failed: %s", ov_message(st));
@@ -480,7 +479,7 @@ npu_status_t npu_execute(npu_model_t *model, const npu_tensor_t *inputs, size_t 
         }
         if (out_rc != NPU_OK && out_rc != NPU_ERR_BUFFER_TOO_SMALL) rc = out_rc;
     }
-    ReleaseSRWLockExclusive(&model->lock);
+    npu_mutex_unlock(&model->lock);
     if (first != NPU_OK) {
         memcpy(last_error, first_message, sizeof last_error);
         return first;
@@ -494,6 +493,7 @@ void npu_model_destroy(npu_model_t *model) {
     if (model->compiled) ov_compiled_model_free(model->compiled);
     free(model->in_info);
     free(model->out_info);
+    npu_mutex_destroy(&model->lock);
     plugin_release(model->plugin);
     free(model);
 }

@@ -14,9 +14,30 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <windows.h>
-
 #include "npu_standalone.h"
+
+/* Two threads: CreateThread on Windows, pthreads elsewhere. */
+#if defined(_WIN32)
+#include <windows.h>
+typedef HANDLE thread_t;
+#define THREAD_FN(name) static DWORD WINAPI name(LPVOID arg)
+#define THREAD_RETURN return 0
+static int thread_start(thread_t *t, LPTHREAD_START_ROUTINE fn, void *arg) {
+    *t = CreateThread(NULL, 0, fn, arg, 0, NULL);
+    return *t != NULL;
+}
+static void thread_join(thread_t t) {
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+#else
+#include <pthread.h>
+typedef pthread_t thread_t;
+#define THREAD_FN(name) static void *name(void *arg)
+#define THREAD_RETURN return NULL
+static int thread_start(thread_t *t, void *(*fn)(void *), void *arg) { return pthread_create(t, NULL, fn, arg) == 0; }
+static void thread_join(thread_t t) { pthread_join(t, NULL); }
+#endif
 
 static int failures = 0;
 
@@ -141,7 +162,7 @@ static void check_refusals(npu_model_t *m) {
  * get its own results. */
 typedef struct { npu_model_t *model; float scale; int bad; } worker_t;
 
-static DWORD WINAPI worker(LPVOID arg) {
+THREAD_FN(worker) {
     worker_t *w = (worker_t *)arg;
     int round, i;
     for (round = 0; round < 25; round++) {
@@ -159,17 +180,16 @@ static DWORD WINAPI worker(LPVOID arg) {
         for (i = 0; i < 6; i++)
             if (fabsf(sum[i] - (x[i] + y[i])) > 1e-4f) w->bad++;
     }
-    return 0;
+    THREAD_RETURN;
 }
 
 static void check_threads(npu_model_t *m) {
     worker_t a = {m, 1.0f, 0}, b = {m, -2.0f, 0};
-    HANDLE ha = CreateThread(NULL, 0, worker, &a, 0, NULL), hb = CreateThread(NULL, 0, worker, &b, 0, NULL);
-    CHECK(ha && hb, "threads created");
-    if (ha) WaitForSingleObject(ha, INFINITE);
-    if (hb) WaitForSingleObject(hb, INFINITE);
-    if (ha) CloseHandle(ha);
-    if (hb) CloseHandle(hb);
+    thread_t ta, tb;
+    int started_a = thread_start(&ta, worker, &a), started_b = thread_start(&tb, worker, &b);
+    CHECK(started_a && started_b, "threads created");
+    if (started_a) thread_join(ta);
+    if (started_b) thread_join(tb);
     CHECK(a.bad == 0 && b.bad == 0, "two threads on one model: %d and %d wrong results", a.bad, b.bad);
 }
 

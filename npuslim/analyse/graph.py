@@ -39,6 +39,7 @@ class Via(StrEnum):
     IMPORT = "import"
     DELAY_IMPORT = "delay-import"
     RUNTIME = "runtime"
+    FORWARD = "forward"  # a DLL named by a forwarded export the closure imports (``analyse.forwarders``)
 
 
 ROOT, IMPORT, DELAY_IMPORT, RUNTIME = Via.ROOT, Via.IMPORT, Via.DELAY_IMPORT, Via.RUNTIME

@@ -144,7 +144,7 @@ class _Reader:
         stop = self.data.find(b"\0", offset, min(self.size, offset + 4096))
         if stop < 0:
             raise InputError(f"{self.path}: corrupt ELF file (unterminated string at byte {offset})")
-        return self.data[offset:stop].decode("utf-8", errors="replace")
+        return self.data[offset:stop].decode("utf-8", errors="surrogateescape")
 
 
 def read_elf(path: Path | str) -> ElfInfo:

@@ -117,7 +117,7 @@ class _Image:
         end = self.data.find(b"\0", off, off + _MAX_NAME)
         if end < 0:
             raise InputError(f"{self.path}: corrupt PE file (unterminated name at RVA 0x{rva:x})")
-        return bytes(self.data[off:end]).decode("ascii", errors="replace")
+        return bytes(self.data[off:end]).decode("utf-8", errors="surrogateescape")
 
 
 def _cutter(blob: bytes, va: int, path: Path) -> Callable[[int], str]:
@@ -128,7 +128,7 @@ def _cutter(blob: bytes, va: int, path: Path) -> Callable[[int], str]:
         end = blob.find(b"\0", off, off + _MAX_NAME)
         if end < 0:
             raise InputError(f"{path}: corrupt PE file (unterminated name at RVA 0x{rva:x})")
-        return blob[off:end].decode("ascii", errors="replace")
+        return blob[off:end].decode("utf-8", errors="surrogateescape")
 
     return cut
 
@@ -207,7 +207,7 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
     if rvas:
         first = rvas[0]
         tail = img.strings_for((rvas[-1],))(rvas[-1])
-        span = rvas[-1] + len(tail.encode("ascii", "replace")) + 1 - first
+        span = rvas[-1] + len(tail.encode("utf-8", "surrogateescape")) + 1 - first
         if span > 0:
             try:
                 blob = img.read(first, span)
@@ -218,7 +218,7 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
                 # name k starts at first + (lengths of names before it) + k terminators
                 starts = list(itertools.accumulate(map(len, parts[:-1]), initial=first))
                 if starts == list(map(operator.sub, rvas, range(len(rvas)))):
-                    return blob.decode("ascii", errors="replace").split("\0")[:-1]
+                    return blob.decode("utf-8", errors="surrogateescape").split("\0")[:-1]
     strings = img.strings_for(rvas)
     return [strings(r) for r in rvas]
 

@@ -124,3 +124,35 @@ def test_a_plain_version_needs_table_reads_as_before(tmp_path: Path) -> None:
         (b"libc.so.6", (b"GLIBC_2.2.5", b"GLIBC_2.14")), (b"libm.so.6", (b"GLIBC_2.29",))))))
     assert read_elf(path).version_needs == (("libc.so.6", "GLIBC_2.2.5"), ("libc.so.6", "GLIBC_2.14"),
                                             ("libm.so.6", "GLIBC_2.29"))
+
+
+# ----------------------------------------------------------------- names that are not UTF-8
+
+
+def test_elf_names_that_are_not_utf8_match_their_files_and_stay_apart(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    write(lib / "libroot.so", build_raw_elf((b"libd\xe9p.so", b"lib\xff\xfe.so", b"lib\xff\xfd.so"),
+                                            soname=b"libroot.so"))
+    Path(os.fsdecode(bytes(lib) + b"/libd\xe9p.so")).write_bytes(build_raw_elf(soname=b"libd\xe9p.so"))
+    code, doc = deps_json(str(lib), "--root", "libroot.so")
+    assert code == 3
+    nodes = {os.fsencode(n["name"]): n for n in doc["nodes"]}
+    assert nodes[b"libd\xe9p.so"]["class"] == "bundled"
+    assert os.fsencode(nodes[b"libd\xe9p.so"]["path"]) == bytes(lib) + b"/libd\xe9p.so"
+    assert [os.fsencode(n) for n in doc["summary"]["missing"]] == [b"lib\xff\xfe.so", b"lib\xff\xfd.so"]
+    result = run("deps", str(lib), "--root", "libroot.so", "--no-hints")
+    assert one_error_line(result).endswith(r"missing: lib\udcff\udcfe.so, lib\udcff\udcfd.so")
+
+
+def test_pe_names_that_are_not_ascii_match_their_files_and_stay_apart(tmp_path: Path) -> None:
+    from tests.support.crafted import build_pe
+
+    src = tmp_path / "src"
+    write(src / "x.dll", build_pe(("KERNEL32.dll", "d\xe9p.dll", "\xff\xfe.dll", "\xff\xfd.dll", "a\x01.dll")))
+    Path(os.fsdecode(bytes(src) + b"/d\xe9p.dll")).write_bytes(build_pe())
+    code, doc = deps_json(str(src), "--root", "x.dll")
+    assert code == 3
+    names = [os.fsencode(n["name"]) for n in doc["nodes"]]
+    assert b"*invalid*" not in names
+    assert [os.fsencode(n) for n in doc["summary"]["missing"]] == [b"\xff\xfe.dll", b"\xff\xfd.dll", b"a\x01.dll"]
+    assert {os.fsencode(n["name"]): n["class"] for n in doc["nodes"]}[b"d\xe9p.dll"] == "bundled"

@@ -6,10 +6,11 @@ them (``npuslim.analyse.resolve_elf``, whose docstring gives the order).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from npuslim.analyse.graph import ClosureWalk, Edge, Node, Via, extend_chain, root_hint
+from npuslim.analyse.graph import ClosureWalk, Edge, Node, Via, absolute_install, extend_chain, root_hint
 from npuslim.analyse.resolve import BUNDLED, MISSING
 from npuslim.analyse.resolve_elf import NOT_FOUND_ON_PATH, ElfResolver
 from npuslim.errors import ArchitectureError, InputError
@@ -36,7 +37,12 @@ class ElfClosure(ClosureWalk):
 
     def __init__(self, install: OpenVinoInstall, *, manifest: Manifest | None, facts: WindowsFacts,
                  search_paths: tuple[Path, ...]) -> None:
-        """``facts`` (what Windows provides) are the Windows closure's; ld.so's search has no use for them."""
+        """``facts`` (what Windows provides) are the Windows closure's; ld.so's search has no use for them.
+
+        The install's paths are made absolute (``absolute_install``): ``$ORIGIN`` is the absolute
+        folder of an object, and the closure the same however the source path was written."""
+        install = absolute_install(install)
+        search_paths = tuple(Path(os.path.abspath(p)) for p in search_paths)
         super().__init__(install, manifest, search_paths)
         self.resolver = ElfResolver(manifest=manifest, lib_dir=install.dll_dir, search_paths=search_paths)
         self.infos: dict[Path, ElfInfo] = {}  # every file read, by path: a node's info with its ELF fields

@@ -16,6 +16,7 @@ install's platform.
 from __future__ import annotations
 
 import difflib
+import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ class Via(StrEnum):
     IMPORT = "import"
     DELAY_IMPORT = "delay-import"
     RUNTIME = "runtime"
+    FORWARD = "forward"  # a DLL named by a forwarded export the closure imports (``analyse.forwarders``)
 
 
 ROOT, IMPORT, DELAY_IMPORT, RUNTIME = Via.ROOT, Via.IMPORT, Via.DELAY_IMPORT, Via.RUNTIME
@@ -156,6 +158,29 @@ class DependencyGraph:
 
     def children(self, name: str) -> tuple[Edge, ...]:
         return self._out_edges.get(name.lower(), ())
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def absolute_install(install: OpenVinoInstall) -> OpenVinoInstall:
+    """``install`` with every path absolute and normalised (``..`` removed, symlinks kept), and its
+    origin too when that is one of those paths as written.
+
+    The ELF closure walks this: ld.so expands ``$ORIGIN`` to the object's folder, and a closure
+    of ``inst/lib`` must be the one of ``$PWD/inst/lib`` (same JSON, same lock file) whatever
+    npuslim's working folder.
+    """
+    def opt(path: Path | None) -> Path | None:
+        return _absolute(path) if path is not None else None
+
+    written = {str(p): p for p in (install.root, install.dll_dir, install.wheel, install.single_dll) if p is not None}
+    origin = str(_absolute(written[install.origin])) if install.origin in written else install.origin
+    return replace(install, origin=origin, root=_absolute(install.root), dll_dir=_absolute(install.dll_dir),
+                   include_dir=opt(install.include_dir), lib_dir=opt(install.lib_dir),
+                   license_dirs=tuple(_absolute(p) for p in install.license_dirs),
+                   single_dll=opt(install.single_dll), wheel=opt(install.wheel))
 
 
 def companion_applies(companion: Companion, version: str) -> bool:

@@ -2,7 +2,10 @@
 
 Search for a DT_NEEDED name ``N`` of an object ``X`` (names are case-sensitive):
 
-1. A name with a ``/`` is a path (relative ones from the current folder).
+1. A name with a ``/`` is a path: ld.so opens it as written, a relative one from the
+   process's working folder, and searches nowhere. Such a file is where the target
+   machine has it, never one of the install or the bundle, so it is ``missing``
+   (``PATH_IN_NEEDED``): npuslim never copies a file of the host it runs on.
 2. An object already in the closure with that name is reused (ld.so matches
    loaded objects by name and SONAME before searching).
 3. Names the manifest never bundles (``libze_loader.so.1``: the NPU
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
@@ -46,11 +50,20 @@ GLIBC = frozenset({
 })
 GCC_RUNTIME = frozenset({"libstdc++.so.6", "libgcc_s.so.1"})
 NOT_FOUND_ON_PATH = "not on its own RPATH/RUNPATH"
+PATH_IN_NEEDED = ("a path in DT_NEEDED: ld.so opens it as written (a relative one from the process's "
+                  "working folder) and searches no folder, so no bundle can provide it; relink with a plain "
+                  "library name")
+_ORIGIN = re.compile(r"\$\{ORIGIN\}|\$ORIGIN(?=/|$)")
 
 
 def expand_origin(entry: str, origin: Path) -> Path | None:
-    """``$ORIGIN`` / ``${ORIGIN}`` -> ``origin``; ``None`` for other tokens (``$LIB``, ``$PLATFORM``)."""
-    text = entry.replace("${ORIGIN}", "$ORIGIN").replace("$ORIGIN", str(origin))
+    """``$ORIGIN`` / ``${ORIGIN}`` -> ``origin``, made absolute; ``None`` for other tokens (``$LIB``,
+    ``$PLATFORM``, or ``$ORIGINAL``: glibc's ``is_dst`` takes ``$ORIGIN`` only when a ``/`` or the end
+    follows it) and for a folder that stays relative (ld.so would read it from the process's working
+    folder). ``origin`` is made absolute first, so the answer is the same however the install's path
+    was written (relative, with ``..``) and whatever npuslim's working folder."""
+    folder = os.path.abspath(origin)
+    text = _ORIGIN.sub(lambda _m: folder, entry)
     if "$" in text:
         return None
     return Path(text) if os.path.isabs(text) else None
@@ -100,8 +113,7 @@ class ElfResolver:
     def search(self, name: str, chain: list[tuple[Path, ElfInfo]]) -> tuple[Path | None, str]:
         """Find ``name`` needed by ``chain[-1]`` (loaders before it); returns (path, how)."""
         if "/" in name:
-            path = Path(name)
-            return (path if path.is_file() else None), "a path in DT_NEEDED"
+            return None, PATH_IN_NEEDED
         importer_path, importer = chain[-1]
         folders: list[tuple[Path, str]] = []
         if not importer.runpath:

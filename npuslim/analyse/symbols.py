@@ -9,28 +9,37 @@ some OpenVINO releases export.
 
 Only imports between files of the closure are checked; Windows system DLLs, API
 sets and the MSVC runtime are the target's. Forwarded exports are followed to the
-DLL they name when that DLL is part of the closure.
+DLL they name when that DLL is part of the closure (``npuslim.analyse.forwarders``
+adds those DLLs to it): the symbol must be there, and a chain of forwards that
+comes back to where it was is a missing symbol too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from npuslim.analyse.forwarders import split_forwarder, symbol_label
 from npuslim.formats.pe_tables import ExportIndex, read_export_index, read_symbol_tables
 
 
 @dataclass(frozen=True)
 class MissingSymbols:
     """Symbols ``importer`` imports from ``dll`` that ``dll`` does not export
-    (mangled names, or ``#ordinal`` for imports by ordinal), sorted."""
+    (mangled names, or ``#ordinal`` for imports by ordinal), sorted.
+
+    ``forwarding`` explains those lost through forwarded exports, one line each: the import
+    named another DLL, whose export forwards (maybe through more DLLs) to ``dll``, which lacks
+    it; or the forwards run in a loop (then ``dll`` is the DLL imported from).
+    """
 
     importer: str
     dll: str
     symbols: tuple[str, ...]
     delay: bool = False
+    forwarding: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -43,14 +52,26 @@ class MissingSymbols:
         more = ", ..." if len(names) > examples else ""
         noun = "symbol" if self.count == 1 else "symbols"
         kind = " (delay-loaded)" if self.delay else ""
-        return f"{self.dll} lacks {self.count} {noun} that {self.importer} imports{kind} ({shown}{more})"
+        forwarding = f"; {'; '.join(self.forwarding[:examples])}" if self.forwarding else ""
+        return f"{self.dll} lacks {self.count} {noun} that {self.importer} imports{kind} ({shown}{more}{forwarding})"
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """Where the search for one imported symbol ended without finding it."""
+
+    dll: str            # the DLL that lacks it (the one imported from, for a loop)
+    symbol: str         # the symbol as that DLL was asked for it
+    forwarding: str     # "" for a plain missing export
 
 
 def check_symbols(files: Iterable[tuple[str, Path]]) -> tuple[MissingSymbols, ...]:
     """Check the imports between ``files`` (``(name, path)`` of every DLL of a closure).
 
     Reads the import tables of all of them and the export tables of those another one
-    imports from; returns every importer/DLL pair with missing symbols, in input order.
+    imports from; a forwarded export is followed to the DLL it names (when that DLL is
+    one of ``files``) and its symbol checked there, a loop of forwards is a missing
+    symbol. Returns every importer/DLL pair with missing symbols, in input order.
     """
     paths = {name.lower(): (name, path) for name, path in files}
     tables = {key: read_symbol_tables(path, exports=False) for key, (_name, path) in paths.items()}
@@ -63,35 +84,48 @@ def check_symbols(files: Iterable[tuple[str, Path]]) -> tuple[MissingSymbols, ..
 
     out: list[MissingSymbols] = []
     for key, table in tables.items():
-        wanted: dict[tuple[str, bool], list[str]] = {}
+        wanted: dict[tuple[str, bool], tuple[list[str], list[str]]] = {}
         for sym in table.imports:
             target = sym.dll.lower()
             if target == key or target not in paths:
                 continue
-            if not _exported(sym.name, sym.ordinal, target, index, paths):
-                label = sym.name if sym.name is not None else f"#{sym.ordinal}"
-                wanted.setdefault((target, sym.delay), []).append(label)
-        for (target, delay), missing in wanted.items():
-            out.append(MissingSymbols(paths[key][0], paths[target][0], tuple(sorted(set(missing))), delay))
+            lost = _lost(symbol_label(sym), target, index, paths)
+            if lost is not None:
+                symbols, notes = wanted.setdefault((lost.dll.lower(), sym.delay), ([], []))
+                symbols.append(lost.symbol)
+                notes.extend([lost.forwarding] if lost.forwarding else [])
+        for (target, delay), (missing, notes) in wanted.items():
+            out.append(MissingSymbols(paths[key][0], paths[target][0], tuple(sorted(set(missing))), delay,
+                                      tuple(sorted(set(notes)))))
     return tuple(out)
 
 
-def _exported(name: str | None, ordinal: int | None, dll: str, index, paths: dict, depth: int = 0) -> bool:
-    table = index(dll)
-    if name is None:
-        return ordinal in table.ordinals
-    if name not in table.names:
-        return False
-    forward = table.forwarded.get(name)
-    if forward is None or depth > 8:
-        return True
-    target_dll, _, target_name = forward.partition(".")
-    target = f"{target_dll.lower()}.dll"
-    if target not in paths:
-        return True  # forwarded outside the closure: the target's business
-    if target_name.startswith("#") and target_name[1:].isdigit():
-        return _exported(None, int(target_name[1:]), target, index, paths, depth + 1)
-    return _exported(target_name, None, target, index, paths, depth + 1)
+def _lost(symbol: str, dll: str, index: Callable[[str], ExportIndex],
+          paths: dict[str, tuple[str, Path]]) -> _Lost | None:
+    """Follow ``dll!symbol`` through forwarded exports; ``None`` when it is found (or forwarded to
+    a DLL outside ``paths``, whose exports are the target's business)."""
+    hops = [f"{paths[dll][0]}!{symbol}"]
+    seen = {(dll, symbol)}
+    current, name = dll, symbol
+    while True:
+        table = index(current)
+        if not table.has(name):
+            if len(hops) == 1:
+                return _Lost(paths[dll][0], symbol, "")
+            return _Lost(paths[current][0], name, f"{symbol} forwarded {' -> '.join(hops)}, "
+                                                  f"which {paths[current][0]} does not export")
+        forward = table.forward_of(name)
+        if forward is None:
+            return None
+        target_dll, target_name = split_forwarder(forward)
+        target = target_dll.lower()
+        if target not in paths:
+            return None
+        hops.append(f"{paths[target][0]}!{target_name}")
+        if (target, target_name) in seen:
+            return _Lost(paths[dll][0], symbol, f"{symbol}: forwarding loop {' -> '.join(hops)}")
+        seen.add((target, target_name))
+        current, name = target, target_name
 
 
 _SPECIAL = ("0", "1")  # ??0 constructor, ??1 destructor

@@ -31,7 +31,7 @@ class SafeStream(io.TextIOBase):
             return len(text)
         encoding = getattr(stream, "encoding", None) or "utf-8"
         try:
-            return stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+            return stream.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
         except (OSError, ValueError):
             return len(text)
 

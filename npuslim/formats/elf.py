@@ -17,10 +17,10 @@ import mmap
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from npuslim.errors import InputError
 from npuslim.formats.binary import Signature
@@ -41,6 +41,7 @@ DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 SHT_PROGBITS, SHT_SYMTAB = 1, 2
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 
+_T = TypeVar("_T")
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
 
@@ -143,7 +144,7 @@ class _Reader:
         stop = self.data.find(b"\0", offset, min(self.size, offset + 4096))
         if stop < 0:
             raise InputError(f"{self.path}: corrupt ELF file (unterminated string at byte {offset})")
-        return self.data[offset:stop].decode("utf-8", errors="replace")
+        return self.data[offset:stop].decode("utf-8", errors="surrogateescape")
 
 
 def read_elf(path: Path | str) -> ElfInfo:
@@ -152,7 +153,22 @@ def read_elf(path: Path | str) -> ElfInfo:
     Raises ``InputError`` for a file that cannot be read, is not ELF or is
     truncated or corrupt where npuslim reads it.
     """
-    path = Path(path)
+    return _read_mapped(Path(path), _parse)
+
+
+def read_version_needs(path: Path | str) -> VersionNeedWalk:
+    """The version-needs table of an ELF file alone, with the work reading it took (what
+    ``read_elf`` reads into ``ElfInfo.version_needs``); raises ``InputError`` like it."""
+
+    def walk(data: mmap.mmap, path: Path, _size: int) -> VersionNeedWalk:
+        r, head, bits = _header(data, path)
+        loads, dynamic = _program_headers(r, head, bits)
+        return _version_needs(_Dynamic(r, loads, _dynamic_entries(r, dynamic, bits)))
+
+    return _read_mapped(Path(path), walk)
+
+
+def _read_mapped(path: Path, parse: Callable[[mmap.mmap, Path, int], _T]) -> _T:
     try:
         with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -162,7 +178,7 @@ def read_elf(path: Path | str) -> ElfInfo:
                     raise InputError(f"{path}: not an ELF file")
                 raise InputError(f"{path}: truncated ELF file ({size} bytes)")
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                return _parse(data, path, size)
+                return parse(data, path, size)
     except PermissionError as exc:
         raise InputError(f"{path}: cannot read: permission denied") from exc
     except OSError as exc:
@@ -207,7 +223,7 @@ def _parse(data: mmap.mmap, path: Path, size: int) -> ElfInfo:
     dyn = _Dynamic(r, loads, _dynamic_entries(r, dynamic, bits))
     needed = tuple(dyn.string(v) for v in dyn.values(DT_NEEDED))
     soname = next((dyn.string(v) for v in dyn.values(DT_SONAME)), None)
-    needs = dyn.version_needs()
+    needs = _version_needs(dyn).needs
     has_debug, has_symtab, ranges = _sections(r, head)
     return ElfInfo(
         path=path, size=size, machine=MACHINES.get(head.e_machine, f"0x{head.e_machine:x}"), bits=bits,
@@ -305,28 +321,71 @@ class _Dynamic:
         """DT_RPATH / DT_RUNPATH entries, split on ``:``."""
         return tuple(p for v in self.values(tag) for p in self.string(v).split(":") if p)
 
-    def version_needs(self) -> tuple[tuple[str, str], ...]:
-        """(library, symbol version) pairs of the version-needs table."""
-        needs: list[tuple[str, str]] = []
-        verneed = next(self.values(DT_VERNEED), None)
-        count = next(self.values(DT_VERNEEDNUM), 0)
-        if verneed is None:
-            return ()
-        at = self.file_offset(verneed)
-        for _ in range(min(count, 4096)):
-            _vn_version, vn_cnt, vn_file, vn_aux, vn_next = self.r.unpack("HHIII", at)
-            lib = self.string(vn_file)
-            aux = at + vn_aux
-            for _ in range(min(vn_cnt, 4096)):
-                _hash, _vflags, _other, vna_name, vna_next = self.r.unpack("IHHII", aux)
-                needs.append((lib, self.string(vna_name)))
-                if not vna_next:
-                    break
-                aux += vna_next
-            if not vn_next:
-                break
-            at += vn_next
-        return tuple(needs)
+
+@dataclass(frozen=True)
+class VersionNeedWalk:
+    """The (library, symbol version) pairs of a version-needs table, and how many entries reading
+    it visited (records, aux entries and pairs): never more than ``VERNEED_WORK_PER_BYTE`` times
+    the file's size, whatever the table's links say."""
+
+    needs: tuple[tuple[str, str], ...]
+    visited: int
+
+
+# Records and aux entries are 16 bytes each: a file of N bytes holds at most N/16 of them, and a
+# table read once visits each entry and makes each pair once, so N/8 is never reached by a table
+# a linker wrote. Records that share aux chains (or link in circles) would make the work grow
+# with records x chain length; past this budget the table is refused as corrupt.
+VERNEED_WORK_PER_BYTE = 1 / 8
+
+
+def _version_needs(dyn: _Dynamic) -> VersionNeedWalk:
+    """Walk the version-needs table in work linear in the file size (``VersionNeedWalk``).
+
+    A record read twice (a loop of ``vn_next``) ends the walk as corrupt; records naming the same
+    library and aux chain (ld.so reads them alike) count once; pairs are kept once, in order.
+    """
+    verneed = next(dyn.values(DT_VERNEED), None)
+    if verneed is None:
+        return VersionNeedWalk((), 0)
+    count = next(dyn.values(DT_VERNEEDNUM), 0)
+    budget = int(dyn.r.size * VERNEED_WORK_PER_BYTE)
+    needs: dict[tuple[str, str], None] = {}
+    records: set[int] = set()
+    chains: set[tuple[str, int, int]] = set()
+    work = 0
+    at = dyn.file_offset(verneed)
+    for _ in range(count):
+        if at in records:
+            raise InputError(f"{dyn.r.path}: corrupt ELF file (its version-needs records link in a loop)")
+        records.add(at)
+        _vn_version, vn_cnt, vn_file, vn_aux, vn_next = dyn.r.unpack("HHIII", at)
+        lib = dyn.string(vn_file)
+        work += 1
+        if (lib, at + vn_aux, vn_cnt) not in chains:
+            chains.add((lib, at + vn_aux, vn_cnt))
+            work += _aux_chain(dyn, lib, at + vn_aux, min(vn_cnt, budget), needs)
+        if work > budget:
+            raise InputError(f"{dyn.r.path}: corrupt ELF file (its version-needs table lists more entries than "
+                             f"a file of {dyn.r.size} bytes holds: records share their entries)")
+        if not vn_next:
+            break
+        at += vn_next
+    return VersionNeedWalk(tuple(needs), work)
+
+
+def _aux_chain(dyn: _Dynamic, lib: str, aux: int, count: int, needs: dict[tuple[str, str], None]) -> int:
+    """Add the versions of one record's aux chain (at most ``count`` entries) to ``needs``;
+    returns the entries visited and pairs made."""
+    work = 0
+    for _ in range(count):
+        _hash, _vflags, _other, vna_name, vna_next = dyn.r.unpack("IHHII", aux)
+        needs.setdefault((lib, dyn.string(vna_name)))
+        work += 2
+        if not vna_next:
+            break
+        aux += vna_next
+    return work
 
 
 def _sections(r: _Reader, head: _Header) -> tuple[bool, bool, tuple[tuple[int, int], ...]]:

@@ -82,14 +82,38 @@ class PeInfo:
         return {"imports": list(self.imports), "delay_imports": list(self.delay_imports)}
 
 
-def _names(entries: list) -> tuple[str, ...]:
+_INVALID = b"*invalid*"  # what pefile puts for a DLL name it finds unfit (not printable ASCII)
+_MAX_NAME = 4096
+
+
+def _names(pe: pefile.PE, entries: list, *, delay: bool = False) -> tuple[str, ...]:
+    """The DLL names of import (or delay-import) descriptors, as the bytes the loader reads.
+
+    pefile replaces a name that is not printable ASCII with ``*invalid*``, so several odd names
+    would read as one: such a name is read again from its RVA. Bytes are decoded as UTF-8 with
+    ``surrogateescape``, the way Python names files here, so the name still matches a file of
+    the same bytes (``os.fsencode`` gives them back) and two odd names stay two.
+    """
     out = []
     for entry in entries:
         raw = entry.dll
+        if raw == _INVALID:
+            raw = _raw_name(pe, entry.struct, delay=delay)
         if not raw:
             continue
-        out.append(raw.decode("ascii", errors="replace"))
+        out.append(raw.decode("utf-8", errors="surrogateescape"))
     return tuple(out)
+
+
+def _raw_name(pe: pefile.PE, struct_: Any, *, delay: bool) -> bytes:
+    rva = struct_.szName if delay else struct_.Name
+    if delay and not struct_.grAttrs & 1 and pe.OPTIONAL_HEADER.Magic == 0x10B:
+        rva -= pe.OPTIONAL_HEADER.ImageBase  # pre-VC7 32-bit descriptors hold addresses
+    try:
+        raw = pe.get_string_at_rva(rva, _MAX_NAME)
+    except (pefile.PEFormatError, ValueError, IndexError, struct.error):
+        return _INVALID
+    return bytes(raw) if raw else _INVALID
 
 
 def _version(pe: pefile.PE) -> tuple[str | None, str | None]:
@@ -227,8 +251,8 @@ def _read(path: Path, data: mmap.mmap, size: int) -> PeInfo:
         size=size,
         machine=MACHINES.get(machine_id, f"0x{machine_id:04x}"),
         is_dll=bool(pe.FILE_HEADER.Characteristics & IMAGE_FILE_DLL),
-        imports=_names(getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
-        delay_imports=_names(getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", [])),
+        imports=_names(pe, getattr(pe, "DIRECTORY_ENTRY_IMPORT", [])),
+        delay_imports=_names(pe, getattr(pe, "DIRECTORY_ENTRY_DELAY_IMPORT", []), delay=True),
         cfg=bool(opt.DllCharacteristics & IMAGE_DLLCHARACTERISTICS_GUARD_CF),
         signature=signature,
         signature_size=sig_size,

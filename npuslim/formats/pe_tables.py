@@ -117,7 +117,7 @@ class _Image:
         end = self.data.find(b"\0", off, off + _MAX_NAME)
         if end < 0:
             raise InputError(f"{self.path}: corrupt PE file (unterminated name at RVA 0x{rva:x})")
-        return bytes(self.data[off:end]).decode("ascii", errors="replace")
+        return bytes(self.data[off:end]).decode("utf-8", errors="surrogateescape")
 
 
 def _cutter(blob: bytes, va: int, path: Path) -> Callable[[int], str]:
@@ -128,7 +128,7 @@ def _cutter(blob: bytes, va: int, path: Path) -> Callable[[int], str]:
         end = blob.find(b"\0", off, off + _MAX_NAME)
         if end < 0:
             raise InputError(f"{path}: corrupt PE file (unterminated name at RVA 0x{rva:x})")
-        return blob[off:end].decode("ascii", errors="replace")
+        return blob[off:end].decode("utf-8", errors="surrogateescape")
 
     return cut
 
@@ -173,11 +173,31 @@ class ExportIndex:
     names: frozenset[str]
     ordinals: frozenset[int]
     forwarders: tuple[tuple[str, str], ...] = ()
+    ordinal_forwarders: tuple[tuple[int, str], ...] = ()
 
     @functools.cached_property
     def forwarded(self) -> dict[str, str]:
         """``forwarders`` as a mapping, built once."""
         return dict(self.forwarders)
+
+    @functools.cached_property
+    def _by_ordinal(self) -> dict[int, str]:
+        return dict(self.ordinal_forwarders)
+
+    def has(self, symbol: str) -> bool:
+        """Whether ``symbol`` (a name, or ``#N`` for an ordinal) is exported."""
+        ordinal = ordinal_of(symbol)
+        return ordinal in self.ordinals if ordinal is not None else symbol in self.names
+
+    def forward_of(self, symbol: str) -> str | None:
+        """The ``DLL.symbol`` the export ``symbol`` (a name, or ``#N``) forwards to, else ``None``."""
+        ordinal = ordinal_of(symbol)
+        return self._by_ordinal.get(ordinal) if ordinal is not None else self.forwarded.get(symbol)
+
+
+def ordinal_of(symbol: str) -> int | None:
+    """``"#12"`` -> 12; ``None`` for a name."""
+    return int(symbol[1:]) if symbol.startswith("#") and symbol[1:].isdigit() else None
 
 
 def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
@@ -187,7 +207,7 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
     if rvas:
         first = rvas[0]
         tail = img.strings_for((rvas[-1],))(rvas[-1])
-        span = rvas[-1] + len(tail.encode("ascii", "replace")) + 1 - first
+        span = rvas[-1] + len(tail.encode("utf-8", "surrogateescape")) + 1 - first
         if span > 0:
             try:
                 blob = img.read(first, span)
@@ -198,7 +218,7 @@ def _name_list(img: _Image, rvas: tuple[int, ...]) -> list[str]:
                 # name k starts at first + (lengths of names before it) + k terminators
                 starts = list(itertools.accumulate(map(len, parts[:-1]), initial=first))
                 if starts == list(map(operator.sub, rvas, range(len(rvas)))):
-                    return blob.decode("ascii", errors="replace").split("\0")[:-1]
+                    return blob.decode("utf-8", errors="surrogateescape").split("\0")[:-1]
     strings = img.strings_for(rvas)
     return [strings(r) for r in rvas]
 
@@ -209,12 +229,14 @@ def _export_index(img: _Image, rva: int, size: int) -> ExportIndex:
     # a forwarder's "address" points into the export directory itself; most DLLs have none
     ordered = sorted(functions)
     forwarders: tuple[tuple[str, str], ...] = ()
+    by_ordinal: tuple[tuple[int, str], ...] = ()
     if bisect.bisect_left(ordered, rva + size) > bisect.bisect_left(ordered, rva):
-        forwarded = {index for index, address in enumerate(functions) if rva <= address < rva + size}
-        forwarders = tuple((name, img.cstring(functions[index])) for name, index in by_name.items()
-                           if index in forwarded)
+        forwarded = {index: img.cstring(address) for index, address in enumerate(functions)
+                     if rva <= address < rva + size}
+        forwarders = tuple((name, forwarded[index]) for name, index in by_name.items() if index in forwarded)
+        by_ordinal = tuple((base + index, target) for index, target in forwarded.items())
     ordinals_set = frozenset(itertools.compress(range(base, base + len(functions)), functions))
-    return ExportIndex(frozenset(by_name), ordinals_set, forwarders)
+    return ExportIndex(frozenset(by_name), ordinals_set, forwarders, by_ordinal)
 
 
 def _thunks(img: _Image, rva: int, wide: bool, dll: str, delay: bool) -> list[ImportedSymbol]:
@@ -309,6 +331,28 @@ def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTable
         if delay_rva:
             imports += _delay_imports(img, delay_rva, delay_size, wide, pe.OPTIONAL_HEADER.ImageBase)
         return SymbolTables(path, export_name, export_list, tuple(imports))
+    except struct.error as exc:
+        raise InputError(f"{path}: truncated PE file ({exc})") from exc
+    finally:
+        if hasattr(data, "close"):
+            data.close()
+
+
+def read_forwarders(path: Path | str) -> ExportIndex | None:
+    """The export index of a PE file that forwards exports to other DLLs, else ``None``: for a DLL
+    without forwarders (most) only the export directory's address table is read, not its names."""
+    path = Path(path)
+    pe = _open(path)
+    data = pe.__data__
+    try:
+        export_rva, export_size = _directory(pe, _DIR_EXPORT)
+        if not export_rva:
+            return None
+        img = _Image(pe, data, path)
+        _, _, functions, _, _ = _export_directory(img, export_rva)
+        if not any(export_rva <= address < export_rva + export_size for address in functions):
+            return None
+        return _export_index(img, export_rva, export_size)
     except struct.error as exc:
         raise InputError(f"{path}: truncated PE file ({exc})") from exc
     finally:

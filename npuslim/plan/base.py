@@ -26,7 +26,7 @@ from npuslim.plan.onnxruntime import source_size as ort_source_size
 from npuslim.source.locate import OpenVinoInstall, install_size
 
 ROLE_OF_VIA = {Via.ROOT: Role.ROOT, Via.IMPORT: Role.IMPORT, Via.DELAY_IMPORT: Role.IMPORT,
-               Via.RUNTIME: Role.COMPANION}
+               Via.RUNTIME: Role.COMPANION, Via.FORWARD: Role.IMPORT}
 
 
 @dataclass(frozen=True)

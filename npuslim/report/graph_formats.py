@@ -107,7 +107,8 @@ def graph_to_dict(graph: DependencyGraph, missing_symbols: tuple[MissingSymbols,
         ],
         "hints_not_scanned": [str(p) for p in graph.hints_skipped],
         "missing_symbols": [
-            {"importer": m.importer, "dll": m.dll, "delay": m.delay, "count": m.count, "symbols": list(m.symbols)}
+            {"importer": m.importer, "dll": m.dll, "delay": m.delay, "count": m.count, "symbols": list(m.symbols),
+             **({"forwarding": list(m.forwarding)} if m.forwarding else {})}
             for m in missing_symbols
         ],
         "summary": summary_dict(graph),
@@ -141,7 +142,8 @@ def graph_to_dot(graph: DependencyGraph) -> str:
             continue
         seen.add(key)
         target = graph.node(e.target)
-        style = {Via.IMPORT: "solid", Via.DELAY_IMPORT: "dashed", Via.RUNTIME: "dotted"}[e.kind]
+        style = {Via.IMPORT: "solid", Via.DELAY_IMPORT: "dashed", Via.RUNTIME: "dotted",
+                 Via.FORWARD: "bold"}[e.kind]
         lines.append(
             f"  {_dot_id(e.source)} -> {_dot_id(target.name if target else e.target)} [style={style}];"
         )
@@ -160,7 +162,8 @@ def graph_to_mermaid(graph: DependencyGraph) -> str:
         if key in seen or key[0] not in ids or key[1] not in ids:
             continue
         seen.add(key)
-        arrow = {Via.IMPORT: "-->", Via.DELAY_IMPORT: "-.->", Via.RUNTIME: "-. runtime .->"}[e.kind]
+        arrow = {Via.IMPORT: "-->", Via.DELAY_IMPORT: "-.->", Via.RUNTIME: "-. runtime .->",
+                 Via.FORWARD: "-. forward .->"}[e.kind]
         lines.append(f"  {ids[key[0]]} {arrow} {ids[key[1]]}")
     for cls, color in _DOT_COLORS.items():
         lines.append(f"  classDef {cls.replace('-', '_')} fill:{color},stroke:#333")

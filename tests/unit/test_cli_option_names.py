@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from npuslim.check.loading import LoadRequest, LoadResult
+from npuslim.check.sandbox import CONFINED
 from npuslim.check.verify import verify_bundle
 from npuslim.pipeline import verify as verify_pipeline
 from npuslim.pipeline.verify import VerifyOutcome
@@ -38,7 +39,8 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         assert load is not None
         asked.append(load.msvc_runtime)
         return VerifyOutcome(verify_bundle(bundle),
-                             LoadResult(bundle, "wine", load.device, load.msvc_runtime, (), (), True, "loaded"))
+                             LoadResult(bundle, "wine", load.device, load.msvc_runtime, (), (), True, "loaded",
+                                        sandbox=CONFINED, sandboxed=True))
 
     monkeypatch.setattr(verify_pipeline, "verify_and_load", fake)
     return asked

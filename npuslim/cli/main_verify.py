@@ -53,6 +53,10 @@ def verify(
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
         help="text: one line per problem; json: the verdicts and every load step.")] = OutputFormat.text,
+    archive: Annotated[Path | None, typer.Option(
+        "--archive", metavar="PATH",
+        help="Also check this archive (pack --archive) member by member against the lock file; by default "
+        "the one pack wrote beside the bundle (BUNDLE.zip, BUNDLE.tar.xz) is checked when it is there.")] = None,
     load: Annotated[bool, typer.Option(
         "--load", rich_help_panel=LOAD_PANEL,
         help="Also load the bundle through the Windows loader (Wine on Linux; a Linux bundle natively) "
@@ -91,7 +95,7 @@ def verify(
     request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout,
                           sandbox=SandboxMode(sandbox.value)) if load else None
     with progress_display() as progress:
-        outcome = verify_and_load(bundle, load=request, progress=progress)
+        outcome = verify_and_load(bundle, load=request, archive=archive, progress=progress)
     if outcome.load is not None and not outcome.load.sandboxed and sandbox is not SandboxChoice.off:
         warn(f"verify --load: {outcome.load.sandbox}")
     if fmt is OutputFormat.json:
@@ -122,6 +126,9 @@ _PROBLEM_WORDS = {
     "symlink": "a symbolic link", "link": "a wrong link", "not-a-file": "not a regular file",
     "unreadable": "unreadable", "unresolved": "with imports that do not resolve",
     "missing-symbol": "missing imported symbols",
+    "archive-missing": "missing from the archive", "archive-extra": "in the archive but not in the lock file",
+    "archive-changed": "changed in the archive", "archive-damaged": "damaged in the archive",
+    "archive-unreadable": "unreadable as an archive",
 }
 
 
@@ -155,6 +162,9 @@ def _print(outcome: VerifyOutcome) -> None:
     lines += wrap([status, f"{result.bundle}:", *prose(f"{result.files_checked} files checked against the "
                                                         f"lock file, imports of {result.dlls_checked} DLLs resolved")],
                   width, rest="    ")
+    if result.archive is not None:
+        lines += wrap(prose(f"archive {result.archive.path} ({result.archive.format}): "
+                            f"{result.archive.members_checked} members match the lock file"), width, rest="    ")
     if loaded is not None:
         lines += wrap(prose(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):"), width)
         for step in loaded.steps:

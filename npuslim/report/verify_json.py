@@ -40,6 +40,8 @@ def verify_dict(result: VerifyResult, load: LoadResult | None = None) -> dict[st
         "files_checked": result.files_checked,
         "dlls_checked": result.dlls_checked,
         "problems": [{"path": p.path, "kind": p.kind, "message": p.message} for p in result.problems],
+        "archive": ({"path": str(result.archive.path), "format": result.archive.format,
+                     "members_checked": result.archive.members_checked} if result.archive else None),
         "load": load_dict(load) if load else None,
     }
 

@@ -35,7 +35,8 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The Visual C++ runtime each ``verify --load`` asked for (the load always succeeds)."""
     asked: list[str] = []
 
-    def fake(bundle: Path, *, load: LoadRequest | None, progress: object = None) -> VerifyOutcome:
+    def fake(bundle: Path, *, load: LoadRequest | None, archive: Path | None = None,
+             progress: object = None) -> VerifyOutcome:
         assert load is not None
         asked.append(load.msvc_runtime)
         return VerifyOutcome(verify_bundle(bundle),

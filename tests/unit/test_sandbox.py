@@ -105,5 +105,5 @@ def test_the_load_json_says_how_the_probe_was_confined(sandboxed: bool) -> None:
     data = load_dict(load)
     assert data["sandboxed"] is sandboxed and data["sandbox"] == box.description
     doc = {"schema": "npuslim.verify", "schema_version": 1, "tool_version": "x", "bundle": "b", "ok": True,
-           "files_checked": 0, "dlls_checked": 0, "problems": [], "load": data}
+           "files_checked": 0, "dlls_checked": 0, "problems": [], "archive": None, "load": data}
     jsonschema.validate(doc, SCHEMA)

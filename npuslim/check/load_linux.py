@@ -34,6 +34,7 @@ from npuslim.check.loading import (
     parse_probe_output,
     run_probe,
 )
+from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import read_elf
 from npuslim.formats.lock import BundleLock
@@ -135,16 +136,19 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
         raise ToolError(f"{bundle}: no lib/ folder to load")
     files = sorted(p for p in lib_dir.iterdir() if p.is_file() and not p.is_symlink() and ".so" in p.name)
     _check_host(lib_dir, files)
+    sandbox = find_sandbox(request.sandbox)
     with reporter.step("build", "ov_probe_linux", detail="load probe (gcc, once per source)"):
         probe = build_probe()
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
     c_api = next((p for p in files if p.name.startswith("libopenvino_c.so.")), None)
+    visible = (bundle, probe.parent)
     if c_api is None:
         run = run_probe([str(probe), "--libs", *(str(p.resolve()) for p in files)], timeout=request.timeout,
-                        env=env, reporter=reporter, what=f"{len(files)} libraries through ld.so")
-        return _each_library(bundle, request, run, files)
+                        env=env, reporter=reporter, what=f"{len(files)} libraries through ld.so", sandbox=sandbox,
+                        visible=visible)
+        return _each_library(bundle, request, run, files, sandbox)
     run = run_probe([str(probe), str(c_api.resolve()), request.device], timeout=request.timeout, env=env,
-                    reporter=reporter, what=f"{c_api.name} through ld.so")
+                    reporter=reporter, what=f"{c_api.name} through ld.so", sandbox=sandbox, visible=visible)
     steps = parse_probe_output(run.output, LINUX_TITLES)
     # Only a failed load names missing libraries; a device step may quote other dlopen errors
     # (the NPU compiler loader, which the plugin looks for when it compiles).
@@ -155,10 +159,11 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
     judged = judge_linux(steps, missing, lib_names, c_api.name, request.device)
     ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
                                   timeout=request.timeout, first=f"loading {c_api.name}", silent=not steps)
-    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict)
+    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
+                      sandbox.description, sandbox.confined)
 
 
-def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[Path]) -> LoadResult:
+def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[Path], sandbox: Sandbox) -> LoadResult:
     """The verdict of dlopening every library of ``lib/`` (a bundle without the C API)."""
     lib_dir = bundle / LIB
     steps = parse_probe_output(run.output, LINUX_TITLES)
@@ -174,4 +179,5 @@ def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[
                   "absent from this bundle")
     ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
                                   timeout=request.timeout, first="loading the first library", silent=not steps)
-    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict)
+    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
+                      sandbox.description, sandbox.confined)

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from npuslim.check.loading import (
     parse_probe_output,
     run_probe,
 )
+from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.lock import BundleLock
 from npuslim.formats.pe import read_pe
@@ -203,14 +205,30 @@ def _wine_env(msvc_runtime: str, runner: str) -> dict[str, str]:
     return env
 
 
-def _prepare_wine(prefix: list[str], env: dict[str, str], reporter: Reporter) -> None:
+def _wineserver(wine: str) -> str | None:
+    """The wineserver that goes with ``wine`` (``wineserver -w`` waits for it to save the prefix)."""
+    folder = Path(wine).resolve().parent
+    return next((str(folder / n) for n in ("wineserver64", "wineserver") if (folder / n).is_file()),
+                shutil.which("wineserver"))
+
+
+def _prepare_wine(prefix: list[str], env: dict[str, str], reporter: Reporter, sandbox: Sandbox) -> None:
     """Wine's first start in a new prefix sets the prefix up (10-30 s): done as a step of its own,
-    so that the probe's own run is what its step says."""
+    so that the probe's own run is what its step says. In the sandbox the prefix is writable for
+    this step only (no bundle code runs in it), and ``wineserver -w`` waits until Wine has saved
+    the prefix, before the sandbox ends; the probes then see the prefix read-only."""
     wine_prefix = Path(env["WINEPREFIX"])
     if (wine_prefix / "system.reg").is_file():
         return
-    with reporter.step("wine", "", detail="setting up the Wine prefix (first run only)") as step:
-        run = run_process([*prefix, "wineboot", "--init"], timeout=DEFAULT_LOAD_TIMEOUT, env=env)
+    wine_prefix.mkdir(parents=True, exist_ok=True)
+    server = _wineserver(prefix[0])
+    args = [*prefix, "wineboot", "--init"]
+    with reporter.step("wine", "", detail="setting up the Wine prefix (first run only)") as step, \
+            tempfile.TemporaryDirectory(prefix="npuslim-wine-") as work:
+        if sandbox.confined and server is not None:  # without wineserver -w: Wine's own code, unconfined
+            args = sandbox.wrap(["sh", "-c", '"$@" && "$0" -w', server, *args], work=Path(work),
+                                visible=(cache_dir(),), writable=(wine_prefix,))
+        run = run_process(args, timeout=DEFAULT_LOAD_TIMEOUT, env=env, cwd=work)
         step.detail = "Wine prefix ready" if not run.timed_out else "Wine prefix set-up did not finish"
 
 
@@ -223,6 +241,7 @@ class _Run:
     prefix: tuple[str, ...]
     request: LoadRequest
     reporter: Reporter
+    sandbox: Sandbox
 
     def path(self, path: Path) -> str:
         return _windows_path(path, self.runner)
@@ -235,15 +254,16 @@ class _Run:
             return build_probe(name)
 
     def run(self, args: list[str], env: dict[str, str], what: str) -> ToolRun:
+        """Run a probe (its stand-ins and the Wine prefix come from the cache, read-only in the sandbox)."""
         if self.runner == "wine":
-            _prepare_wine(list(self.prefix), env, self.reporter)
+            _prepare_wine(list(self.prefix), env, self.reporter, self.sandbox)
         return run_probe([*self.prefix, *args], timeout=self.request.timeout, env=env, reporter=self.reporter,
-                         what=what)
+                         what=what, sandbox=self.sandbox, visible=(self.bundle, cache_dir()))
 
     def result(self, steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], ok: bool,
                verdict: str) -> LoadResult:
         return LoadResult(self.bundle, self.runner, self.request.device, self.request.msvc_runtime, steps, missing,
-                          ok, verdict)
+                          ok, verdict, self.sandbox.description, self.sandbox.confined)
 
 
 def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, reporter: Reporter) -> LoadResult:
@@ -254,7 +274,7 @@ def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, re
     if not bin_dir.is_dir():
         raise ToolError(f"{bundle}: no bin/ folder to load")
     runner, prefix = find_runner()
-    run = _Run(bundle, runner, tuple(prefix), request, reporter)
+    run = _Run(bundle, runner, tuple(prefix), request, reporter, find_sandbox(request.sandbox))
     if (bin_dir / ORT_DLL).is_file():
         return _load_onnxruntime(run)
     if not c_api.is_file():

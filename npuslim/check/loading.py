@@ -13,9 +13,12 @@ shown as a failure under a verdict that holds).
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from npuslim.check.sandbox import Sandbox, SandboxMode
 from npuslim.enums import StrEnum
 from npuslim.progress import Reporter
 from npuslim.tools import ToolRun, run_process
@@ -75,11 +78,13 @@ class LoadStep:
 @dataclass(frozen=True)
 class LoadRequest:
     """What ``verify --load`` asks for: the device, where the Visual C++ runtime comes from
-    (Windows: ``system`` or ``bundled``), and how long a load may take."""
+    (Windows: ``system`` or ``bundled``), how long a load may take, and whether the probe must,
+    may or must not run in a sandbox (``npuslim.check.sandbox``)."""
 
     device: str = "NPU"
     msvc_runtime: str = "system"
     timeout: float = DEFAULT_LOAD_TIMEOUT
+    sandbox: SandboxMode = SandboxMode.AUTO
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ class LoadResult:
     missing: tuple[tuple[str, str], ...]  # (library, needed by)
     ok: bool
     verdict: str
-    sandbox: str = ""   # how the probe was confined ("" when it was not)
+    sandbox: str = ""   # how the probe was confined, or why it was not (``Sandbox.description``)
+    sandboxed: bool = False
 
 
 def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple[LoadStep, ...]:
@@ -108,12 +114,15 @@ def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple
 
 
 def run_probe(args: list[str], *, timeout: float, env: dict[str, str], reporter: Reporter,
-              what: str) -> ToolRun:
-    """Run a load probe in its own process group, its output to a file (Wine's background
-    processes never hold npuslim up); a probe that does not finish within ``timeout`` seconds is
-    killed with its group and is a failed load (``conclude``), never a tool error."""
-    with reporter.step("load", what) as step:
-        run = run_process(args, timeout=timeout, env=env)
+              what: str, sandbox: Sandbox, visible: Iterable[Path] = ()) -> ToolRun:
+    """Run a load probe in ``sandbox`` (``visible``: the folders it reads, the bundle and the
+    probe), in a fresh work folder of its own that is deleted afterwards, in its own process
+    group, its output to a file (Wine's background processes never hold npuslim up); a probe
+    that does not finish within ``timeout`` seconds is killed with its group and is a failed
+    load (``conclude``), never a tool error."""
+    with tempfile.TemporaryDirectory(prefix="npuslim-load-") as work, reporter.step("load", what) as step:
+        command = sandbox.wrap(args, work=Path(work), visible=visible)
+        run = run_process(command, timeout=timeout, env=env, cwd=work)
         step.detail = "did not finish" if run.timed_out else f"exit {run.returncode}"
     return run
 

@@ -3,7 +3,9 @@
 Every file of the lock file must exist with its recorded size and
 sha256; no other file may be in the bundle; every DLL's imports must resolve
 inside ``bin/`` or to what the target provides (system, API set, MSVC
-runtime, driver). Problems are collected, never raised one by one.
+runtime, driver). A packed bundle's archive, beside it or named, is checked
+member by member against the lock file too (``archive_verify``). Problems are
+collected, never raised one by one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npuslim.act.staging import sha256_file
+from npuslim.check.archive_verify import ArchiveCheck, check_archive, find_archive
 from npuslim.check.closure_linux import check_linux_closure_of, verify_link
 from npuslim.check.closure_windows import check_windows_closure
 from npuslim.check.problem import Problem
@@ -38,17 +41,19 @@ class VerifyResult:
     files_checked: int
     dlls_checked: int
     problems: tuple[Problem, ...]
+    archive: ArchiveCheck | None = None   # the archive checked with the bundle, if any
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_bundle(bundle: Path) -> VerifyResult:
+def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
     """Check ``bundle`` against its own lock file; the result lists every problem.
 
     A bundle holds regular files and folders only: a symbolic link anywhere in
-    it is a problem, and no file outside the bundle is ever read.
+    it is a problem, and no file outside the bundle is ever read but its archive:
+    ``archive``, else the one ``pack`` wrote beside it (``find_archive``).
     """
     lock = read_lock(bundle, LOCK_FILE)
     problems: list[Problem] = []
@@ -89,7 +94,9 @@ def verify_bundle(bundle: Path) -> VerifyResult:
                 problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the lock file"))
 
     dlls_checked = CLOSURE_CHECKS[lock.platform](bundle, lock, problems)
-    return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems))
+    found = find_archive(bundle, lock, archive)
+    checked = check_archive(bundle, lock, found[0], found[1], problems) if found else None
+    return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems), checked)
 
 
 def _through_link(bundle: Path, rel: str) -> bool:

@@ -37,6 +37,12 @@ class MsvcRuntime(str, Enum):
     bundled = "bundled"
 
 
+class SandboxChoice(str, Enum):
+    auto = "auto"
+    require = "require"
+    off = "off"
+
+
 LOAD_PANEL = "Loading (--load)"
 
 
@@ -47,10 +53,15 @@ def verify(
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", metavar="FORMAT", rich_help_panel=OUTPUT_PANEL,
         help="text: one line per problem; json: the verdicts and every load step.")] = OutputFormat.text,
+    archive: Annotated[Path | None, typer.Option(
+        "--archive", metavar="PATH",
+        help="Also check this archive (pack --archive) member by member against the lock file; by default "
+        "the one pack wrote beside the bundle (BUNDLE.zip, BUNDLE.tar.xz) is checked when it is there.")] = None,
     load: Annotated[bool, typer.Option(
         "--load", rich_help_panel=LOAD_PANEL,
         help="Also load the bundle through the Windows loader (Wine on Linux; a Linux bundle natively) "
-        "and report each step.")] = False,
+        "and report each step. This executes the bundle's code (library constructors, DllMain, the "
+        "plugins): in a bubblewrap sandbox when one works (see --sandbox), else with your rights.")] = False,
     msvc_runtime_from: Annotated[MsvcRuntime, typer.Option(
         "--msvc-runtime-from", metavar="system|bundled", rich_help_panel=LOAD_PANEL,
         help="Where the Visual C++ runtime comes from: system lets the machine provide it (Wine's own); "
@@ -62,21 +73,31 @@ def verify(
     timeout: Annotated[float, typer.Option(
         "--timeout", metavar="SECONDS", min=1, rich_help_panel=LOAD_PANEL,
         help="A load that takes longer has failed (exit 8).")] = 180.0,
+    sandbox: Annotated[SandboxChoice, typer.Option(
+        "--sandbox", metavar="auto|require|off", rich_help_panel=LOAD_PANEL,
+        help="auto: run the load in bubblewrap (read-only filesystem, no network) when it works, else "
+        "unconfined, and say so; require: refuse to run unconfined (exit 6); off: never confine.")]
+        = SandboxChoice.auto,
 ) -> None:
     """Check every file against the lock file and the closure inside the bundle.
 
+    --load runs the bundle's own code; see --sandbox for how it is confined.
     Exit 0 only when all hold. A failed check is exit 5 (one line per
     problem), a failed load exit 8; either verdict is also one line on stderr.
     """
     msvc_runtime = _msvc_runtime(msvc_runtime_from, old_msvc_runtime)
     from npuslim.check.loading import LoadRequest
+    from npuslim.check.sandbox import SandboxMode
     from npuslim.pipeline.verify import verify_and_load
     from npuslim.report.verify_json import verify_json
 
     check_bundle_arg(bundle)
-    request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout) if load else None
+    request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout,
+                          sandbox=SandboxMode(sandbox.value)) if load else None
     with progress_display() as progress:
-        outcome = verify_and_load(bundle, load=request, progress=progress)
+        outcome = verify_and_load(bundle, load=request, archive=archive, progress=progress)
+    if outcome.load is not None and not outcome.load.sandboxed and sandbox is not SandboxChoice.off:
+        warn(f"verify --load: {outcome.load.sandbox}")
     if fmt is OutputFormat.json:
         write_stdout(verify_json(outcome.result, outcome.load))
     else:
@@ -105,6 +126,9 @@ _PROBLEM_WORDS = {
     "symlink": "a symbolic link", "link": "a wrong link", "not-a-file": "not a regular file",
     "unreadable": "unreadable", "unresolved": "with imports that do not resolve",
     "missing-symbol": "missing imported symbols",
+    "archive-missing": "missing from the archive", "archive-extra": "in the archive but not in the lock file",
+    "archive-changed": "changed in the archive", "archive-damaged": "damaged in the archive",
+    "archive-unreadable": "unreadable as an archive",
 }
 
 
@@ -138,6 +162,9 @@ def _print(outcome: VerifyOutcome) -> None:
     lines += wrap([status, f"{result.bundle}:", *prose(f"{result.files_checked} files checked against the "
                                                         f"lock file, imports of {result.dlls_checked} DLLs resolved")],
                   width, rest="    ")
+    if result.archive is not None:
+        lines += wrap(prose(f"archive {result.archive.path} ({result.archive.format}): "
+                            f"{result.archive.members_checked} members match the lock file"), width, rest="    ")
     if loaded is not None:
         lines += wrap(prose(f"load ({loaded.runner}, Visual C++ runtime: {loaded.msvc_runtime}):"), width)
         for step in loaded.steps:
@@ -146,6 +173,7 @@ def _print(outcome: VerifyOutcome) -> None:
         for lib, needer in loaded.missing:
             lines += wrap([Text("missing", style="red"), lib, "(needed", "by", f"{needer})"], width,
                           first="  ", rest="    ")
+        lines += wrap(prose(f"sandbox: {loaded.sandbox}"), width, first="  ", rest="    ")
         verdict = Text("OK", style="green") if loaded.ok else Text("LOAD FAILED", style="bold red")
         lines += wrap([verdict, *prose(loaded.verdict)], width, rest="    ")
     print_lines(console, lines)

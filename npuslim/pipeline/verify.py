@@ -39,10 +39,10 @@ class VerifyOutcome:
         return None
 
 
-def verify_and_load(bundle: Path, *, load: LoadRequest | None = None,
+def verify_and_load(bundle: Path, *, load: LoadRequest | None = None, archive: Path | None = None,
                     progress: ProgressFn | None = None) -> VerifyOutcome:
-    """``verify_bundle(bundle)``, then, when a ``load`` is asked for, ``load_bundle``."""
-    result = verify_bundle(bundle)
+    """``verify_bundle(bundle, archive=archive)``, then, when a ``load`` is asked for, ``load_bundle``."""
+    result = verify_bundle(bundle, archive=archive)
     if load is None:
         return VerifyOutcome(result)
     return VerifyOutcome(result, load_bundle(bundle, load, lock=result.lock, progress=progress))

@@ -22,7 +22,7 @@ def load_dict(load: LoadResult) -> dict[str, Any]:
     """One ``verify --load`` run: its verdict, each step of the probe, the libraries the loader missed."""
     return {
         "ok": load.ok, "runner": load.runner, "device": load.device, "msvc_runtime": load.msvc_runtime,
-        "verdict": load.verdict,
+        "verdict": load.verdict, "sandboxed": load.sandboxed, "sandbox": load.sandbox,
         "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "state": s.state.value, "detail": s.detail,
                    **({"not_checked": s.not_checked} if s.not_checked else {})} for s in load.steps],
         "missing": [{"library": lib, "needed_by": needer} for lib, needer in load.missing],
@@ -40,6 +40,8 @@ def verify_dict(result: VerifyResult, load: LoadResult | None = None) -> dict[st
         "files_checked": result.files_checked,
         "dlls_checked": result.dlls_checked,
         "problems": [{"path": p.path, "kind": p.kind, "message": p.message} for p in result.problems],
+        "archive": ({"path": str(result.archive.path), "format": result.archive.format,
+                     "members_checked": result.archive.members_checked} if result.archive else None),
         "load": load_dict(load) if load else None,
     }
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from npuslim.check.loading import LoadRequest, LoadResult
+from npuslim.check.sandbox import CONFINED
 from npuslim.check.verify import verify_bundle
 from npuslim.pipeline import verify as verify_pipeline
 from npuslim.pipeline.verify import VerifyOutcome
@@ -34,11 +35,13 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The Visual C++ runtime each ``verify --load`` asked for (the load always succeeds)."""
     asked: list[str] = []
 
-    def fake(bundle: Path, *, load: LoadRequest | None, progress: object = None) -> VerifyOutcome:
+    def fake(bundle: Path, *, load: LoadRequest | None, archive: Path | None = None,
+             progress: object = None) -> VerifyOutcome:
         assert load is not None
         asked.append(load.msvc_runtime)
         return VerifyOutcome(verify_bundle(bundle),
-                             LoadResult(bundle, "wine", load.device, load.msvc_runtime, (), (), True, "loaded"))
+                             LoadResult(bundle, "wine", load.device, load.msvc_runtime, (), (), True, "loaded",
+                                        sandbox=CONFINED, sandboxed=True))
 
     monkeypatch.setattr(verify_pipeline, "verify_and_load", fake)
     return asked

@@ -40,6 +40,15 @@ class MsvcRuntime(str, Enum):
 LOAD_PANEL = "Loading (--load)"
 
 
+def _timeout(value: float) -> float:
+    from npuslim.units import check_seconds
+
+    try:
+        return check_seconds(value, least=1)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--timeout'") from None
+
+
 @exits(4, 5, 6, 7, 8)
 @error_boundary
 def verify(
@@ -60,7 +69,7 @@ def verify(
     device: Annotated[str, typer.Option("--device", metavar="NAME", rich_help_panel=LOAD_PANEL,
                                         help="The device to ask for.")] = "NPU",
     timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", min=1, rich_help_panel=LOAD_PANEL,
+        "--timeout", metavar="SECONDS", callback=_timeout, rich_help_panel=LOAD_PANEL,
         help="A load that takes longer has failed (exit 8).")] = 180.0,
 ) -> None:
     """Check every file against the lock file and the closure inside the bundle.

@@ -11,6 +11,8 @@ paths); that release is tried first.
 
 from __future__ import annotations
 
+import mmap
+import os
 import re
 import sys
 import zipfile
@@ -22,6 +24,7 @@ from npuslim.errors import InputError, MissingDependencyError, ToolError
 from npuslim.formats.pe import read_pe
 from npuslim.formats.pe_tables import read_symbol_tables
 from npuslim.knowledge.versions import parse_version
+from npuslim.paths import open_regular
 from npuslim.source.locate import (
     DEFAULT_PLATFORM,
     DEFAULT_PYTHON_VERSION,
@@ -38,7 +41,9 @@ ORT_MANIFEST = "onnxruntime-npu"
 MAX_RELEASES_TRIED = 6
 ORT_DLL = "onnxruntime.dll"
 PROVIDER_DLL = "onnxruntime_providers_openvino.dll"
-_BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_(\d{4}\.\d+\.\d+)")
+_BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_([0-9]{4}\.[0-9]{1,4}\.[0-9]{1,4})")
+# The provider of onnxruntime-openvino 1.24.1 is 1.4 MB; a file past this is refused unread.
+MAX_PROVIDER_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,36 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
     # plan is the folder that holds that package folder
     license_root = next((root for root in (folder, dll_dir.parent.parent, dll_dir.parent)
                          if (root / "onnxruntime" / "LICENSE").is_file()), None)
-    built = _BUILT_AGAINST.search((dll_dir / PROVIDER_DLL).read_bytes())
+    built = built_against(dll_dir / PROVIDER_DLL)
     return OnnxRuntimeSource(
         origin=source, dll_dir=dll_dir, license_root=license_root,
-        version=read_pe(dll_dir / ORT_DLL).file_version,
-        built_against=built.group(1).decode() if built else None, wheel=wheel,
+        version=read_pe(dll_dir / ORT_DLL).file_version, built_against=built, wheel=wheel,
     )
+
+
+def built_against(provider: Path) -> str | None:
+    """The OpenVINO release named in the provider's strings (its include paths), or ``None``.
+
+    Never reads the file whole: its size is checked first (``MAX_PROVIDER_BYTES``), its
+    PE headers next, and only its data sections are searched, through an ``mmap``.
+    """
+    with open_regular(provider) as fh:
+        size = os.fstat(fh.fileno()).st_size
+    if size > MAX_PROVIDER_BYTES:
+        raise InputError(f"{provider}: {size} bytes, more than {MAX_PROVIDER_BYTES}: not an ONNX Runtime "
+                         "OpenVINO provider (refused unread)")
+    ranges = read_pe(provider).data_ranges or ((0, size),)
+    with open_regular(provider) as fh:
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:  # emptied since its headers were read
+            raise InputError(f"{provider}: cannot read: {exc}") from exc
+    with data:
+        for offset, length in ranges:
+            found = _BUILT_AGAINST.search(data, offset, min(offset + length, len(data)))
+            if found:
+                return found.group(1).decode()
+    return None
 
 
 def combined(install: OpenVinoInstall, ort: OnnxRuntimeSource) -> OpenVinoInstall:

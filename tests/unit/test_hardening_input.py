@@ -11,7 +11,8 @@ accepted reaches the next check (the missing bundle or install), not a crash.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,58 @@ def test_a_recorded_budget_in_a_lock_file_is_bounded(limit: object, tmp_path: Pa
         assert not (tmp_path / "packed").exists()
     else:  # not an integer: no recorded budget, as before
         assert result.exit_code == 0, result.stderr
+
+
+# -- binaries are never read whole: a 6 GB (sparse) ONNX Runtime provider
+
+@contextmanager
+def _address_space_at_most(extra: int) -> Iterator[None]:
+    """Cap this process's address space at what it uses now plus ``extra`` bytes, so that reading
+    a 6 GB file whole fails at once with MemoryError instead of filling the machine's memory."""
+    import resource
+
+    used = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmSize:"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = used + extra if hard == resource.RLIM_INFINITY else min(used + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmSize from /proc (Linux)")
+def test_a_6gb_provider_dll_is_refused_by_its_size_without_reading_it(tmp_path: Path) -> None:
+    from tests.support.crafted import build_pe
+
+    ort = tmp_path / "ort"
+    ort.mkdir()
+    (ort / "onnxruntime.dll").write_bytes(build_pe(("KERNEL32.dll",)))
+    provider = ort / "onnxruntime_providers_openvino.dll"
+    with open(provider, "wb") as fh:
+        fh.truncate(6 << 30)  # sparse: no disk space, no memory
+    assert provider.stat().st_size == 6 << 30
+    with _address_space_at_most(1 << 30):
+        results = [run("deps", "--onnxruntime", str(ort)),
+                   run("extract", str(tmp_path / "no-such"), "--onnxruntime", str(ort), "-o", str(tmp_path / "out"))]
+    for result in results:
+        assert result.exit_code == 4, result.stderr[-300:]
+        line = one_error_line(result)
+        assert "onnxruntime_providers_openvino.dll: 6442450944 bytes, more than" in line and "unread" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_built_against_release_is_found_in_a_data_section_only(tmp_path: Path) -> None:
+    from npuslim.plan.onnxruntime import built_against
+    from tests.support.crafted import build_pe
+
+    plain = tmp_path / "plain.dll"
+    plain.write_bytes(build_pe(("KERNEL32.dll",)))
+    assert built_against(plain) is None
+    not_pe = tmp_path / "not-pe.dll"
+    not_pe.write_bytes(b"openvino_toolkit_windows_2025.4.1 " * 10)
+    from npuslim.errors import InputError
+
+    with pytest.raises(InputError, match="not a PE"):
+        built_against(not_pe)

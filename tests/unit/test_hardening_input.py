@@ -11,6 +11,8 @@ accepted reaches the next check (the missing bundle or install), not a crash.
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -240,3 +242,50 @@ def test_the_built_against_release_is_found_in_a_data_section_only(tmp_path: Pat
 
     with pytest.raises(InputError, match="not a PE"):
         built_against(not_pe)
+
+
+# -- the wheel cache is keyed by content, not by name, size and date
+
+WHEEL_NAME = "openvino-2099.21.0-1-cp311-cp311-win_amd64.whl"
+
+
+def _wheel_importing(path: Path, dependency: str) -> Path:
+    """A crafted wheel whose a.dll imports ``dependency``; stored (not deflated), so two such
+    wheels whose dependency names have the same length have the same size."""
+    from tests.support.crafted import build_pe
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = {"openvino/__init__.py": b"", "openvino/include/a.h": b"int a;\n",
+               "openvino/libs/a.dll": build_pe((dependency,)),
+               "openvino/libs/b.dll": build_pe(("KERNEL32.dll",)), "openvino/libs/c.dll": build_pe(("KERNEL32.dll",))}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    return path
+
+
+def _imports_of_a(wheel: Path) -> list[str]:
+    result = run("deps", str(wheel), "--root", "a.dll", "--format", "json", "--no-hints")
+    assert result.exit_code == 0, result.stderr
+    edges = json.loads(result.stdout)["edges"]
+    return sorted(e["target"] for e in edges if e["source"].lower() == "a.dll")
+
+
+def test_two_wheels_alike_in_name_size_and_date_are_told_apart(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))  # a cache of its own
+    first = _wheel_importing(tmp_path / "one" / WHEEL_NAME, "b.dll")
+    second = _wheel_importing(tmp_path / "two" / WHEEL_NAME, "c.dll")  # as cp -p or rsync -a would leave it
+    a, b = first.stat(), second.stat()
+    assert (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns) and first.read_bytes() != second.read_bytes()
+    assert _imports_of_a(first) == ["b.dll"]
+    assert _imports_of_a(second) == ["c.dll"]
+    # the same file rewritten in place with the other content, its date put back
+    _wheel_importing(first, "c.dll")
+    assert first.stat().st_mtime_ns == a.st_mtime_ns and first.stat().st_size == a.st_size
+    assert _imports_of_a(first) == ["c.dll"]
+    # and the same content under another folder is the same cache entry
+    from npuslim.source.wheel import unpack_wheel
+
+    assert unpack_wheel(first) == unpack_wheel(second)

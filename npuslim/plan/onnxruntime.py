@@ -18,6 +18,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from npuslim.analyse.symbols import check_symbols, demangle
 from npuslim.errors import InputError, MissingDependencyError, ToolError
@@ -33,6 +34,8 @@ from npuslim.source.locate import (
     fetch_wheel,
     is_requirement,
     locate,
+    public_name,
+    wheel_record,
 )
 from npuslim.tools import run_tool
 
@@ -58,10 +61,19 @@ class OnnxRuntimeSource:
     built_against: str | None
     wheel: Path | None = None
 
-    def record(self) -> dict[str, str | None]:
-        """What the lock file says of this source."""
-        return {"origin": self.origin, "onnxruntime_version": self.version,
-                "dll_dir": str(self.dll_dir), "built_against_openvino": self.built_against}
+    folder: Path | None = None  # the folder given, or the wheel unpacked: where dll_dir was looked for
+
+    def dll_dir_name(self) -> str:
+        """``dll_dir`` below the folder it was found in (``onnxruntime/capi``), never a host path."""
+        if self.folder is not None and self.dll_dir.is_relative_to(self.folder):
+            return self.dll_dir.relative_to(self.folder).as_posix()
+        return self.dll_dir.name
+
+    def record(self) -> dict[str, Any]:
+        """What the lock file says of this source: names, versions and the wheel's hash, no host path."""
+        return {"origin": public_name(self.origin), "onnxruntime_version": self.version,
+                "dll_dir": self.dll_dir_name(), "built_against_openvino": self.built_against,
+                **({"wheel": wheel_record(self.wheel)} if self.wheel is not None else {})}
 
 
 def _find_dll_dir(folder: Path) -> Path | None:
@@ -103,7 +115,7 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
     built = built_against(dll_dir / PROVIDER_DLL)
     return OnnxRuntimeSource(
         origin=source, dll_dir=dll_dir, license_root=license_root,
-        version=read_pe(dll_dir / ORT_DLL).file_version, built_against=built, wheel=wheel,
+        version=read_pe(dll_dir / ORT_DLL).file_version, built_against=built, wheel=wheel, folder=folder,
     )
 
 
@@ -248,4 +260,5 @@ def source_size(ort: OnnxRuntimeSource) -> tuple[int, str]:
     if ort.wheel is not None:
         with zipfile.ZipFile(ort.wheel) as zf:
             return sum(m.file_size for m in zf.infolist()), f"uncompressed size of {ort.wheel.name}"
-    return sum(p.stat().st_size for p in ort.dll_dir.iterdir() if p.is_file()), f"the files in {ort.dll_dir}"
+    return (sum(p.stat().st_size for p in ort.dll_dir.iterdir() if p.is_file()),
+            f"the files in {public_name(str(ort.dll_dir))}")

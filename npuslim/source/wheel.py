@@ -161,6 +161,11 @@ def wheel_sha256(wheel: Path) -> str:
         return _hash_open(wheel, fh)
 
 
+def wheel_record(wheel: Path) -> dict[str, str]:
+    """What a lock file says of a wheel: its file name and the sha256 of its bytes (no host path)."""
+    return {"name": wheel.name, "sha256": wheel_sha256(wheel)}
+
+
 def unpack_wheel(wheel: Path, wanted: Wanted | None = None, *, progress: ProgressFn | None = None) -> Path:
     """Unpack the entries ``wanted(name, parts)`` picks (default: a Windows wheel's DLLs, headers and
     licences, ``windows_wanted``) into the cache; reuse a previous unpack of the same bytes.

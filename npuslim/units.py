@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from npuslim.errors import InputError
 
@@ -22,12 +23,33 @@ def format_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def parse_size(text: str) -> int:
-    """``"1.75GB"`` -> 1750000000; accepts B, kB, MB, GB and KiB, MiB, GiB."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+# The largest size npuslim takes: far past any install, yet exact as an int and as a float.
+MAX_SIZE_BYTES = 1 << 50
+MAX_SIZE_TEXT = "1 PiB"
+# A size is a few digits and a unit; longer text is refused before any parsing.
+_MAX_SIZE_CHARS = 40
+_SIZE = re.compile(r"\s*([0-9]{1,20}(?:\.[0-9]{1,12})?)\s*([A-Za-z]{0,3})\s*", re.ASCII)
+
+
+def shown(text: object, limit: int = 30) -> str:
+    """``text`` quoted for an error line, cut short when long."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= limit else quoted[:limit - 3] + "..."
+
+
+def parse_size(text: str, *, example: str = "1.75GB or 250MiB") -> int:
+    """``"1.75GB"`` -> 1750000000; accepts B, kB, MB, GB and KiB, MiB, GiB in any case.
+
+    ASCII digits and whitespace only; ``ValueError`` for anything else and for a size past
+    ``MAX_SIZE_BYTES`` (exact decimal arithmetic: no float, so no infinity and no NaN).
+    """
+    m = _SIZE.fullmatch(text) if isinstance(text, str) and len(text) <= _MAX_SIZE_CHARS else None
     if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"not a size: {text!r} (try 1.75GB or 250MiB)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+        raise ValueError(f"not a size: {shown(text)} (try {example})")
+    value = int(Decimal(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value > MAX_SIZE_BYTES:
+        raise ValueError(f"{shown(text)} is more than {MAX_SIZE_TEXT}: not a size npuslim takes")
+    return value
 
 
 def percent(part: int, whole: int) -> str:
@@ -42,17 +64,29 @@ BASELINE_BYTES = 1_750_000_000
 def parse_budget(text: str | int, *, where: str = "--max-size") -> int:
     """A budget in bytes from ``50MB``, ``48MiB``, ``1.75GB`` or a plain byte count.
 
-    Raises ``InputError`` naming ``where`` for anything else, zero included.
+    Raises ``InputError`` naming ``where`` for anything else, zero and sizes past
+    ``MAX_SIZE_BYTES`` included.
     """
-    if isinstance(text, bool):
-        raise InputError(f"{where}: not a size: {text!r} (try 50MB, 48MiB or 1.75GB)")
-    if isinstance(text, int):
+    if isinstance(text, int) and not isinstance(text, bool):
         value = text
+        if value > MAX_SIZE_BYTES:
+            raise InputError(f"{where}: {shown(text)} is more than {MAX_SIZE_TEXT}: not a size npuslim takes")
     else:
         try:
-            value = parse_size(text)
-        except ValueError:
-            raise InputError(f"{where}: not a size: {text!r} (try 50MB, 48MiB or 1.75GB)") from None
+            value = parse_size(str(text) if isinstance(text, bool) else text, example="50MB, 48MiB or 1.75GB")
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}") from None
     if value <= 0:
-        raise InputError(f"{where}: a budget must be more than 0 bytes, not {text!r}")
+        raise InputError(f"{where}: a budget must be more than 0 bytes, not {shown(text)}")
+    return value
+
+
+# A time limit past a week is a mistake, not a wish; and it must stay a number the OS timers take.
+MAX_SECONDS = 7 * 24 * 3600
+
+
+def check_seconds(value: float, *, least: float) -> float:
+    """``value`` when it is a finite number of seconds from ``least`` to ``MAX_SECONDS``, else ``ValueError``."""
+    if not least <= value <= MAX_SECONDS:  # also refuses NaN, which compares false with everything
+        raise ValueError(f"{shown(value)} is not a number of seconds from {least:g} to {MAX_SECONDS}")
     return value

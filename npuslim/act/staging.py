@@ -34,9 +34,10 @@ from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.formats.binary import binary_fields
 from npuslim.formats.lock import BundleLock, LockedFile, to_json
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
-from npuslim.paths import join_inside, open_regular
+from npuslim.paths import cache_dir, join_inside, open_regular
 from npuslim.plan.bundle import BundlePlan
 from npuslim.progress import ProgressFn, Reporter
+from npuslim.source.locate import source_record
 
 CHUNK = 1 << 20
 STAGING_MARK = ".npuslim-staging-"
@@ -340,20 +341,36 @@ def locked_file(planned: PlannedFile, sha256: str) -> LockedFile:
     )
 
 
+def host_path_scrubber(plan: BundlePlan) -> Callable[[str], str]:
+    """A function that puts names in place of this machine's folders in a line for the lock file:
+    the install's root (its name, or the wheel's), ONNX Runtime's folder, npuslim's cache, the home folder."""
+    install = plan.install
+    names = {str(install.root): source_record(install)["root"], str(cache_dir()): "<npuslim cache>",
+             str(Path.home()): "~"}
+    if plan.onnxruntime is not None:
+        names[str(plan.onnxruntime.dll_dir)] = plan.onnxruntime.record()["dll_dir"]
+    ordered = sorted(((k, v) for k, v in names.items() if len(k) > 1), key=lambda kv: -len(kv[0]))
+
+    def scrub(text: str) -> str:
+        for path, name in ordered:
+            text = text.replace(path, name)
+        return text
+    return scrub
+
+
 def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
                budget: dict[str, Any] | None = None) -> BundleLock:
     install = plan.install
     manifest = plan.manifest
+    scrub = host_path_scrubber(plan)
     return BundleLock(
         tool_version=__version__,
         created=created_timestamp(),
-        source={
-            "origin": install.origin, "layout": install.layout, "root": str(install.root),
-            "openvino_version": install.version, "platform": install.platform,
-            "size": plan.source_size, "size_measured_as": plan.source_size_how,
+        source={  # names, versions and hashes: no path of this machine (the same source, the same lock)
+            **source_record(install), "size": plan.source_size, "size_measured_as": scrub(plan.source_size_how),
             **({"onnxruntime": plan.onnxruntime.record()} if plan.onnxruntime else {}),
         },
-        manifest={"name": manifest.name, "path": str(manifest.source), "sha256": sha256_file(manifest.source)},
+        manifest={"name": manifest.name, "path": manifest.source.name, "sha256": sha256_file(manifest.source)},
         features=tuple(sorted(plan.features)),
         features_requested=tuple(sorted(plan.features_requested)),
         features_dropped=tuple({"name": n, "reason": r} for n, r in plan.features_dropped),
@@ -365,7 +382,7 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
         headers=(
             {"kept": len(plan.headers.kept), "total": plan.headers.total} if plan.headers else None
         ),
-        warnings=plan.warnings,
+        warnings=tuple(scrub(w) for w in plan.warnings),
         totals={"files": len(files), "bytes": sum(f.size for f in files)},
         budget=budget,
     )

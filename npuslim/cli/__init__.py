@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ class OneLineErrors(TyperGroup):
              **extra: Any) -> Any:
         STATE["debug"] = False  # one run's --debug never leaks into the next (tests run many in one process)
         args = _take_debug(list(sys.argv[1:] if args is None else args))
+        _drop_unbounded_terminal_size()
         try:
             rv = super().main(args=args, prog_name=prog_name or "npuslim", complete_var=complete_var,
                               standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -55,6 +57,15 @@ class OneLineErrors(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code)
+
+
+def _drop_unbounded_terminal_size() -> None:
+    """Forget ``COLUMNS`` / ``LINES`` that are not a plain number of at most 5 digits: rich reads them
+    with ``int()``, which a 5000-digit value makes raise before any error can be printed."""
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name, "").strip()
+        if value and not (value.isascii() and value.isdigit() and len(value) <= 5):
+            del os.environ[name]
 
 
 def _take_debug(args: list[str]) -> list[str]:

@@ -32,8 +32,8 @@ def output_width(is_terminal: bool, terminal_width: int) -> int | None:
     """The width to lay out to: ``COLUMNS`` when set to a number, else the terminal's width
     when standard output is a terminal, else ``None`` (no limit: a pipe or a file is never cut)."""
     columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
+    if columns.isascii() and columns.isdigit() and len(columns) <= 5 and int(columns) > 0:  # bounded: 5000 digits
+        return int(columns)  # would be past int()'s digit limit
     return terminal_width if is_terminal else None
 
 

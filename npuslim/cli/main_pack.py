@@ -46,7 +46,7 @@ def _baseline(value: str) -> int:
     try:
         return parse_size(value)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="'--baseline'") from None
 
 
 def _max_size(value: str) -> None:
@@ -56,8 +56,20 @@ def _max_size(value: str) -> None:
     try:
         parse_budget(value)
     except InputError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--max-size'") from None
+        raise typer.BadParameter(str(exc).removeprefix("--max-size: "), param_hint="'--max-size'") from None
 
+
+def _upx_timeout(value: float) -> float:
+    from npuslim.units import check_seconds
+
+    try:
+        return check_seconds(value, least=0.1)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--upx-timeout'") from None
+
+
+# --jobs past this many would only queue threads for files that do not exist
+MAX_JOBS = 1024
 
 UPX_PANEL = "Strip and UPX"
 WORK_PANEL = "Work"
@@ -86,7 +98,7 @@ def pack(
         "--upx-exclude", metavar="PATTERN", rich_help_panel=UPX_PANEL, show_default=False,
         help="Never UPX DLLs matching this pattern (repeatable).")] = None,
     upx_timeout: Annotated[float, typer.Option(
-        "--upx-timeout", metavar="SECONDS", min=0.1, rich_help_panel=UPX_PANEL,
+        "--upx-timeout", metavar="SECONDS", callback=_upx_timeout, rich_help_panel=UPX_PANEL,
         help="How long one UPX run may take before it is stopped (the DLL is then left unpacked).")]
     = DEFAULT_TIMEOUT,
     out: Annotated[Path | None, typer.Option(
@@ -119,7 +131,8 @@ def pack(
         "--sbom", rich_help_panel=BUDGET_PANEL,
         help="Write a CycloneDX SBOM (sbom.cdx.json) of the packed bundle (always when the input bundle "
         "has one).")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, rich_help_panel=WORK_PANEL,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", min=1, max=MAX_JOBS,
+                                      rich_help_panel=WORK_PANEL,
                                       show_default="the number of CPUs", help="Files worked on in parallel.")]
     = os.cpu_count() or 1,
     no_cache: Annotated[bool, typer.Option(

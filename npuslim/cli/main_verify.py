@@ -46,6 +46,15 @@ class SandboxChoice(str, Enum):
 LOAD_PANEL = "Loading (--load)"
 
 
+def _timeout(value: float) -> float:
+    from npuslim.units import check_seconds
+
+    try:
+        return check_seconds(value, least=1)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--timeout'") from None
+
+
 @exits(4, 5, 6, 7, 8)
 @error_boundary
 def verify(
@@ -71,7 +80,7 @@ def verify(
     device: Annotated[str, typer.Option("--device", metavar="NAME", rich_help_panel=LOAD_PANEL,
                                         help="The device to ask for.")] = "NPU",
     timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", min=1, rich_help_panel=LOAD_PANEL,
+        "--timeout", metavar="SECONDS", callback=_timeout, rich_help_panel=LOAD_PANEL,
         help="A load that takes longer has failed (exit 8).")] = 180.0,
     sandbox: Annotated[SandboxChoice, typer.Option(
         "--sandbox", metavar="auto|require|off", rich_help_panel=LOAD_PANEL,

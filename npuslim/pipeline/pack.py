@@ -82,7 +82,8 @@ def pack_budget_limit(max_size: str | None, lock: BundleLock) -> Limit | None:
         return parse_budget(max_size), max_size, "--max-size"
     recorded = lock.budget
     if isinstance(recorded, dict) and isinstance(recorded.get("limit"), int):
-        return (int(recorded["limit"]), str(recorded.get("limit_text") or recorded["limit"]),
+        limit = parse_budget(recorded["limit"], where="the input bundle's lock file: budget.limit")  # bounded
+        return (limit, str(recorded.get("limit_text") or recorded["limit"]),
                 f"the input bundle's budget, from {recorded.get('origin', 'its manifest')}")
     return None
 

@@ -11,17 +11,21 @@ paths); that release is tried first.
 
 from __future__ import annotations
 
+import mmap
+import os
 import re
 import sys
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from npuslim.analyse.symbols import check_symbols, demangle
 from npuslim.errors import InputError, MissingDependencyError, ToolError
 from npuslim.formats.pe import read_pe
 from npuslim.formats.pe_tables import read_symbol_tables
 from npuslim.knowledge.versions import parse_version
+from npuslim.paths import open_regular
 from npuslim.source.locate import (
     DEFAULT_PLATFORM,
     DEFAULT_PYTHON_VERSION,
@@ -30,6 +34,8 @@ from npuslim.source.locate import (
     fetch_wheel,
     is_requirement,
     locate,
+    public_name,
+    wheel_record,
 )
 from npuslim.tools import run_tool
 
@@ -38,7 +44,9 @@ ORT_MANIFEST = "onnxruntime-npu"
 MAX_RELEASES_TRIED = 6
 ORT_DLL = "onnxruntime.dll"
 PROVIDER_DLL = "onnxruntime_providers_openvino.dll"
-_BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_(\d{4}\.\d+\.\d+)")
+_BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_([0-9]{4}\.[0-9]{1,4}\.[0-9]{1,4})")
+# The provider of onnxruntime-openvino 1.24.1 is 1.4 MB; a file past this is refused unread.
+MAX_PROVIDER_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -53,10 +61,19 @@ class OnnxRuntimeSource:
     built_against: str | None
     wheel: Path | None = None
 
-    def record(self) -> dict[str, str | None]:
-        """What the lock file says of this source."""
-        return {"origin": self.origin, "onnxruntime_version": self.version,
-                "dll_dir": str(self.dll_dir), "built_against_openvino": self.built_against}
+    folder: Path | None = None  # the folder given, or the wheel unpacked: where dll_dir was looked for
+
+    def dll_dir_name(self) -> str:
+        """``dll_dir`` below the folder it was found in (``onnxruntime/capi``), never a host path."""
+        if self.folder is not None and self.dll_dir.is_relative_to(self.folder):
+            return self.dll_dir.relative_to(self.folder).as_posix()
+        return self.dll_dir.name
+
+    def record(self) -> dict[str, Any]:
+        """What the lock file says of this source: names, versions and the wheel's hash, no host path."""
+        return {"origin": public_name(self.origin), "onnxruntime_version": self.version,
+                "dll_dir": self.dll_dir_name(), "built_against_openvino": self.built_against,
+                **({"wheel": wheel_record(self.wheel)} if self.wheel is not None else {})}
 
 
 def _find_dll_dir(folder: Path) -> Path | None:
@@ -95,12 +112,36 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
     # plan is the folder that holds that package folder
     license_root = next((root for root in (folder, dll_dir.parent.parent, dll_dir.parent)
                          if (root / "onnxruntime" / "LICENSE").is_file()), None)
-    built = _BUILT_AGAINST.search((dll_dir / PROVIDER_DLL).read_bytes())
+    built = built_against(dll_dir / PROVIDER_DLL)
     return OnnxRuntimeSource(
         origin=source, dll_dir=dll_dir, license_root=license_root,
-        version=read_pe(dll_dir / ORT_DLL).file_version,
-        built_against=built.group(1).decode() if built else None, wheel=wheel,
+        version=read_pe(dll_dir / ORT_DLL).file_version, built_against=built, wheel=wheel, folder=folder,
     )
+
+
+def built_against(provider: Path) -> str | None:
+    """The OpenVINO release named in the provider's strings (its include paths), or ``None``.
+
+    Never reads the file whole: its size is checked first (``MAX_PROVIDER_BYTES``), its
+    PE headers next, and only its data sections are searched, through an ``mmap``.
+    """
+    with open_regular(provider) as fh:
+        size = os.fstat(fh.fileno()).st_size
+    if size > MAX_PROVIDER_BYTES:
+        raise InputError(f"{provider}: {size} bytes, more than {MAX_PROVIDER_BYTES}: not an ONNX Runtime "
+                         "OpenVINO provider (refused unread)")
+    ranges = read_pe(provider).data_ranges or ((0, size),)
+    with open_regular(provider) as fh:
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:  # emptied since its headers were read
+            raise InputError(f"{provider}: cannot read: {exc}") from exc
+    with data:
+        for offset, length in ranges:
+            found = _BUILT_AGAINST.search(data, offset, min(offset + length, len(data)))
+            if found:
+                return found.group(1).decode()
+    return None
 
 
 def combined(install: OpenVinoInstall, ort: OnnxRuntimeSource) -> OpenVinoInstall:
@@ -219,4 +260,5 @@ def source_size(ort: OnnxRuntimeSource) -> tuple[int, str]:
     if ort.wheel is not None:
         with zipfile.ZipFile(ort.wheel) as zf:
             return sum(m.file_size for m in zf.infolist()), f"uncompressed size of {ort.wheel.name}"
-    return sum(p.stat().st_size for p in ort.dll_dir.iterdir() if p.is_file()), f"the files in {ort.dll_dir}"
+    return (sum(p.stat().st_size for p in ort.dll_dir.iterdir() if p.is_file()),
+            f"the files in {public_name(str(ort.dll_dir))}")

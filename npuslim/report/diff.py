@@ -30,7 +30,7 @@ from npuslim.formats.lock import BundleLock, read_lock
 from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN, DLL_ROLES, LOCK_FILE, Role
 from npuslim.plan.bundle import BundlePlan
-from npuslim.units import format_size, parse_size
+from npuslim.units import format_size, parse_size, shown
 
 DIFF_SCHEMA_VERSION = 1
 
@@ -295,18 +295,18 @@ def parse_fail_on(text: str) -> tuple[FailRule, ...]:
         if item in _SIMPLE:
             rules.append(FailRule(item))
             continue
-        m = re.fullmatch(r"size\s*>\s*(\d+(?:\.\d+)?)\s*%", item)
+        m = re.fullmatch(r"size\s*>\s*([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*%", item, re.ASCII)
         if m:
             rules.append(FailRule("size", percent=float(m.group(1))))
             continue
-        m = re.fullmatch(r"size\s*>\s*(.+)", item)
+        m = re.fullmatch(r"size\s*>\s*(.+)", item, re.ASCII)
         if m:
             try:
                 rules.append(FailRule("size", bytes=parse_size(m.group(1))))
                 continue
             except ValueError:
                 pass
-        raise ValueError(f"--fail-on: unknown item {item!r} (use {', '.join(_SIMPLE)}, size>N% or size>SIZE)")
+        raise ValueError(f"--fail-on: unknown item {shown(item, 40)} (use {', '.join(_SIMPLE)}, size>N% or size>SIZE)")
     return tuple(rules)
 
 

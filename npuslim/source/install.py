@@ -90,4 +90,14 @@ def install_size(install: OpenVinoInstall) -> tuple[int, str]:
                 total += os.lstat(os.path.join(dirpath, name)).st_size
             except OSError:
                 pass
-    return total, f"all files under {install.root}"
+    return total, f"all files under {install.root.name or install.root}"
+
+
+def public_name(origin: str) -> str:
+    """What a lock file may say of where a source came from: a path's last name only (the folders
+    above it are the machine's: user names, cache folders), anything else (a requirement such as
+    ``openvino==2026.4.1``, ``INTEL_OPENVINO_DIR``) as it is."""
+    path = Path(origin)
+    if path.is_absolute() or os.sep in origin or (os.altsep and os.altsep in origin) or path.exists():
+        return path.name or origin
+    return origin

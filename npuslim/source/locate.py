@@ -17,6 +17,7 @@ import importlib.util
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from npuslim.errors import InputError
 from npuslim.formats.elf import is_elf
@@ -28,6 +29,7 @@ from npuslim.source.install import (
     OpenVinoInstall,
     install_size,
     platform_of_tag,
+    public_name,
 )
 from npuslim.source.linux import (
     is_linux_wheel,
@@ -37,13 +39,29 @@ from npuslim.source.linux import (
     single_shared_object,
 )
 from npuslim.source.requirements import is_requirement, near_miss
-from npuslim.source.wheel import fetch_wheel, unpack_wheel
+from npuslim.source.wheel import fetch_wheel, unpack_wheel, wheel_record
 from npuslim.source.windows import single_dll, windows_folder
 
 # The names other stages import from here (``_unpack_wheel``: npuslim.plan.onnxruntime).
 _unpack_wheel = unpack_wheel
 __all__ = ["DEFAULT_PLATFORM", "DEFAULT_PYTHON_VERSION", "OpenVinoInstall", "_unpack_wheel", "cache_dir",
-           "default_folder", "fetch_wheel", "install_size", "is_requirement", "locate"]
+           "default_folder", "fetch_wheel", "install_size", "is_requirement", "locate", "public_name",
+           "source_record", "wheel_record"]
+
+
+def source_record(install: OpenVinoInstall) -> dict[str, Any]:
+    """What the lock file says of the install it was extracted from: names, versions and hashes,
+    never a path of this machine, so that the same source gives the same lock file anywhere.
+
+    ``root`` is the name of the install's folder, or the wheel's file name; ``wheel`` the
+    wheel's name and sha256 when the install came from one.
+    """
+    return {
+        "origin": public_name(install.origin), "layout": install.layout,
+        "root": install.wheel.name if install.wheel is not None else install.root.name or str(install.root),
+        "openvino_version": install.version, "platform": install.platform,
+        **({"wheel": wheel_record(install.wheel)} if install.wheel is not None else {}),
+    }
 
 
 def default_folder() -> tuple[Path, str]:

@@ -15,7 +15,6 @@ import json
 import lzma
 import os
 import shutil
-import stat
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.paths import cache_dir, open_regular, relative_path
@@ -115,66 +115,91 @@ def _extract_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, wh
                 on_bytes(len(chunk))
 
 
-def _unpack_into(staging: Path, wheel: Path, wanted: Wanted, reporter: Reporter) -> None:
-    with open_regular(wheel) as fh:
+def _unpack_into(staging: Path, wheel: Path, fh: BinaryIO, wanted: Wanted, reporter: Reporter) -> None:
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
+    with zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        _check_wheel_sizes(wheel, members)
+        chosen = []
+        for member in members:
+            rel = relative_path(member.filename, what=f"{wheel}: entry")
+            if wanted(rel, rel.split("/")):
+                chosen.append((member, rel))
+        total = sum(m.file_size for m, _ in chosen)
+        with reporter.step("unpack", wheel.name, total=total, unit="bytes") as result:
+            for member, rel in chosen:
+                _extract_member(zf, member, staging / rel, wheel,
+                                lambda n: reporter.advance("unpack", wheel.name, n))
+            result.detail = f"{len(chosen)} of {len(members)} files, {total / 1e6:.1f} MB"
+
+
+# sha256 of the wheels hashed in this process, by (device, inode, size, mtime, ctime): ctime cannot be
+# set from user space (cp -p and rsync -a copy mtime, not ctime), so a rewritten file is hashed again
+_HASHED: dict[tuple[int, int, int, int, int], str] = {}
+
+
+def _hash_open(wheel: Path, fh: BinaryIO) -> str:
+    st = os.fstat(fh.fileno())
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key not in _HASHED:
+        digest = hashlib.sha256()
         try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-            raise InputError(f"{wheel}: not a readable wheel ({exc})") from exc
-        with zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            _check_wheel_sizes(wheel, members)
-            chosen = []
-            for member in members:
-                rel = relative_path(member.filename, what=f"{wheel}: entry")
-                if wanted(rel, rel.split("/")):
-                    chosen.append((member, rel))
-            total = sum(m.file_size for m, _ in chosen)
-            with reporter.step("unpack", wheel.name, total=total, unit="bytes") as result:
-                for member, rel in chosen:
-                    _extract_member(zf, member, staging / rel, wheel,
-                                    lambda n: reporter.advance("unpack", wheel.name, n))
-                result.detail = f"{len(chosen)} of {len(members)} files, {total / 1e6:.1f} MB"
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        except OSError as exc:
+            raise InputError(f"{wheel}: cannot read: {os_reason(exc)}") from exc
+        _HASHED[key] = digest.hexdigest()
+    return _HASHED[key]
+
+
+def wheel_sha256(wheel: Path) -> str:
+    """The sha256 of the wheel's bytes (read once per process and file state)."""
+    with open_regular(wheel) as fh:
+        return _hash_open(wheel, fh)
+
+
+def wheel_record(wheel: Path) -> dict[str, str]:
+    """What a lock file says of a wheel: its file name and the sha256 of its bytes (no host path)."""
+    return {"name": wheel.name, "sha256": wheel_sha256(wheel)}
 
 
 def unpack_wheel(wheel: Path, wanted: Wanted | None = None, *, progress: ProgressFn | None = None) -> Path:
     """Unpack the entries ``wanted(name, parts)`` picks (default: a Windows wheel's DLLs, headers and
-    licences, ``windows_wanted``) into the cache; reuse a previous unpack.
+    licences, ``windows_wanted``) into the cache; reuse a previous unpack of the same bytes.
 
-    The fill is atomic and idempotent: each run unpacks into its own staging
-    folder and renames it into place; when another run got there first, its
-    (identical) result is used and this one is dropped. Entries whose names
-    leave the wheel (``..``, absolute) are refused, and so are wheels that
-    would unpack past ``MAX_UNPACKED_BYTES`` or an entry compressed more than
-    ``MAX_ENTRY_RATIO``:1. Progress: one ``unpack`` step in bytes.
+    The cache is keyed by the sha256 of the wheel's content (never by its name, size or
+    date: two wheels alike in those are still told apart), hashed and unpacked from one
+    open file. The fill is atomic and idempotent: each run unpacks into its own staging
+    folder and renames it into place; when another run got there first, its (identical)
+    result is used and this one is dropped. Entries whose names leave the wheel (``..``,
+    absolute) are refused, and so are wheels that would unpack past ``MAX_UNPACKED_BYTES``
+    or an entry compressed more than ``MAX_ENTRY_RATIO``:1. Progress: one ``unpack`` step in bytes.
     """
-    try:
-        st = wheel.stat()
-    except OSError as exc:
-        raise InputError(f"{wheel}: cannot read: {os_reason(exc)}") from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{wheel}: not a regular file")
-    key = hashlib.sha256(f"{wheel.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
     parent = cache_dir() / "wheels"
-    target = parent / f"{wheel.stem[:120]}-{key}"
-    if target.is_dir():
-        return target
-    _cache_folder(parent)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"{parent}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
-    try:
-        _unpack_into(staging, wheel, wanted or windows_wanted, Reporter(progress))
+    with open_regular(wheel) as fh:
+        target = parent / f"{wheel.stem[:120]}-{_hash_open(wheel, fh)[:24]}"
+        if target.is_dir():
+            return target
+        _cache_folder(parent)
         try:
-            os.replace(staging, target)
+            staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=parent))
         except OSError as exc:
-            if not target.is_dir():
-                raise OutputError(f"{target}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
-            shutil.rmtree(staging, ignore_errors=True)  # another run filled it first
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            raise OutputError(f"{parent}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+        try:
+            fh.seek(0)
+            _unpack_into(staging, wheel, fh, wanted or windows_wanted, Reporter(progress))
+            try:
+                os.replace(staging, target)
+            except OSError as exc:
+                if not target.is_dir():
+                    raise OutputError(f"{target}: cannot write into npuslim's cache: {os_reason(exc)}") from exc
+                shutil.rmtree(staging, ignore_errors=True)  # another run filled it first
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return target
 
 

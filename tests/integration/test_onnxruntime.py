@@ -91,6 +91,12 @@ def test_the_bundle_of_two_sources(ort_bundle: Path) -> None:
     assert lock["source"]["onnxruntime"]["onnxruntime_version"].startswith("1.24.1")
     assert lock["source"]["onnxruntime"]["built_against_openvino"] == "2025.4.1"
     assert "onnxruntime_openvino-1.24.1" in lock["source"]["size_measured_as"]
+    # names and hashes of both wheels, no folder of this machine (issue 21)
+    ort = lock["source"]["onnxruntime"]
+    assert ort["dll_dir"] == "onnxruntime/capi" and ort["wheel"]["name"].startswith("onnxruntime_openvino-1.24.1")
+    assert len(ort["wheel"]["sha256"]) == 64 and "/" not in lock["source"]["root"]
+    text = (ort_bundle / "npuslim-bundle.json").read_text()
+    assert str(Path.home()) not in text and "/tmp/" not in text and "/wheels/" not in text
     build = [r for r in lock["requirements"] if r["kind"] == "build"]
     assert len(build) == 1 and "onnxruntime_c_api.h" in build[0]["name"]
     licences = {f["path"] for f in lock["files"] if f["role"] == "license"}

@@ -77,7 +77,7 @@ def test_the_sbom_describes_every_shipped_file_with_its_edges_and_source(ov2026,
 
 
 @pytest.mark.mingw
-def test_a_plain_dll_folder_gets_no_supplier_and_its_path_as_source(tmp_path: Path) -> None:
+def test_a_plain_dll_folder_gets_no_supplier_and_its_name_as_source(tmp_path: Path) -> None:
     src = tmp_path / "src"
     build_dll(src, "b.dll")
     build_dll(src, "a.dll", imports=(Import("b.dll", "b"),))
@@ -90,4 +90,6 @@ def test_a_plain_dll_folder_gets_no_supplier_and_its_path_as_source(tmp_path: Pa
     edges = {d["ref"]: set(d.get("dependsOn", [])) for d in sbom["dependencies"]}
     assert edges["bin/a.dll"] == {"bin/b.dll"} and edges["bundle"] == {"bin/a.dll"}
     source = sbom["metadata"]["component"]["pedigree"]["ancestors"][0]
-    assert "purl" not in source and _props(source)["npuslim:path"] == [str(src)]
+    # the folder's name, not its path: the bundle never carries a folder of the machine (issue 21)
+    assert "purl" not in source and _props(source)["npuslim:path"] == ["src"]
+    assert str(tmp_path) not in (out / "sbom.cdx.json").read_text()

@@ -113,7 +113,7 @@ def plan_wheel(inputs: WheelInputs, features: WheelFeatures) -> WheelPlan:
     old_info = dist_info_of(inputs.listing)
     metadata = inputs.texts[f"{old_info}/METADATA"]
     version = f"{_metadata_version(metadata)}+{features.label}"
-    new_info = f"{old_info.rsplit('-', 1)[0]}-{version}.dist-info"
+    new_info = f"{old_info[:-len('.dist-info')].rsplit('-', 1)[0]}-{version}.dist-info"
     dropped_fe = set(frontends_in(inputs.listing)) - features.frontends
     entries, dropped = _classify(inputs, kept, dropped_fe, old_info, new_info)
     entries.append(WheelEntry(f"{new_info}/METADATA", "the official METADATA with the local version",

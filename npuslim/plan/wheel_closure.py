@@ -23,7 +23,7 @@ from npuslim.errors import MissingDependencyError
 from npuslim.knowledge.manifest import Manifest, WindowsFacts, load_manifest
 from npuslim.plan.bundle import LAYOUTS
 from npuslim.plan.features import features_for_source, manifest_for_install
-from npuslim.plan.wheel_features import WheelFeatures, wheel_defaults
+from npuslim.plan.wheel_features import WheelFeatures
 from npuslim.platforms import Platform
 from npuslim.source.install import OpenVinoInstall
 from npuslim.source.locate import locate
@@ -71,7 +71,7 @@ class WheelClosure:
     def build(cls, inputs: WheelInputs, features: WheelFeatures) -> WheelClosure:
         """The graphs (see the module docstring); ``MissingDependencyError`` unless all are whole."""
         install, facts = inputs.install, inputs.facts
-        defaults = wheel_defaults(inputs.manifest)
+        defaults = inputs.manifest.default_features()  # c-api among them: a wheel's defaults leave it out
         choice, _ = features_for_source(install, inputs.manifest, facts, with_=sorted(features.manifest),
                                         without=sorted(defaults - features.manifest))
         graphs = [build_graph(install, manifest=inputs.manifest, facts=facts, features=choice.delivered,

@@ -18,6 +18,7 @@ from npuslim.cli.main_diff import diff
 from npuslim.cli.main_extract import extract
 from npuslim.cli.main_pack import pack
 from npuslim.cli.main_verify import verify
+from npuslim.cli.main_wheel import wheel
 from npuslim.schema_check import skip_slow_format_checkers
 
 USAGE_EXIT = 2
@@ -111,6 +112,7 @@ app.command("extract")(extract)
 app.command("verify")(verify)
 app.command("pack")(pack)
 app.command("diff")(diff)
+app.command("wheel")(wheel)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ import typer
 from typer import _click
 from typer.core import TyperGroup
 
-from npuslim import __version__
 from npuslim.cli.common import STATE, print_error
 from npuslim.cli.main_deps import deps
 from npuslim.cli.main_diff import diff
@@ -92,14 +91,18 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"npuslim {__version__}")
+        from npuslim.report.environment import describe_environment, environment_lines
+
+        typer.echo("\n".join(environment_lines(describe_environment())))
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                          help="Show the version of npuslim, Python, the platform, the "
+                                          "libraries and the tools it finds (UPX, Wine, mingw-w64), "
+                                          "and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Also show the traceback of an error "
                                         "(the message and exit code stay the same); also accepted after "
                                         "the command.")] = False,

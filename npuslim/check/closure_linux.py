@@ -18,7 +18,7 @@ from npuslim.layout import LIB
 def check_linux_closure_of(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
     """``check_linux_closure`` with what the lock file records the target provides and misses."""
     checked, found = check_linux_closure(
-        bundle, {d for r in lock.requirements for d in r.get("dlls", ())}, {m["name"] for m in lock.missing})
+        bundle, {d for r in lock.requirements for d in r.dlls}, {m.name for m in lock.missing})
     problems.extend(Problem(*p) for p in found)
     return checked
 

@@ -29,8 +29,8 @@ def check_windows_closure(bundle: Path, lock: BundleLock, problems: list[Problem
     # What the target provides is recorded in the bundle itself (requirements),
     # so verify does not depend on the lock file still being around.
     resolver = Resolver(facts=load_windows_facts(), manifest=None, dll_dir=bin_dir)
-    provided = {d.lower() for r in lock.requirements for d in r.get("dlls", ())}
-    recorded_missing = {m["name"].lower() for m in lock.missing}
+    provided = {d.lower() for r in lock.requirements for d in r.dlls}
+    recorded_missing = {m.name.lower() for m in lock.missing}
     checked = 0
     for path in sorted(bin_dir.iterdir()):
         if path.suffix.lower() != ".dll" or path.is_symlink() or not path.is_file():

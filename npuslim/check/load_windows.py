@@ -188,7 +188,7 @@ def build_stub(dll: str, functions: tuple[str, ...]) -> Path:
 
 def _bundle_drivers(lock: BundleLock) -> set[str]:
     """Driver-provided DLL names the lock file lists among the target's requirements."""
-    return {str(d).lower() for r in lock.requirements if r.get("kind") == "driver" for d in r.get("dlls", ())}
+    return {d.lower() for r in lock.requirements if r.kind == "driver" for d in r.dlls}
 
 
 def _wine_env(msvc_runtime: str, runner: str) -> dict[str, str]:

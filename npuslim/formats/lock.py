@@ -11,7 +11,8 @@ and the sha256 of its input bundle's manifest, and for each file what pack did
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -61,45 +62,282 @@ class LockedFile:
     link_to: str | None = None  # Linux link names: a symlink to this file of the same folder
 
 
+def _plain(value: Any) -> Any:
+    """A record's field as JSON: records by their own ``to_dict``, tuples as lists, enums as values."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+class _Record:
+    """A part of the lock file: its fields in declaration order (the JSON's order); a field whose
+    metadata says ``omit_none`` is left out of the JSON when it is ``None``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get("omit_none"):
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+
+_OMIT = {"omit_none": True}
+
+
+@dataclass(frozen=True)
+class WheelRecord(_Record):
+    """A wheel a source came from: its file name and the sha256 of its bytes (no host path)."""
+
+    name: str
+    sha256: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> WheelRecord | None:
+        return None if data is None else cls(data["name"], data["sha256"])
+
+
+@dataclass(frozen=True)
+class OnnxRuntimeRecord(_Record):
+    """The second source: ONNX Runtime with OpenVINO's execution provider."""
+
+    origin: str
+    onnxruntime_version: str | None
+    dll_dir: str
+    built_against_openvino: str | None
+    wheel: WheelRecord | None = field(default=None, metadata=_OMIT)
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> OnnxRuntimeRecord | None:
+        if data is None:
+            return None
+        return cls(data["origin"], data["onnxruntime_version"], data["dll_dir"], data["built_against_openvino"],
+                   WheelRecord.of(data.get("wheel")))
+
+
+@dataclass(frozen=True)
+class SourceRecord(_Record):
+    """Where a bundle came from: names, versions and hashes, never a path of the machine."""
+
+    origin: str
+    layout: str
+    root: str
+    openvino_version: str | None
+    platform: Platform = field(default=Platform.WINDOWS, metadata=_OMIT)
+    wheel: WheelRecord | None = field(default=None, metadata=_OMIT)
+    size: int = 0
+    size_measured_as: str = ""
+    onnxruntime: OnnxRuntimeRecord | None = field(default=None, metadata=_OMIT)
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> SourceRecord:
+        return cls(data["origin"], data["layout"], data["root"], data["openvino_version"],
+                   Platform(data.get("platform", Platform.WINDOWS)), WheelRecord.of(data.get("wheel")),
+                   data["size"], data["size_measured_as"], OnnxRuntimeRecord.of(data.get("onnxruntime")))
+
+
+@dataclass(frozen=True)
+class ManifestRecord(_Record):
+    """The manifest the bundle was planned from: its name, file name and sha256."""
+
+    name: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TargetRequirement(_Record):
+    """What the target machine must provide (the MSVC runtime, the NPU driver, Windows, glibc ...)."""
+
+    kind: str
+    name: str
+    dlls: tuple[str, ...]
+    note: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> TargetRequirement:
+        return cls(data["kind"], data["name"], tuple(data["dlls"]), data["note"])
+
+
+@dataclass(frozen=True)
+class MissingRecord(_Record):
+    """A dependency that was missing when the bundle was made (``--allow-missing``)."""
+
+    name: str
+    required_by: tuple[str, ...]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> MissingRecord:
+        return cls(data["name"], tuple(data["required_by"]))
+
+
+@dataclass(frozen=True)
+class HeaderCount(_Record):
+    kept: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Totals(_Record):
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class DroppedFeature(_Record):
+    """A default feature the source cannot deliver, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PackInput(_Record):
+    """The bundle ``pack`` read: how it was named and the sha256 of its lock file."""
+
+    path: str
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class PackOptionsRecord(_Record):
+    strip: bool
+    upx: bool
+    upx_level: str
+    upx_force_cfg: bool
+    upx_exclude: tuple[str, ...]
+    archive: str
+    compare_download: bool
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> PackOptionsRecord:
+        return cls(data["strip"], data["upx"], data["upx_level"], data["upx_force_cfg"], tuple(data["upx_exclude"]),
+                   data["archive"], data["compare_download"])
+
+
+@dataclass(frozen=True)
+class UpxRecord(_Record):
+    path: str
+    version: str
+
+
+@dataclass(frozen=True)
+class PackedRecord(_Record):
+    """Set by ``pack``: the tool, its input and options, and the UPX it used (``None``: no UPX asked)."""
+
+    tool_version: str
+    input: PackInput
+    options: PackOptionsRecord
+    upx: UpxRecord | None
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> PackedRecord | None:
+        if data is None:
+            return None
+        upx = data.get("upx")
+        return cls(data["tool_version"], PackInput(**data["input"]), PackOptionsRecord.of(data["options"]),
+                   UpxRecord(**upx) if upx is not None else None)
+
+
+@dataclass(frozen=True)
+class BudgetShare(_Record):
+    path: str
+    size: int
+    share: float
+
+
+@dataclass(frozen=True)
+class BudgetSubject(_Record):
+    name: str
+    path: str | None
+    size: int
+    files: int
+    measured_as: str
+    verdict: str
+    over_by: int
+    largest: tuple[BudgetShare, ...]
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> BudgetSubject:
+        return cls(data["name"], data["path"], data["size"], data["files"], data["measured_as"], data["verdict"],
+                   data["over_by"], tuple(BudgetShare(**share) for share in data["largest"]))
+
+
+@dataclass(frozen=True)
+class BudgetRecord(_Record):
+    """The size budget checked last (``npuslim/schemas/budget.schema.json``)."""
+
+    limit: int
+    limit_text: str
+    origin: str
+    verdict: str
+    subjects: tuple[BudgetSubject, ...]
+    schema: str = "npuslim.budget"
+    schema_version: int = 1
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> BudgetRecord | None:
+        if data is None:
+            return None
+        return cls(data["limit"], data["limit_text"], data["origin"], data["verdict"],
+                   tuple(BudgetSubject.of(s) for s in data["subjects"]), data["schema"], data["schema_version"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        return {"schema": data.pop("schema"), "schema_version": data.pop("schema_version"), **data}
+
+
 @dataclass(frozen=True)
 class BundleLock:
     tool_version: str
     created: str
-    source: dict[str, Any]
-    manifest: dict[str, Any]
+    source: SourceRecord
+    manifest: ManifestRecord
     features: tuple[str, ...]
     files: tuple[LockedFile, ...]
-    requirements: tuple[dict[str, Any], ...]
-    missing: tuple[dict[str, Any], ...]
-    headers: dict[str, Any] | None
+    requirements: tuple[TargetRequirement, ...]
+    missing: tuple[MissingRecord, ...]
+    headers: HeaderCount | None
     warnings: tuple[str, ...]
-    totals: dict[str, Any]
-    packed: dict[str, Any] | None = None
+    totals: Totals
+    packed: PackedRecord | None = None
     features_requested: tuple[str, ...] | None = None
-    features_dropped: tuple[dict[str, str], ...] = ()
-    budget: dict[str, Any] | None = None  # the size budget checked last (npuslim/schemas/budget.schema.json)
+    features_dropped: tuple[DroppedFeature, ...] = ()
+    budget: BudgetRecord | None = None  # the size budget checked last
     schema: str = field(default="npuslim.bundle")
     schema_version: int = field(default=BUNDLE_SCHEMA_VERSION)
 
     @property
     def platform(self) -> Platform:
-        """What the bundle is for, as recorded when it was made (the schema allows only these values)."""
-        return Platform(self.source.get("platform", Platform.WINDOWS))
+        """What the bundle is for, as recorded when it was made."""
+        return self.source.platform
 
     def with_files(self, files: tuple[LockedFile, ...], **changes: Any) -> BundleLock:
-        totals = dict(self.totals)
-        totals["files"] = len(files)
-        totals["bytes"] = sum(f.size for f in files)
-        return replace(self, files=files, totals=totals, **changes)
+        return replace(self, files=files, totals=Totals(len(files), sum(f.size for f in files)), **changes)
 
 
 def to_dict(lock: BundleLock) -> dict[str, Any]:
-    data = asdict(lock)
-    ordered = {"schema": data.pop("schema"), "schema_version": data.pop("schema_version")}
-    ordered.update(data)
-    for f in ordered["files"]:
-        f["chain"] = list(f["chain"])
+    ordered: dict[str, Any] = {"schema": lock.schema, "schema_version": lock.schema_version}
+    for f in fields(lock):
+        if f.name in ("schema", "schema_version"):
+            continue
+        value = getattr(lock, f.name)
+        if f.name == "files":
+            ordered["files"] = [_file_dict(x) for x in value]
+        else:
+            ordered[f.name] = _plain(value)
     return ordered
+
+
+def _file_dict(locked: LockedFile) -> dict[str, Any]:
+    data = asdict(locked)
+    data["chain"] = list(data["chain"])
+    return data
 
 
 def to_json(lock: BundleLock) -> str:
@@ -113,15 +351,18 @@ def from_dict(data: dict[str, Any]) -> BundleLock:
         pack = f.pop("pack", None)
         f["chain"] = tuple(f.get("chain", ()))
         files.append(LockedFile(**f, pack=PackRecord(**pack) if pack else None))
+    headers = data.get("headers")
     return BundleLock(
-        tool_version=data["tool_version"], created=data["created"], source=data["source"],
-        manifest=data["manifest"], features=tuple(data["features"]), files=tuple(files),
-        requirements=tuple(data["requirements"]), missing=tuple(data["missing"]),
-        headers=data.get("headers"), warnings=tuple(data.get("warnings", ())), totals=data["totals"],
-        packed=data.get("packed"), budget=data.get("budget"),
+        tool_version=data["tool_version"], created=data["created"], source=SourceRecord.of(data["source"]),
+        manifest=ManifestRecord(**data["manifest"]), features=tuple(data["features"]), files=tuple(files),
+        requirements=tuple(TargetRequirement.of(r) for r in data["requirements"]),
+        missing=tuple(MissingRecord.of(m) for m in data["missing"]),
+        headers=HeaderCount(**headers) if headers is not None else None,
+        warnings=tuple(data.get("warnings", ())), totals=Totals(**data["totals"]),
+        packed=PackedRecord.of(data.get("packed")), budget=BudgetRecord.of(data.get("budget")),
         features_requested=(tuple(data["features_requested"]) if data.get("features_requested") is not None
                             else None),
-        features_dropped=tuple(data.get("features_dropped", ())),
+        features_dropped=tuple(DroppedFeature(**d) for d in data.get("features_dropped", ())),
     )
 
 

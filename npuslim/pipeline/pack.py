@@ -47,7 +47,16 @@ from npuslim.act.workcache import WorkCache, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
 from npuslim.check.verify import verify_bundle
 from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
-from npuslim.formats.lock import BundleLock, LockedFile, to_json
+from npuslim.formats.lock import (
+    BudgetRecord,
+    BundleLock,
+    LockedFile,
+    PackedRecord,
+    PackInput,
+    PackOptionsRecord,
+    UpxRecord,
+    to_json,
+)
 from npuslim.layout import DLL_ROLES, LOCK_FILE, REPORT_JSON, REPORT_MD, SBOM_FILE
 from npuslim.platforms import Platform
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
@@ -81,10 +90,10 @@ def pack_budget_limit(max_size: str | None, lock: BundleLock) -> Limit | None:
     if max_size is not None:
         return parse_budget(max_size), max_size, "--max-size"
     recorded = lock.budget
-    if isinstance(recorded, dict) and isinstance(recorded.get("limit"), int):
-        limit = parse_budget(recorded["limit"], where="the input bundle's lock file: budget.limit")  # bounded
-        return (limit, str(recorded.get("limit_text") or recorded["limit"]),
-                f"the input bundle's budget, from {recorded.get('origin', 'its manifest')}")
+    if recorded is not None:
+        limit = parse_budget(recorded.limit, where="the input bundle's lock file: budget.limit")  # bounded
+        return (limit, recorded.limit_text or str(recorded.limit),
+                f"the input bundle's budget, from {recorded.origin or 'its manifest'}")
     return None
 
 
@@ -140,7 +149,7 @@ def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | 
 
 def _platform(lock: BundleLock) -> Platform:
     """The platform of the bundle being packed, as its lock file says (decided here, once)."""
-    return Platform.LINUX if lock.source.get("platform") == Platform.LINUX else Platform.WINDOWS
+    return lock.platform
 
 
 # -- 2. act in staging
@@ -228,19 +237,19 @@ def _compare_download(run: _Run, bundle: Path, plan: _Plan,
 def _packed_lock(bundle: Path, out: Path, options: PackOptions, plan: _Plan,
                  files: tuple[LockedFile, ...]) -> tuple[BundleLock, Subject | None]:
     """The output's lock file; the packed bundle is checked against the budget before its archive exists."""
-    packed_info = {
-        "tool_version": __version__,
-        "input": {"path": str(bundle.absolute()), "manifest_sha256": plan.input_sha},
-        "options": options.recorded(),
-        "upx": {"path": str(plan.upx.path), "version": plan.upx.version_text} if plan.upx else None,
-    }
+    packed_info = PackedRecord(
+        tool_version=__version__,
+        input=PackInput(path=str(bundle.absolute()), manifest_sha256=plan.input_sha),
+        options=PackOptionsRecord.of(options.recorded()),
+        upx=UpxRecord(path=str(plan.upx.path), version=plan.upx.version_text) if plan.upx else None,
+    )
     lock = plan.lock.with_files(files, packed=packed_info)
     if plan.limit is None:
         return lock, None
     subject = lock_subject(lock, name="packed bundle", path=str(out))
     checked = check_budget(plan.limit[0], [subject], limit_text=plan.limit[1], origin=plan.limit[2])
     enforce(checked)
-    return replace(lock, budget=budget_to_dict(checked)), subject
+    return replace(lock, budget=BudgetRecord.of(budget_to_dict(checked))), subject
 
 
 def _write_sbom(run: _Run, bundle: Path, out: Path, lock: BundleLock) -> Path | None:

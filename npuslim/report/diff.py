@@ -155,8 +155,8 @@ def snapshot_of_lock(lock: BundleLock, *, label: str, bundle: Path | None, kind:
                 extra = _pe_fields(path)
         files.append(SnapshotFile(f.path, f.role, f.size, f.sha256, f.file_version, f.signature, f.cfg, **extra))
     companions = tuple(sorted((Path(f.path).name, BUNDLED) for f in lock.files if f.role == Role.COMPANION))
-    return Snapshot(label, kind, lock.source.get("openvino_version"), tuple(lock.features), tuple(files),
-                    companions, tuple(m["name"] for m in lock.missing), lock.packed is not None)
+    return Snapshot(label, kind, lock.source.openvino_version, tuple(lock.features), tuple(files),
+                    companions, tuple(m.name for m in lock.missing), lock.packed is not None)
 
 
 def snapshot_of_bundle(path: Path, *, label: str | None = None) -> Snapshot:

@@ -136,7 +136,7 @@ class _BundleFacts:
     def read(cls, bundle: Path, lock: BundleLock) -> _BundleFacts:
         spdx, license_file, notices = _licenses(bundle, lock)
         return cls(
-            ov_version=lock.source.get("openvino_version"), spdx=spdx, license_file=license_file, notices=notices,
+            ov_version=lock.source.openvino_version, spdx=spdx, license_file=license_file, notices=notices,
             imports=_bundle_imports(bundle, lock),
             by_name={Path(f.path).name.lower(): f for f in lock.files if f.path.startswith(f"{BIN}/")},
             ort_license=next((f.path for f in lock.files if f.path == ORT_LICENSE), None),
@@ -225,11 +225,11 @@ def _component(f: LockedFile, facts: _BundleFacts) -> Component:
 def _subject(name: str, lock: BundleLock, facts: _BundleFacts) -> Component:
     """The bundle itself, with the source it was extracted from as its pedigree."""
     source = lock.source
-    pypi = _source_purl(str(source.get("origin", "")))
-    origin_props = [Property(name="npuslim:origin", value=str(source.get("origin", ""))),
-                    Property(name="npuslim:layout", value=str(source.get("layout", "")))]
+    pypi = _source_purl(source.origin)
+    origin_props = [Property(name="npuslim:origin", value=source.origin),
+                    Property(name="npuslim:layout", value=source.layout)]
     if pypi is None:
-        origin_props.append(Property(name="npuslim:path", value=str(source.get("root", ""))))
+        origin_props.append(Property(name="npuslim:path", value=source.root))
     ancestor = Component(
         type=ComponentType.LIBRARY, name=pypi[0] if pypi else "openvino" if facts.ov_version else "source",
         version=pypi[1] if pypi else facts.ov_version, bom_ref="source",
@@ -237,12 +237,12 @@ def _subject(name: str, lock: BundleLock, facts: _BundleFacts) -> Component:
         supplier=facts.intel if facts.ov_version else None,
         licenses=[DisjunctiveLicense(id=facts.spdx)] if facts.spdx else [], properties=origin_props,
     )
-    bundle_props = [Property(name="npuslim:manifest", value=str(lock.manifest.get("name", ""))),
+    bundle_props = [Property(name="npuslim:manifest", value=lock.manifest.name),
                     Property(name="npuslim:features", value=", ".join(lock.features) or "-")]
     bundle_props += [Property(name="npuslim:notice_file", value=n) for n in facts.notices]
     return Component(
         type=ComponentType.LIBRARY, name=name, version=facts.ov_version, bom_ref="bundle",
-        description=f"npuslim bundle of {source.get('origin', 'an OpenVINO install')}",
+        description=f"npuslim bundle of {source.origin or 'an OpenVINO install'}",
         pedigree=Pedigree(ancestors=[ancestor]), properties=bundle_props,
     )
 
@@ -254,10 +254,10 @@ _REQUIREMENT_TYPES = {"driver": ComponentType.DEVICE_DRIVER, "windows": Componen
 def _requirements(lock: BundleLock) -> list[Component]:
     """What the target must provide (the lock file's ``requirements``), scope ``excluded``: described, not shipped."""
     return [Component(
-        type=_REQUIREMENT_TYPES.get(str(r["kind"]), ComponentType.LIBRARY), name=str(r["name"]),
-        bom_ref=f"requirement:{i}:{r['kind']}", scope=ComponentScope.EXCLUDED, description=str(r["note"]),
-        properties=[Property(name="npuslim:requirement", value=str(r["kind"])),
-                    Property(name="npuslim:provides", value=", ".join(r["dlls"]) or "-")],
+        type=_REQUIREMENT_TYPES.get(r.kind, ComponentType.LIBRARY), name=r.name,
+        bom_ref=f"requirement:{i}:{r.kind}", scope=ComponentScope.EXCLUDED, description=r.note,
+        properties=[Property(name="npuslim:requirement", value=r.kind),
+                    Property(name="npuslim:provides", value=", ".join(r.dlls) or "-")],
     ) for i, r in enumerate(lock.requirements)]
 
 
@@ -274,9 +274,9 @@ def _package(origin: str, version: str | None, *, supplier: str) -> Component | 
 
 def _nest(lock: BundleLock, facts: _BundleFacts, components: dict[str, Component]) -> list[Component]:
     """The BOM's top level: each package with the files taken from it nested, then the other files."""
-    openvino = _package(str(lock.source.get("origin", "")), facts.ov_version, supplier=INTEL)
-    ort_source = lock.source.get("onnxruntime") or {}
-    ort = _package(str(ort_source.get("origin", "")), ort_source.get("onnxruntime_version"),
+    openvino = _package(lock.source.origin, facts.ov_version, supplier=INTEL)
+    ort_source = lock.source.onnxruntime
+    ort = _package(ort_source.origin, ort_source.onnxruntime_version,
                    supplier=MICROSOFT) if ort_source else None
     nested: dict[str, list[Component]] = {"openvino": [], "onnxruntime": []}
     top: list[Component] = []

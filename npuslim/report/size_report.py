@@ -79,7 +79,7 @@ class SizeReport:
         rows = tuple(FileRow.of(f, result.upx_seconds.get(f.path), result.strip_messages.get(f.path))
                      for f in lock.files if f.role in DLL_ROLES and f.pack is not None)
         other = sum(f.size for f in lock.files if f.role not in DLL_ROLES)
-        return cls(result, rows, other, int(lock.source.get("size") or 0), str(lock.source.get("size_measured_as", "")),
+        return cls(result, rows, other, lock.source.size, lock.source.size_measured_as,
                    baseline or BASELINE_BYTES)
 
     @property
@@ -89,8 +89,8 @@ class SizeReport:
     @property
     def options(self) -> dict[str, Any]:
         """The options exactly as the output's manifest records them."""
-        packed = self.result.lock.packed or {}
-        return dict(packed.get("options", {}))
+        packed = self.result.lock.packed
+        return packed.options.to_dict() if packed is not None else {}
 
     @property
     def dll_original(self) -> int:
@@ -129,7 +129,7 @@ class SizeReport:
 
 def report_dict(report: SizeReport) -> dict[str, Any]:
     r = report.result
-    packed = r.lock.packed or {}
+    packed = r.lock.packed
     archive = r.archive
     return {
         "schema": "npuslim.size-report",
@@ -137,9 +137,9 @@ def report_dict(report: SizeReport) -> dict[str, Any]:
         "tool_version": __version__,
         "bundle": str(r.out),
         "platform": r.platform,
-        "input": packed.get("input"),
+        "input": packed.input.to_dict() if packed is not None else None,
         "options": report.options,
-        "upx": packed.get("upx"),
+        "upx": packed.upx.to_dict() if packed is not None and packed.upx is not None else None,
         "files": [
             {
                 "path": f.path, "original": f.original_size, "after_strip": f.after_strip, "after_upx": f.after_upx,
@@ -206,9 +206,9 @@ def strip_groups(report: SizeReport) -> dict[str, list[str]]:
 def report_markdown(report: SizeReport) -> str:
     """The size report as Markdown: the files, the bundle against the install, the trade-off, notes, a chart."""
     r = report.result
-    upx = (r.lock.packed or {}).get("upx")
+    upx = r.lock.packed.upx if r.lock.packed is not None else None
     lines = [f"# npuslim size report: `{r.out.name}`", "",
-             options_line(report.options) + (f" · UPX {upx['version']}" if upx else "")]
+             options_line(report.options) + (f" · UPX {upx.version}" if upx else "")]
     lines += _files_table(report)
     lines += _against_install(report)
     lines += _trade_off(report)

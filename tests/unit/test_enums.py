@@ -18,7 +18,16 @@ from npuslim.act.upx import UpxStatus
 from npuslim.analyse.graph import Edge, Node, Via
 from npuslim.analyse.resolve import CLASSES, DepClass
 from npuslim.formats.binary import Signature
-from npuslim.formats.lock import BundleLock, LockedFile, PackRecord, from_dict, to_json
+from npuslim.formats.lock import (
+    BundleLock,
+    LockedFile,
+    ManifestRecord,
+    PackRecord,
+    SourceRecord,
+    Totals,
+    from_dict,
+    to_json,
+)
 from npuslim.layout import Role
 from npuslim.report.graph_formats import node_dict
 
@@ -66,9 +75,10 @@ def test_a_lock_file_with_enums_is_the_same_text_and_reads_back_equal() -> None:
         record = PackRecord(original_size=10, original_sha256="0" * 64, original_signature=signature, upx=upx,
                             upx_skipped="why")
         f = LockedFile("bin/a.dll", role, 5, "1" * 64, "because", ("a.dll",), signature=signature, pack=record)
-        return BundleLock(tool_version="1", created="2026-01-01T00:00:00Z", source={}, manifest={},
+        return BundleLock(tool_version="1", created="2026-01-01T00:00:00Z",
+                          source=SourceRecord("o", "wheel", "r", None), manifest=ManifestRecord("npu", "npu.yaml", "2" * 64),
                           features=(), files=(f,), requirements=(), missing=(), headers=None, warnings=(),
-                          totals={"files": 1, "bytes": 5})
+                          totals=Totals(1, 5))
 
     text = to_json(lock(Role.ROOT, Signature.DANGLING, PackStatus.REFUSED))
     assert text == to_json(lock("root", "dangling", "refused"))

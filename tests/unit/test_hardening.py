@@ -123,7 +123,7 @@ def _lock_variants(tmp_path: Path) -> list[object]:
 # What a lock file may hold, written out (not asked of a validator): of the probe values
 # _lock_variants puts in each field, the ones a reader must accept (JSON text: 1.0 is not true).
 _TOP_ACCEPTS = {"tool_version": {'"x"'}, "created": {'"x"'}, "files": {"[]"}, "requirements": {"[]"},
-                "headers": {"null"}, "features_requested": {"null"}, "budget": {"{}"}}
+                "headers": {"null"}, "features_requested": {"null"}}  # budget: a whole budget document or null
 _ANY_TEXT = {'"x"', '"' + "0" * 64 + '"'}
 _FILE_ACCEPTS = {"path": _ANY_TEXT, "size": {"1.0"}, "sha256": {'"' + "0" * 64 + '"'}, "reason": _ANY_TEXT,
                  "chain": {"[]"}, "feature": _ANY_TEXT, "machine": _ANY_TEXT | {"null"}, "file_version": _ANY_TEXT,

@@ -176,17 +176,21 @@ def test_a_recorded_budget_in_a_lock_file_is_bounded(limit: object, tmp_path: Pa
     bundle = corpus._bundle(s)
     lock_path = bundle / "npuslim-bundle.json"
     lock = json.loads(lock_path.read_text())
-    lock["budget"] = {"limit": limit, "limit_text": "x", "origin": "manifest test"}
+    lock["budget"] = {"schema": "npuslim.budget", "schema_version": 1, "limit": limit, "limit_text": "x",
+                      "origin": "manifest test", "verdict": "within",
+                      "subjects": [{"name": "bundle", "path": None, "size": 1, "files": 1, "measured_as": "m",
+                                    "verdict": "within", "over_by": 0, "largest": []}]}
     lock_path.write_text(json.dumps(lock))
     result = run("pack", str(bundle), "-o", str(tmp_path / "packed"), "--archive", "none")
-    if isinstance(limit, int):  # True included: JSON's true is no byte count
-        assert result.exit_code == 4, result.stderr
-        errors = [ln for ln in result.stderr.splitlines() if not ln.startswith("npuslim: verify: ")]  # progress
-        assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if not ln.startswith("npuslim: verify: ")]  # progress
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:  # the schema's integer >= 1
+        assert result.exit_code == 4, result.stderr  # but past what a size can be
         assert errors[0].startswith("npuslim: error: the input bundle's lock file: budget.limit: ")
-        assert not (tmp_path / "packed").exists()
-    else:  # not an integer: no recorded budget, as before
-        assert result.exit_code == 0, result.stderr
+    else:  # not a byte count at all (JSON's true included): the lock file is malformed, as any field would be
+        assert result.exit_code == 5, result.stderr
+        assert "malformed lock file" in errors[0] and "budget" in errors[0]
+    assert not (tmp_path / "packed").exists()
 
 
 # -- binaries are never read whole: a 6 GB (sparse) ONNX Runtime provider

@@ -47,16 +47,17 @@ def test_requirements_are_excluded_components_and_the_msvc_runtime_has_its_own_p
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    from npuslim.formats.lock import BundleLock, PackRecord
+    from npuslim.formats.lock import BundleLock, ManifestRecord, PackRecord, SourceRecord, TargetRequirement, Totals
     from npuslim.report.sbom import _BundleFacts, _component, _requirements
 
-    lock = BundleLock(tool_version="0", created="2026-01-01T00:00:00Z", source={}, manifest={}, features=(),
+    lock = BundleLock(tool_version="0", created="2026-01-01T00:00:00Z", source=SourceRecord("o", "wheel", "r", None),
+                      manifest=ManifestRecord("npu", "npu.yaml", "0" * 64), features=(),
                       files=(), requirements=(
-                          {"kind": "driver", "name": "Intel NPU driver (ze_loader.dll)", "dlls": ["ze_loader.dll"],
-                           "note": "installed with the NPU driver"},
-                          {"kind": "windows", "name": "Windows 10 or later", "dlls": ["api-ms-win-crt-runtime-l1-1-0.dll"],
-                           "note": "API sets"}),
-                      missing=(), headers=None, warnings=(), totals={})
+                          TargetRequirement("driver", "Intel NPU driver (ze_loader.dll)", ("ze_loader.dll",),
+                                            "installed with the NPU driver"),
+                          TargetRequirement("windows", "Windows 10 or later", ("api-ms-win-crt-runtime-l1-1-0.dll",),
+                                            "API sets")),
+                      missing=(), headers=None, warnings=(), totals=Totals(0, 0))
     excluded = _requirements(lock)
     assert [c.scope.value for c in excluded] == ["excluded", "excluded"]  # type: ignore[union-attr]
     assert [c.type.value for c in excluded] == ["device-driver", "operating-system"]

@@ -94,7 +94,7 @@ def run_tool(args: list[str], *, timeout: float = DEFAULT_TIMEOUT, env: dict[str
     return run
 
 
-def kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill ``proc`` and, on POSIX, its whole process group (started with ``new_group()``):
     Wine and UPX leave children that a plain kill would orphan. A process already gone is fine."""
     try:

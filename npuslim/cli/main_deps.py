@@ -24,13 +24,13 @@ from npuslim.cli.common import (
     manifest_for,
     print_error,
     print_lines,
-    stderr,
     stdout,
     width_of,
     write_stdout,
 )
 from npuslim.cli.layout import plain_lines
 from npuslim.cli.progress_display import progress_display
+from npuslim.cli.streams import stderr
 from npuslim.errors import MissingDependencyError
 from npuslim.knowledge.manifest import load_windows_facts
 from npuslim.pipeline.deps import closure

@@ -30,13 +30,13 @@ from npuslim.cli.common import (
     locate_sources,
     manifest_for,
     print_lines,
-    stderr,
     stdout,
     width_of,
     write_stdout,
 )
 from npuslim.cli.layout import Column, Piece, listed, plain_lines, prose, table, wrap
 from npuslim.cli.progress_display import progress_display
+from npuslim.cli.streams import stderr
 from npuslim.errors import UsageError
 from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, DLL_ROLES, INCLUDE, LIB, LICENSES, Role

@@ -20,12 +20,12 @@ from npuslim.cli.common import (
     error_boundary,
     exits,
     print_lines,
-    stderr,
     stdout,
     width_of,
 )
 from npuslim.cli.layout import Column, Piece, listed, prose, table, wrap
 from npuslim.cli.progress_display import progress_display
+from npuslim.cli.streams import stderr
 from npuslim.units import format_size, parse_size, percent
 
 if TYPE_CHECKING:

@@ -18,10 +18,10 @@ from npuslim.cli.common import (
     exits,
     locate_sources,
     manifest_for,
-    stderr,
     stdout,
 )
 from npuslim.cli.progress_display import progress_display
+from npuslim.cli.streams import stderr
 from npuslim.errors import UsageError
 from npuslim.source.locate import DEFAULT_PLATFORM
 from npuslim.units import format_size, percent

@@ -130,7 +130,7 @@ class _Reader:
         self.word = "Q" if bits == 64 else "I"
         self.sword = "q" if bits == 64 else "i"
 
-    def unpack(self, fmt: str, offset: int) -> tuple:
+    def unpack(self, fmt: str, offset: int) -> tuple[Any, ...]:
         fmt = self.end + fmt.replace("W", self.word).replace("S", self.sword)
         need = struct.calcsize(fmt)
         if offset < 0 or offset + need > self.size:

@@ -86,7 +86,7 @@ _INVALID = b"*invalid*"  # what pefile puts for a DLL name it finds unfit (not p
 _MAX_NAME = 4096
 
 
-def _names(pe: pefile.PE, entries: list, *, delay: bool = False) -> tuple[str, ...]:
+def _names(pe: pefile.PE, entries: list[Any], *, delay: bool = False) -> tuple[str, ...]:
     """The DLL names of import (or delay-import) descriptors, as the bytes the loader reads.
 
     pefile replaces a name that is not printable ASCII with ``*invalid*``, so several odd names

@@ -71,8 +71,10 @@ class _Image:
     def __init__(self, pe: pefile.PE, data: mmap.mmap | bytes, path: Path) -> None:
         self.data = data
         self.path = path
-        self.sections = sorted(
-            (s.VirtualAddress, max(s.Misc_VirtualSize, s.SizeOfRawData), s.PointerToRawData, s.SizeOfRawData)
+        # (virtual address, virtual size, file offset, size in the file) of each section, by address
+        self.sections: list[tuple[int, int, int, int]] = sorted(
+            (int(s.VirtualAddress), int(max(s.Misc_VirtualSize, s.SizeOfRawData)), int(s.PointerToRawData),
+             int(s.SizeOfRawData))
             for s in pe.sections
         )
         self.header_size = pe.OPTIONAL_HEADER.SizeOfHeaders

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -200,7 +200,7 @@ def _read_checked(path: Path, schema: str) -> dict[str, Any]:
     problem = validated_once(raw, document, schema, dialect="yaml")
     if problem is not None:
         raise ManifestError(f"{path}: {problem}")
-    return document  # a mapping: the schema says so
+    return cast(dict[str, Any], document)  # a mapping: the schema says so
 
 
 def _fail(path: Path, where: str, message: str) -> ManifestError:

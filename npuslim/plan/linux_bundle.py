@@ -12,10 +12,11 @@ and a problem at verify when a needed library is not found that way.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from npuslim.analyse.graph import DependencyGraph
+from npuslim.analyse.graph import DependencyGraph, Node
 from npuslim.analyse.resolve import DRIVER, SYSTEM
 from npuslim.analyse.resolve_elf import (
     GCC_RUNTIME,
@@ -45,7 +46,7 @@ def relocation_warnings(name: str, info: ElfInfo) -> list[str]:
 
 
 def _requirements(graph: DependencyGraph, manifest: Manifest) -> tuple[Requirement, ...]:
-    def names(pred) -> tuple[str, ...]:
+    def names(pred: Callable[[Node], bool]) -> tuple[str, ...]:
         return tuple(sorted({n.name for n in graph.nodes if pred(n)}))
 
     minimum = target_minimum(graph)

@@ -31,8 +31,10 @@ STEP_TITLES = {
     "api": "ONNX Runtime C API table (OrtGetApiBase)",
     "env": "OrtEnv created",
     "session_options": "session options created",
+    "fallback": "ONNX Runtime's CPU fallback disabled (every node must run on the provider)",
     "provider": "OpenVINO execution provider appended (loads the provider and OpenVINO)",
     "session": "ONNX model compiled into a session",
+    "placement": "every node placed on the OpenVINO execution provider (ONNX Runtime's node placement)",
     "run": "one inference, outputs checked",
     "load_c_api": "C API DLL loads (every import-table dependency resolved)",
     "resolve_api": "C API exports found",
@@ -43,6 +45,7 @@ STEP_TITLES = {
     "devices": "devices reported by the plugin",
     "device": "model compiled on the device",
     "infer": "one inference run on the device",
+    "executed_by": "device that ran the compiled model (EXECUTION_DEVICES)",
 }
 _STEP = re.compile(r"^STEP (\S+) (OK|FAIL) ?(.*)$")
 
@@ -99,6 +102,7 @@ class LoadResult:
     verdict: str
     sandbox: str = ""   # how the probe was confined, or why it was not (``Sandbox.description``)
     sandboxed: bool = False
+    ran_on: str = ""    # what ran the model: ONNX Runtime's execution provider, OpenVINO's device; "" if none
 
 
 def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple[LoadStep, ...]:
@@ -190,3 +194,49 @@ def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool,
 
 def no_device(device: str) -> str:
     return f"no {device} device on this machine"
+
+
+# ---------------------------------------------------------------- ONNX Runtime (both platforms)
+
+ORT_PROVIDER = "OpenVINOExecutionProvider"
+ORT_SESSION_STEPS = ("session", "placement", "run")
+_PLACED = re.compile(r"placed on \[([^\]]+)\]")
+_ORT_NO_DEVICE = re.compile(r"\[OpenVINO\] Device (\S+) is not available")
+
+
+def placed_on(steps: tuple[LoadStep, ...]) -> str:
+    """The execution providers ONNX Runtime placed the model's nodes on (its "Node placements"
+    log, as the probe's placement step quotes it), comma-separated; "" when it logged none."""
+    placement = next((s for s in steps if s.name == "placement"), None)
+    return ", ".join(dict.fromkeys(_PLACED.findall(placement.detail))) if placement else ""
+
+
+def ort_device_unavailable(output: str, device: str) -> bool:
+    """Whether OpenVINO, asked through ONNX Runtime's provider, said ``device`` is not available."""
+    return any(found.upper() == device.upper() for found in _ORT_NO_DEVICE.findall(output))
+
+
+def ort_no_device_steps(steps: tuple[LoadStep, ...], device: str) -> tuple[LoadStep, ...]:
+    """Without the device, ONNX Runtime reports only that the provider failed ("Failed to load
+    shared library"): the provider step says why (OpenVINO's own message), and the steps that
+    could not run after it are listed, to be marked not checked (``conclude``)."""
+    out = tuple(replace(s, detail=f"OpenVINO reports: Device {device} is not available (ONNX Runtime: {s.detail})")
+                if s.name == "provider" and not s.ok else s for s in steps)
+    seen = {s.name for s in out}
+    return out + tuple(LoadStep(name, False, "not run: the provider stopped at the device")
+                       for name in ORT_SESSION_STEPS if name not in seen)
+
+
+def judge_ort_session(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
+    """The verdict once the provider was appended: the session compiled with CPU fallback off,
+    ONNX Runtime placed every node on the OpenVINO provider, and the model gave the right numbers."""
+    session, placement, run = (by_name.get(n) for n in ORT_SESSION_STEPS)
+    if session is None or not session.ok:
+        return False, f"creating a session on {device} failed: {session.detail if session else 'the probe stopped'}"
+    if placement is None or not placement.ok:
+        why = placement.detail if placement else "the probe stopped before reading it"
+        return False, f"not every node was placed on {ORT_PROVIDER}: {why}"
+    if run is None or not run.ok:
+        return False, f"running the model on {device} failed: {run.detail if run else 'the probe stopped'}"
+    return True, (f"ONNX Runtime ran a model on {device} through {placed_on(tuple(by_name.values()))}, every "
+                  f"node on it with CPU fallback disabled ({placement.detail}): {run.detail}")

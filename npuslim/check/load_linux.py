@@ -32,6 +32,8 @@ from npuslim.check.loading import (
     judge_device_steps,
     no_device,
     parse_probe_output,
+    plugin_stem,
+    ran_on_device,
     run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
@@ -105,7 +107,7 @@ def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...
             return False, ("reading an IR model failed (libopenvino_ir_frontend.so.* is not in the bundle): "
                            f"{step.detail}")
         if name == "plugin":
-            plugin = f"libopenvino_intel_{device.lower()}_plugin.so"
+            plugin = f"lib{plugin_stem(device)}.so"
             if plugin not in lib_names:
                 return False, f"the {device} device is not registered ({plugin} is not in the bundle): {step.detail}"
             if missing:
@@ -160,7 +162,7 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
     ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
                                   timeout=request.timeout, first=f"loading {c_api.name}", silent=not steps)
     return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
-                      sandbox.description, sandbox.confined)
+                      sandbox.description, sandbox.confined, ran_on_device(ok, steps, request.device))
 
 
 def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[Path], sandbox: Sandbox) -> LoadResult:

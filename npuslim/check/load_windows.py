@@ -43,6 +43,8 @@ from npuslim.check.loading import (
     ort_no_device_steps,
     parse_probe_output,
     placed_on,
+    plugin_stem,
+    ran_on_device,
     run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
@@ -96,7 +98,7 @@ def judge(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], bin
         if name == "read_model" and "openvino_ir_frontend.dll" not in bin_names:
             return False, f"reading an IR model failed (openvino_ir_frontend.dll is not in the bundle): {step.detail}"
         if name == "plugin":
-            plugin = f"openvino_intel_{device.lower()}_plugin.dll"
+            plugin = f"{plugin_stem(device)}.dll"
             if plugin not in bin_names:
                 return False, (f"the {device} device is not registered ({plugin} is not in the bundle): "
                                f"{step.detail}")
@@ -292,7 +294,7 @@ def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, re
     ok, verdict, steps = conclude(done, steps, judge(steps, missing, bin_names, device),
                                   not_checked=no_device(device), timeout=request.timeout,
                                   first="loading openvino_c.dll", silent=not steps and not missing)
-    return run.result(steps, missing, ok, verdict)
+    return replace(run.result(steps, missing, ok, verdict), ran_on=ran_on_device(ok, steps, device))
 
 
 def _load_each_dll(run: _Run, lock: BundleLock) -> LoadResult:
@@ -356,7 +358,7 @@ def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str
 
 def _judge_provider_failure(provider: LoadStep, missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
                             output: str, bin_names: set[str], device: str) -> tuple[bool, str]:
-    plugin = f"openvino_intel_{device.lower()}_plugin.dll"
+    plugin = f"{plugin_stem(device)}.dll"
     if missing:
         return False, "the OpenVINO execution provider did not load: " + _not_found(missing, bin_names)
     absent = _ORT_MISSING.search(output)

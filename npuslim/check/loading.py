@@ -176,16 +176,43 @@ def conclude(run: ToolRun, steps: tuple[LoadStep, ...], judged: tuple[bool, str]
     return ok, verdict, steps
 
 
+def executed_on(steps: tuple[LoadStep, ...]) -> str:
+    """The device(s) the compiled model executed on, from the probe's EXECUTION_DEVICES step
+    (OpenVINO prints the list as ``(CPU)``); "" when the probe did not read it."""
+    step = next((s for s in steps if s.name == "executed_by" and s.ok), None)
+    return ", ".join(d.strip() for d in step.detail.strip("()").split(",") if d.strip()) if step else ""
+
+
+def ran_on_device(ok: bool, steps: tuple[LoadStep, ...], device: str) -> str:
+    """What ran the model of a passing OpenVINO load: the device(s) of EXECUTION_DEVICES, else the
+    device asked for when its inference or compile passed; "" when no model ran."""
+    if not ok:
+        return ""
+    ran = any(s.name in ("infer", "device") and s.state == CheckState.PASSED for s in steps)
+    return executed_on(steps) or (device if ran else "")
+
+
+def plugin_stem(device: str) -> str:
+    """The plugin file's stem (no ``lib`` prefix, no suffix) that serves ``device``:
+    ``openvino_intel_npu_plugin`` for NPU, ``openvino_auto_plugin`` for AUTO:NPU,CPU."""
+    base = device.split(":", 1)[0].split(".", 1)[0].lower()
+    virtual = base in ("auto", "multi", "hetero", "batch")   # OpenVINO's own devices built over others
+    return f"openvino_{base}_plugin" if virtual else f"openvino_intel_{base}_plugin"
+
+
 def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
     """The verdict once the required steps passed, from the device steps (both platforms' probes):
-    the model ran, or compiled, or the plugin ran and found no such device here."""
+    the model ran, or compiled, or the plugin ran and found no such device here. A device list
+    (AUTO:NPU,CPU) says which device it ran on (the compiled model's EXECUTION_DEVICES)."""
     devices, compiled, infer = by_name.get("devices"), by_name.get("device"), by_name.get("infer")
+    executed = executed_on(tuple(by_name.values()))
+    on = f"{device}, executed by {executed} (EXECUTION_DEVICES)" if executed and executed != device else f"the {device}"
     if infer is not None:
         if infer.ok:
-            return True, f"the bundle loads and runs a model on the {device}: {infer.detail}"
-        return False, f"the model compiled on the {device} but the inference failed: {infer.detail}"
+            return True, f"the bundle loads and runs a model on {on}: {infer.detail}"
+        return False, f"the model compiled on {on} but the inference failed: {infer.detail}"
     if compiled is not None and compiled.ok:
-        return True, f"the bundle loads and compiles a model on the {device}"
+        return True, f"the bundle loads and compiles a model on {on}"
     if devices is not None and not devices.ok:
         return True, (f"the bundle loads; the {device} plugin ran and found no {device} device on this "
                       "machine (expected without the hardware and its driver)")
@@ -193,7 +220,10 @@ def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool,
 
 
 def no_device(device: str) -> str:
-    return f"no {device} device on this machine"
+    """Why a device step could not be checked; for a device list (AUTO:NPU,CPU) its first device,
+    the one that is missing when the list falls back."""
+    first = device.split(":", 1)[1].split(",")[0] if ":" in device else device
+    return f"no {first or device} device on this machine"
 
 
 # ---------------------------------------------------------------- ONNX Runtime (both platforms)

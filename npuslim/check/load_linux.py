@@ -30,8 +30,14 @@ from npuslim.check.loading import (
     LoadStep,
     conclude,
     judge_device_steps,
+    judge_ort_session,
     no_device,
+    ort_device_unavailable,
+    ort_no_device_steps,
     parse_probe_output,
+    placed_on,
+    plugin_stem,
+    ran_on_device,
     run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
@@ -51,13 +57,13 @@ _DLERROR_MISSING = re.compile(r"([^\s:/]+\.so[.\d]*): cannot open shared object 
 _HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-def build_probe() -> Path:
-    """The Linux probe executable, built with the system's gcc once per source."""
+def build_probe(name: str = "ov_probe_linux") -> Path:
+    """A Linux probe executable (``ov_probe_linux``, ``ort_probe``), built with the system's gcc once per source."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
         raise ToolError("gcc not found: the Linux load probe is built with the system's C compiler "
                         "(apt-get install gcc)")
-    return probes.build_probe("ov_probe_linux", gcc, ["-ldl"])
+    return probes.build_probe(name, gcc, ["-ldl"])
 
 
 def parse_dlerror_missing(text: str) -> tuple[str, ...]:
@@ -105,7 +111,7 @@ def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...
             return False, ("reading an IR model failed (libopenvino_ir_frontend.so.* is not in the bundle): "
                            f"{step.detail}")
         if name == "plugin":
-            plugin = f"libopenvino_intel_{device.lower()}_plugin.so"
+            plugin = f"lib{plugin_stem(device)}.so"
             if plugin not in lib_names:
                 return False, f"the {device} device is not registered ({plugin} is not in the bundle): {step.detail}"
             if missing:
@@ -137,6 +143,9 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
     files = sorted(p for p in lib_dir.iterdir() if p.is_file() and not p.is_symlink() and ".so" in p.name)
     _check_host(lib_dir, files)
     sandbox = find_sandbox(request.sandbox)
+    ort = next((p for p in files if p.name == ORT_SO), None)
+    if ort is not None:
+        return _load_onnxruntime(bundle, ort, request, reporter, sandbox)
     with reporter.step("build", "ov_probe_linux", detail="load probe (gcc, once per source)"):
         probe = build_probe()
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
@@ -160,7 +169,7 @@ def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, repo
     ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
                                   timeout=request.timeout, first=f"loading {c_api.name}", silent=not steps)
     return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
-                      sandbox.description, sandbox.confined)
+                      sandbox.description, sandbox.confined, ran_on_device(ok, steps, request.device))
 
 
 def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[Path], sandbox: Sandbox) -> LoadResult:
@@ -181,3 +190,59 @@ def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[
                                   timeout=request.timeout, first="loading the first library", silent=not steps)
     return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
                       sandbox.description, sandbox.confined)
+
+
+ORT_SO = "libonnxruntime.so.1"
+_ORT_SETUP_STEPS = ("api", "env", "session_options", "fallback")
+
+
+def judge_onnxruntime_linux(steps: tuple[LoadStep, ...], output: str, lib_names: set[str],
+                            device: str) -> tuple[bool, str]:
+    """Whether a Linux ONNX Runtime bundle loaded and ran (see ``load_windows.judge_onnxruntime``):
+    with a device that exists, every node on the OpenVINO provider and the right numbers; with one
+    that does not, the provider loaded OpenVINO, whose plugin is in the bundle, and OpenVINO said so."""
+    by_name = {s.name: s for s in steps}
+    load = by_name.get("load_ort")
+    if load is None or not load.ok:
+        return False, f"{ORT_SO} did not load: {load.detail if load else 'the probe did not run'}"
+    for name in _ORT_SETUP_STEPS:
+        step = by_name.get(name)
+        if step is None or not step.ok:
+            return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
+    provider = by_name.get("provider")
+    if provider is None:
+        return False, "the probe stopped before appending the OpenVINO execution provider"
+    if provider.ok:
+        return judge_ort_session(by_name, device)
+    plugin = f"lib{plugin_stem(device)}.so"
+    absent = parse_dlerror_missing(output)  # ONNX Runtime logs dlerror when the provider does not load
+    if absent:
+        return False, f"the OpenVINO execution provider did not load: {', '.join(absent)} not found"
+    if not ort_device_unavailable(output, device):
+        return False, f"the OpenVINO execution provider failed: {provider.detail}"
+    if plugin not in lib_names:
+        return False, f"OpenVINO reports no {device} device: {plugin} is not in the bundle"
+    return True, (f"ONNX Runtime loaded the OpenVINO execution provider and OpenVINO ({plugin} is in the "
+                  f"bundle); OpenVINO found no {device} device on this machine (expected without the hardware "
+                  "and its driver)")
+
+
+def _load_onnxruntime(bundle: Path, ort: Path, request: LoadRequest, reporter: Reporter,
+                      sandbox: Sandbox) -> LoadResult:
+    with reporter.step("build", "ort_probe", detail="load probe (gcc, once per source)"):
+        probe = build_probe("ort_probe")
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    run = run_probe([str(probe), str(ort.resolve()), request.device], timeout=request.timeout, env=env,
+                    reporter=reporter, what=f"{ort.name} through ld.so", sandbox=sandbox,
+                    visible=(bundle, probe.parent))
+    steps = parse_probe_output(run.output, LINUX_TITLES)
+    lib_names = {p.name for p in (bundle / LIB).iterdir()}
+    judged = judge_onnxruntime_linux(steps, run.output, lib_names, request.device)
+    if judged[0] and ort_device_unavailable(run.output, request.device):
+        steps = ort_no_device_steps(steps, request.device)
+    ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
+                                  timeout=request.timeout, first=f"loading {ort.name}", silent=not steps)
+    missing = tuple((lib, needer) for s in steps if s.state.value == "failed"
+                    for lib in parse_dlerror_missing(s.detail) for needer in (_needers(bundle / LIB, lib) or ("",)))
+    return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,
+                      sandbox.description, sandbox.confined, placed_on(steps) if ok else "")

@@ -23,7 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from npuslim import atomic
@@ -37,8 +37,14 @@ from npuslim.check.loading import (
     LoadStep,
     conclude,
     judge_device_steps,
+    judge_ort_session,
     no_device,
+    ort_device_unavailable,
+    ort_no_device_steps,
     parse_probe_output,
+    placed_on,
+    plugin_stem,
+    ran_on_device,
     run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
@@ -92,7 +98,7 @@ def judge(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], bin
         if name == "read_model" and "openvino_ir_frontend.dll" not in bin_names:
             return False, f"reading an IR model failed (openvino_ir_frontend.dll is not in the bundle): {step.detail}"
         if name == "plugin":
-            plugin = f"openvino_intel_{device.lower()}_plugin.dll"
+            plugin = f"{plugin_stem(device)}.dll"
             if plugin not in bin_names:
                 return False, (f"the {device} device is not registered ({plugin} is not in the bundle): "
                                f"{step.detail}")
@@ -288,7 +294,7 @@ def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, re
     ok, verdict, steps = conclude(done, steps, judge(steps, missing, bin_names, device),
                                   not_checked=no_device(device), timeout=request.timeout,
                                   first="loading openvino_c.dll", silent=not steps and not missing)
-    return run.result(steps, missing, ok, verdict)
+    return replace(run.result(steps, missing, ok, verdict), ran_on=ran_on_device(ok, steps, device))
 
 
 def _load_each_dll(run: _Run, lock: BundleLock) -> LoadResult:
@@ -320,7 +326,7 @@ def _load_each_dll(run: _Run, lock: BundleLock) -> LoadResult:
 
 _LOADED = re.compile(r'Loaded L"([^"]+)" at ')
 _ORT_MISSING = re.compile(r'Error loading "([^"]+)" which is missing')
-_NO_DEVICE = re.compile(r"\[OpenVINO\] Device (\S+) is not available")
+_ORT_SETUP_STEPS = ("api", "env", "session_options", "fallback")
 
 
 def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
@@ -328,50 +334,48 @@ def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str
     """Whether an ONNX Runtime bundle loaded and ran, and one sentence saying what happened.
 
     ``loaded`` are the base names of the DLLs the loader mapped (Wine's loaddll trace;
-    empty natively). With a device that exists (CPU here) the model must run and
-    give the right numbers; with one that does not (the NPU here) the provider must
-    have loaded OpenVINO and the device's plugin, and OpenVINO must say the device is
-    not available.
+    empty natively). With a device that exists (CPU here) the model must run on the
+    OpenVINO provider alone (CPU fallback disabled, every node placed on it) and give the
+    right numbers; with one that does not (the NPU here) the provider must have loaded
+    OpenVINO and the device's plugin, and OpenVINO must say the device is not available.
     """
     by_name = {s.name: s for s in steps}
     load = by_name.get("load_ort")
     if load is None or not load.ok:
         cause = _not_found(missing, bin_names) if missing else (load.detail if load else "the probe did not run")
         return False, f"{ORT_DLL} did not load: {cause}"
-    for name in ("api", "env"):
+    for name in _ORT_SETUP_STEPS:
         step = by_name.get(name)
         if step is None or not step.ok:
             return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
-    plugin = f"openvino_intel_{device.lower()}_plugin.dll"
     provider = by_name.get("provider")
     if provider is None:
         return False, "the probe stopped before appending the OpenVINO execution provider"
     if not provider.ok:
-        if missing:
-            return False, "the OpenVINO execution provider did not load: " + _not_found(missing, bin_names)
-        absent = _ORT_MISSING.search(output)
-        if absent:
-            name = absent.group(1).replace("\\\\", "\\").split("\\")[-1]
-            return False, f"the OpenVINO execution provider did not load: {name} not found (ONNX Runtime loads it)"
-        unavailable = _NO_DEVICE.search(output)
-        if unavailable and unavailable.group(1).upper() == device.upper():
-            if plugin not in bin_names:
-                return False, f"OpenVINO reports no {device} device: {plugin} is not in the bundle"
-            seen = {n.lower() for n in loaded}
-            if loaded and plugin not in seen:  # the loader's trace (Wine) shows what was really mapped
-                return False, f"OpenVINO reports no {device} device, but {plugin} was never loaded"
-            through = (f", openvino.dll and {plugin} (seen in the loader's trace)" if plugin in seen
-                       else f" and OpenVINO ({plugin} is in the bundle)")
-            return True, (f"ONNX Runtime loaded the OpenVINO execution provider{through}; OpenVINO found no "
-                          f"{device} device on this machine (expected without the hardware and its driver)")
+        return _judge_provider_failure(provider, missing, loaded, output, bin_names, device)
+    return judge_ort_session(by_name, device)
+
+
+def _judge_provider_failure(provider: LoadStep, missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
+                            output: str, bin_names: set[str], device: str) -> tuple[bool, str]:
+    plugin = f"{plugin_stem(device)}.dll"
+    if missing:
+        return False, "the OpenVINO execution provider did not load: " + _not_found(missing, bin_names)
+    absent = _ORT_MISSING.search(output)
+    if absent:
+        name = absent.group(1).replace("\\\\", "\\").split("\\")[-1]
+        return False, f"the OpenVINO execution provider did not load: {name} not found (ONNX Runtime loads it)"
+    if not ort_device_unavailable(output, device):
         return False, f"the OpenVINO execution provider failed: {provider.detail}"
-    session = by_name.get("session")
-    if session is None or not session.ok:
-        return False, f"creating a session on {device} failed: {session.detail if session else 'the probe stopped'}"
-    run = by_name.get("run")
-    if run is None or not run.ok:
-        return False, f"running the model on {device} failed: {run.detail if run else 'the probe stopped'}"
-    return True, f"ONNX Runtime ran a model on {device} through OpenVINO's execution provider: {run.detail}"
+    if plugin not in bin_names:
+        return False, f"OpenVINO reports no {device} device: {plugin} is not in the bundle"
+    seen = {n.lower() for n in loaded}
+    if loaded and plugin not in seen:  # the loader's trace (Wine) shows what was really mapped
+        return False, f"OpenVINO reports no {device} device, but {plugin} was never loaded"
+    through = (f", openvino.dll and {plugin} (seen in the loader's trace)" if plugin in seen
+               else f" and OpenVINO ({plugin} is in the bundle)")
+    return True, (f"ONNX Runtime loaded the OpenVINO execution provider{through}; OpenVINO found no "
+                  f"{device} device on this machine (expected without the hardware and its driver)")
 
 
 def _load_onnxruntime(run: _Run) -> LoadResult:
@@ -388,6 +392,8 @@ def _load_onnxruntime(run: _Run) -> LoadResult:
     loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(done.output)))
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     judged = judge_onnxruntime(steps, missing, loaded, done.output, bin_names, device)
+    if judged[0] and ort_device_unavailable(done.output, device):
+        steps = ort_no_device_steps(steps, device)
     ok, verdict, steps = conclude(done, steps, judged, not_checked=no_device(device), timeout=run.request.timeout,
                                   first="loading onnxruntime.dll", silent=not steps and not missing)
-    return run.result(steps, missing, ok, verdict)
+    return replace(run.result(steps, missing, ok, verdict), ran_on=placed_on(steps) if ok else "")

@@ -31,8 +31,10 @@ STEP_TITLES = {
     "api": "ONNX Runtime C API table (OrtGetApiBase)",
     "env": "OrtEnv created",
     "session_options": "session options created",
+    "fallback": "ONNX Runtime's CPU fallback disabled (every node must run on the provider)",
     "provider": "OpenVINO execution provider appended (loads the provider and OpenVINO)",
     "session": "ONNX model compiled into a session",
+    "placement": "every node placed on the OpenVINO execution provider (ONNX Runtime's node placement)",
     "run": "one inference, outputs checked",
     "load_c_api": "C API DLL loads (every import-table dependency resolved)",
     "resolve_api": "C API exports found",
@@ -43,6 +45,7 @@ STEP_TITLES = {
     "devices": "devices reported by the plugin",
     "device": "model compiled on the device",
     "infer": "one inference run on the device",
+    "executed_by": "device that ran the compiled model (EXECUTION_DEVICES)",
 }
 _STEP = re.compile(r"^STEP (\S+) (OK|FAIL) ?(.*)$")
 
@@ -99,6 +102,7 @@ class LoadResult:
     verdict: str
     sandbox: str = ""   # how the probe was confined, or why it was not (``Sandbox.description``)
     sandboxed: bool = False
+    ran_on: str = ""    # what ran the model: ONNX Runtime's execution provider, OpenVINO's device; "" if none
 
 
 def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple[LoadStep, ...]:
@@ -172,16 +176,43 @@ def conclude(run: ToolRun, steps: tuple[LoadStep, ...], judged: tuple[bool, str]
     return ok, verdict, steps
 
 
+def executed_on(steps: tuple[LoadStep, ...]) -> str:
+    """The device(s) the compiled model executed on, from the probe's EXECUTION_DEVICES step
+    (OpenVINO prints the list as ``(CPU)``); "" when the probe did not read it."""
+    step = next((s for s in steps if s.name == "executed_by" and s.ok), None)
+    return ", ".join(d.strip() for d in step.detail.strip("()").split(",") if d.strip()) if step else ""
+
+
+def ran_on_device(ok: bool, steps: tuple[LoadStep, ...], device: str) -> str:
+    """What ran the model of a passing OpenVINO load: the device(s) of EXECUTION_DEVICES, else the
+    device asked for when its inference or compile passed; "" when no model ran."""
+    if not ok:
+        return ""
+    ran = any(s.name in ("infer", "device") and s.state == CheckState.PASSED for s in steps)
+    return executed_on(steps) or (device if ran else "")
+
+
+def plugin_stem(device: str) -> str:
+    """The plugin file's stem (no ``lib`` prefix, no suffix) that serves ``device``:
+    ``openvino_intel_npu_plugin`` for NPU, ``openvino_auto_plugin`` for AUTO:NPU,CPU."""
+    base = device.split(":", 1)[0].split(".", 1)[0].lower()
+    virtual = base in ("auto", "multi", "hetero", "batch")   # OpenVINO's own devices built over others
+    return f"openvino_{base}_plugin" if virtual else f"openvino_intel_{base}_plugin"
+
+
 def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
     """The verdict once the required steps passed, from the device steps (both platforms' probes):
-    the model ran, or compiled, or the plugin ran and found no such device here."""
+    the model ran, or compiled, or the plugin ran and found no such device here. A device list
+    (AUTO:NPU,CPU) says which device it ran on (the compiled model's EXECUTION_DEVICES)."""
     devices, compiled, infer = by_name.get("devices"), by_name.get("device"), by_name.get("infer")
+    executed = executed_on(tuple(by_name.values()))
+    on = f"{device}, executed by {executed} (EXECUTION_DEVICES)" if executed and executed != device else f"the {device}"
     if infer is not None:
         if infer.ok:
-            return True, f"the bundle loads and runs a model on the {device}: {infer.detail}"
-        return False, f"the model compiled on the {device} but the inference failed: {infer.detail}"
+            return True, f"the bundle loads and runs a model on {on}: {infer.detail}"
+        return False, f"the model compiled on {on} but the inference failed: {infer.detail}"
     if compiled is not None and compiled.ok:
-        return True, f"the bundle loads and compiles a model on the {device}"
+        return True, f"the bundle loads and compiles a model on {on}"
     if devices is not None and not devices.ok:
         return True, (f"the bundle loads; the {device} plugin ran and found no {device} device on this "
                       "machine (expected without the hardware and its driver)")
@@ -189,4 +220,53 @@ def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool,
 
 
 def no_device(device: str) -> str:
-    return f"no {device} device on this machine"
+    """Why a device step could not be checked; for a device list (AUTO:NPU,CPU) its first device,
+    the one that is missing when the list falls back."""
+    first = device.split(":", 1)[1].split(",")[0] if ":" in device else device
+    return f"no {first or device} device on this machine"
+
+
+# ---------------------------------------------------------------- ONNX Runtime (both platforms)
+
+ORT_PROVIDER = "OpenVINOExecutionProvider"
+ORT_SESSION_STEPS = ("session", "placement", "run")
+_PLACED = re.compile(r"placed on \[([^\]]+)\]")
+_ORT_NO_DEVICE = re.compile(r"\[OpenVINO\] Device (\S+) is not available")
+
+
+def placed_on(steps: tuple[LoadStep, ...]) -> str:
+    """The execution providers ONNX Runtime placed the model's nodes on (its "Node placements"
+    log, as the probe's placement step quotes it), comma-separated; "" when it logged none."""
+    placement = next((s for s in steps if s.name == "placement"), None)
+    return ", ".join(dict.fromkeys(_PLACED.findall(placement.detail))) if placement else ""
+
+
+def ort_device_unavailable(output: str, device: str) -> bool:
+    """Whether OpenVINO, asked through ONNX Runtime's provider, said ``device`` is not available."""
+    return any(found.upper() == device.upper() for found in _ORT_NO_DEVICE.findall(output))
+
+
+def ort_no_device_steps(steps: tuple[LoadStep, ...], device: str) -> tuple[LoadStep, ...]:
+    """Without the device, ONNX Runtime reports only that the provider failed ("Failed to load
+    shared library"): the provider step says why (OpenVINO's own message), and the steps that
+    could not run after it are listed, to be marked not checked (``conclude``)."""
+    out = tuple(replace(s, detail=f"OpenVINO reports: Device {device} is not available (ONNX Runtime: {s.detail})")
+                if s.name == "provider" and not s.ok else s for s in steps)
+    seen = {s.name for s in out}
+    return out + tuple(LoadStep(name, False, "not run: the provider stopped at the device")
+                       for name in ORT_SESSION_STEPS if name not in seen)
+
+
+def judge_ort_session(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
+    """The verdict once the provider was appended: the session compiled with CPU fallback off,
+    ONNX Runtime placed every node on the OpenVINO provider, and the model gave the right numbers."""
+    session, placement, run = (by_name.get(n) for n in ORT_SESSION_STEPS)
+    if session is None or not session.ok:
+        return False, f"creating a session on {device} failed: {session.detail if session else 'the probe stopped'}"
+    if placement is None or not placement.ok:
+        why = placement.detail if placement else "the probe stopped before reading it"
+        return False, f"not every node was placed on {ORT_PROVIDER}: {why}"
+    if run is None or not run.ok:
+        return False, f"running the model on {device} failed: {run.detail if run else 'the probe stopped'}"
+    return True, (f"ONNX Runtime ran a model on {device} through {placed_on(tuple(by_name.values()))}, every "
+                  f"node on it with CPU fallback disabled ({placement.detail}): {run.detail}")

@@ -26,12 +26,15 @@ from npuslim.formats.pe import read_pe
 from npuslim.formats.pe_tables import read_symbol_tables
 from npuslim.knowledge.versions import parse_version
 from npuslim.paths import open_regular
+from npuslim.platforms import Platform
+from npuslim.source.linux import is_linux_wheel, is_shared_object_name
 from npuslim.source.locate import (
     DEFAULT_PLATFORM,
     DEFAULT_PYTHON_VERSION,
     OpenVinoInstall,
     _unpack_wheel,
     fetch_wheel,
+    install_in_folder,
     is_requirement,
     locate,
     public_name,
@@ -44,6 +47,12 @@ ORT_MANIFEST = "onnxruntime-npu"
 MAX_RELEASES_TRIED = 6
 ORT_DLL = "onnxruntime.dll"
 PROVIDER_DLL = "onnxruntime_providers_openvino.dll"
+# The manylinux wheel: ONNX Runtime as libonnxruntime.so.<version> (SONAME libonnxruntime.so.1), the
+# provider, and the OpenVINO release the provider was built with (libopenvino.so.<release>, three times).
+ORT_SO = "libonnxruntime.so.*"
+PROVIDER_SO = "libonnxruntime_providers_openvino.so"
+_ORT_SO_VERSION = re.compile(r"^libonnxruntime\.so\.(\d+\.\d+\.\d+)$")
+_OPENVINO_SO_RELEASE = re.compile(r"^libopenvino\.so\.(\d{4}\.\d+\.\d+)$")
 _BUILT_AGAINST = re.compile(rb"openvino_toolkit_windows_([0-9]{4}\.[0-9]{1,4}\.[0-9]{1,4})")
 # The provider of onnxruntime-openvino 1.24.1 is 1.4 MB; a file past this is refused unread.
 MAX_PROVIDER_BYTES = 256 << 20
@@ -62,6 +71,7 @@ class OnnxRuntimeSource:
     wheel: Path | None = None
 
     folder: Path | None = None  # the folder given, or the wheel unpacked: where dll_dir was looked for
+    platform: Platform = Platform.WINDOWS  # LINUX: the manylinux wheel, which carries its OpenVINO
 
     def dll_dir_name(self) -> str:
         """``dll_dir`` below the folder it was found in (``onnxruntime/capi``), never a host path."""
@@ -76,11 +86,34 @@ class OnnxRuntimeSource:
                 **({"wheel": wheel_record(self.wheel)} if self.wheel is not None else {})}
 
 
+def _unpack_ort_wheel(wheel: Path) -> Path:
+    """The wheel unpacked into the cache: a Windows one's DLLs, a manylinux one's shared objects
+    (not the Python extension), and the package's licences either way."""
+    return _unpack_wheel(wheel, _linux_ort_wanted) if is_linux_wheel(wheel) else _unpack_wheel(wheel)
+
+
+def _linux_ort_wanted(name: str, parts: list[str]) -> bool:
+    return ((is_shared_object_name(parts[-1]) and ".cpython-" not in parts[-1]) or ".dist-info/" in name
+            or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt"))
+
+
 def _find_dll_dir(folder: Path) -> Path | None:
     for candidate in (folder, folder / "capi", folder / "onnxruntime" / "capi"):
-        if (candidate / ORT_DLL).is_file():
+        if (candidate / ORT_DLL).is_file() or _linux_library(candidate) is not None:
             return candidate
     return None
+
+
+def _linux_library(folder: Path) -> Path | None:
+    """``libonnxruntime.so.X.Y.Z`` in ``folder`` (a manylinux wheel's ``capi/``), else ``None``."""
+    if not folder.is_dir():
+        return None
+    return next((p for p in sorted(folder.glob(ORT_SO)) if _ORT_SO_VERSION.match(p.name) and p.is_file()), None)
+
+
+def bundled_openvino(dll_dir: Path) -> str | None:
+    """The OpenVINO release a Linux ONNX Runtime folder carries (``libopenvino.so.2025.4.1``)."""
+    return next((m.group(1) for p in sorted(dll_dir.iterdir()) if (m := _OPENVINO_SO_RELEASE.match(p.name))), None)
 
 
 def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> OnnxRuntimeSource:
@@ -88,14 +121,14 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
     wheel: Path | None = None
     if is_requirement(source):
         wheel = fetch_wheel(source, platform=platform)
-        folder = _unpack_wheel(wheel)
+        folder = _unpack_ort_wheel(wheel)
     else:
         path = Path(source)
         if not path.exists():
             raise InputError(f"{source}: no such file or folder (nor a requirement like "
                              "onnxruntime-openvino==1.24.1)")
         if path.is_file() and path.suffix.lower() == ".whl":
-            wheel, folder = path, _unpack_wheel(path)
+            wheel, folder = path, _unpack_ort_wheel(path)
         elif path.is_file() and path.name.lower() == ORT_DLL:
             folder = path.parent
         elif path.is_dir():
@@ -104,14 +137,22 @@ def locate_onnxruntime(source: str, *, platform: str = DEFAULT_PLATFORM) -> Onnx
             raise InputError(f"{source}: not an ONNX Runtime wheel, folder or {ORT_DLL}")
     dll_dir = _find_dll_dir(folder)
     if dll_dir is None:
-        raise InputError(f"{source}: no {ORT_DLL} found (looked in the folder, capi/ and onnxruntime/capi/)")
-    if not (dll_dir / PROVIDER_DLL).is_file():
-        raise InputError(f"{source}: no {PROVIDER_DLL} beside {ORT_DLL}: this ONNX Runtime has no OpenVINO "
-                         "execution provider (the package is onnxruntime-openvino)")
+        raise InputError(f"{source}: no {ORT_DLL} or libonnxruntime.so.* found (looked in the folder, capi/ "
+                         "and onnxruntime/capi/)")
+    linux = _linux_library(dll_dir) if not (dll_dir / ORT_DLL).is_file() else None
+    provider = PROVIDER_SO if linux is not None else PROVIDER_DLL
+    if not (dll_dir / provider).is_file():
+        raise InputError(f"{source}: no {provider} beside {linux.name if linux else ORT_DLL}: this ONNX Runtime "
+                         "has no OpenVINO execution provider (the package is onnxruntime-openvino)")
     # licences sit in the package folder above capi/ (onnxruntime/LICENSE); the root handed to the
     # plan is the folder that holds that package folder
     license_root = next((root for root in (folder, dll_dir.parent.parent, dll_dir.parent)
                          if (root / "onnxruntime" / "LICENSE").is_file()), None)
+    if linux is not None:
+        match = _ORT_SO_VERSION.match(linux.name)
+        return OnnxRuntimeSource(origin=source, dll_dir=dll_dir, license_root=license_root,
+                                 version=match.group(1) if match else None, built_against=bundled_openvino(dll_dir),
+                                 wheel=wheel, folder=folder, platform=Platform.LINUX)
     built = built_against(dll_dir / PROVIDER_DLL)
     return OnnxRuntimeSource(
         origin=source, dll_dir=dll_dir, license_root=license_root,
@@ -247,12 +288,31 @@ def sources_with_onnxruntime(source: str | None, onnxruntime: str, *, platform: 
     if ort.license_root is None:
         notes.append(f"warning: no ONNX Runtime licence (onnxruntime/LICENSE) found near {ort.dll_dir}: "
                      "the bundle ships without it")
+    if ort.platform == Platform.LINUX:
+        install, note = _carried_openvino(source, ort)
+        return combined(install, ort), ort, (note, *notes)
     if source is None:
         install, _fit, note = pick_openvino(ort, platform=platform)
         return combined(install, ort), ort, (note, *notes)
     install = locate(source, platform=platform)
     require_fit(ort, install, platform=platform)
     return combined(install, ort), ort, tuple(notes)
+
+
+def _carried_openvino(source: str | None, ort: OnnxRuntimeSource) -> tuple[OpenVinoInstall, str]:
+    """The OpenVINO a Linux ONNX Runtime folder carries, as the install of the bundle: the release
+    its provider was built with, beside it in the same folder (each versioned library three times;
+    the bundle ships each once, under its SONAME)."""
+    if source is not None:
+        raise InputError(f"{source}: a Linux ONNX Runtime ({ort.origin}) carries its own OpenVINO, the release "
+                         "its provider was built with; give no OpenVINO source")
+    if ort.built_against is None:
+        raise InputError(f"{ort.origin}: no libopenvino.so.<release> beside libonnxruntime.so in {ort.dll_dir}: "
+                         "this ONNX Runtime carries no OpenVINO (give the manylinux onnxruntime-openvino wheel)")
+    install = replace(install_in_folder(ort.dll_dir, public_name(ort.origin)), version=ort.built_against,
+                      wheel=ort.wheel)
+    return install, (f"OpenVINO {ort.built_against} from the ONNX Runtime wheel itself (the release its "
+                     f"provider was built with, libopenvino.so.{ort.built_against} beside it)")
 
 
 def source_size(ort: OnnxRuntimeSource) -> tuple[int, str]:

@@ -22,7 +22,7 @@ def load_dict(load: LoadResult) -> dict[str, Any]:
     """One ``verify --load`` run: its verdict, each step of the probe, the libraries the loader missed."""
     return {
         "ok": load.ok, "runner": load.runner, "device": load.device, "msvc_runtime": load.msvc_runtime,
-        "verdict": load.verdict, "sandboxed": load.sandboxed, "sandbox": load.sandbox,
+        "verdict": load.verdict, "ran_on": load.ran_on or None, "sandboxed": load.sandboxed, "sandbox": load.sandbox,
         "steps": [{"name": s.name, "title": s.title, "ok": s.ok, "state": s.state.value, "detail": s.detail,
                    **({"not_checked": s.not_checked} if s.not_checked else {})} for s in load.steps],
         "missing": [{"library": lib, "needed_by": needer} for lib, needer in load.missing],

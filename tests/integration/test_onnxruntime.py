@@ -131,10 +131,23 @@ def test_onnx_runtime_runs_a_model_on_the_cpu_and_reaches_the_npu_plugin(ort_bun
     steps = {s["name"]: s for s in load["steps"]}
     assert steps["api"]["detail"] == "ONNX Runtime 1.24.1"
     assert steps["run"]["ok"] and "= [0, 2, 0, 4.25]" in steps["run"]["detail"]
+    # every node on OpenVINO's provider, ONNX Runtime's own CPU kernels turned off
+    assert steps["fallback"]["state"] == "passed"
+    assert steps["placement"]["detail"] == "All nodes placed on [OpenVINOExecutionProvider]. Number of nodes: 1"
+    assert load["ran_on"] == "OpenVINOExecutionProvider"
+    assert "through OpenVINOExecutionProvider, every node on it with CPU fallback disabled" in load["verdict"]
     npu = run("verify", str(ort_bundle), "--load", "--format", "json")
     assert npu.exit_code == 0, npu.stdout + npu.stderr
-    verdict = json.loads(npu.stdout)["load"]["verdict"]
-    assert "openvino_intel_npu_plugin.dll" in verdict and "found no NPU device" in verdict
+    load = json.loads(npu.stdout)["load"]
+    assert "openvino_intel_npu_plugin.dll" in load["verdict"] and "found no NPU device" in load["verdict"]
+    assert load["ran_on"] is None
+    states = {s["name"]: (s["state"], s.get("not_checked")) for s in load["steps"]}
+    for name in ("provider", "session", "placement", "run"):
+        assert states[name] == ("not_checked", "no NPU device on this machine")
+    assert not any(s["state"] == "failed" for s in load["steps"])
+    text = " ".join(run("verify", str(ort_bundle), "--load").stdout.split())  # rich wraps long lines
+    assert "not checked (no NPU device on this machine): OpenVINO reports: Device NPU is not available" in text
+    assert " fail " not in text
 
 
 @pytest.mark.wheels

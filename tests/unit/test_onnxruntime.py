@@ -12,7 +12,8 @@ import pytest
 
 from npuslim.analyse.symbols import MissingSymbols, demangle
 from npuslim.check.load_windows import judge_onnxruntime
-from npuslim.check.loading import LoadStep
+from npuslim.check.loading import LoadStep, conclude, no_device, ort_device_unavailable, ort_no_device_steps, placed_on
+from npuslim.tools import ToolRun
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +41,9 @@ def _steps(*items: tuple[str, bool, str]) -> tuple[LoadStep, ...]:
     return tuple(LoadStep(n, ok, d) for n, ok, d in items)
 
 
-BASE = (("load_ort", True, "x"), ("api", True, "ONNX Runtime 1.24.1"), ("env", True, "ok"))
+BASE = (("load_ort", True, "x"), ("api", True, "ONNX Runtime 1.24.1"), ("env", True, "ok"),
+        ("session_options", True, "ok"), ("fallback", True, "CPU fallback disabled (session.disable_cpu_ep_fallback=1)"))
+PLACED = ("placement", True, "All nodes placed on [OpenVINOExecutionProvider]. Number of nodes: 1")
 
 
 def test_judge_no_npu_needs_the_plugin_loaded() -> None:
@@ -63,11 +66,45 @@ def test_judge_names_what_onnx_runtime_could_not_load() -> None:
 
 
 def test_judge_cpu_needs_the_right_numbers() -> None:
-    good = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"), ("run", True, "= [0, 2, 0, 4.25]"))
-    assert judge_onnxruntime(good, (), (), "", set(), "CPU")[0]
-    wrong = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"), ("run", False, "= [1, 2, 3, 4]"))
+    good = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"), PLACED, ("run", True, "= [0, 2, 0, 4.25]"))
+    ok, verdict = judge_onnxruntime(good, (), (), "", set(), "CPU")
+    assert ok and "through OpenVINOExecutionProvider, every node on it with CPU fallback disabled" in verdict
+    assert placed_on(good) == "OpenVINOExecutionProvider"
+    wrong = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"), PLACED, ("run", False, "= [1, 2, 3, 4]"))
     ok, verdict = judge_onnxruntime(wrong, (), (), "", set(), "CPU")
     assert not ok and "running the model on CPU failed" in verdict
+
+
+def test_judge_needs_every_node_on_the_openvino_provider() -> None:
+    run = ("run", True, "= [0, 2, 0, 4.25]")
+    split = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"),
+                   ("placement", False, "Node(s) placed on [OpenVINOExecutionProvider]. Number of nodes: 1; "
+                    "Node(s) placed on [CPUExecutionProvider]. Number of nodes: 1"), run)
+    ok, verdict = judge_onnxruntime(split, (), (), "", set(), "CPU")
+    assert not ok and "not every node was placed on OpenVINOExecutionProvider" in verdict
+    assert placed_on(split) == "OpenVINOExecutionProvider, CPUExecutionProvider"
+    unlogged = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"), run)
+    assert not judge_onnxruntime(unlogged, (), (), "", set(), "CPU")[0]
+    no_fallback_off = _steps(*BASE[:-1], ("fallback", False, "bad key"), ("provider", True, "ok"))
+    ok, verdict = judge_onnxruntime(no_fallback_off, (), (), "", set(), "CPU")
+    assert not ok and "'fallback'" in verdict
+
+
+def test_without_the_device_the_steps_after_the_provider_read_not_checked() -> None:
+    steps = _steps(*BASE, ("provider", False, "SessionOptionsAppendExecutionProvider_OpenVINO_V2: Failed to load "
+                                              "shared library"))
+    explained = ort_no_device_steps(steps, "NPU")
+    provider = next(s for s in explained if s.name == "provider")
+    assert provider.detail.startswith("OpenVINO reports: Device NPU is not available (ONNX Runtime: ")
+    assert [s.name for s in explained[-3:]] == ["session", "placement", "run"]
+    run_ = ToolRun(("probe",), 0, "")
+    ok, _, judged = conclude(run_, explained, (True, "loaded"), not_checked=no_device("NPU"), timeout=1,
+                             first="x", silent=False)
+    assert ok and [s.state.value for s in judged[-4:]] == ["not_checked"] * 4
+    assert all(s.not_checked == "no NPU device on this machine" for s in judged[-4:])
+    assert placed_on(judged) == ""
+    assert ort_device_unavailable("x [ERROR] [OpenVINO] Device NPU is not available\n", "npu")
+    assert not ort_device_unavailable("x [ERROR] [OpenVINO] Device GPU is not available\n", "NPU")
 
 
 def test_the_probe_model_is_a_relu_over_four_floats() -> None:
@@ -96,7 +133,7 @@ def test_judge_without_a_trace_still_needs_the_plugin_in_the_bundle() -> None:
 def test_a_probe_that_crashes_after_its_steps_is_a_failed_load() -> None:
     from npuslim.check.loading import crashed
 
-    steps = _steps(*BASE)
+    steps = _steps(*BASE[:3])
     assert crashed(0, steps) is None and crashed(1, steps) is None
     assert crashed(3221225477, steps) == "the probe crashed (exit 3221225477) after: OrtEnv created"
     assert crashed(-11, steps) == "the probe crashed (signal 11) after: OrtEnv created"

@@ -31,6 +31,7 @@ typedef void (*versions_free_fn)(ov_core_version_list_t *);
 typedef ov_status_e (*compile_model_fn)(const void *, const void *, const char *, size_t, void **, ...);
 typedef void (*compiled_model_free_fn)(void *);
 typedef ov_status_e (*get_property_fn)(const void *, const char *, const char *, char **);
+typedef ov_status_e (*compiled_get_property_fn)(const void *, const char *, char **);
 typedef void (*free_fn)(char *);
 typedef const char *(*last_err_fn)(void);
 typedef const char *(*error_info_fn)(ov_status_e);
@@ -123,6 +124,45 @@ static void infer_once(const void *model, void *compiled) {
     if (port && port_free) port_free(port);
 }
 
+/* The devices the plugin reports. For a device list (AUTO:NPU,CPU), each listed device is asked,
+   since AUTO itself has no devices of its own; the step passes when any of them has one. */
+static void available_devices(void *core, const char *device, get_property_fn get_property, free_fn str_free) {
+    char detail[1024] = "", names[256], *name, *rest;
+    const char *list = strchr(device, ':');
+    int any = 0;
+    ov_status_e st;
+
+    snprintf(names, sizeof names, "%s", list ? list + 1 : device);
+    for (name = strtok_r(names, ",", &rest); name; name = strtok_r(NULL, ",", &rest)) {
+        char *devices = NULL;
+        size_t used = strlen(detail);
+        st = get_property(core, name, "AVAILABLE_DEVICES", &devices);
+        if (st) {
+            step("devices", 0, why(st));
+            return;
+        }
+        snprintf(detail + used, sizeof detail - used, "%s%s devices: [%s]", used ? "; " : "", name,
+                 devices ? devices : "");
+        any |= devices && *devices;
+        if (str_free && devices) str_free(devices);
+    }
+    step("devices", any, detail);
+}
+
+/* Which device(s) the compiled model runs on: for AUTO:NPU,CPU the one AUTO picked. */
+static void executed_by(const void *compiled) {
+    compiled_get_property_fn get_property = (compiled_get_property_fn)sym("ov_compiled_model_get_property");
+    free_fn str_free = (free_fn)sym("ov_free");
+    char *devices = NULL;
+    ov_status_e st;
+
+    if (!get_property) return;
+    st = get_property(compiled, "EXECUTION_DEVICES", &devices);
+    if (st) step("executed_by", 0, why(st));
+    else step("executed_by", devices && *devices, devices ? devices : "");
+    if (str_free && devices) str_free(devices);
+}
+
 /* The device steps after a model was read: plugin, devices, device (compile), infer. */
 static void device_steps(void *core, const void *model, const char *device, int infer) {
     char detail[1024];
@@ -134,7 +174,6 @@ static void device_steps(void *core, const void *model, const char *device, int 
     compiled_model_free_fn compiled_free = (compiled_model_free_fn)sym("ov_compiled_model_free");
     get_property_fn get_property = (get_property_fn)sym("ov_core_get_property");
     free_fn str_free = (free_fn)sym("ov_free");
-    char *devices = NULL;
     ov_status_e st = versions_by_device(core, device, &versions);
 
     if (st) {
@@ -146,15 +185,7 @@ static void device_steps(void *core, const void *model, const char *device, int 
              versions.size ? versions.versions[0].version.description : "?");
     step("plugin", 1, detail);
     if (versions_free) versions_free(&versions);
-    if (get_property) {
-        st = get_property(core, device, "AVAILABLE_DEVICES", &devices);
-        if (st) step("devices", 0, why(st));
-        else {
-            snprintf(detail, sizeof detail, "%s devices: [%s]", device, devices ? devices : "");
-            step("devices", devices && *devices, detail);
-            if (str_free && devices) str_free(devices);
-        }
-    }
+    if (get_property) available_devices(core, device, get_property, str_free);
     if (!model) return;
     st = compile_model(core, model, device, 0, &compiled);
     if (st) {
@@ -162,6 +193,7 @@ static void device_steps(void *core, const void *model, const char *device, int 
         return;
     }
     step("device", 1, "model compiled on the device");
+    executed_by(compiled);
     if (infer) infer_once(model, compiled);
     if (compiled_free) compiled_free(compiled);
 }

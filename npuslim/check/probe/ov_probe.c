@@ -68,5 +68,5 @@ int main(int argc, char **argv) {
         return 1;
     }
     step("load_c_api", 1, argv[1]);
-    return run_ov("openvino_c.dll", argc > 2 ? argv[2] : "NPU", 0);
+    return run_ov("openvino_c.dll", argc > 2 ? argv[2] : "NPU", 1);
 }

@@ -24,6 +24,9 @@ from npuslim.layout import StrEnum
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.units import BASELINE_BYTES
 
+# (the command, its writable work folder) -> the command as run (in a sandbox, or as it is)
+LoadWrap = Callable[[list[str], Path], list[str]]
+
 
 class Shrink(StrEnum):
     """The outcome of one strip or UPX step on one file (``StepEntry.outcome``, ``ElfShrink.outcome``)."""
@@ -119,6 +122,7 @@ class PackOptions:
     baseline: int = BASELINE_BYTES
     max_size: str | None = None      # size budget (npuslim.check.budget); else the input lock file's budget
     sbom: bool = False               # write sbom.cdx.json (also when the input bundle has one)
+    check_load: bool = False         # Linux: load each UPX-packed library in a child process (runs its code)
 
     def recorded(self) -> dict[str, Any]:
         """The options that decide the output's content, as the lock file and the report record them."""
@@ -165,6 +169,9 @@ class PackContext:
     strip_tool: str | None = None                          # GNU strip (Linux bundles)
     strip_id: str = ""
     strip_messages: dict[str, str] = field(default_factory=dict)
+    # ``--check-load``: how to run the load check's child process (the pipeline's sandbox); ``None``: never
+    # load a packed library, since loading runs the bundle's own code (its constructors)
+    load_wrap: LoadWrap | None = None
 
     def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
         if self.progress:

@@ -41,7 +41,7 @@ from npuslim.act.pack import (
     xz_cached,
 )
 from npuslim.act.staging import fresh_staging, move_into_place, release_output
-from npuslim.act.steps import Shrinker
+from npuslim.act.steps import LoadWrap, Shrinker
 from npuslim.act.upx import UpxTool, find_upx, reset_stop, stop_all
 from npuslim.act.workcache import WorkCache, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
@@ -157,16 +157,30 @@ class _Run:
                  progress: ProgressFn | None) -> None:
         self.cache = open_cache(cache_dir() / "pack") if options.use_cache else WorkCache(None)
         self.staging = fresh_staging(out)
+        self.warnings: list[str] = []
         archive = plan.outputs.archive
         self.archive_tmp = archive.with_name(f".{archive.name}.tmp-{os.getpid()}") if archive else None
         self.ctx = PackContext(bundle, self.staging, self.staging / WORK_DIR, options, plan.upx,
                                upx_identity(plan.upx) if plan.upx else "", self.cache, progress,
-                               threading.Event(), strip_tool=plan.strip_tool, strip_id=plan.strip_id)
+                               threading.Event(), strip_tool=plan.strip_tool, strip_id=plan.strip_id,
+                               load_wrap=self._load_wrap(options, plan.platform))
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         # archive members are compressed as soon as each file is final, while UPX still works on others
         self.apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         self.archiver = (Archiver(options.archive, top=out.name, work=self.ctx.work, cache=self.cache,
                                   pool=self.apool, cancel=self.ctx.cancel) if archive is not None else None)
+
+    def _load_wrap(self, options: PackOptions, platform: Platform) -> LoadWrap | None:
+        """``--check-load`` on a Linux bundle: the load check's child process in the sandbox
+        (``npuslim.check.sandbox``; said in a warning when there is none). Else ``None``: no bundle code runs."""
+        if not (options.check_load and options.upx and platform is Platform.LINUX):
+            return None
+        from npuslim.check.sandbox import find_sandbox
+
+        sandbox = find_sandbox()
+        if not sandbox.confined:
+            self.warnings.append(f"--check-load: {sandbox.description}")
+        return lambda args, work: sandbox.wrap(args, work=work)
 
     def add_member(self, path: str, file: Path, sha256: str, size: int, link_to: str | None = None) -> None:
         if self.archiver is not None:
@@ -305,7 +319,8 @@ def _work(run: _Run, bundle: Path, out: Path, options: PackOptions, plan: _Plan,
         download = Download(None, archive.size, "the tar.xz archive")
     budget = _final_budget(run, plan, subject, archive)
     result = PackResult(bundle, out, lock, options, plan.upx, archive, download,
-                        time.perf_counter() - started, run.cache.hits, run.cache.misses, tuple(run.cache.problems),
+                        time.perf_counter() - started, run.cache.hits, run.cache.misses,
+                        (*run.warnings, *run.cache.problems),
                         upx_seconds, budget, out / SBOM_FILE if sbom is not None else None,
                         dict(sorted(run.ctx.strip_messages.items())), plan.platform)
     shutil.rmtree(run.ctx.work)

@@ -50,6 +50,7 @@ from npuslim.act.steps import (
     StripEntry,
     UpxDecision,
     UpxEntry,
+    input_copy,
 )
 from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, UpxStatus, UpxTool, pack_file
 from npuslim.act.workcache import make_key, sha256_path
@@ -207,7 +208,7 @@ class ElfShrinker:
               stripped: StepEntry | None, upx: PackStatus) -> LockedFile:
         final = read_elf(dest)
         record = replace(record, original_signature=job.locked.signature, original_cfg=job.locked.cfg,
-                         image_size=elf_image_size(ctx.bundle / job.locked.path))
+                         image_size=elf_image_size(input_copy(job, ctx)))
         return replace(job.locked, size=final.size, sha256=sha, pack=record,
                        debug_directory=final.has_debug if job.locked.debug_directory is not None else None)
 

@@ -212,17 +212,24 @@ class Shrinker(Protocol):
         formats record, ``stripped`` what strip did (``None``: no --strip), ``upx`` what UPX did."""
 
 
+def input_copy(job: Job, ctx: PackContext) -> Path:
+    """Where ``process_file`` keeps its private copy of the job's input, the bytes it hashed and works on."""
+    return ctx.work / f"{job.locked.path.replace('/', '_')}.input"
+
+
 def cached_step(step: str, job: Job, ctx: PackContext, src: Path, sha: str, key: str,
                 run: Callable[[Path], Attempt]) -> tuple[Path, str, StepEntry, bool]:
-    """Step ``step`` (``strip`` or ``upx``) on ``src`` (sha256 ``sha``) through the cache: ``run``
-    runs only on a miss, given a work path. Returns (the file after the step, its sha256, the
+    """Step ``step`` (``strip`` or ``upx``) on ``src`` (sha256 ``sha``: the hash of those very bytes, a
+    private copy) through the cache: ``run`` runs only on a miss, given a work path; a hit's blob is
+    copied into the work folder as it is hashed. Returns (the file after the step, its sha256, the
     entry, whether it came from the cache)."""
-    found = ctx.cache.load(key, ENTRIES[step])
-    if found is not None:
+    name = job.locked.path.replace('/', '_')
+    found = ctx.cache.load(key, ENTRIES[step], fetch=ctx.work / f"{name}.{step}.cached")
+    if found is not None:  # its blob is a private copy hashed as it was read
         entry, blob = found
         return blob or src, entry.blob or sha, entry, True
     ctx.check()
-    work = ctx.work / f"{job.locked.path.replace('/', '_')}.{step}"
+    work = ctx.work / f"{name}.{step}"
     attempt = run(work)
     entry, path = attempt.entry, src
     if entry.blob is not None:

@@ -41,9 +41,9 @@ from npuslim.act.pack import (
     xz_cached,
 )
 from npuslim.act.staging import fresh_staging, move_into_place, release_output
-from npuslim.act.steps import LoadWrap, Shrinker
+from npuslim.act.steps import LoadWrap, Shrinker, input_copy
 from npuslim.act.upx import UpxTool, find_upx, reset_stop, stop_all
-from npuslim.act.workcache import WorkCache, open_cache, sha256_path
+from npuslim.act.workcache import WorkCache, copy_hashing, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
 from npuslim.check.verify import verify_bundle
 from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
@@ -209,8 +209,16 @@ def _copy_the_rest(run: _Run, bundle: Path, plan: _Plan) -> None:
         if f.link_to is not None:
             os.symlink(f.link_to, run.staging / f.path)
         else:
-            shutil.copyfile(bundle / f.path, run.staging / f.path)
+            _copy_checked(bundle / f.path, run.staging / f.path, f)
         run.add_member(f.path, run.staging / f.path, f.sha256, f.size, f.link_to)
+
+
+def _copy_checked(src: Path, dest: Path, locked: LockedFile) -> None:
+    """Copy one bundle file into staging, hashed as it is read: what OUT holds is what verify checked."""
+    sha, size = copy_hashing(src, dest, limit=locked.size)
+    if (sha, size) != (locked.sha256, locked.size):
+        raise VerifyError(f"{src}: changed since it was verified (its sha256 is no longer the lock file's); "
+                          "nothing was written")
 
 
 def _pack_files(run: _Run, plan: _Plan) -> tuple[tuple[LockedFile, ...], dict[str, float]]:
@@ -226,8 +234,10 @@ def _compare_download(run: _Run, bundle: Path, plan: _Plan,
                       files: tuple[LockedFile, ...]) -> tuple[tuple[LockedFile, ...], Download]:
     """xz -9 of each file before and after (``--compare-download``); a link name has no content of its own."""
     run.ctx.emit("xz", "", "start")
+    # each file as read and checked in this run: a DLL's private copy, any other file's copy in staging
+    read = {j.locked.path: input_copy(j, run.ctx) for j in plan.jobs}
     sizes = _run_all(run.pool, lambda pair: (0, 0) if pair[0].link_to is not None else (
-        xz_cached(bundle / pair[0].path, pair[0].sha256, pair[0].size, run.cache),
+        xz_cached(read.get(pair[0].path, run.staging / pair[0].path), pair[0].sha256, pair[0].size, run.cache),
         xz_cached(run.staging / pair[1].path, pair[1].sha256, pair[1].size, run.cache)),
         list(zip(plan.lock.files, files, strict=True)))
     files = tuple(replace(f, pack=replace(f.pack, original_xz=a, xz_final=b)) if f.pack else f

@@ -5,6 +5,7 @@ that must not run while packing."""
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -115,3 +116,52 @@ def test_a_upx_variable_in_the_environment_does_not_reach_upx(leaf: Path, tmp_pa
     assert result.exit_code == 0, result.stderr
     rows = {f["path"]: f for f in json.loads(result.stdout)["files"]}
     assert rows["bin/leaf.dll"]["upx"] == "packed", rows["bin/leaf.dll"]
+
+
+@pytest.fixture
+def leaf_bundle(leaf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copyfile(leaf, src / "leaf.dll")
+    bundle = tmp_path / "B"
+    assert run("extract", str(src), "--root", "leaf.dll", "-o", str(bundle)).exit_code == 0
+    return bundle
+
+
+def _changing_after_verify(monkeypatch: pytest.MonkeyPatch, path: Path, data: bytes) -> None:
+    """Write ``data`` into ``path`` right after pack has verified the bundle (a file changed mid-run)."""
+    import npuslim.pipeline.pack as pipeline
+
+    verified = pipeline._verified_lock
+
+    def then_change(*args, **kwargs):
+        lock = verified(*args, **kwargs)
+        path.write_bytes(data)
+        return lock
+    monkeypatch.setattr(pipeline, "_verified_lock", then_change)
+
+
+@pytest.mark.parametrize("strip", [["--strip"], []])
+def test_a_file_changed_after_verify_is_refused_and_never_cached(leaf_bundle: Path, tmp_path: Path,
+                                                                strip: list[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """pack used to strip the bytes it read later, file them under the lock's sha256, and ship them."""
+    bundle, rel = leaf_bundle, "bin/leaf.dll"
+    pristine = (bundle / rel).read_bytes()
+    changed = bytearray(pristine)
+    changed[len(changed) // 2] ^= 0x55
+    with monkeypatch.context() as m:
+        _changing_after_verify(m, bundle / rel, bytes(changed))
+        result = run("pack", str(bundle), "-o", str(tmp_path / "OUT"), *strip, "--archive", "zip")
+    assert result.exit_code == 5, result.stderr
+    assert "changed since it was verified" in error_line(result)
+    assert not (tmp_path / "OUT").exists() and not (tmp_path / "OUT.zip").exists()
+    (bundle / rel).write_bytes(pristine)
+    # the pristine bundle, through the same cache, packs exactly as with no cache at all
+    cached = run("pack", str(bundle), "-o", str(tmp_path / "OUT"), *strip, "--archive", "none")
+    fresh = run("pack", str(bundle), "-o", str(tmp_path / "FRESH"), *strip, "--archive", "none", "--no-cache")
+    assert cached.exit_code == 0 and fresh.exit_code == 0, cached.stderr + fresh.stderr
+    assert ((tmp_path / "OUT" / "bin/leaf.dll").read_bytes()
+            == (tmp_path / "FRESH" / "bin/leaf.dll").read_bytes())
+    assert run("verify", str(tmp_path / "OUT")).exit_code == 0

@@ -69,3 +69,45 @@ def test_a_damaged_blob_is_a_miss_and_a_fetched_blob_is_a_private_checked_copy(t
     blob.write_bytes(b"paylOad")
     assert cache.fetch_blob(sha, tmp_path / "copy2") is None
     assert not (tmp_path / "copy2").exists()
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.xz"])
+@pytest.mark.parametrize("field", ["crc", "compressed", "blob"])
+def test_a_member_entry_with_any_field_changed_is_a_miss(tmp_path: Path, fmt: str, field: str) -> None:
+    """A bit flipped in a cached member's ``crc`` gave exit 0 and a zip that failed its CRC check."""
+    import json
+    import tarfile
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from npuslim.act.archive import Member, write_archive
+    from npuslim.act.workcache import sha256_path
+
+    (tmp_path / "b").mkdir()
+    members = []
+    for name, data in {"a.dll": b"MZ" + bytes(range(256)) * 40, "other.dll": b"MZ other" * 300}.items():
+        (tmp_path / "b" / name).write_bytes(data)
+        members.append(Member(name, tmp_path / "b" / name, sha256_path(tmp_path / "b" / name), len(data)))
+
+    def archive(i: int) -> Path:
+        (tmp_path / f"w{i}").mkdir()
+        with ThreadPoolExecutor(1) as pool:
+            return write_archive(members, fmt, tmp_path / f"{i}.{fmt}", top="top", work=tmp_path / f"w{i}",
+                                 cache=open_cache(tmp_path / "cache"), pool=pool).path
+
+    first = archive(0)
+    entries = sorted((tmp_path / "cache" / "entries").rglob("*.json"))
+    blobs = {json.loads(e.read_text())["blob"]: e for e in entries}
+    entry = entries[0]
+    data = json.loads(entry.read_text())
+    other_blob = next(b for b in blobs if b != data["blob"])
+    data[field] = {"crc": data["crc"] ^ 1, "compressed": data["compressed"] + 1, "blob": other_blob}[field]
+    entry.write_text(json.dumps(data))
+    second = archive(1)
+    assert second.read_bytes() == first.read_bytes()
+    if fmt == "zip":
+        with zipfile.ZipFile(second) as zf:
+            assert zf.testzip() is None
+    else:
+        with tarfile.open(second, "r:xz") as tf:
+            assert [m.name for m in tf.getmembers()] == ["top", "top/a.dll", "top/other.dll"]

@@ -132,12 +132,14 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _packed_from(out: Path, bundle: Path, input_sha: str) -> bool:
     """Whether ``out`` is an earlier pack of ``bundle``: its manifest names this input manifest's
-    sha256, or this bundle folder (extracted again since)."""
+    sha256, or (extracted again since) this bundle folder's name while OUT lies beside it (the lock
+    file records the name only, no path of this machine; older ones the whole path)."""
     try:
         data = json.loads((out / LOCK_FILE).read_text(encoding="utf-8"))
         recorded = data["packed"]["input"]
+        beside = out.absolute().parent == bundle.absolute().parent
         return bool(recorded["manifest_sha256"] == input_sha
-                    or Path(str(recorded["path"])).resolve() == bundle.resolve())
+                    or (beside and Path(str(recorded["path"])).name == bundle.absolute().name))
     except (OSError, ValueError, KeyError, TypeError):
         return False
 

@@ -254,9 +254,10 @@ def _packed_lock(bundle: Path, out: Path, options: PackOptions, plan: _Plan,
     """The output's lock file; the packed bundle is checked against the budget before its archive exists."""
     packed_info = {
         "tool_version": __version__,
-        "input": {"path": str(bundle.absolute()), "manifest_sha256": plan.input_sha},
+        # names and hashes, no path of this machine: the same bundle packed anywhere gives the same lock
+        "input": {"path": bundle.absolute().name, "manifest_sha256": plan.input_sha},
         "options": options.recorded(),
-        "upx": {"path": str(plan.upx.path), "version": plan.upx.version_text} if plan.upx else None,
+        "upx": {"path": plan.upx.path.name, "version": plan.upx.version_text} if plan.upx else None,
     }
     lock = plan.lock.with_files(files, packed=packed_info)
     if plan.limit is None:
@@ -307,7 +308,10 @@ def _final_budget(run: _Run, plan: _Plan, subject: Subject | None,
 def _write_reports(result: PackResult, folder: Path) -> None:
     from npuslim.report.size_report import SizeReport, report_json, report_markdown
 
-    report = SizeReport.of(result, result.options.baseline)
+    # the copies in OUT name OUT and its archive, no path of this machine (the terminal's report does)
+    named = replace(result, out=Path(result.out.name), sbom=Path(result.sbom.name) if result.sbom else None,
+                    archive=replace(result.archive, path=Path(result.archive.path.name)) if result.archive else None)
+    report = SizeReport.of(named, result.options.baseline)
     (folder / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
     (folder / REPORT_JSON).write_text(report_json(report), encoding="utf-8")
 

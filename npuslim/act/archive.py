@@ -161,24 +161,15 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
     key = make_key("archive-member", kind, ZIP_LEVEL if kind == "deflate" else XZ_PRESET,
                    hashlib.sha256(header).hexdigest(), member.sha256)
     found = cache.load(key, MemberEntry)
-    if found is not None and found[1] is not None:
+    if found is not None and found[1] is not None and _entry_fits(found[0], found[1], member, kind, header):
         return _Piece(member.rel, found[1], found[0].compressed, found[0].crc)
     tmp = work / f"{key}.part"
     if kind == "deflate":
         comp = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
         written, crc = _compress_to(tmp, _member_data(member), comp.compress, comp.flush, cancel)
     else:
-        link = member.link_to is not None  # a tar symlink is its header alone
-        pad = b"" if link else bytes(-member.size % tarfile.BLOCKSIZE)
         xz = lzma.LZMACompressor(format=lzma.FORMAT_XZ, filters=xz_filters(member.size + len(header)))
-
-        def pieces() -> Iterator[bytes]:
-            yield header
-            if not link:
-                yield from _chunks(member.path)
-            yield pad
-
-        written, crc = _compress_to(tmp, pieces(), xz.compress, xz.flush, cancel)
+        written, crc = _compress_to(tmp, _tar_pieces(member, header), xz.compress, xz.flush, cancel)
     if cache.enabled:
         sha = sha256_path(tmp)
         cache.put_blob_file(tmp, sha)
@@ -188,6 +179,29 @@ def _compressed_piece(member: Member, kind: str, header: bytes, work: Path, cach
             tmp.unlink()
             return _Piece(member.rel, blob, written, crc)
     return _Piece(member.rel, tmp, written, crc)
+
+
+def _tar_pieces(member: Member, header: bytes) -> Iterator[bytes]:
+    """A tar entry: header, data, padding (a symlink is its header alone)."""
+    yield header
+    if member.link_to is None:
+        yield from _chunks(member.path)
+        yield bytes(-member.size % tarfile.BLOCKSIZE)
+
+
+def _entry_fits(entry: MemberEntry, blob: Path, member: Member, kind: str, header: bytes) -> bool:
+    """Whether a cached member entry is the member: its blob (already checked against its name) has the
+    recorded compressed size, and the recorded CRC-32 is that of the member's bytes, recomputed (cheap,
+    and a zip reader checks it). Anything else is a miss, and the entry is replaced."""
+    try:
+        if blob.stat().st_size != entry.compressed:
+            return False
+        crc = 0
+        for piece in (_member_data(member) if kind == "deflate" else _tar_pieces(member, header)):
+            crc = zlib.crc32(piece, crc)
+    except OSError:
+        return False
+    return crc == entry.crc
 
 
 def _tarinfo(name: str, epoch: int, *, directory: bool, size: int = 0) -> tarfile.TarInfo:

@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,12 +49,13 @@ from npuslim.act.steps import (
     Shrinker,
     UpxDecision,
     cached_step,
+    input_copy,
 )
 from npuslim.act.upx import UpxTool
-from npuslim.act.workcache import CacheEntry, WorkCache, make_key, sha256_path
-from npuslim.errors import OutputError
+from npuslim.act.workcache import CacheEntry, WorkCache, copy_hashing, make_key, sha256_path
+from npuslim.errors import NpuslimError, OutputError, VerifyError
 from npuslim.formats.elf import ElfInfo
-from npuslim.formats.lock import BundleLock, LockedFile, PackRecord
+from npuslim.formats.lock import BundleLock, LockedFile, PackRecord, read_lock
 from npuslim.formats.pe import PeInfo
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
 from npuslim.platforms import Platform
@@ -131,14 +132,17 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _packed_from(out: Path, bundle: Path, input_sha: str) -> bool:
     """Whether ``out`` is an earlier pack of ``bundle``: its manifest names this input manifest's
-    sha256, or this bundle folder (extracted again since)."""
+    sha256, or (extracted again since) this bundle folder's name while OUT lies beside it (the lock
+    file records the name only, no path of this machine; older ones the whole path)."""
     try:
-        data = json.loads((out / LOCK_FILE).read_text(encoding="utf-8"))
-        recorded = data["packed"]["input"]
-        return bool(recorded["manifest_sha256"] == input_sha
-                    or Path(str(recorded["path"])).resolve() == bundle.resolve())
-    except (OSError, ValueError, KeyError, TypeError):
+        packed = read_lock(out, LOCK_FILE).packed
+    except NpuslimError:
+        return False  # not a lock file of ours: not an earlier pack
+    if packed is None:
         return False
+    beside = out.absolute().parent == bundle.absolute().parent
+    return packed.input.manifest_sha256 == input_sha or (
+        beside and Path(packed.input.path).name == bundle.absolute().name)
 
 
 def _writable_parent(path: Path, what: str) -> None:
@@ -240,7 +244,7 @@ def process_file(job: Job, ctx: PackContext, shrinker: Shrinker) -> tuple[Locked
     then copy it into staging. Returns its new lock entry and UPX's time (``None``: UPX did not run);
     UPX's time is not recorded in the lock file: the same inputs give the same bundle, byte for byte."""
     rel = job.locked.path
-    src, sha = ctx.bundle / rel, job.locked.sha256
+    src, sha = checked_input(job, ctx, shrinker), job.locked.sha256
     stripped = None
     if ctx.options.strip:
         ctx.emit("strip", rel, "start")
@@ -253,7 +257,7 @@ def process_file(job: Job, ctx: PackContext, shrinker: Shrinker) -> tuple[Locked
     src, sha, status, message, seconds = _upx(job, ctx, shrinker, src, sha)
     ctx.check()
     dest = ctx.staging / rel
-    shutil.copyfile(src, dest)
+    shutil.copyfile(src, dest)  # a private copy in the work folder, hashed as it was made
     after_strip = stripped.size if stripped is not None else None
     record = PackRecord(
         original_size=job.locked.size, original_sha256=job.locked.sha256, after_strip=after_strip,
@@ -264,6 +268,19 @@ def process_file(job: Job, ctx: PackContext, shrinker: Shrinker) -> tuple[Locked
     if ctx.on_final is not None:
         ctx.on_final(new)
     return new, seconds
+
+
+def checked_input(job: Job, ctx: PackContext, shrinker: Shrinker) -> Path:
+    """The job's file read once from the bundle into a private copy, hashed as it is read: the bytes
+    every step works on and every cache key names. A file that is not what the lock file (checked by
+    verify) says is a ``VerifyError`` (exit 5); nothing is packed from it."""
+    src, private = ctx.bundle / job.locked.path, input_copy(job, ctx)
+    sha, size = copy_hashing(src, private, limit=job.locked.size)
+    if (sha, size) != (job.locked.sha256, job.locked.size) or replace(shrinker.read(private),
+                                                                       path=job.info.path) != job.info:
+        raise VerifyError(f"{src}: changed since it was verified (its sha256 is no longer the lock file's); "
+                          "nothing was written")
+    return private
 
 
 def _upx(job: Job, ctx: PackContext, shrinker: Shrinker, src: Path,

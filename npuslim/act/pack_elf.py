@@ -13,10 +13,14 @@ decides which files, runs them on threads and writes the report):
   was. UPX 4.2.2 (and 3.94) refuse every OpenVINO 2025/2026 library
   ("CantPackException: DT_GNU_HASH above stub"); they do pack gcc-built
   libraries, and most of those load.
-- ``ElfShrinker``: the two as pack's ``npuslim.act.steps.Shrinker``, a packed
-  file kept only when it loads where the unpacked one does;
-- ``dlopen_problem``: loads a packed file for real, since some UPX output
-  passes ``upx -t`` and still crashes in the loader.
+- ``ElfShrinker``: the two as pack's ``npuslim.act.steps.Shrinker``; with
+  ``--check-load`` a packed file is kept only when it loads where the
+  unpacked one does;
+- ``dlopen_problem``: loads a packed file for real in a child process (the
+  pipeline's sandbox when it has one), since some UPX output passes ``upx -t``
+  and still crashes in the loader. Loading runs the library's constructors,
+  the bundle's own code, so it happens only when asked (``--check-load``);
+  npuslim's own process never loads a bundle library.
 - ``symlink_tarinfo``: the tar entry of a link name (``npuslim.act.archive``).
 
 LIEF is not needed: strip is binutils' own, and the checks read the dynamic
@@ -37,6 +41,7 @@ from npuslim import __version__
 from npuslim.act.steps import (
     Attempt,
     Job,
+    LoadWrap,
     PackContext,
     PackOptions,
     PackStatus,
@@ -45,6 +50,7 @@ from npuslim.act.steps import (
     StripEntry,
     UpxDecision,
     UpxEntry,
+    input_copy,
 )
 from npuslim.act.upx import DECLINED, DEFAULT_TIMEOUT, UpxStatus, UpxTool, pack_file
 from npuslim.act.workcache import make_key, sha256_path
@@ -177,7 +183,7 @@ class ElfShrinker:
         return entry.message
 
     def upx_key(self, job: Job, ctx: PackContext, sha: str) -> str:
-        return make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, sha)
+        return make_key("upx-elf", ctx.upx_id, ctx.options.upx_level, ctx.load_wrap is not None, sha)
 
     def upx(self, job: Job, ctx: PackContext, src: Path, work: Path) -> Attempt:
         assert ctx.upx is not None
@@ -187,7 +193,7 @@ class ElfShrinker:
         seconds = round(time.perf_counter() - start, 3)
         ctx.check()
         cut_short, before = result.outcome.interrupted, result.size_before
-        load = _load_check(job, ctx, work, src) if result.changed else None
+        load = _load_check(job, ctx, work, src, ctx.load_wrap) if result.changed and ctx.load_wrap else None
         if load is not None:
             return Attempt(UpxEntry(Shrink.FAILED, f"packed by UPX, but {load}; left unpacked", before, seconds,
                                     None), cut_short)
@@ -202,23 +208,23 @@ class ElfShrinker:
               stripped: StepEntry | None, upx: PackStatus) -> LockedFile:
         final = read_elf(dest)
         record = replace(record, original_signature=job.locked.signature, original_cfg=job.locked.cfg,
-                         image_size=elf_image_size(ctx.bundle / job.locked.path))
+                         image_size=elf_image_size(input_copy(job, ctx)))
         return replace(job.locked, size=final.size, sha256=sha, pack=record,
                        debug_directory=final.has_debug if job.locked.debug_directory is not None else None)
 
 
-def _load_check(job: Job, ctx: PackContext, packed: Path, unpacked: Path) -> str | None:
+def _load_check(job: Job, ctx: PackContext, packed: Path, unpacked: Path, wrap: LoadWrap) -> str | None:
     """Why the UPX-packed file does not load where the unpacked one does, or ``None``
     (``dlopen_problem``; a file this host cannot load either way is not judged)."""
     rel = job.locked.path
     folder = (ctx.bundle / rel).parent
     scratch = ctx.work / f"{rel.replace('/', '_')}.load"
     name = Path(rel).name
-    problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout)
+    problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout, wrap=wrap)
     if problem is None:
         return None
-    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout) is None \
-        else None
+    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout,
+                                     wrap=wrap) is None else None
 
 
 def check_link_target(name: str, link_to: str) -> None:
@@ -244,7 +250,8 @@ def symlink_tarinfo(name: str, link_to: str, epoch: int) -> tarfile.TarInfo:
 _DLOPEN = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"  # ctypes dlopens with RTLD_NOW
 
 
-def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeout: float = 120.0) -> str | None:
+def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeout: float = 120.0,
+                   wrap: LoadWrap | None = None) -> str | None:
     """Why ``lib``, named ``name``, does not load beside the libraries of ``neighbours`` (``None``: it loads).
 
     UPX 4.2.2 packs some shared objects that pass ``upx -t`` and keep their
@@ -253,7 +260,8 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
     real: in a fresh Python process, ``dlopen(RTLD_NOW)`` of a copy of ``lib``
     placed in ``work`` as ``name`` with copies (or hard links) of every file of
     ``neighbours`` under the same names, so ``$ORIGIN`` finds them;
-    ``LD_LIBRARY_PATH`` and ``LD_PRELOAD`` are removed. ``work`` is emptied.
+    ``LD_LIBRARY_PATH`` and ``LD_PRELOAD`` are removed. ``wrap`` puts the command in a sandbox
+    (``work`` writable). ``work`` is emptied. The library's constructors run: call it only when asked.
     """
     import subprocess
     import sys
@@ -273,7 +281,8 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
         shutil.copyfile(lib, work / name)
         env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
         try:
-            proc = subprocess.run([sys.executable, "-c", _DLOPEN, str(work / name)], capture_output=True,
+            cmd = [sys.executable, "-I", "-c", _DLOPEN, str(work / name)]
+            proc = subprocess.run(wrap(cmd, work) if wrap else cmd, capture_output=True,
                                   text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return f"loading it did not finish within {timeout:g} s"

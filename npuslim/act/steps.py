@@ -24,6 +24,9 @@ from npuslim.layout import StrEnum
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.units import BASELINE_BYTES
 
+# (the command, its writable work folder) -> the command as run (in a sandbox, or as it is)
+LoadWrap = Callable[[list[str], Path], list[str]]
+
 
 class Shrink(StrEnum):
     """The outcome of one strip or UPX step on one file (``StepEntry.outcome``, ``ElfShrink.outcome``)."""
@@ -119,6 +122,7 @@ class PackOptions:
     baseline: int = BASELINE_BYTES
     max_size: str | None = None      # size budget (npuslim.check.budget); else the input lock file's budget
     sbom: bool = False               # write sbom.cdx.json (also when the input bundle has one)
+    check_load: bool = False         # Linux: load each UPX-packed library in a child process (runs its code)
 
     def recorded(self) -> dict[str, Any]:
         """The options that decide the output's content, as the lock file and the report record them."""
@@ -165,6 +169,9 @@ class PackContext:
     strip_tool: str | None = None                          # GNU strip (Linux bundles)
     strip_id: str = ""
     strip_messages: dict[str, str] = field(default_factory=dict)
+    # ``--check-load``: how to run the load check's child process (the pipeline's sandbox); ``None``: never
+    # load a packed library, since loading runs the bundle's own code (its constructors)
+    load_wrap: LoadWrap | None = None
 
     def emit(self, step: str, path: str, state: str, detail: str = "") -> None:
         if self.progress:
@@ -205,17 +212,24 @@ class Shrinker(Protocol):
         formats record, ``stripped`` what strip did (``None``: no --strip), ``upx`` what UPX did."""
 
 
+def input_copy(job: Job, ctx: PackContext) -> Path:
+    """Where ``process_file`` keeps its private copy of the job's input, the bytes it hashed and works on."""
+    return ctx.work / f"{job.locked.path.replace('/', '_')}.input"
+
+
 def cached_step(step: str, job: Job, ctx: PackContext, src: Path, sha: str, key: str,
                 run: Callable[[Path], Attempt]) -> tuple[Path, str, StepEntry, bool]:
-    """Step ``step`` (``strip`` or ``upx``) on ``src`` (sha256 ``sha``) through the cache: ``run``
-    runs only on a miss, given a work path. Returns (the file after the step, its sha256, the
+    """Step ``step`` (``strip`` or ``upx``) on ``src`` (sha256 ``sha``: the hash of those very bytes, a
+    private copy) through the cache: ``run`` runs only on a miss, given a work path; a hit's blob is
+    copied into the work folder as it is hashed. Returns (the file after the step, its sha256, the
     entry, whether it came from the cache)."""
-    found = ctx.cache.load(key, ENTRIES[step])
-    if found is not None:
+    name = job.locked.path.replace('/', '_')
+    found = ctx.cache.load(key, ENTRIES[step], fetch=ctx.work / f"{name}.{step}.cached")
+    if found is not None:  # its blob is a private copy hashed as it was read
         entry, blob = found
         return blob or src, entry.blob or sha, entry, True
     ctx.check()
-    work = ctx.work / f"{job.locked.path.replace('/', '_')}.{step}"
+    work = ctx.work / f"{name}.{step}"
     attempt = run(work)
     entry, path = attempt.entry, src
     if entry.blob is not None:

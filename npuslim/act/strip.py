@@ -109,7 +109,8 @@ class _Edit:
 
 def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
     """Strip ``path`` (read only; ``original``: its bytes, when the caller has read them) and return the
-    new bytes with what was removed."""
+    new bytes with what was removed. A file whose directories point where no such data can be (into
+    the headers or the sections, past the end, at offset 0) is an ``InputError``: nothing is guessed."""
     if original is None:
         original = path.read_bytes()
     try:
@@ -117,10 +118,33 @@ def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
         pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
     except pefile.PEFormatError as exc:
         raise InputError(f"{path}: not a PE file ({exc.value})") from exc
+    try:
+        return _strip_parsed(pe, original)
+    except _Malformed as exc:
+        raise InputError(f"{path}: cannot strip: {exc}") from None
+    except (struct.error, IndexError, TypeError, ValueError, AttributeError, pefile.PEFormatError) as exc:
+        # pefile's view of a damaged file can still be at odds with itself: one line, not a traceback
+        raise InputError(f"{path}: cannot strip: malformed PE headers ({exc})") from None
+
+
+class _Malformed(Exception):
+    """A directory of the file points where its data cannot be (the message says which)."""
+
+
+def _headers_end(pe: pefile.PE) -> int:
+    """Where the headers and the section table end in the file (nothing strip edits may start before)."""
+    table_end = pe.sections[-1].get_file_offset() + _SECTION_HEADER_SIZE if pe.sections else 0
+    return max(pe.OPTIONAL_HEADER.SizeOfHeaders, table_end)
+
+
+def _strip_parsed(pe: pefile.PE, original: bytes) -> StripResult:
     edit = _Edit(bytearray(original), len(original))
     removed_debug = _strip_debug(pe, edit)
     symbols, sections_removed = _strip_symbols(pe, edit)
     sig_bytes = _strip_signature(pe, edit, len(original))
+    kept_sections = pe.sections[:len(pe.sections) - len(sections_removed)]
+    if edit.cut_at < max(_headers_end(pe), _raw_end(kept_sections)):
+        raise _Malformed(f"it would cut the file at offset {edit.cut_at}, inside its headers or sections")
     data = edit.data
     del data[edit.cut_at:]
     opt = pe.OPTIONAL_HEADER
@@ -128,7 +152,7 @@ def strip_pe(path: Path, original: bytes | None = None) -> StripResult:
     if opt.CheckSum or sig_bytes:
         _put(data, checksum_at, "<I", pe_checksum(data, checksum_at))
     kept = tuple((sec.PointerToRawData, min(sec.PointerToRawData + sec.SizeOfRawData, len(data)))
-                 for sec in pe.sections[:len(pe.sections) - len(sections_removed)] if sec.SizeOfRawData)
+                 for sec in kept_sections if sec.SizeOfRawData)
     # no pe.close(): it only runs gc.collect() (pefile 2024.8.26); there is no mmap here
     return StripResult(data, len(original), sig_bytes, removed_debug, symbols, sections_removed, kept,
                        tuple(edit.zeroed))
@@ -146,18 +170,25 @@ def _strip_debug(pe: pefile.PE, edit: _Edit) -> int:
     data = edit.data
     keep = [e for e in entries if e.struct.Type == IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS]
     drop = [e for e in entries if e not in keep]
-    raw_end = _raw_end(pe.sections)
+    raw_end, headers_end = _raw_end(pe.sections), _headers_end(pe)
+    table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
+    if table is None or table < headers_end or table + debug_dir.Size > len(data):
+        raise _Malformed(f"the debug directory (RVA {debug_dir.VirtualAddress:#x}, {debug_dir.Size} bytes) "
+                         "lies outside the file's sections")
     for entry in drop:
         ptr, size = entry.struct.PointerToRawData, entry.struct.SizeOfData
+        if ptr and size and ptr < headers_end:
+            raise _Malformed(f"a debug entry's data (offset {ptr}) lies in the headers")
         if ptr and size and ptr + size <= len(data):
             if ptr >= raw_end:
                 edit.cut(ptr)
             else:
                 edit.zero(ptr, size)
-    table = pe.get_offset_from_rva(debug_dir.VirtualAddress)
     edit.zeroed.append((table, debug_dir.Size))
     kept_bytes = b"".join(bytes(data[e.struct.get_file_offset():e.struct.get_file_offset() + _DEBUG_ENTRY_SIZE])
                           for e in keep)
+    if len(kept_bytes) > debug_dir.Size:
+        raise _Malformed("the debug directory is smaller than the entries it holds")
     data[table:table + debug_dir.Size] = kept_bytes + bytes(debug_dir.Size - len(kept_bytes))
     _set_dir(data, debug_dir, debug_dir.VirtualAddress if keep else 0, len(kept_bytes))
     return len(drop)
@@ -199,6 +230,9 @@ def _strip_signature(pe: pefile.PE, edit: _Edit, original_size: int) -> int:
     if not sec_dir.Size:
         return 0
     sig_bytes = 0
+    if sec_dir.VirtualAddress < max(_headers_end(pe), _raw_end(pe.sections)):
+        raise _Malformed(f"the security directory points at offset {sec_dir.VirtualAddress}, inside the "
+                         "headers or sections (a certificate table follows them)")
     if sec_dir.VirtualAddress < original_size:
         sig_bytes = min(sec_dir.Size, original_size - sec_dir.VirtualAddress)
         edit.cut(sec_dir.VirtualAddress)

@@ -28,7 +28,6 @@ DEFAULT_TIMEOUT = 900.0
 LEVELS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "best", "lzma")
 
 
-
 class UpxStatus(StrEnum):
     """What one UPX run came to (``UpxOutcome.status``): UPX's exception, read from its output."""
 
@@ -198,6 +197,12 @@ _running_lock = threading.Lock()
 _stopping = threading.Event()
 
 
+def upx_environment() -> dict[str, str]:
+    """This process's environment without ``UPX``: UPX reads that variable as options of its own
+    (``UPX=--bogus`` would make every run fail, ``UPX=-d`` unpack), so npuslim's runs never see it."""
+    return {k: v for k, v in os.environ.items() if k.upper() != "UPX"}
+
+
 def run_upx(args: list[str], *, timeout: float) -> ToolRun:
     """Run UPX; killed after ``timeout`` seconds (return code ``_TIMEOUT_CODE``) or by ``stop_all``.
 
@@ -208,7 +213,7 @@ def run_upx(args: list[str], *, timeout: float) -> ToolRun:
     try:
         # its own process group, so that a kill reaches anything it started too
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=os.name == "posix")
+                                env=upx_environment(), start_new_session=os.name == "posix")
     except OSError as exc:
         raise cannot_start(args, exc) from exc
     with _running_lock:

@@ -32,9 +32,11 @@ import threading
 import types
 import typing
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from npuslim import atomic
+from npuslim.errors import InputError, os_reason
+from npuslim.paths import open_regular
 
 CHUNK = 1 << 20
 FORMAT = 1  # bump when an entry's meaning changes
@@ -58,6 +60,28 @@ def sha256_path(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def copy_hashing(src: Path, dest: Path, *, limit: int | None = None) -> tuple[str, int]:
+    """Copy the regular file ``src`` to a new ``dest`` in one streamed read, hashing what was read:
+    (its sha256, its size). With ``limit``, stops after ``limit + 1`` bytes (the caller sees the size
+    is wrong). ``src`` that is not a regular file is an ``InputError``; so is a read error."""
+    digest, done = hashlib.sha256(), 0
+    with open_regular(src) as fin, open(dest, "xb") as fout:
+        while chunk := _read(fin, src):
+            digest.update(chunk)
+            fout.write(chunk)
+            done += len(chunk)
+            if limit is not None and done > limit:
+                break
+    return digest.hexdigest(), done
+
+
+def _read(fh: BinaryIO, path: Path) -> bytes:
+    try:
+        return fh.read(CHUNK)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {os_reason(exc)}") from exc
 
 
 E = TypeVar("E", bound="CacheEntry")
@@ -131,15 +155,22 @@ class WorkCache:
 
     # -- entries
 
-    def load(self, key: str, kind: type[E]) -> tuple[E, Path | None] | None:
+    def load(self, key: str, kind: type[E], *, fetch: Path | None = None) -> tuple[E, Path | None] | None:
         """The ``kind`` entry stored under ``key`` and the checked path of its blob (``None``: it names
         none), or ``None``: absent, not a whole ``kind`` entry (see ``CacheEntry.from_dict``), or its
-        blob is damaged. Counted as one hit or one miss."""
+        blob is damaged. Counted as one hit or one miss. With ``fetch``, the blob is copied there
+        while it is hashed, and that private copy is the path returned: the bytes the caller works
+        on are the bytes that were checked, whatever happens to the cache meanwhile."""
         if self.root is None:
             return None
         entry = kind.from_dict(self._read(key))
         blob = getattr(entry, "blob", None)
-        found = self.blob_path(blob) if isinstance(blob, str) else None
+        if not isinstance(blob, str):
+            found = None
+        elif fetch is not None:
+            found = self.fetch_blob(blob, fetch)
+        else:
+            found = self.blob_path(blob)
         if entry is None or (blob is not None and found is None):
             self._count(hit=False)
             return None
@@ -187,6 +218,21 @@ class WorkCache:
             path.unlink()
         except OSError:
             pass
+        return None
+
+    def fetch_blob(self, sha: str, dest: Path) -> Path | None:
+        """A private copy at ``dest`` of the blob ``sha``, hashed as it is copied (``None``, and no
+        ``dest``, when it is absent or damaged)."""
+        if self.root is None or len(sha) != 64:
+            return None
+        try:
+            got, _ = copy_hashing(self.root / "blobs" / sha[:2] / sha, dest)
+        except (OSError, InputError):
+            dest.unlink(missing_ok=True)
+            return None
+        if got == sha:
+            return dest
+        dest.unlink(missing_ok=True)
         return None
 
     def put_blob_bytes(self, data: bytes | bytearray | memoryview, sha: str | None = None) -> str:

@@ -97,6 +97,10 @@ def pack(
     upx_exclude: Annotated[list[str] | None, typer.Option(
         "--upx-exclude", metavar="PATTERN", rich_help_panel=UPX_PANEL, show_default=False,
         help="Never UPX DLLs matching this pattern (repeatable).")] = None,
+    check_load: Annotated[bool, typer.Option(
+        "--check-load", rich_help_panel=UPX_PANEL,
+        help="Linux: load each UPX-packed library in a child process (sandboxed when bubblewrap works) and "
+        "keep it only when it loads; this runs the bundle's own code.")] = False,
     upx_timeout: Annotated[float, typer.Option(
         "--upx-timeout", metavar="SECONDS", callback=_upx_timeout, rich_help_panel=UPX_PANEL,
         help="How long one UPX run may take before it is stopped (the DLL is then left unpacked).")]
@@ -158,7 +162,7 @@ def pack(
         strip=strip, upx=upx, upx_path=upx_path, upx_level=upx_level.value if upx_level else None,
         upx_force_cfg=upx_force_cfg, upx_exclude=tuple(upx_exclude or ()), upx_timeout=upx_timeout, jobs=jobs,
         archive=archive.value, archive_path=archive_path, compare_download=compare_download, force=force,
-        use_cache=not no_cache, baseline=baseline_bytes, max_size=max_size, sbom=sbom,
+        use_cache=not no_cache, baseline=baseline_bytes, max_size=max_size, sbom=sbom, check_load=check_load,
     )
     _pack(bundle, out, options, fmt)
 

@@ -41,9 +41,9 @@ from npuslim.act.pack import (
     xz_cached,
 )
 from npuslim.act.staging import fresh_staging, move_into_place, release_output
-from npuslim.act.steps import Shrinker
+from npuslim.act.steps import LoadWrap, Shrinker, input_copy
 from npuslim.act.upx import UpxTool, find_upx, reset_stop, stop_all
-from npuslim.act.workcache import WorkCache, open_cache, sha256_path
+from npuslim.act.workcache import WorkCache, copy_hashing, open_cache, sha256_path
 from npuslim.check.budget import Subject, archive_subject, budget_to_dict, check_budget, enforce, lock_subject
 from npuslim.check.verify import verify_bundle
 from npuslim.errors import InputError, NpuslimError, OutputError, VerifyError
@@ -166,16 +166,30 @@ class _Run:
                  progress: ProgressFn | None) -> None:
         self.cache = open_cache(cache_dir() / "pack") if options.use_cache else WorkCache(None)
         self.staging = fresh_staging(out)
+        self.warnings: list[str] = []
         archive = plan.outputs.archive
         self.archive_tmp = archive.with_name(f".{archive.name}.tmp-{os.getpid()}") if archive else None
         self.ctx = PackContext(bundle, self.staging, self.staging / WORK_DIR, options, plan.upx,
                                upx_identity(plan.upx) if plan.upx else "", self.cache, progress,
-                               threading.Event(), strip_tool=plan.strip_tool, strip_id=plan.strip_id)
+                               threading.Event(), strip_tool=plan.strip_tool, strip_id=plan.strip_id,
+                               load_wrap=self._load_wrap(options, plan.platform))
         self.pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         # archive members are compressed as soon as each file is final, while UPX still works on others
         self.apool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         self.archiver = (Archiver(options.archive, top=out.name, work=self.ctx.work, cache=self.cache,
                                   pool=self.apool, cancel=self.ctx.cancel) if archive is not None else None)
+
+    def _load_wrap(self, options: PackOptions, platform: Platform) -> LoadWrap | None:
+        """``--check-load`` on a Linux bundle: the load check's child process in the sandbox
+        (``npuslim.check.sandbox``; said in a warning when there is none). Else ``None``: no bundle code runs."""
+        if not (options.check_load and options.upx and platform is Platform.LINUX):
+            return None
+        from npuslim.check.sandbox import find_sandbox
+
+        sandbox = find_sandbox()
+        if not sandbox.confined:
+            self.warnings.append(f"--check-load: {sandbox.description}")
+        return lambda args, work: sandbox.wrap(args, work=work)
 
     def add_member(self, path: str, file: Path, sha256: str, size: int, link_to: str | None = None) -> None:
         if self.archiver is not None:
@@ -204,8 +218,16 @@ def _copy_the_rest(run: _Run, bundle: Path, plan: _Plan) -> None:
         if f.link_to is not None:
             os.symlink(f.link_to, run.staging / f.path)
         else:
-            shutil.copyfile(bundle / f.path, run.staging / f.path)
+            _copy_checked(bundle / f.path, run.staging / f.path, f)
         run.add_member(f.path, run.staging / f.path, f.sha256, f.size, f.link_to)
+
+
+def _copy_checked(src: Path, dest: Path, locked: LockedFile) -> None:
+    """Copy one bundle file into staging, hashed as it is read: what OUT holds is what verify checked."""
+    sha, size = copy_hashing(src, dest, limit=locked.size)
+    if (sha, size) != (locked.sha256, locked.size):
+        raise VerifyError(f"{src}: changed since it was verified (its sha256 is no longer the lock file's); "
+                          "nothing was written")
 
 
 def _pack_files(run: _Run, plan: _Plan) -> tuple[tuple[LockedFile, ...], dict[str, float]]:
@@ -221,8 +243,10 @@ def _compare_download(run: _Run, bundle: Path, plan: _Plan,
                       files: tuple[LockedFile, ...]) -> tuple[tuple[LockedFile, ...], Download]:
     """xz -9 of each file before and after (``--compare-download``); a link name has no content of its own."""
     run.ctx.emit("xz", "", "start")
+    # each file as read and checked in this run: a DLL's private copy, any other file's copy in staging
+    read = {j.locked.path: input_copy(j, run.ctx) for j in plan.jobs}
     sizes = _run_all(run.pool, lambda pair: (0, 0) if pair[0].link_to is not None else (
-        xz_cached(bundle / pair[0].path, pair[0].sha256, pair[0].size, run.cache),
+        xz_cached(read.get(pair[0].path, run.staging / pair[0].path), pair[0].sha256, pair[0].size, run.cache),
         xz_cached(run.staging / pair[1].path, pair[1].sha256, pair[1].size, run.cache)),
         list(zip(plan.lock.files, files, strict=True)))
     files = tuple(replace(f, pack=replace(f.pack, original_xz=a, xz_final=b)) if f.pack else f
@@ -239,9 +263,10 @@ def _packed_lock(bundle: Path, out: Path, options: PackOptions, plan: _Plan,
     """The output's lock file; the packed bundle is checked against the budget before its archive exists."""
     packed_info = PackedRecord(
         tool_version=__version__,
-        input=PackInput(path=str(bundle.absolute()), manifest_sha256=plan.input_sha),
+        # names and hashes, no path of this machine: the same bundle packed anywhere gives the same lock
+        input=PackInput(path=bundle.absolute().name, manifest_sha256=plan.input_sha),
         options=PackOptionsRecord.of(options.recorded()),
-        upx=UpxRecord(path=str(plan.upx.path), version=plan.upx.version_text) if plan.upx else None,
+        upx=UpxRecord(path=plan.upx.path.name, version=plan.upx.version_text) if plan.upx else None,
     )
     lock = plan.lock.with_files(files, packed=packed_info)
     if plan.limit is None:
@@ -292,7 +317,10 @@ def _final_budget(run: _Run, plan: _Plan, subject: Subject | None,
 def _write_reports(result: PackResult, folder: Path) -> None:
     from npuslim.report.size_report import SizeReport, report_json, report_markdown
 
-    report = SizeReport.of(result, result.options.baseline)
+    # the copies in OUT name OUT and its archive, no path of this machine (the terminal's report does)
+    named = replace(result, out=Path(result.out.name), sbom=Path(result.sbom.name) if result.sbom else None,
+                    archive=replace(result.archive, path=Path(result.archive.path.name)) if result.archive else None)
+    report = SizeReport.of(named, result.options.baseline)
     (folder / REPORT_MD).write_text(report_markdown(report), encoding="utf-8")
     (folder / REPORT_JSON).write_text(report_json(report), encoding="utf-8")
 
@@ -314,7 +342,8 @@ def _work(run: _Run, bundle: Path, out: Path, options: PackOptions, plan: _Plan,
         download = Download(None, archive.size, "the tar.xz archive")
     budget = _final_budget(run, plan, subject, archive)
     result = PackResult(bundle, out, lock, options, plan.upx, archive, download,
-                        time.perf_counter() - started, run.cache.hits, run.cache.misses, tuple(run.cache.problems),
+                        time.perf_counter() - started, run.cache.hits, run.cache.misses,
+                        (*run.warnings, *run.cache.problems),
                         upx_seconds, budget, out / SBOM_FILE if sbom is not None else None,
                         dict(sorted(run.ctx.strip_messages.items())), plan.platform)
     shutil.rmtree(run.ctx.work)

@@ -68,7 +68,8 @@ def select_wheel_features(manifest: Manifest, frontends: frozenset[str], with_: 
         chosen.discard(name)
     return WheelFeatures(
         manifest=frozenset(chosen & known_manifest),
-        devices=tuple(d for d in DEVICE_MANIFESTS if d in chosen),
+        # a device the NPU manifest offers as a feature of its own (cpu: the CPU and AUTO plugins) is that feature
+        devices=tuple(d for d in DEVICE_MANIFESTS if d in chosen and d not in known_manifest),
         frontends=frozenset(chosen & frontends),
         label=local_label(manifest.name, frozenset(chosen), defaults),
     )

@@ -54,6 +54,11 @@ def call(lib: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env)
 
 
+def call_ok(lib: Path) -> bool:
+    """Whether ``lib`` loads in a fresh process (its constructors run there)."""
+    return subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(lib)!r})"]).returncode == 0
+
+
 def gcc_bundle(tmp_path: Path, *, cxx: bool) -> Path:
     """An extracted Linux bundle of libroot.so.1 -> libdep.so.1 (RPATH $ORIGIN), link name libroot.so."""
     src = tmp_path / "src"
@@ -80,7 +85,10 @@ def test_gcc_libraries_are_stripped_packed_still_load_and_links_stay_symlinks(tm
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     jsonschema.validate(report, REPORT_SCHEMA)
-    assert report == json.loads((out / "size-report.json").read_text())
+    in_out = json.loads((out / "size-report.json").read_text())  # OUT's copy names OUT and the archive
+    assert (in_out["bundle"], in_out["totals"]["archive"]["path"]) == ("OUT", "OUT.tar.xz")
+    in_out["bundle"], in_out["totals"]["archive"]["path"] = str(out), str(tmp_path / "OUT.tar.xz")
+    assert report == in_out
     assert report["platform"] == "linux"
     rows = {f["path"]: f for f in report["files"]}
     assert set(rows) == {"lib/libroot.so.1", "lib/libdep.so.1"}  # the link name is never packed
@@ -137,11 +145,12 @@ def test_zip_archive_holds_the_link_name_as_a_symlink(tmp_path) -> None:
 
 def test_a_packed_library_that_crashes_at_load_is_left_unpacked(tmp_path) -> None:
     """UPX 4.2.2 packs a C++ library with a DT_NEEDED of its own folder, ``upx -t`` passes, and the
-    packed file crashes in dlopen: pack must notice (it loads each packed file) and keep the original."""
+    packed file crashes in dlopen: with --check-load pack notices (it loads each packed file in a
+    child process) and keeps the original."""
     upx = upx4()
     bundle = gcc_bundle(tmp_path, cxx=True)
     out = tmp_path / "OUT"
-    result = run("pack", str(bundle), "-o", str(out), "--upx", "--archive", "none", "--no-cache",
+    result = run("pack", str(bundle), "-o", str(out), "--upx", "--check-load", "--archive", "none", "--no-cache",
                  "--format", "json")
     assert result.exit_code == 0, result.stderr
     rows = {f["path"]: f for f in json.loads(result.stdout)["files"]}
@@ -153,7 +162,8 @@ def test_a_packed_library_that_crashes_at_load_is_left_unpacked(tmp_path) -> Non
     subprocess.run([upx, "-q", str(raw / "libroot.so.1")], capture_output=True, check=True)
     if call(raw / "libroot.so.1").returncode < 0:  # this UPX does make it crash
         row = rows["lib/libroot.so.1"]
-        assert row["upx"] == "failed" and "crashed when loaded (signal" in row["upx_message"], row
+        assert row["upx"] == "failed" and ("crashed when loaded" in row["upx_message"]
+                                           or "does not load" in row["upx_message"]), row
         assert (out / "lib" / "libroot.so.1").read_bytes() == (bundle / "lib" / "libroot.so.1").read_bytes()
     else:
         assert rows["lib/libroot.so.1"]["upx"] == "packed"
@@ -208,3 +218,44 @@ def test_openvino_bundle_nothing_to_strip_upx_refuses_and_it_still_loads(ovlinux
     assert load.exit_code == 0, load.stdout
     verdict = json.loads(load.stdout)["load"]
     assert verdict["runner"] == "native" and "found no NPU device" in verdict["verdict"]
+
+
+def test_pack_upx_never_runs_the_bundles_code(tmp_path) -> None:
+    """A library whose constructor writes a marker file: UPX packs it, and nothing loads it (pack used
+    to dlopen every packed library to check it). ``--check-load`` does, in a child process."""
+    upx4()
+    gcc = require_tool("gcc", "apt-get install gcc")
+    src = tmp_path / "src"
+    src.mkdir()
+    marker = tmp_path / "constructor-ran"
+    code = src / "evil.c"
+    code.write_text(
+        "#include <stdio.h>\n"
+        f"__attribute__((constructor)) static void ran(void) {{ FILE *f = fopen({json.dumps(str(marker))}, \"w\"); "
+        "if (f) fclose(f); }\n"
+        f"static const char table[] = \"{'npuslim ' * 4000}\";\n"
+        "int f_libevil_so_1(int i) { return table[i]; }\n")
+    subprocess.run([gcc, "-shared", "-fPIC", "-Wl,-soname,libevil.so.1", "-o", str(src / "libevil.so.1"),
+                    str(code)], check=True)
+    code.unlink()
+    assert call_ok(src / "libevil.so.1") and marker.exists()  # the constructor does write it
+    marker.unlink()
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("schema_version: 1\nname: t\nroots: [libevil.so.1]\n")
+    bundle = tmp_path / "B"
+    assert run("extract", str(src), "-o", str(bundle), "--manifest", str(manifest)).exit_code == 0
+    assert not marker.exists()
+    env = {"NPUSLIM_CACHE_DIR": str(tmp_path / "cache")}
+    result = run("pack", str(bundle), "-o", str(tmp_path / "OUT"), "--upx", "--archive", "none",
+                 "--format", "json", env=env)
+    assert result.exit_code == 0, result.stderr
+    rows = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+    assert rows["lib/libevil.so.1"]["upx"] == "packed", rows
+    assert not marker.exists()  # pack ran nothing of the bundle
+    checked = run("pack", str(bundle), "-o", str(tmp_path / "OUT2"), "--upx", "--check-load", "--archive", "none",
+                  env=env)
+    assert checked.exit_code == 0, checked.stderr
+    if "not sandboxed" in checked.stderr:  # it ran as the user, and said so
+        assert marker.exists()
+    else:  # in bubblewrap: the host file system is read-only to it
+        assert not marker.exists()

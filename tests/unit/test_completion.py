@@ -66,4 +66,4 @@ def test_bash_completion_through_typer(command: str) -> None:
     assert _bash(f"npuslim {command} --with ") == _features(None)
     assert _bash(f"npuslim {command} --manifest cpu --with ") == _features("cpu")
     assert _bash(f"npuslim {command} --manifest ") == shipped_manifests()
-    assert _bash(f"npuslim {command} -m onnx") == ["onnxruntime-npu"]
+    assert _bash(f"npuslim {command} -m onnx") == ["onnxruntime-npu", "onnxruntime-npu-linux"]

@@ -38,6 +38,9 @@ class FakeShrinker:
         self.calls: list[str] = []
         self.upx_cut_short = upx_cut_short
 
+    def read(self, path: Path) -> PeInfo:
+        return replace(INFO, path=path)
+
     def strip_key(self, job: Job, ctx: PackContext) -> str:
         return make_key("fake-strip", job.locked.sha256)
 

@@ -40,8 +40,11 @@ def test_module_names() -> None:
 def test_features_and_labels() -> None:
     npu = load_manifest("npu")
     chosen = select_wheel_features(npu, frozenset({"onnx", "pytorch"}), ["cpu", "onnx"], None)
-    assert chosen.label == "npu.cpu.onnx" and chosen.devices == ("cpu",)
-    assert chosen.manifest == {"ir", "onnx"} and chosen.frontends == {"onnx"}  # c-api left out by default
+    # cpu is the NPU manifest's own feature (the CPU and AUTO plugins), not a second device manifest
+    assert chosen.label == "npu.cpu.onnx" and chosen.devices == ()
+    assert chosen.manifest == {"cpu", "ir", "onnx"} and chosen.frontends == {"onnx"}  # c-api left out by default
+    gpu = select_wheel_features(npu, frozenset(), ["gpu"], None)
+    assert gpu.devices == ("gpu",) and gpu.label == "npu.gpu"
     assert select_wheel_features(npu, frozenset(), None, ["ir"]).label == "npu.noir"
     assert local_label("npu-linux", frozenset({"ir", "c-api"}), frozenset({"ir"})) == "npu.capi"
     with pytest.raises(InputError, match="unknown feature 'tensorflow'"):

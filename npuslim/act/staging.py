@@ -254,7 +254,6 @@ def npuslim_links(folder: Path, *, also: frozenset[str] = frozenset()
 def _foreign_files(folder: Path, ours: set[str], links: dict[str, str] | None = None) -> list[str]:
     """Files under ``folder`` that are not ``ours``; a symbolic link is ours only when it is a
     recorded link name (Linux bundles) pointing where the lock file says."""
-    ours_lower = {p.lower() for p in ours}
     links = links or {}
     foreign: list[str] = []
     for dirpath, dirs, names in os.walk(folder):
@@ -264,7 +263,7 @@ def _foreign_files(folder: Path, ours: set[str], links: dict[str, str] | None = 
             if full.is_symlink():
                 if links.get(rel) is None or os.readlink(full) != links[rel]:
                     foreign.append(rel)
-            elif rel.lower() not in ours_lower:
+            elif rel not in ours:  # exactly: on a case-sensitive file system TBB12.DLL is not bin/tbb12.dll
                 foreign.append(rel)
         if len(foreign) > 3:
             break
@@ -467,14 +466,16 @@ def fresh_staging(out: Path) -> Path:
 def move_into_place(staging: Path, out: Path) -> None:
     """Replace ``out`` (if any) by ``staging`` with two renames; the old tree is removed last.
 
-    When ``out`` cannot be renamed (a mount point: EBUSY; another file system:
-    EXDEV), its contents, which ``check_output`` found to be npuslim's, are
-    replaced in place instead. Releases the lock on ``out``.
+    ``out`` is checked again at this moment, as ``check_output`` did before the work: a file
+    written into it meanwhile that npuslim did not write is an ``OutputError`` (exit 7), and
+    nothing is replaced. When ``out`` cannot be renamed (a mount point: EBUSY; another file
+    system: EXDEV), its contents are replaced in place instead. Releases the lock on ``out``.
     """
     try:
         if out.is_symlink():
             raise OutputError(f"{out}: is a symbolic link; name the folder itself")
         if out.exists():
+            _check_contents(out, force=True, also_ours=frozenset())
             old = out.parent / f".{out.name}.npuslim-old-{os.getpid()}"
             try:
                 os.replace(out, old)

@@ -53,8 +53,8 @@ def main() -> int:
     base = [sys.executable, "-m", "npuslim", "deps", args.source]
     if args.platform:
         base += ["--platform", args.platform]
-    npuslim = base + ["--format", args.format]
-    first = subprocess.run(base + ["--format", "json"], capture_output=True, text=True)
+    npuslim = [*base, "--format", args.format]
+    first = subprocess.run([*base, "--format", "json"], capture_output=True, text=True)
     if first.returncode != 0:
         print(first.stderr.strip(), file=sys.stderr)
         return 2

@@ -184,8 +184,8 @@ def parse_timer_output(text: str, wall: float, rss: int) -> TimerRun:
     steps: dict[str, float] = {}
     private = working = 0
     failed = ""
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if m := _TIME.match(line):
             steps[m.group(1)] = float(m.group(2))
         elif m := _MEM.match(line):
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         runner, prefix = find_runner()
-    except Exception as exc:  # noqa: BLE001 - one line for any setup failure
+    except Exception as exc:
         print(f"bench_load: {exc}", file=sys.stderr)
         return 2
     try:

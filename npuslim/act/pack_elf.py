@@ -282,7 +282,7 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
         env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
         try:
             cmd = [sys.executable, "-I", "-c", _DLOPEN, str(work / name)]
-            proc = subprocess.run(wrap(cmd, work) if wrap else cmd, capture_output=True,
+            proc = subprocess.run(wrap(cmd, work) if wrap else cmd, capture_output=True, check=False,
                                   text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return f"loading it did not finish within {timeout:g} s"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime as _dt
+import datetime as dt
 import errno
 import hashlib
 import os
@@ -80,8 +80,8 @@ def source_date_epoch() -> int | None:
 def created_timestamp() -> str:
     """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now, in UTC ISO 8601."""
     epoch = source_date_epoch()
-    when = (_dt.datetime.fromtimestamp(epoch, _dt.timezone.utc) if epoch is not None
-            else _dt.datetime.now(_dt.timezone.utc))
+    when = (dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None
+            else dt.datetime.now(dt.timezone.utc))
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -99,7 +99,7 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Reporter
     done = 0
     with open_regular(src) as fin:
         try:
-            fout = open(dst, "xb")
+            fout = open(dst, "xb")  # noqa: SIM115 - closed by the with below; only opening is an OutputError
         except OSError as exc:
             raise OutputError(f"{dst}: cannot write: {os_reason(exc)}") from exc
         with fout:

@@ -62,18 +62,18 @@ def _chunks(entry: WheelEntry, source: zipfile.ZipFile) -> Iterator[bytes]:
 
 def _write_entries(plan: WheelPlan, out: zipfile.ZipFile, reporter: Reporter) -> list[str]:
     rows = []
-    with open_regular(plan.source_wheel) as fh, zipfile.ZipFile(fh) as source:
-        with reporter.step("write", plan.filename, total=len(plan.entries), unit="files") as step:
-            for entry in plan.entries:
-                digest, size = hashlib.sha256(), 0
-                with out.open(_info(entry.name), "w", force_zip64=True) as dest:
-                    for chunk in _chunks(entry, source):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        dest.write(chunk)
-                rows.append(f"{entry.name},{record_hash(digest.digest())},{size}")
-                reporter.advance("write", plan.filename, 1)
-            step.detail = f"{len(plan.entries)} files"
+    with open_regular(plan.source_wheel) as fh, zipfile.ZipFile(fh) as source, \
+            reporter.step("write", plan.filename, total=len(plan.entries), unit="files") as step:
+        for entry in plan.entries:
+            digest, size = hashlib.sha256(), 0
+            with out.open(_info(entry.name), "w", force_zip64=True) as dest:
+                for chunk in _chunks(entry, source):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    dest.write(chunk)
+            rows.append(f"{entry.name},{record_hash(digest.digest())},{size}")
+            reporter.advance("write", plan.filename, 1)
+        step.detail = f"{len(plan.entries)} files"
     return rows
 
 
@@ -83,8 +83,8 @@ def write_wheel(plan: WheelPlan, dist: Path, *, progress: ProgressFn | None = No
     target = dist / plan.filename
     try:
         dist.mkdir(parents=True, exist_ok=True)
-        with replacing(target) as tmp:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out:
+        with replacing(target) as tmp, \
+                zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out:
                 rows = _write_entries(plan, out, Reporter(progress))
                 record = f"{plan.dist_info}/RECORD"
                 rows.append(f"{record},,")

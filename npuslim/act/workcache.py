@@ -22,6 +22,7 @@ next ``store`` replaces the entry.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -214,10 +215,8 @@ class WorkCache:
                 return path
         except OSError:
             return None
-        try:  # damaged: drop it so the next store replaces it
+        with contextlib.suppress(OSError):  # damaged: drop it so the next store replaces it
             path.unlink()
-        except OSError:
-            pass
         return None
 
     def fetch_blob(self, sha: str, dest: Path) -> Path | None:

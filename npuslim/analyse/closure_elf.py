@@ -52,7 +52,7 @@ class ElfClosure(ClosureWalk):
         super().add(node, loader=loader)
         if node.dep_class == BUNDLED and node.path in self.infos:
             chain = self.loaders.get(loader.key, []) if loader is not None else []
-            self.loaders[node.key] = chain + [(node.path, self.infos[node.path])]
+            self.loaders[node.key] = [*chain, (node.path, self.infos[node.path])]
 
     def find_file(self, name: str) -> Path | None:
         return self.resolver.find_file(name)

@@ -53,10 +53,10 @@ CHAIN_GAP = "..."
 
 def extend_chain(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
     """``chain + (name,)``, shortened to ``CHAIN_MAX`` links (first ``CHAIN_HEAD``, "...", the last)."""
-    longer = chain + (name,)
+    longer = (*chain, name)
     if len(longer) <= CHAIN_MAX:
         return longer
-    return longer[:CHAIN_HEAD] + (CHAIN_GAP,) + longer[-(CHAIN_MAX - CHAIN_HEAD - 1):]
+    return (*longer[:CHAIN_HEAD], CHAIN_GAP, *longer[-(CHAIN_MAX - CHAIN_HEAD - 1):])
 
 
 @dataclass(frozen=True)
@@ -376,7 +376,7 @@ class ClosureWalk(ABC):
         found_hints, skipped = scan_string_hints(nodes, self.hint_candidates()) if scan_hints else ((), ())
         return DependencyGraph(
             install=self.install, manifest=self.manifest, roots=tuple(self.nodes[r.lower()].name for r in roots),
-            features=features, search_order=(self.install.dll_dir,) + tuple(self.search_paths), nodes=nodes,
+            features=features, search_order=(self.install.dll_dir, *tuple(self.search_paths)), nodes=nodes,
             edges=tuple(self.edges), companions=statuses, hints=found_hints, hints_skipped=skipped,
         )
 

@@ -106,7 +106,7 @@ class _Broken(Exception):
         self.name, self.cause, self.after = name, cause, after
 
 
-def _zip_members(path: Path) -> Iterator[tuple[str, _Seen | None | Exception]]:
+def _zip_members(path: Path) -> Iterator[tuple[str, _Seen | Exception | None]]:
     """(name, what it holds) per zip entry; a directory entry holds nothing (None), a damaged member
     is the error reading it (the others are still read: each has its own place and CRC)."""
     try:
@@ -169,7 +169,7 @@ class _XzStreams:
         return True
 
 
-def _tar_members(path: Path) -> Iterator[tuple[str, _Seen | None | Exception]]:
+def _tar_members(path: Path) -> Iterator[tuple[str, _Seen | Exception | None]]:
     """(name, what it holds) per tar entry, in order; a directory holds nothing (None).
 
     tarfile takes a header it cannot parse (after the first) for the end of the archive: once the
@@ -177,7 +177,7 @@ def _tar_members(path: Path) -> Iterator[tuple[str, _Seen | None | Exception]]:
     with open(path, "rb") as raw:
         xz = _XzStreams(raw)
         try:
-            tf = tarfile.open(fileobj=xz, mode="r|")  # type: ignore[call-overload]
+            tf = tarfile.open(fileobj=xz, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115 - with below
         except _DAMAGE as exc:
             raise _Broken("", exc) from exc
         name = ""

@@ -47,20 +47,20 @@ def check_linux_closure(bundle: Path, provided: set[str],
         for entry in info.runpath + info.rpath:
             folder = expand_origin(entry, lib_dir)
             if folder is None or os.path.realpath(folder) != os.path.realpath(lib_dir):
-                problems.append((rel, "rpath", f"{rel}: RPATH/RUNPATH entry {entry} is not $ORIGIN "
-                                 "(the bundle is not relocatable)"))
+                problems.append((rel, "rpath", (f"{rel}: RPATH/RUNPATH entry {entry} is not $ORIGIN "
+                                 "(the bundle is not relocatable)")))
         for name in info.imports:
             if name in provided or name in recorded_missing or resolver.provider(name) is not None:
                 continue
             found, how = resolver.search(name, [(path, info)])
             if found is None:
-                problems.append((rel, "unresolved", f"{rel}: needs {name}, which is neither in the bundle nor "
-                                 "provided by the target"))
+                problems.append((rel, "unresolved", (f"{rel}: needs {name}, which is neither in the bundle nor "
+                                 "provided by the target")))
             elif found.parent != lib_dir:
                 problems.append((rel, "unresolved", f"{rel}: needs {name} from outside the bundle ({found})"))
             elif how.startswith("not on"):
-                problems.append((rel, "unresolved", f"{rel}: needs {name}, which its RPATH/RUNPATH does not "
-                                 "reach (no $ORIGIN): ld.so finds it only when something loaded it first"))
+                problems.append((rel, "unresolved", (f"{rel}: needs {name}, which its RPATH/RUNPATH does not "
+                                 "reach (no $ORIGIN): ld.so finds it only when something loaded it first")))
     return checked, problems
 
 

@@ -131,7 +131,8 @@ def _check_host(lib_dir: Path, files: list[Path]) -> None:
                             "run verify --load on a machine of the bundle's kind")
 
 
-def load_linux_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, reporter: Reporter) -> LoadResult:
+def load_linux_bundle(bundle: Path, lock: BundleLock,  # noqa: ARG001 - the LOADERS signature; ld.so needs no lock
+                      request: LoadRequest, reporter: Reporter) -> LoadResult:
     """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
     without the C API, dlopen every library of ``lib/`` instead."""
     if request.msvc_runtime != "system":
@@ -183,9 +184,9 @@ def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[
         judged = (False, "the bundle's libraries did not all load: " + (
             "; ".join(f"{s.name[5:]}: {s.detail}" for s in failed) or "the probe stopped early"))
     else:
-        judged = (True, f"all {len(files)} libraries load through ld.so; not checked: creating a core, "
+        judged = (True, (f"all {len(files)} libraries load through ld.so; not checked: creating a core, "
                   "reading a model and the device query, which need OpenVINO's C API (libopenvino_c.so), "
-                  "absent from this bundle")
+                  "absent from this bundle"))
     ok, verdict, steps = conclude(run, steps, judged, not_checked=no_device(request.device),
                                   timeout=request.timeout, first="loading the first library", silent=not steps)
     return LoadResult(bundle, "native", request.device, request.msvc_runtime, steps, missing, ok, verdict,

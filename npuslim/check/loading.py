@@ -222,7 +222,7 @@ def judge_device_steps(by_name: dict[str, LoadStep], device: str) -> tuple[bool,
 def no_device(device: str) -> str:
     """Why a device step could not be checked; for a device list (AUTO:NPU,CPU) its first device,
     the one that is missing when the list falls back."""
-    first = device.split(":", 1)[1].split(",")[0] if ":" in device else device
+    first = device.split(":", 1)[1].split(",", maxsplit=1)[0] if ":" in device else device
     return f"no {first or device} device on this machine"
 
 

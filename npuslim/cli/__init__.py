@@ -99,7 +99,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,  # noqa: ARG001 - acted on by its eager callback
                                           help="Show the version of npuslim, Python, the platform, the "
                                           "libraries and the tools it finds (UPX, Wine, mingw-w64), "
                                           "and exit.")] = False,

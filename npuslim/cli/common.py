@@ -169,7 +169,7 @@ def error_boundary(func: F) -> F:
         except (typer.Exit, typer.Abort):
             _flush_stdout_quietly()
             raise
-        except BaseException as exc:  # noqa: BLE001 - the one place that catches all
+        except BaseException as exc:
             if isinstance(exc, SystemExit):
                 raise
             if debug_enabled():

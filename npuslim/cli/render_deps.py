@@ -111,9 +111,8 @@ def build_tree(graph: DependencyGraph) -> Node:
             if child is None or child.key in seen:
                 continue
             seen.add(child.key)
-            if child.dep_class not in (BUNDLED, MISSING, DRIVER):
-                leaves.append(child)
-            elif child.dep_class == MISSING and len(seen) > TREE_MAX_MISSING:
+            if child.dep_class not in (BUNDLED, MISSING, DRIVER) or (
+                    child.dep_class == MISSING and len(seen) > TREE_MAX_MISSING):
                 leaves.append(child)
             elif child.key in shown:
                 branch.add([Text(child.name, style="dim"), Text("(see above)", style="dim")])
@@ -192,7 +191,7 @@ def summary_pieces(graph: DependencyGraph) -> list[Piece]:
     pieces += [p + ("," if i < len(parts) - 1 else ";") for i, p in enumerate(parts)]
     missing = graph.missing
     if missing:
-        pieces += [Text("MISSING:", style="bold red")] + listed((n.name for n in missing), "bold red")
+        pieces += [Text("MISSING:", style="bold red"), *listed((n.name for n in missing), "bold red")]
     else:
         pieces.append(Text("nothing missing", style="green"))
     return pieces

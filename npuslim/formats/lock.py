@@ -346,8 +346,8 @@ def to_json(lock: BundleLock) -> str:
 
 def from_dict(data: dict[str, Any]) -> BundleLock:
     files = []
-    for f in data["files"]:
-        f = dict(f)
+    for entry in data["files"]:
+        f = dict(entry)
         pack = f.pop("pack", None)
         f["chain"] = tuple(f.get("chain", ()))
         files.append(LockedFile(**f, pack=PackRecord(**pack) if pack else None))

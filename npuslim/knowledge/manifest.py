@@ -54,7 +54,7 @@ class Companion:
     loaded_by: str
     reason: str
     feature: str | None = None
-    versions: VersionRange = VersionRange("")
+    versions: VersionRange = VersionRange("")  # noqa: RUF009 - a frozen value: every release
     if_present: bool = False
 
 

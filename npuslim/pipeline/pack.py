@@ -239,7 +239,7 @@ def _pack_files(run: _Run, plan: _Plan) -> tuple[tuple[LockedFile, ...], dict[st
     return tuple(done.get(f.path, f) for f in plan.lock.files), upx_seconds
 
 
-def _compare_download(run: _Run, bundle: Path, plan: _Plan,
+def _compare_download(run: _Run, plan: _Plan,
                       files: tuple[LockedFile, ...]) -> tuple[tuple[LockedFile, ...], Download]:
     """xz -9 of each file before and after (``--compare-download``); a link name has no content of its own."""
     run.ctx.emit("xz", "", "start")
@@ -333,7 +333,7 @@ def _work(run: _Run, bundle: Path, out: Path, options: PackOptions, plan: _Plan,
     files, upx_seconds = _pack_files(run, plan)
     download = Download(None, None, "")
     if options.compare_download:
-        files, download = _compare_download(run, bundle, plan, files)
+        files, download = _compare_download(run, plan, files)
     lock, subject = _packed_lock(bundle, out, options, plan, files)
     (run.staging / LOCK_FILE).write_text(to_json(lock), encoding="utf-8")
     sbom = _write_sbom(run, bundle, out, lock)

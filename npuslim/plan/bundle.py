@@ -57,7 +57,7 @@ def plan_bundle(install: OpenVinoInstall, *, manifest: Manifest, request: PlanRe
     warnings = [f"feature {name} left out: {reason}" for name, reason in request.features_dropped]
     files: list[PlannedFile] = layout.binaries(graph, warnings)
     if request.msvc_runtime_dir is not None:
-        msvc_files, msvc_warnings = plan_msvc_runtime(graph, request.msvc_runtime_dir, request.facts)
+        msvc_files, msvc_warnings = plan_msvc_runtime(graph, request.msvc_runtime_dir)
         files += msvc_files
         warnings += msvc_warnings
     missing_symbols = layout.missing_symbols(graph)

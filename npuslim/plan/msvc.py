@@ -15,13 +15,11 @@ from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.resolve import BUNDLED, MSVC_RUNTIME
 from npuslim.errors import InputError
 from npuslim.formats.pe import PeInfo, read_pe
-from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.knowledge.versions import parse_version
 from npuslim.layout import BIN, PlannedFile, Role
 
 
-def plan_msvc_runtime(graph: DependencyGraph, folder: Path,
-                      facts: WindowsFacts) -> tuple[list[PlannedFile], list[str]]:
+def plan_msvc_runtime(graph: DependencyGraph, folder: Path) -> tuple[list[PlannedFile], list[str]]:
     """PlannedFiles for the runtime DLLs the closure imports, and warnings."""
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder (--msvc-runtime takes the folder holding msvcp140.dll)")

@@ -94,7 +94,7 @@ def _unpack_ort_wheel(wheel: Path) -> Path:
 
 def _linux_ort_wanted(name: str, parts: list[str]) -> bool:
     return ((is_shared_object_name(parts[-1]) and ".cpython-" not in parts[-1]) or ".dist-info/" in name
-            or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt"))
+            or (len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt")))
 
 
 def _find_dll_dir(folder: Path) -> Path | None:

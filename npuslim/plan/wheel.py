@@ -124,7 +124,7 @@ def plan_wheel(inputs: WheelInputs, features: WheelFeatures) -> WheelPlan:
                      features=features, entries=tuple(entries), dropped=tuple(dropped), eager=eager,
                      warnings=closure.warnings, dist_info=new_info)
     lock = WheelEntry(f"{new_info}/{LOCK_NAME}", "what npuslim kept and why", data=lock_json(plan, kept))
-    return WheelPlan(**{**plan.__dict__, "entries": plan.entries + (lock,)})
+    return WheelPlan(**{**plan.__dict__, "entries": (*plan.entries, lock)})
 
 
 def _member_of(node: Node, inputs: WheelInputs) -> str:

@@ -81,7 +81,7 @@ def local_label(manifest_name: str, chosen: frozenset[str], defaults: frozenset[
     def clean(text: str) -> str:
         return re.sub(r"[^a-z0-9]", "", text.lower())
 
-    base = clean(manifest_name.split("-")[0]) or "slim"
+    base = clean(manifest_name.split("-", maxsplit=1)[0]) or "slim"
     extra = [clean(n) for n in chosen - defaults] + [f"no{clean(n)}" for n in defaults - chosen]
     return ".".join([base, *sorted(extra)])
 

@@ -456,7 +456,7 @@ def _md_files(diff: BundleDiff) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     for c in diff.files:
         size = (format_size(c.b.size) if c.b else format_size(c.a.size) if c.a else "")
-        imports = ", ".join(("+" if i.change == ADDED else "−") + i.name
+        imports = ", ".join(("+" if i.change == ADDED else "\u2212") + i.name  # a minus sign, as typeset
                             + (" (delay)" if i.kind == Via.DELAY_IMPORT else "") for i in c.imports)
         sig = _flag(c.a.signature, c.b.signature) if c.a and c.b else ""
         cfg = _flag(c.a.cfg, c.b.cfg) if c.a and c.b else ""
@@ -484,8 +484,8 @@ def _md_headers(diff: BundleDiff) -> list[str]:
     changed_h = diff.of_status(CHANGED, headers=True)
     if not (added_h or removed_h or changed_h):
         return []
-    lines = [f"**Headers**: {len(diff.a.headers)} → {len(diff.b.headers)}; {len(added_h)} added, "
-             f"{len(removed_h)} removed, {len(changed_h)} changed."]
+    lines = [(f"**Headers**: {len(diff.a.headers)} → {len(diff.b.headers)}; {len(added_h)} added, "
+             f"{len(removed_h)} removed, {len(changed_h)} changed.")]
     if added_h:
         lines.append(f"Added: {_listing([c.path for c in added_h])}.")
     if removed_h:

@@ -22,7 +22,7 @@ from the lock file, so the same bundle gives the same SBOM.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime as dt
 import hashlib
 import re
 import uuid
@@ -112,9 +112,9 @@ def _serial(lock: BundleLock) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:npuslim:bundle:{digest.hexdigest()}")
 
 
-def _timestamp(created: str) -> _dt.datetime | None:
+def _timestamp(created: str) -> dt.datetime | None:
     try:
-        return _dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+        return dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         return None
 

@@ -240,10 +240,10 @@ def _files_table(report: SizeReport) -> list[str]:
 def _against_install(report: SizeReport) -> list[str]:
     return ["", "## Against the full install", "",
             "| | size | bundle share |", "|---|---:|---:|",
-            f"| source install ({report.source_size_how}) | {format_size(report.source_size)} | "
-            f"{percent(report.bundle_final, report.source_size)} |",
-            f"| baseline (full OpenVINO install of the original plan) | {format_size(report.baseline)} | "
-            f"{percent(report.bundle_final, report.baseline)} |", ""]
+            (f"| source install ({report.source_size_how}) | {format_size(report.source_size)} | "
+            f"{percent(report.bundle_final, report.source_size)} |"),
+            (f"| baseline (full OpenVINO install of the original plan) | {format_size(report.baseline)} | "
+            f"{percent(report.bundle_final, report.baseline)} |"), ""]
 
 
 def _trade_off(report: SizeReport) -> list[str]:

@@ -7,6 +7,7 @@ a ``str`` enum: it still compares equal to ``"windows"`` and ``"linux"``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import zipfile
@@ -86,10 +87,8 @@ def install_size(install: OpenVinoInstall) -> tuple[int, str]:
     total = 0
     for dirpath, _dirs, files in os.walk(install.root):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):  # gone meanwhile: not part of the size
                 total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
     return total, f"all files under {install.root.name or install.root}"
 
 

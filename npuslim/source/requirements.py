@@ -172,7 +172,7 @@ def no_such_release(requirement: str, platform: str, releases: tuple[str, ...]) 
     name = req.name if req is not None else requirement
     if not releases:
         return NoSuchRelease(f"{requirement}: the package index has no release of {name} for {platform}", ())
-    wanted = list(req.specifier)[0].version if req is not None else ""
+    wanted = next(iter(req.specifier)).version if req is not None else ""
     near = nearest_releases(wanted, releases) if wanted else releases[:4]
     return NoSuchRelease(f"{requirement}: no such release for {platform}; nearest: "
                          f"{', '.join(near)} (newest {releases[0]})", releases)

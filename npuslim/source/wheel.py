@@ -62,9 +62,9 @@ def windows_wanted(name: str, parts: list[str]) -> bool:
         name.lower().endswith((".dll", ".lib"))
         or "/include/" in name
         or ".dist-info/" in name
-        or name.endswith("__init__.py") and len(parts) == 2
+        or (name.endswith("__init__.py") and len(parts) == 2)
         # a package's own licence files (onnxruntime/LICENSE, ThirdPartyNotices.txt)
-        or len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt")
+        or (len(parts) == 2 and parts[1] in ("LICENSE", "LICENSE.txt", "ThirdPartyNotices.txt"))
     )
 
 
@@ -85,7 +85,7 @@ def _extract_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, wh
                     on_bytes: Callable[[int], None]) -> None:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        out = open(dest, "wb")
+        out = open(dest, "wb")  # noqa: SIM115 - closed by the with below; only opening is a clash
     except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
         raise InputError(f"{wheel}: entry {member.filename[:120]!r} clashes with another entry") from exc
     except OSError as exc:

@@ -41,8 +41,8 @@ def test_no_source_and_no_openvino_names_the_options(tmp_path) -> None:
     env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"}
     proc = subprocess.run([sys.executable, "-c",
-                           "import sys; sys.modules['openvino'] = None;"
-                           "from npuslim.cli import main; sys.argv=['npuslim','deps']; main()"],
+                           ("import sys; sys.modules['openvino'] = None;"
+                           "from npuslim.cli import main; sys.argv=['npuslim','deps']; main()")],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 4, proc.stderr
     assert "openvino==2026.4.1" in proc.stderr and "INTEL_OPENVINO_DIR" in proc.stderr

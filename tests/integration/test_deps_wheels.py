@@ -119,7 +119,7 @@ def test_archive_layout_and_intel_openvino_dir(ov2026, tmp_path, monkeypatch) ->
         assert locate(None).origin == "INTEL_OPENVINO_DIR"
 
 
-@pytest.mark.parametrize("name,root,driver", [
+@pytest.mark.parametrize(("name", "root", "driver"), [
     ("gpu", "openvino_intel_gpu_plugin.dll", "OpenCL.dll"),
     ("cpu", "openvino_intel_cpu_plugin.dll", None),
 ])

@@ -132,8 +132,8 @@ def test_the_installed_linux_package_of_this_python(ovlinux2026, tmp_path) -> No
         shutil.copytree(info, site / info.name)
     env = {"PYTHONPATH": f"{site}:{Path(__file__).resolve().parents[2]}", "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path), "NPUSLIM_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "120"}
-    proc = subprocess.run([sys.executable, "-c", "import sys; from npuslim.cli import main; "
-                           "sys.argv=['npuslim','deps','-f','json','--no-hints']; main()"],
+    proc = subprocess.run([sys.executable, "-c", ("import sys; from npuslim.cli import main; "
+                           "sys.argv=['npuslim','deps','-f','json','--no-hints']; main()")],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

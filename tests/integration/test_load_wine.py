@@ -37,7 +37,7 @@ def wine() -> list[str]:
     require_tool("x86_64-w64-mingw32-gcc", "apt-get install gcc-mingw-w64-x86-64-win32")
     try:
         _, prefix = find_runner()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(str(exc))
     return prefix
 
@@ -75,7 +75,7 @@ def test_the_default_bundle_loads_up_to_the_missing_npu(bundle: Path) -> None:
     assert "ov_core_create" in text.stdout and "IR model read" in text.stdout
 
 
-@pytest.mark.parametrize("removed,expected", [
+@pytest.mark.parametrize(('removed', 'expected'), [
     ("tbb12.dll", "tbb12.dll not found (needed by openvino.dll)"),
     ("openvino_intel_npu_plugin.dll", "NPU device is not registered"),
     ("openvino_ir_frontend.dll", "openvino_ir_frontend.dll is not in the bundle"),

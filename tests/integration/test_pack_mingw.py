@@ -215,7 +215,7 @@ def test_a_bad_archive_path_is_refused_before_any_work(bundle: Path, tmp_path: P
     assert (tmp_path / "ok.zip").is_file() and run("verify", str(out)).exit_code == 0
 
 
-@pytest.mark.parametrize("args,needle", [
+@pytest.mark.parametrize(("args", "needle"), [
     (["--upx-level", "10"], "--upx-level"),
     (["--baseline", "garbage"], "garbage"),
     (["--archive", "none", "--archive-path", "x.zip"], "--archive-path"),

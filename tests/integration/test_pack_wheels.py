@@ -204,7 +204,7 @@ def test_a_upx_4_packed_bundle_still_reaches_the_npu_plugin(forced) -> None:
 
     try:
         find_runner()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"Wine: {exc}")
     out, _ = forced
     result = run("verify", str(out), "--load", "--format", "json")

@@ -191,7 +191,7 @@ def wine(cargo) -> list[str]:
                     f"libstd-rust-dev-windows; rustup: rustup target add {WINDOWS_TARGET})")
     try:
         _, prefix = find_runner()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(str(exc))
     return prefix
 

@@ -38,7 +38,7 @@ def wine() -> list[str]:
     require_tool("cmake", "apt-get install cmake")
     try:
         _, prefix = find_runner()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(str(exc))
     return prefix
 

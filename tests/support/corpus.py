@@ -684,7 +684,7 @@ def run_case(case: Case, workdir: Path) -> Outcome:
     stdout_target: int | object = subprocess.PIPE
     full = None
     if case.stdout == "full":
-        full = open("/dev/full", "w")  # noqa: SIM115
+        full = open("/dev/full", "w")
         stdout_target = full
     elif case.stdout == "closed":
         stdout_target = None
@@ -768,11 +768,11 @@ def summarise(outcomes: list[Outcome], workdir: Path) -> str:
     lines = [
         f"inputs tried: {len(outcomes)} runs ({', '.join(f'{k}: {v}' for k, v in sorted(classes.items()))})",
         f"corpus: {files} generated files, {size / 1e6:.1f} MB",
-        f"tracebacks: {count('traceback')}, hangs: {count('hang')}, wrong exit codes: {count('wrong exit')}, "
+        (f"tracebacks: {count('traceback')}, hangs: {count('hang')}, wrong exit codes: {count('wrong exit')}, "
         f"not one error line: {count('not one')}, writes outside: {count('write outside')}, "
-        f"other checks failed: {count('JSON') + count('/')}",
-        f"slowest: {max(outcomes, key=lambda o: o.seconds).case.name} "
-        f"({max(o.seconds for o in outcomes):.1f} s); total {sum(o.seconds for o in outcomes):.0f} s",
+        f"other checks failed: {count('JSON') + count('/')}"),
+        (f"slowest: {max(outcomes, key=lambda o: o.seconds).case.name} "
+        f"({max(o.seconds for o in outcomes):.1f} s); total {sum(o.seconds for o in outcomes):.0f} s"),
     ]
     for o in outcomes:
         if o.problems:

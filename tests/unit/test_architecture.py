@@ -99,7 +99,7 @@ def test_every_module_belongs_to_a_layer() -> None:
     assert loose == []
 
 
-@pytest.mark.parametrize("path", _modules(), ids=lambda p: _name(p))
+@pytest.mark.parametrize("path", _modules(), ids=_name)
 def test_imports_point_only_backwards(path: Path) -> None:
     assert _forward_imports(path) == [], f"{_name(path)} imports a later stage"
 

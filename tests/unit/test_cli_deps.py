@@ -12,7 +12,7 @@ import pytest
 from tests.cli_helpers import one_error_line, run
 
 
-@pytest.mark.parametrize("content,expected", [
+@pytest.mark.parametrize(("content", "expected"), [
     (b"", "not a PE file"),
     (b"MZ" + b"\0" * 10, "not a PE file"),
     (b"hello, this is text and not a DLL at all" * 10, "not a PE file"),

@@ -70,7 +70,7 @@ def test_the_old_spelling_still_works_with_one_warning_line(bundle: Path, loads:
 def test_old_and_new_spellings_that_disagree_are_a_usage_error(bundle: Path, loads: list[str]) -> None:
     result = run("verify", str(bundle), "--load", "--msvc-runtime", "system", "--msvc-runtime-from", "bundled")
     assert result.exit_code == 2
-    assert "disagree" in [ln for ln in result.stderr.splitlines() if "error" in ln][0]
+    assert "disagree" in next(ln for ln in result.stderr.splitlines() if "error" in ln)
     assert loads == []
 
 

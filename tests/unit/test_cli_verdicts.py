@@ -77,8 +77,8 @@ def test_verdict_lines_group_problems_and_name_a_failed_load(source: Path) -> No
                         (("gone.dll", "openvino.dll"),), False, "openvino_c.dll failed to load")
     lines = verdict_lines(VerifyOutcome(result, failed))
     assert lines == [
-        "bundle does not verify: 2 files changed (bin/openvino_intel_npu_plugin.dll, bin/openvino.dll); "
-        "1 file not in the lock file (bin/extra.txt)",
+        ("bundle does not verify: 2 files changed (bin/openvino_intel_npu_plugin.dll, bin/openvino.dll); "
+        "1 file not in the lock file (bin/extra.txt)"),
         "bundle does not load: openvino_c.dll failed to load",
     ]
     loaded = LoadResult(Path("b"), "wine", "NPU", "system", (), (), True, "loaded")

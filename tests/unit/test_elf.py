@@ -18,7 +18,7 @@ from npuslim.source.install import compatible_platforms
 from tests.cli_helpers import one_error_line, run
 
 
-@pytest.mark.parametrize("content,expected", [
+@pytest.mark.parametrize(("content", "expected"), [
     (b"", "not an ELF file"),
     (b"\x7fELF", "truncated ELF file"),
     (b"this is text, not a shared object" * 4, "not an ELF file"),

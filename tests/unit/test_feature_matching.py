@@ -96,7 +96,7 @@ def test_a_release_in_range_without_the_file_drops_it_too(tmp_path: Path, manife
     assert choice.delivered == {"base"} and [n for n, _ in choice.dropped] == ["fresh"]
 
 
-@pytest.mark.parametrize("version,feature", [("2026.4.1", "gone"), ("2026.4.1", "old"), ("2026.1.0", "fresh"),
+@pytest.mark.parametrize(("version", "feature"), [("2026.4.1", "gone"), ("2026.4.1", "old"), ("2026.1.0", "fresh"),
                                              ("2026.4.1", "opt")])
 def test_asking_for_a_feature_the_source_cannot_deliver_is_refused(tmp_path: Path, manifest: Manifest,
                                                                    version: str, feature: str) -> None:

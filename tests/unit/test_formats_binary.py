@@ -55,7 +55,7 @@ def _elf(bits: int) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("bits,machine", [(64, "x86_64"), (32, "i386")])
+@pytest.mark.parametrize(("bits", "machine"), [(64, "x86_64"), (32, "i386")])
 def test_an_elf_file_reads_as_a_binary(tmp_path: Path, bits: int, machine: str) -> None:
     path = tmp_path / "libx.so.1"
     path.write_bytes(_elf(bits))

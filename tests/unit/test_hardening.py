@@ -53,7 +53,7 @@ def test_a_mount_point_out_is_filled_in_place(tmp_path: Path, monkeypatch: pytes
     assert run("extract", str(s["install"]), "-m", str(s["manifest"]), "-o", str(out)).exit_code == 0
     real_replace = os.replace
 
-    def busy(src, dst, *a, **k):  # noqa: ANN001
+    def busy(src, dst, *a, **k):
         if Path(src) == out:
             raise OSError(errno.EBUSY, "Device or resource busy", str(src))
         return real_replace(src, dst, *a, **k)
@@ -72,7 +72,7 @@ def test_disk_full_while_writing_is_exit_7_and_leaves_nothing(tmp_path: Path, mo
 
     s = corpus.base_sandbox(tmp_path / "box")
 
-    def full(*_a, **_k):  # noqa: ANN002, ANN003
+    def full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(bundle_mod, "to_json", full)

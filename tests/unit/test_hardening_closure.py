@@ -111,7 +111,7 @@ def test_records_of_many_libraries_sharing_one_chain_are_refused_as_corrupt(tmp_
 
 
 def test_a_record_linking_past_the_end_is_truncated_not_a_hang(tmp_path: Path) -> None:
-    def far(string):  # noqa: ANN001, ANN202  (vn_next is unsigned: the walk only goes forward)
+    def far(string):
         return VERNEED.pack(1, 0, string(b"libc.so.6"), 0, 2**32 - 16), 1 << 16
 
     path = write(tmp_path / "libfar.so", build_raw_elf(soname=b"libfar.so", verneed=far))

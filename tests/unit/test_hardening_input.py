@@ -160,7 +160,7 @@ def test_a_manifest_budget_is_refused_on_one_line_with_exit_4(value: str, tmp_pa
     for args in (["extract", str(tmp_path / "no-such"), "-m", str(manifest), "-o", str(tmp_path / "out")],
                  ["deps", str(tmp_path / "no-such"), "-m", str(manifest)]):
         line = _refused(args, 4)  # the field named, or for 5000 digits the YAML that cannot be read
-        assert "budget.yaml: budget: " in line or value == PAST_INT_LIMIT and "budget.yaml: not valid YAML" in line
+        assert "budget.yaml: budget: " in line or (value == PAST_INT_LIMIT and "budget.yaml: not valid YAML" in line)
 
 
 @pytest.mark.parametrize("value", ["50mb", " 48MiB ", "123456", str(MAX_SIZE_BYTES)])

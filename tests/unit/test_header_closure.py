@@ -108,7 +108,7 @@ def test_a_link_inside_the_tree_is_followed(tmp_path: Path) -> None:
     assert header_closure(inc, ("a.h",)).kept == ("a.h", "alias.h")
 
 
-@pytest.mark.parametrize("line,expected", [
+@pytest.mark.parametrize(("line", "expected"), [
     (b'#include "a.h"\n', [(b'"', "a.h")]),
     (b"  #  include   <b/c.hpp>\n", [(b"<", "b/c.hpp")]),
     (b"\t#include\t\"tab.h\"\r\n", [(b'"', "tab.h")]),

@@ -54,7 +54,7 @@ def resolver(lib: Path, *search: Path) -> ElfResolver:
     return ElfResolver(manifest=None, lib_dir=lib, search_paths=search)
 
 
-def closure(lib: Path, root: str, *search: Path):  # noqa: ANN201  (a DependencyGraph)
+def closure(lib: Path, root: str, *search: Path):
     install = OpenVinoInstall(origin=str(lib), layout="folder", root=lib.parent, dll_dir=lib, include_dir=None,
                               lib_dir=None, license_dirs=(), version=None, platform="linux")
     return build_graph(install, manifest=None, facts=load_windows_facts(), roots=(root,), search_paths=search,

@@ -18,13 +18,12 @@ def test_dlerror_names_the_missing_library() -> None:
 def test_judge_no_device_is_a_pass_and_a_missing_library_is_not() -> None:
     steps = tuple(LoadStep(n, True, "") for n in ("load_c_api", "version", "core_create", "read_model", "plugin"))
     libs = {"libopenvino_intel_npu_plugin.so", "libopenvino_ir_frontend.so.2641"}
-    ok, verdict = judge_linux(steps + (LoadStep("devices", False, "NPU devices: []"),
-                                       LoadStep("device", False, "status -1")), (), libs, "libopenvino_c.so.2641", "NPU")
+    ok, verdict = judge_linux((*steps, LoadStep("devices", False, "NPU devices: []"), LoadStep("device", False, "status -1")), (), libs, "libopenvino_c.so.2641", "NPU")
     assert ok and "found no NPU device" in verdict
     ok, verdict = judge_linux((LoadStep("load_c_api", False, "libtbb.so.12: cannot open shared object file"),),
                               (("libtbb.so.12", "libopenvino.so.2641"),), libs, "libopenvino_c.so.2641", "NPU")
     assert not ok and verdict == ("libopenvino_c.so.2641 did not load: libtbb.so.12 not found "
                                   "(needed by libopenvino.so.2641)")
-    ok, verdict = judge_linux(steps + (LoadStep("device", True, ""), LoadStep("infer", False, "wrong")), (), libs,
+    ok, verdict = judge_linux((*steps, LoadStep("device", True, ""), LoadStep("infer", False, "wrong")), (), libs,
                               "libopenvino_c.so.2641", "CPU")
     assert not ok and "inference failed" in verdict

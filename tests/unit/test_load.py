@@ -46,7 +46,7 @@ def test_a_missing_dll_is_named_with_who_needed_it() -> None:
 
 
 def test_a_missing_plugin_is_an_unregistered_device() -> None:
-    text = PASSING.split("STEP plugin")[0] + "STEP plugin FAIL status -5: cannot find the value\n"
+    text = PASSING.split("STEP plugin", maxsplit=1)[0] + "STEP plugin FAIL status -5: cannot find the value\n"
     ok, verdict = judge(parse_probe_output(text), (), BIN - {"openvino_intel_npu_plugin.dll"}, "NPU")
     assert not ok and "NPU device is not registered" in verdict
 
@@ -59,7 +59,7 @@ def test_a_missing_frontend_fails_the_model_step() -> None:
 
 
 def test_a_probe_that_printed_nothing_fails() -> None:
-    ok, verdict = judge((), (), BIN, "NPU")
+    ok, _verdict = judge((), (), BIN, "NPU")
     assert not ok
 
 

@@ -25,7 +25,7 @@ def test_shipped_manifests_load() -> None:
     assert "kernel32.dll" in facts.system and "msvcp140.dll" in facts.msvc_runtime
 
 
-@pytest.mark.parametrize("text,version,expected", [
+@pytest.mark.parametrize(("text", "version", "expected"), [
     ("", "2024.0.0", True),
     (">=2026.0", "2026.4.1.22982", True),
     (">=2026.0", "2025.4.0", False),
@@ -38,16 +38,16 @@ def test_version_ranges(text: str, version: str, expected: bool) -> None:
     assert VersionRange(text).contains(version) is expected
 
 
-@pytest.mark.parametrize("body,field", [
+@pytest.mark.parametrize(("body", "field"), [
     ("schema_version: 2\nname: x\nroots: [a.dll]\n", "schema_version"),
     ("schema_version: 1\nname: x\nroots: []\n", "roots"),
     ("schema_version: 1\nname: x\nroots: [a.dll]\nbogus: 1\n", "unknown field(s): bogus"),
-    ("schema_version: 1\nname: x\nroots: [a.dll]\ncompanions:\n  - {name: b.dll, loaded_by: a.dll,"
-     " reason: r, versions: '>=x'}\n", "companions[0].versions"),
-    ("schema_version: 1\nname: x\nroots: [a.dll]\ncompanions:\n  - {name: b.dll, loaded_by: a.dll,"
-     " reason: r, feature: nope}\n", "unknown feature 'nope'"),
-    ("schema_version: 1\nname: x\nroots: [a.dll]\nnever_bundle:\n  - {name: z.dll, class: maybe,"
-     " reason: r}\n", "never_bundle[0].class"),
+    (("schema_version: 1\nname: x\nroots: [a.dll]\ncompanions:\n  - {name: b.dll, loaded_by: a.dll,"
+     " reason: r, versions: '>=x'}\n"), "companions[0].versions"),
+    (("schema_version: 1\nname: x\nroots: [a.dll]\ncompanions:\n  - {name: b.dll, loaded_by: a.dll,"
+     " reason: r, feature: nope}\n"), "unknown feature 'nope'"),
+    (("schema_version: 1\nname: x\nroots: [a.dll]\nnever_bundle:\n  - {name: z.dll, class: maybe,"
+     " reason: r}\n"), "never_bundle[0].class"),
     ("schema_version: 1\nname: [x\n", "not valid YAML"),
     ("- just\n- a list\n", "expected a mapping"),
 ])

@@ -75,7 +75,7 @@ BAD_MANIFESTS = [
 ]
 
 
-@pytest.mark.parametrize("body,message", BAD_MANIFESTS, ids=[m for _b, m in BAD_MANIFESTS])
+@pytest.mark.parametrize(("body", "message"), BAD_MANIFESTS, ids=[m for _b, m in BAD_MANIFESTS])
 def test_a_bad_manifest_is_one_line_naming_file_and_field(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(body)

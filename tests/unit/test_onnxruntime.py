@@ -18,9 +18,9 @@ from npuslim.tools import ToolRun
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("mangled,readable", [
-    ("?load_by_model@FrontEndManager@frontend@ov@@QEAA?AV?$shared_ptr@VFrontEnd@frontend@ov@@@std@@AEBV?$vector@"
-     "VAny@ov@@V?$allocator@VAny@ov@@@std@@@5@@Z", "ov::frontend::FrontEndManager::load_by_model"),
+@pytest.mark.parametrize(("mangled", "readable"), [
+    (("?load_by_model@FrontEndManager@frontend@ov@@QEAA?AV?$shared_ptr@VFrontEnd@frontend@ov@@@std@@AEBV?$vector@"
+     "VAny@ov@@V?$allocator@VAny@ov@@@std@@@5@@Z"), "ov::frontend::FrontEndManager::load_by_model"),
     ("??0Core@ov@@QEAA@XZ", "ov::Core::Core"),
     ("??1Core@ov@@QEAA@XZ", "ov::Core::~Core"),
     ("??$cast_vector@_J@Constant@v0@op@ov@@QEBA?AV?$vector@_JV?$allocator@_J@std@@@std@@_N@Z",
@@ -78,8 +78,8 @@ def test_judge_cpu_needs_the_right_numbers() -> None:
 def test_judge_needs_every_node_on_the_openvino_provider() -> None:
     run = ("run", True, "= [0, 2, 0, 4.25]")
     split = _steps(*BASE, ("provider", True, "ok"), ("session", True, "ok"),
-                   ("placement", False, "Node(s) placed on [OpenVINOExecutionProvider]. Number of nodes: 1; "
-                    "Node(s) placed on [CPUExecutionProvider]. Number of nodes: 1"), run)
+                   ("placement", False, ("Node(s) placed on [OpenVINOExecutionProvider]. Number of nodes: 1; "
+                    "Node(s) placed on [CPUExecutionProvider]. Number of nodes: 1")), run)
     ok, verdict = judge_onnxruntime(split, (), (), "", set(), "CPU")
     assert not ok and "not every node was placed on OpenVINOExecutionProvider" in verdict
     assert placed_on(split) == "OpenVINOExecutionProvider, CPUExecutionProvider"
@@ -91,8 +91,8 @@ def test_judge_needs_every_node_on_the_openvino_provider() -> None:
 
 
 def test_without_the_device_the_steps_after_the_provider_read_not_checked() -> None:
-    steps = _steps(*BASE, ("provider", False, "SessionOptionsAppendExecutionProvider_OpenVINO_V2: Failed to load "
-                                              "shared library"))
+    steps = _steps(*BASE, ("provider", False, ("SessionOptionsAppendExecutionProvider_OpenVINO_V2: Failed to load "
+                                              "shared library")))
     explained = ort_no_device_steps(steps, "NPU")
     provider = next(s for s in explained if s.name == "provider")
     assert provider.detail.startswith("OpenVINO reports: Device NPU is not available (ONNX Runtime: ")

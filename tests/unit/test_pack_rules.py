@@ -24,7 +24,7 @@ UPX4 = UpxTool(Path("/bin/upx4"), (4, 2, 3), "4.2.3")
 ON = PackOptions(upx=True)
 
 
-@pytest.mark.parametrize("info,upx,options,skip,force", [
+@pytest.mark.parametrize(("info", "upx", "options", "skip", "force"), [
     (PLAIN, UPX3, ON, None, False),
     (PLAIN, UPX4, ON, None, False),
     (CFG, UPX4, ON, None, False),  # UPX 4 is asked without --force, and refuses by itself

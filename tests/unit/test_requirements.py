@@ -19,7 +19,7 @@ LINUX = "openvino-2026.4.1-22982-cp311-cp311-manylinux_2_28_x86_64.whl"
 ORT = "onnxruntime_openvino-1.24.1-cp311-cp311-win_amd64.whl"
 
 
-@pytest.mark.parametrize("text,expected", [
+@pytest.mark.parametrize(("text", "expected"), [
     ("openvino==2026.4.1", True),
     (" openvino == 2026.4.1 ", True),
     ("openvino===2026.4.1", True),
@@ -49,7 +49,7 @@ def test_an_existing_path_is_never_a_requirement(tmp_path: Path, monkeypatch: py
     assert not is_requirement("openvino==2026.4.1")
 
 
-@pytest.mark.parametrize("text,pinned", [
+@pytest.mark.parametrize(("text", "pinned"), [
     ("openvino==2026.4.1", True), ("openvino===2026.4.1", True), ("openvino==2026.*", False),
     ("openvino>=2026", False), ("openvino==2026.4.1,!=2026.4.0", False), ("not a requirement", False),
 ])
@@ -57,7 +57,7 @@ def test_only_one_exact_version_pins(text: str, pinned: bool) -> None:
     assert (_pinned(text) is not None) is pinned
 
 
-@pytest.mark.parametrize("file,requirement,platform,expected", [
+@pytest.mark.parametrize(("file", "requirement", "platform", "expected"), [
     (WIN, "openvino==2026.4.1", "win_amd64", True),
     (WIN, "OpenVINO==2026.4.1", "win_amd64", True),          # names compare canonicalised
     (WIN, "openvino==2026.4.1.0", "win_amd64", True),        # PEP 440: missing parts are zeros
@@ -82,7 +82,7 @@ def test_a_version_past_the_digit_limit_matches_no_wheel() -> None:
     assert pinned is None or not _wheel_matches(Path("x-1.0-py3-none-win_amd64.whl"), pinned, "win_amd64")
 
 
-@pytest.mark.parametrize("file,expected", [
+@pytest.mark.parametrize(("file", "expected"), [
     (LINUX, True), ("openvino-2025.4.1-20426-cp311-cp311-manylinux2014_x86_64.whl", True),
     ("x-1.0-py3-none-linux_x86_64.whl", True), (WIN, False), ("x.whl", False), ("linux.whl", False),
     ("openvino-2099.1.0-1-cp311-cp311-win_amd64.whl", False),

@@ -76,7 +76,7 @@ def test_a_system_dll_is_windows_even_when_the_install_holds_a_copy(folders: dic
     assert (got.dep_class, got.path) == (SYSTEM, None)
 
 
-@pytest.mark.parametrize("present,expected", [
+@pytest.mark.parametrize(("present", "expected"), [
     (("importer", "dlls", "search1", "search2"), "importer"),
     (("dlls", "search1", "search2"), "dlls"),
     (("search1", "search2"), "search1"),

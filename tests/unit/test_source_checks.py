@@ -41,7 +41,7 @@ Available versions: 2026.4.1, 2026.4.0, 2026.3.1, 2026.3.0, 2025.4.1, 2024.6.0
 """
 
 
-@pytest.mark.parametrize("tag,platform", [
+@pytest.mark.parametrize(("tag", "platform"), [
     ("win_amd64", Platform.WINDOWS), ("manylinux_2_28_x86_64", Platform.LINUX),
     ("manylinux2014_x86_64", Platform.LINUX), ("manylinux_2_17_x86_64", Platform.LINUX),
     ("linux_x86_64", Platform.LINUX),
@@ -66,11 +66,11 @@ def test_locate_refuses_an_unknown_platform_before_anything_else() -> None:
         locate("openvino==2026.4.1", platform="win64")
 
 
-@pytest.mark.parametrize("text,kind,line", [
-    ("openvino=2026.4.1", UsageError, "openvino=2026.4.1: a requirement pins a release with ==; write "
-                                      "openvino==2026.4.1"),
-    ("openvino-2026.4.1", InputError, "openvino-2026.4.1: no such file or folder; for a release write the "
-                                      "requirement openvino==2026.4.1"),
+@pytest.mark.parametrize(("text", "kind", "line"), [
+    ("openvino=2026.4.1", UsageError, ("openvino=2026.4.1: a requirement pins a release with ==; write "
+                                      "openvino==2026.4.1")),
+    ("openvino-2026.4.1", InputError, ("openvino-2026.4.1: no such file or folder; for a release write the "
+                                      "requirement openvino==2026.4.1")),
     ("openvino 2026.4.1", InputError, None), ("openvino:2026.4", InputError, None),
     ("openvino@2026.4.1", InputError, None), ("openvino_v2026.4.1", InputError, None),
 ])
@@ -113,7 +113,7 @@ def test_the_nearest_releases_are_named() -> None:
         "openvinoo==1.0: the package index has no release of openvinoo for win_amd64")
 
 
-@pytest.mark.parametrize("line,amount", [
+@pytest.mark.parametrize(("line", "amount"), [
     ("Progress 0 of 46251520", (0, 46251520)), ("Progress 1048576 of 46251520\n", (1048576, 46251520)),
     ("Progress 10 of 0", (10, 0)), ("  Downloading openvino.whl (44.1 MB)", None), ("Progress x of 3", None),
 ])
@@ -121,7 +121,7 @@ def test_pip_raw_progress_lines(line: str, amount: tuple[int, int] | None) -> No
     assert rq.raw_progress(line) == amount
 
 
-@pytest.mark.parametrize("version,raw", [("23.2.1", False), ("24.0", False), ("24.1", True), ("24.1b1", True),
+@pytest.mark.parametrize(("version", "raw"), [("23.2.1", False), ("24.0", False), ("24.1", True), ("24.1b1", True),
                                          ("25.3", True), ("100.0", True), ("x", False)])
 def test_which_pip_has_raw_progress(version: str, raw: bool) -> None:
     assert rq.pip_has_raw_progress(version) is raw

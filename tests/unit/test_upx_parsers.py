@@ -22,14 +22,14 @@ def fixture(name: str) -> tuple[str, int]:
     return "\n".join(lines[:-1]), int(lines[-1].split("=", 1)[1])
 
 
-@pytest.mark.parametrize("name,version", [("upx-4.2.3/version.txt", (4, 2, 3)), ("upx-3.94/version.txt", (3, 94)),
+@pytest.mark.parametrize(("name", "version"), [("upx-4.2.3/version.txt", (4, 2, 3)), ("upx-3.94/version.txt", (3, 94)),
                                           ("upx-4.2.2/version.txt", (4, 2, 2))])
 def test_version(name: str, version: tuple[int, ...]) -> None:
     text = (FIXTURES / name).read_text()
     assert upx.parse_version(text)[0] == version
 
 
-@pytest.mark.parametrize("name,size_in,size_out,ratio", [
+@pytest.mark.parametrize(("name", "size_in", "size_out", "ratio"), [
     ("upx-4.2.3/pack-mingw-ok.txt", 13407, 7775, 57.99),
     ("upx-4.2.3/pack-mingw-quiet.txt", 13407, 7775, 57.99),
     ("upx-4.2.3/pack-force-ok.txt", 337160, 115976, 34.40),
@@ -49,7 +49,7 @@ def test_decompress_reports_sizes_the_right_way_round() -> None:
     assert outcome.original_size == 337160 and outcome.packed_size == 93960
 
 
-@pytest.mark.parametrize("name,status,message", [
+@pytest.mark.parametrize(("name", "status", "message"), [
     ("upx-4.2.3/pack-guard-cf-refused.txt", upx.REFUSED,
      "CantPackException: GUARD_CF enabled PE files are not supported (use --force to disable)"),
     ("upx-4.2.2/pack-guard-cf-refused.txt", upx.REFUSED,
@@ -66,7 +66,7 @@ def test_refusals_keep_upx_own_message(name: str, status: str, message: str) -> 
     assert outcome.status == status and outcome.message == message
 
 
-@pytest.mark.parametrize("name,ok", [
+@pytest.mark.parametrize(("name", "ok"), [
     ("upx-4.2.3/test-ok.txt", True),
     ("upx-3.94/test-ok.txt", True),
     ("upx-4.2.3/test-not-packed.txt", False),

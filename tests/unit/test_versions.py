@@ -7,7 +7,7 @@ import pytest
 from npuslim.knowledge.versions import VersionRange, parse_version
 
 
-@pytest.mark.parametrize("text,release", [
+@pytest.mark.parametrize(("text", "release"), [
     ("2026.4.1.22982", (2026, 4, 1, 22982)),       # openvino.dll's file version
     ("2024.6.0-17404-4c0f47d2335", (2024, 6, 0)),  # an OpenVINO build string (not PEP 440)
     ("2026.0.0.dev20251101", (2026, 0, 0)),        # a nightly's dist-info version
@@ -35,7 +35,7 @@ def test_releases_sort_by_number_not_by_text() -> None:
     assert parse_version("2024.3") == parse_version("2024.3.0.0")
 
 
-@pytest.mark.parametrize("text,version,expected", [
+@pytest.mark.parametrize(("text", "version", "expected"), [
     ("", "2024.0.0", True),
     ("", "2026.0.0.dev1", True),
     (">=2026.0", "2026.4.1.22982", True),

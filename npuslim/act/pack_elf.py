@@ -83,7 +83,7 @@ class ElfShrink:
         return self.outcome.changed
 
 
-def _linkage(info: ElfInfo) -> tuple:
+def _linkage(info: ElfInfo) -> tuple[object, ...]:
     return info.imports, info.soname, info.rpath, info.runpath, info.machine
 
 

@@ -9,6 +9,7 @@ and keep Control Flow Guard unless ``--upx-force-cfg``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -52,7 +53,9 @@ def _import_drift(path: Path, info: PeInfo, expected: set[str],
                   allowed_extra: frozenset[str] = frozenset()) -> str | None:
     """``None`` when pefile (``info``) and LIEF both read exactly the ``expected`` imported
     DLLs (plus ``allowed_extra``) in a rewritten file, else what differs."""
-    for reader, seen in (("pefile", lambda: _dll_names(info)), ("LIEF", lambda: lief_imports(path))):
+    readers: tuple[tuple[str, Callable[[], set[str]]], ...] = (
+        ("pefile", lambda: _dll_names(info)), ("LIEF", lambda: lief_imports(path)))
+    for reader, seen in readers:
         names = seen()
         lost, added = expected - names, names - expected - allowed_extra
         if lost or added:

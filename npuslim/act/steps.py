@@ -17,10 +17,10 @@ from typing import Any, ClassVar, Protocol
 
 from npuslim.act.upx import DEFAULT_TIMEOUT, UpxTool
 from npuslim.act.workcache import CacheEntry, WorkCache
+from npuslim.enums import StrEnum
 from npuslim.formats.elf import ElfInfo
 from npuslim.formats.lock import LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo
-from npuslim.layout import StrEnum
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.units import BASELINE_BYTES
 

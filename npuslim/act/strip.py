@@ -86,7 +86,7 @@ def changed_outside_edits(original: bytes, result: StripResult) -> str | None:
     return None
 
 
-def _raw_end(sections: list) -> int:
+def _raw_end(sections: list[pefile.SectionStructure]) -> int:
     """The file offset where the raw data of the last section with any ends."""
     return max((s.PointerToRawData + s.SizeOfRawData for s in sections if s.SizeOfRawData), default=0)
 
@@ -134,7 +134,7 @@ class _Malformed(Exception):
 def _headers_end(pe: pefile.PE) -> int:
     """Where the headers and the section table end in the file (nothing strip edits may start before)."""
     table_end = pe.sections[-1].get_file_offset() + _SECTION_HEADER_SIZE if pe.sections else 0
-    return max(pe.OPTIONAL_HEADER.SizeOfHeaders, table_end)
+    return max(int(pe.OPTIONAL_HEADER.SizeOfHeaders), int(table_end))
 
 
 def _strip_parsed(pe: pefile.PE, original: bytes) -> StripResult:
@@ -240,7 +240,7 @@ def _strip_signature(pe: pefile.PE, edit: _Edit, original_size: int) -> int:
     return sig_bytes
 
 
-def _set_dir(data: bytearray, entry, rva: int, size: int) -> None:
+def _set_dir(data: bytearray, entry: pefile.Structure, rva: int, size: int) -> None:
     _put(data, entry.get_field_absolute_offset("VirtualAddress"), "<I", rva)
     _put(data, entry.get_field_absolute_offset("Size"), "<I", size)
 

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from npuslim.enums import StrEnum
 from npuslim.errors import ToolError
-from npuslim.layout import StrEnum
 from npuslim.tools import ToolRun, cannot_start, kill_group
 
 # UPX reads its default options from the UPX variable, so ours has another name.

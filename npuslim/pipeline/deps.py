@@ -19,6 +19,7 @@ from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
 from npuslim.platforms import traits
 from npuslim.progress import ProgressFn, Reporter
+from npuslim.source.install import public_name
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | N
             without: list[str] | None, scan_hints: bool, exports: bool = False,
             progress: ProgressFn | None = None) -> DepsResult:
     """``_closure`` as one ``analyse`` step for ``progress``."""
-    with Reporter(progress).step("analyse", sources.install.root.name) as step:
+    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step:
         found = _closure(sources, facts, roots=roots, with_=with_, without=without, scan_hints=scan_hints,
                          exports=exports)
         step.detail = f"{len(found.graph.files)} files in the closure"

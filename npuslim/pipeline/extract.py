@@ -24,6 +24,7 @@ from npuslim.pipeline.sources import Sources
 from npuslim.plan.bundle import BundlePlan, PlanRequest, plan_bundle
 from npuslim.plan.features import FeatureChoice, FeatureStatus, features_for_source
 from npuslim.progress import ProgressFn, Reporter
+from npuslim.source.install import public_name
 from npuslim.source.locate import cache_dir, is_requirement
 
 
@@ -75,7 +76,7 @@ def plan_extract(sources: Sources, *, with_: list[str] | None, without: list[str
     """Choose the features, plan the bundle and measure it against ``max_size`` (else the
     manifest's budget). Nothing is written; ``MissingDependencyError`` unless ``allow_missing``.
     The analysis is one ``analyse`` step for ``progress``."""
-    with Reporter(progress).step("analyse", sources.install.root.name) as step:
+    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step:
         planned = _plan_extract(sources, with_=with_, without=without, roots=roots, allow_missing=allow_missing,
                                 msvc_runtime=msvc_runtime, max_size=max_size)
         step.detail = f"{len(planned.plan.files)} files planned"

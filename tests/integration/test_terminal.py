@@ -16,6 +16,7 @@ the issue notes); tests check behaviour, not speed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_extract_at_a_terminal_cold_then_warm(wheel: Path, tmp_path: Path, colum
         run = run_in_terminal([*NPUSLIM, "extract", str(wheel), "-o", str(out)], columns=columns, env=env)
         _shown(run, columns)
         assert run.exit_code == 0, attempt
-        assert "✓ copy: 95 files" in run.text  # the finished step stays on the screen, whole
+        assert re.search(r"^✓ copy: \d+ files$", run.text, re.M)  # the finished step stays on the screen, whole
         assert "total" in run.text and "The target machine must provide" in run.text
         assert (out / "npuslim-bundle.json").is_file()
 
@@ -104,7 +105,7 @@ def test_verify_and_verify_load_at_a_terminal_cold(bundle: Path, tmp_path: Path)
     env = _env(tmp_path / "cache")
     run = run_in_terminal([*NPUSLIM, "verify", str(bundle)], columns=80, env=env)
     _shown(run, 80)
-    assert run.exit_code == 0 and "OK " in run.text and "95 files checked" in run.text
+    assert run.exit_code == 0 and "OK " in run.text and re.search(r"\d+ files checked", run.text)
     run = run_in_terminal([*NPUSLIM, "verify", "--load", str(bundle)], columns=80, env=env)
     _shown(run, 80)
     assert run.exit_code == 0

@@ -10,6 +10,9 @@ CPU, on each platform:
   (c) upx     Windows only: a copy of (b) with every DLL packed by ``upx --force``
               (bench_load.py's packing; UPX 4.2.2 refuses the official Linux
               libraries, so there is no Linux (c))
+  tbb         on request (--variants): a copy of (b) with the libraries libtbb
+              loads by itself when present (tbbmalloc, tbbbind), to tell what
+              their absence from the bundle changes
 
 Windows variants run the win_amd64 wheel through the Windows loader (Wine on
 Linux, natively on Windows); Linux variants run the manylinux wheel natively.
@@ -74,9 +77,14 @@ HERE = Path(__file__).resolve().parent
 TIMER_SOURCE = HERE / "infer_timer.c"
 WINDOWS, LINUX = "win_amd64", "manylinux_2_28_x86_64"
 PLATFORMS = (LINUX, WINDOWS)
-VARIANTS = {WINDOWS: ("full", "bundle", "upx"), LINUX: ("full", "bundle")}
+VARIANTS = {WINDOWS: ("full", "bundle", "tbb", "upx"), LINUX: ("full", "bundle", "tbb")}
+DEFAULT_VARIANTS = ("full", "bundle", "upx")
 MANIFEST = {WINDOWS: "cpu", LINUX: "cpu-linux"}
-TITLES = {"full": "full wheel", "bundle": "bundle", "upx": "bundle + UPX"}
+TITLES = {"full": "full wheel", "bundle": "bundle", "tbb": "bundle + TBB", "upx": "bundle + UPX"}
+# What libtbb loads by itself when it finds it beside itself (TBB's scalable allocator, its binding to
+# cores and NUMA nodes and what that needs); none is imported by anything, so a bundle leaves them out.
+TBB_OPTIONAL = {WINDOWS: ("tbbmalloc.dll", "tbbbind_2_5.dll"),
+                LINUX: ("libtbbmalloc.so.2", "libtbbbind_2_5.so.3", "libhwloc.so.15")}
 PLATFORM_TITLES = {WINDOWS: "Windows", LINUX: "Linux"}
 
 
@@ -302,7 +310,7 @@ def prepare(tag: str, source: str, work: Path, names: tuple[str, ...], upx: str 
     out: list[Variant] = []
     if "full" in names:
         out.append(variant(tag, "full", install.root, install.dll_dir, note=f"the unpacked {install.layout}"))
-    if "bundle" in names or "upx" in names:
+    if {"bundle", "tbb", "upx"} & set(names):
         bundle = work / tag / "bundle"
         shutil.rmtree(bundle, ignore_errors=True)
         proc = subprocess.run([sys.executable, "-m", "npuslim", "extract", str(install.root), "--manifest",
@@ -312,6 +320,15 @@ def prepare(tag: str, source: str, work: Path, names: tuple[str, ...], upx: str 
         lib_dir = bundle / ("bin" if tag == WINDOWS else "lib")
         if "bundle" in names:
             out.append(variant(tag, "bundle", bundle, lib_dir, note=f"npuslim extract --manifest {MANIFEST[tag]}"))
+        if "tbb" in names:
+            extra = work / tag / "bundle-tbb"
+            shutil.rmtree(extra, ignore_errors=True)
+            shutil.copytree(bundle, extra, symlinks=True)
+            extra_lib = extra / lib_dir.name
+            copied = [n for n in TBB_OPTIONAL[tag] if (install.dll_dir / n).is_file()]
+            for n in copied:
+                shutil.copy2(install.dll_dir / n, extra_lib / n)
+            out.append(variant(tag, "tbb", extra, extra_lib, note="the bundle plus " + ", ".join(copied)))
         if "upx" in names:
             if upx is None:
                 raise SetupError("UPX 4 or later is needed for the upx variant (--upx, or NPUSLIM_UPX)")
@@ -404,6 +421,7 @@ def summarise(v: Variant, runs: list[TimerRun]) -> dict[str, object]:
         "latency_samples": len(lat),
         "latency_median_ms": statistics.median(lat) * 1000 if lat else None,
         "latency_p90_ms": _percentile(lat, 0.9) * 1000 if lat else None,
+        "latency_min_ms": min(lat) * 1000 if lat else None,
         "throughput_1_ips": statistics.median(r.throughput[1] for r in ok) if ok else None,
         "throughput_n_requests": n_values[-1] if n_values else (1 if ok else None),
         "throughput_n_ips": (statistics.median(r.throughput[max(r.throughput)] for r in ok) if ok else None),
@@ -435,6 +453,7 @@ def render(doc: dict) -> str:
     row("first inference", lambda v: v["steps_median_seconds"]["first_infer"], _ms)
     row("latency median", lambda v: v["latency_median_ms"], lambda x: f"{x:.2f} ms")
     row("latency p90", lambda v: v["latency_p90_ms"], lambda x: f"{x:.2f} ms")
+    row("latency min", lambda v: v["latency_min_ms"], lambda x: f"{x:.2f} ms")
     row("throughput, 1 request", lambda v: v["throughput_1_ips"], lambda x: f"{x:.0f}/s")
     row("throughput, N requests", lambda v: v["throughput_n_ips"], lambda x: f"{x:.0f}/s")
     row("  N requests (streams)", lambda v: v["throughput_n_requests"] and f"{v['throughput_n_requests']} "
@@ -493,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200, help="inferences per measurement (default 200)")
     parser.add_argument("--requests", type=int, default=0,
                         help="N for the throughput with N requests (default: OPTIMAL_NUMBER_OF_INFER_REQUESTS)")
-    parser.add_argument("--variants", help="comma-separated subset of full,bundle,upx")
+    parser.add_argument("--variants", help="comma-separated, of full,bundle,tbb,upx (default full,bundle,upx)")
     parser.add_argument("--batch", type=int, default=ModelShape.batch)
     parser.add_argument("--width", type=int, default=ModelShape.width)
     parser.add_argument("--layers", type=int, default=ModelShape.layers)
@@ -503,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     tags = tuple(args.platform or PLATFORMS)
-    wanted = tuple(args.variants.split(",")) if args.variants else (("bundle",) if args.short else None)
+    wanted = tuple(args.variants.split(",")) if args.variants else (("bundle",) if args.short else DEFAULT_VARIANTS)
     runs = 1 if args.short else max(1, args.runs)
     iterations = min(args.iterations, 10) if args.short else max(1, args.iterations)
     shape = ModelShape(args.batch, args.width, args.layers)
@@ -519,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         variants: list[Variant] = []
         infos: dict[str, dict] = {}
         for tag in tags:
-            names = tuple(n for n in VARIANTS[tag] if wanted is None or n in wanted)
+            names = tuple(n for n in VARIANTS[tag] if n in wanted)
             got, infos[tag] = prepare(tag, args.source, work, names, upx)
             variants += got
     except SetupError as exc:

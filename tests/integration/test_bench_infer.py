@@ -108,10 +108,15 @@ def test_short_mode_runs_the_cpu_bundle_on_both_platforms(ovlinux2026, ov2026, t
 @pytest.mark.wheels
 def test_the_linux_bundle_computes_what_the_full_wheel_computes(ovlinux2026, tmp_path: Path) -> None:
     require_tool("gcc", "apt-get install gcc")
-    doc, stdout = _run(tmp_path, "--platform", "manylinux_2_28_x86_64", "--variants", "full,bundle")
+    doc, stdout = _run(tmp_path, "--platform", "manylinux_2_28_x86_64", "--variants", "full,bundle,tbb")
     variants = doc["platforms"]["manylinux_2_28_x86_64"]["variants"]
+    assert list(variants) == ["full", "bundle", "tbb"]
     for v in variants.values():
         _check_variant(v)
-    assert variants["bundle"]["checksum"] == variants["full"]["checksum"]  # the same kernels, bit for bit
+    # the same kernels, bit for bit, with or without TBB's optional libraries beside libtbb
+    assert variants["bundle"]["checksum"] == variants["full"]["checksum"] == variants["tbb"]["checksum"]
     assert variants["bundle"]["layout"]["libs"] < variants["full"]["layout"]["libs"]
-    assert "Linux full wheel" in stdout
+    assert variants["tbb"]["layout"]["libs"] == variants["bundle"]["layout"]["libs"] + 3
+    assert "libtbbmalloc.so.2" in variants["tbb"]["layout"]["note"]
+    for title in ("Linux full wheel", "Linux bundle + TBB", "latency min", "PSS at the end"):
+        assert title in stdout

@@ -223,7 +223,9 @@ class TimerRun:
 
     steps: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
-    throughput: dict[int, float] = field(default_factory=dict)  # requests -> inferences per second
+    throughput_1: float | None = None  # inferences per second, one request
+    throughput_n: float | None = None  # inferences per second, ``requests`` requests in flight
+    requests: int = 0
     streams: str = ""
     checksum: float | None = None
     memory: dict[str, int] = field(default_factory=dict)
@@ -242,16 +244,18 @@ def parse_timer_output(text: str) -> TimerRun:
             run.latencies.append(float(m.group(1)))
         elif m := _LINE["X"].match(line):
             requests, count, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3))
-            run.throughput[requests] = count / seconds if seconds > 0 else 0.0
-            if requests > 1 or m.group(4):
-                run.streams = m.group(4) or ""
+            ips = count / seconds if seconds > 0 else 0.0
+            if m.group(4) is None:  # the one-request phase; the N-request phase names the streams
+                run.throughput_1 = ips
+            else:
+                run.throughput_n, run.requests, run.streams = ips, requests, m.group(4)
         elif m := _LINE["O"].match(line):
             run.checksum = float(m.group(1))
         elif m := _LINE["M"].match(line):
             run.memory[m.group(1)] = int(m.group(2))
         elif m := _LINE["FAIL"].match(line):
             run.failed = f"{m.group(1)}: {m.group(2)}"
-    if not run.failed and (set(STEPS) - set(run.steps) or len(run.throughput) < 2):
+    if not run.failed and (set(STEPS) - set(run.steps) or run.throughput_1 is None or run.throughput_n is None):
         run.failed = "the timer stopped early: " + " ".join(text.strip().splitlines()[-3:])
     return run
 
@@ -410,7 +414,6 @@ def _percentile(values: list[float], q: float) -> float:
 def summarise(v: Variant, runs: list[TimerRun]) -> dict[str, object]:
     ok = [r for r in runs if not r.failed]
     lat = [x for r in ok for x in r.latencies]
-    n_values = sorted({k for r in ok for k in r.throughput if k > 1})
     memory_keys = sorted({k for r in ok for k in r.memory})
     return {
         "layout": {"root": str(v.root), "lib_dir": str(v.lib_dir), "c_api": v.c_api.name, "files": v.files,
@@ -422,9 +425,9 @@ def summarise(v: Variant, runs: list[TimerRun]) -> dict[str, object]:
         "latency_median_ms": statistics.median(lat) * 1000 if lat else None,
         "latency_p90_ms": _percentile(lat, 0.9) * 1000 if lat else None,
         "latency_min_ms": min(lat) * 1000 if lat else None,
-        "throughput_1_ips": statistics.median(r.throughput[1] for r in ok) if ok else None,
-        "throughput_n_requests": n_values[-1] if n_values else (1 if ok else None),
-        "throughput_n_ips": (statistics.median(r.throughput[max(r.throughput)] for r in ok) if ok else None),
+        "throughput_1_ips": statistics.median(r.throughput_1 or 0.0 for r in ok) if ok else None,
+        "throughput_n_requests": max(r.requests for r in ok) if ok else None,
+        "throughput_n_ips": statistics.median(r.throughput_n or 0.0 for r in ok) if ok else None,
         "streams": ok[0].streams if ok else "",
         "checksum": ok[0].checksum if ok else None,
         "peak_memory": {k: max(r.memory.get(k, 0) for r in ok) for k in memory_keys},

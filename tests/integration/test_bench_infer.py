@@ -59,7 +59,9 @@ def test_the_timer_output_is_parsed() -> None:
         "O 2797.00095\nL 0.004\nL 0.005\nX 1 100 0.5\nX 2 200 0.8 2\nM peak_rss 64225280\nM pss 61369344\n")
     assert run.failed == ""
     assert run.steps["compile"] == 0.2 and run.latencies == [0.004, 0.005]
-    assert run.throughput == {1: 200.0, 2: 250.0} and run.streams == "2"
+    assert (run.throughput_1, run.throughput_n, run.requests, run.streams) == (200.0, 250.0, 2, "2")
+    one = bench.parse_timer_output("X 1 100 0.5\nX 1 100 0.25 1\n")  # one request is optimal: both phases kept
+    assert (one.throughput_1, one.throughput_n, one.requests) == (200.0, 400.0, 1)
     assert run.checksum == pytest.approx(2797.00095)
     assert run.memory == {"peak_rss": 64225280, "pss": 61369344}
     failed = bench.parse_timer_output("T load_c_api 0.03\nFAIL core_create status -1: no plugin\n")

@@ -5,7 +5,7 @@ manylinux 2026.4.1 wheel; cross-built for x86_64-pc-windows-gnu against a Window
 run under Wine when the Windows target's standard library is installed (Debian:
 libstd-rust-dev-windows).
 
-The cargo used is ``$NPUSLIM_TEST_CARGO`` or the first on PATH, with the rustc beside it (Debian's
+The cargo used is ``$NPUSLIM_TEST_CARGO``, else Debian's /usr/bin/cargo, else the first on PATH, with the rustc beside it (Debian's
 /usr/bin/cargo runs /usr/bin/rustc 1.63, the oldest the crate supports)."""
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ CARGO_TESTS = 12  # tests/basic.rs
 
 def cargo_tools() -> tuple[str, str | None]:
     """(cargo, the folder of the rustc beside it, or None to let cargo pick)."""
-    cargo = os.environ.get("NPUSLIM_TEST_CARGO") or require_tool("cargo", "apt-get install cargo")
+    # Debian's cargo first (what .ci/install-test-deps installs, with the Windows target's std beside
+    # it); a rustup cargo earlier on PATH has neither rustc 1.63 nor, usually, that target
+    debian = "/usr/bin/cargo" if Path("/usr/bin/cargo").is_file() else None
+    cargo = os.environ.get("NPUSLIM_TEST_CARGO") or debian or require_tool("cargo", "apt-get install cargo")
     folder = Path(cargo).resolve().parent
     return cargo, str(folder) if (folder / "rustc").is_file() else None
 

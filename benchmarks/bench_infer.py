@@ -236,8 +236,8 @@ class TimerRun:
 def parse_timer_output(text: str) -> TimerRun:
     """The ``T``/``L``/``X``/``O``/``M``/``FAIL`` lines of infer_timer (see its header comment)."""
     run = TimerRun()
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if m := _LINE["T"].match(line):
             run.steps[m.group(1)] = float(m.group(2))
         elif m := _LINE["L"].match(line):

@@ -7,6 +7,7 @@ Only the structure of the output and what the runs compute are checked, never a 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_the_model_is_an_ir_of_matmul_add_relu_layers() -> None:
     assert len(weights) == 3 * (8 * 8 + 8) * 4  # f32 weights and biases, nothing else
     consts = [layer.find("data") for layer in root.iter("layer") if layer.get("type") == "Const"]
     spans = sorted((int(d.get("offset")), int(d.get("size"))) for d in consts)
-    assert spans[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(spans, spans[1:], strict=False))
+    assert spans[0][0] == 0 and all(a + n == b for (a, n), (b, _) in itertools.pairwise(spans))
     assert sum(n for _, n in spans) == len(weights)
     ids = {layer.get("id") for layer in root.iter("layer")}
     assert all(e.get("from-layer") in ids and e.get("to-layer") in ids for e in root.iter("edge"))

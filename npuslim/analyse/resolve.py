@@ -6,7 +6,8 @@ Search order for a name imported by ``X`` (case-insensitive, as on Windows):
    loader; never files.
 2. Names the manifest never bundles (``ze_loader.dll``: the driver's).
 3. The Visual C++ runtime (redistributable), even when a copy is found.
-4. Windows system DLLs (``manifests/windows.yaml``).
+4. Windows system DLLs (``manifests/windows.yaml``), then the Python interpreter's DLL
+   (``python3.dll``, ``python3XX.dll``: what a Python extension imports).
 5. Files: the folder of ``X``, the install's DLL folder, then each
    ``--search-path`` folder in the order given. The first match wins.
 6. Otherwise: missing.
@@ -14,6 +15,7 @@ Search order for a name imported by ``X`` (case-insensitive, as on Windows):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +32,16 @@ class DepClass(StrEnum):
     API_SET = "api-set"
     SYSTEM = "system"
     DRIVER = "driver"
+    PYTHON = "python"      # the interpreter's own DLL, which a Python extension (.pyd) imports
     MISSING = "missing"
 
 
 BUNDLED, SYSTEM, API_SET = DepClass.BUNDLED, DepClass.SYSTEM, DepClass.API_SET
 MSVC_RUNTIME, DRIVER, MISSING = DepClass.MSVC_RUNTIME, DepClass.DRIVER, DepClass.MISSING
+PYTHON = DepClass.PYTHON
+# python3.dll (the stable ABI) and python3XX.dll: what CPython's Windows extensions link against;
+# the Python that imports the extension has it loaded already, so it is never bundled.
+PYTHON_DLL = re.compile(r"^python3\d*\.dll$", re.IGNORECASE)
 CLASSES = tuple(DepClass)  # the order of the JSON summary and the tables
 
 
@@ -108,6 +115,9 @@ class Resolver:
             )
         if low in self.facts.system:
             return Resolution(SYSTEM, None, "Windows system DLL")
+        if PYTHON_DLL.match(name):
+            return Resolution(PYTHON, None, "the Python interpreter's DLL, loaded by the Python that imports "
+                              "the extension")
         path = self.find_file(name, importer)
         if path is not None:
             return Resolution(BUNDLED, path)

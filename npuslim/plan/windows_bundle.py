@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from npuslim.analyse.graph import DependencyGraph
-from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, SYSTEM
+from npuslim.analyse.resolve import API_SET, BUNDLED, DRIVER, MSVC_RUNTIME, PYTHON, SYSTEM
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.knowledge.manifest import Manifest
 from npuslim.layout import BIN, LIB, PlannedFile, Role
@@ -71,6 +71,10 @@ def _requirements(graph: DependencyGraph, manifest: Manifest,
     system = names(SYSTEM)
     if system:
         out.append(Requirement(SYSTEM, "Windows system DLLs", system, "present on every Windows"))
+    python = names(PYTHON)
+    if python:
+        out.append(Requirement(PYTHON, "the Python interpreter (CPython for Windows)", python,
+                               "a Python extension's own interpreter: loaded by the Python that imports it"))
     return tuple(out)
 
 

@@ -126,7 +126,8 @@ def _dot_id(name: str) -> str:
 
 _DOT_COLORS = {
     DepClass.BUNDLED: "lightblue", DepClass.MSVC_RUNTIME: "khaki", DepClass.API_SET: "lightgrey",
-    DepClass.SYSTEM: "white", DepClass.DRIVER: "palegreen", DepClass.MISSING: "salmon",
+    DepClass.SYSTEM: "white", DepClass.DRIVER: "palegreen", DepClass.PYTHON: "lightyellow",
+    DepClass.MISSING: "salmon",
 }
 
 

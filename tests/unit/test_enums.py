@@ -33,7 +33,7 @@ from npuslim.report.graph_formats import node_dict
 
 # the strings each domain value was written as before it became an enum
 OLD = {
-    DepClass: ["bundled", "msvc-runtime", "api-set", "system", "driver", "missing"],
+    DepClass: ["bundled", "msvc-runtime", "api-set", "system", "driver", "python", "missing"],
     Via: ["root", "import", "delay-import", "runtime", "forward"],
     Signature: ["signed", "none", "dangling"],
     UpxStatus: ["packed", "refused", "already-packed", "not-packed", "unknown-format", "corrupt", "failed",

@@ -142,3 +142,18 @@ def test_the_graph_follows_the_same_order(folders: dict[str, Path]) -> None:
     assert by["kernel32.dll"].dep_class == SYSTEM
     assert by["ze_loader.dll"].dep_class == DRIVER and by["ze_loader.dll"].path is None
     assert graph.search_order[:1] == (folders["dlls"],)
+
+
+def test_the_python_interpreters_dll_is_the_interpreters(tmp_path) -> None:
+    """A Python extension (.pyd) imports python3XX.dll (or python3.dll, the stable ABI): the Python that
+    imports it provides it, so it is its own class, never missing and never bundled, even when a copy lies
+    beside the extension."""
+    from npuslim.analyse.resolve import PYTHON, Resolver
+    from npuslim.knowledge.manifest import load_windows_facts
+
+    (tmp_path / "python311.dll").write_bytes(b"MZ")
+    resolver = Resolver(facts=load_windows_facts(), manifest=None, dll_dir=tmp_path)
+    for name in ("python311.dll", "PYTHON3.DLL", "python313.dll"):
+        found = resolver.resolve(name, tmp_path / "_pyopenvino.pyd")
+        assert found.dep_class is PYTHON and found.path is None
+    assert resolver.resolve("python311x.dll", None).dep_class != PYTHON

@@ -223,8 +223,12 @@ def _load_check(job: Job, ctx: PackContext, packed: Path, unpacked: Path, wrap: 
     problem = dlopen_problem(packed, name, folder, scratch, timeout=ctx.options.upx_timeout, wrap=wrap)
     if problem is None:
         return None
-    return problem if dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout,
-                                     wrap=wrap) is None else None
+    original = dlopen_problem(unpacked, name, folder, scratch, timeout=ctx.options.upx_timeout, wrap=wrap)
+    if original is None:
+        return problem  # the unpacked file loads here, the packed one does not
+    # neither loads here (a dependency outside the bundle, or the check itself could not run): the packed
+    # file is kept unless it is worse, a crash where the unpacked one fails cleanly
+    return problem if problem.startswith(_CRASHED) and not original.startswith(_CRASHED) else None
 
 
 def check_link_target(name: str, link_to: str) -> None:
@@ -248,6 +252,7 @@ def symlink_tarinfo(name: str, link_to: str, epoch: int) -> tarfile.TarInfo:
 
 
 _DLOPEN = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"  # ctypes dlopens with RTLD_NOW
+_CRASHED = "it crashed when loaded"
 
 
 def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeout: float = 120.0,
@@ -287,7 +292,7 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
         except subprocess.TimeoutExpired:
             return f"loading it did not finish within {timeout:g} s"
         if proc.returncode < 0:
-            return f"it crashed when loaded (signal {-proc.returncode})"
+            return f"{_CRASHED} (signal {-proc.returncode})"
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
             return f"it does not load: {lines[-1].strip() if lines else f'exit {proc.returncode}'}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -189,7 +190,10 @@ class _Run:
         sandbox = find_sandbox()
         if not sandbox.confined:
             self.warnings.append(f"--check-load: {sandbox.description}")
-        return lambda args, work: sandbox.wrap(args, work=work)
+        # the child is this Python: its folders are bound back, read-only (a venv may sit under /tmp,
+        # which the sandbox replaces with a private one, and then the child could not even start)
+        python = (Path(sys.executable).parent, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix))
+        return lambda args, work: sandbox.wrap(args, work=work, visible=python)
 
     def add_member(self, path: str, file: Path, sha256: str, size: int, link_to: str | None = None) -> None:
         if self.archiver is not None:

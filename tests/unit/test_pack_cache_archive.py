@@ -117,10 +117,17 @@ def test_xz_size_is_a_real_stream_length(tmp_path: Path) -> None:
                                                                     "dict_size": 1 << 19}]))
 
 
-def test_a_solid_stream_puts_an_import_library_next_to_its_dll() -> None:
-    names = ["bin/openvino.dll", "bin/openvino_c.dll", "include/a.h", "lib/openvino.lib", "lib/openvino_c.lib"]
-    assert sorted(names, key=solid_order) == ["include/a.h", "bin/openvino.dll", "lib/openvino.lib",
-                                              "bin/openvino_c.dll", "lib/openvino_c.lib"]
+def test_a_solid_stream_puts_programs_last_smallest_first_each_with_its_import_library(tmp_path: Path) -> None:
+    sizes = {"bin/openvino.dll": 300, "bin/openvino_c.dll": 100, "bin/plugin.dll": 200, "include/a.h": 10,
+             "lib/openvino.lib": 50, "lib/openvino_c.lib": 20, "licenses/LICENSE": 5}
+    members = []
+    for rel, size in sizes.items():
+        path = tmp_path / rel.replace("/", "_")
+        path.write_bytes((b"MZ" if rel.endswith(".dll") else b"xx") + bytes(size))
+        members.append(Member(rel, path, "0" * 64, size + 2))
+    assert [m.rel for m in solid_order(members)] == [
+        "include/a.h", "licenses/LICENSE", "bin/openvino_c.dll", "lib/openvino_c.lib", "bin/plugin.dll",
+        "bin/openvino.dll", "lib/openvino.lib"]
 
 
 def test_bcj_goes_only_before_executables(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from npuslim.act.archive import archive_name
-from npuslim.act.staging import sha256_file
+from npuslim.check.digest import sha256_file
 from npuslim.check.problem import Problem
 from npuslim.errors import InputError
 from npuslim.formats.lock import BundleLock

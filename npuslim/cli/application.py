@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from difflib import get_close_matches
 from typing import Annotated, Any
 
 import typer
@@ -70,6 +71,17 @@ class OneLineErrors(TyperGroup):
                 return TyperCommand(cmd_name, help=COMMANDS[cmd_name][2])
             self.commands[cmd_name] = load_command(cmd_name)
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: _click.Context,
+                        args: list[str]) -> tuple[str | None, _click.Command | None, list[str]]:
+        """typer's, whose "Did you mean" looks at the commands built so far: here, at ``COMMANDS``."""
+        try:
+            return super().resolve_command(ctx, args)
+        except _click.exceptions.UsageError as exc:
+            matches = get_close_matches(args[0], list(COMMANDS)) if args and self.suggest_commands else []
+            if matches and "Did you mean" not in exc.message:
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         self._listing = True

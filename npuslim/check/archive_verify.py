@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from npuslim.act.archive import archive_name
-from npuslim.act.staging import sha256_file
+from npuslim.check.digest import sha256_file
 from npuslim.check.problem import Problem
 from npuslim.errors import InputError
 from npuslim.formats.lock import BundleLock
@@ -32,6 +32,9 @@ from npuslim.layout import LOCK_FILE, SBOM_FILE
 
 ARCHIVE_FORMATS = ("zip", "tar.xz")
 _CHUNK = 1 << 20
+# xz data goes to the decoder this much at a time: what decodes before a damage is read (a solid
+# tar.xz is one stream, whose decoder keeps nothing of a call that fails)
+_XZ_FEED = 1 << 9
 # What reading a damaged archive raises: zip (bad CRC, bad header), deflate, xz, tar, a short file.
 _DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, tarfile.TarError, EOFError, OSError, ValueError)
 
@@ -132,7 +135,7 @@ def _zip_members(path: Path) -> Iterator[tuple[str, _Seen | Exception | None]]:
 
 
 class _XzStreams:
-    """The data of concatenated xz streams (a tar.xz of npuslim's: one stream per member), read
+    """The data of concatenated xz streams (a tar.xz of npuslim's: one, or one per member), read
     strictly: ``lzma.LZMAFile`` takes a stream whose header is damaged for trailing garbage and
     ends there without a word; here it is an ``LZMAError``, and data that ends inside a stream an
     ``EOFError``."""
@@ -142,17 +145,25 @@ class _XzStreams:
         self.dec: lzma.LZMADecompressor | None = None   # None: between two streams
         self.rest = b""
         self.out = bytearray()
+        self.failed: Exception | None = None
 
     def read(self, size: int = -1) -> bytes:
-        while (size < 0 or len(self.out) < size) and self._fill():
-            pass
+        if self.failed is not None and not self.out:
+            raise self.failed
+        try:
+            while self.failed is None and (size < 0 or len(self.out) < size) and self._fill():
+                pass
+        except (lzma.LZMAError, EOFError) as exc:  # what decoded before the damage is read first
+            if not self.out:
+                raise
+            self.failed = exc
         n = len(self.out) if size < 0 else min(size, len(self.out))
         data = bytes(self.out[:n])
         del self.out[:n]
         return data
 
     def _fill(self) -> bool:
-        data = self.rest or self.raw.read(_CHUNK)
+        data = self.rest or self.raw.read(_XZ_FEED)
         self.rest = b""
         if not data:
             if self.dec is not None:

@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.act.staging import sha256_file
 from npuslim.check.archive_verify import ArchiveCheck, check_archive, find_archive
 from npuslim.check.closure_linux import check_linux_closure_of, verify_link
 from npuslim.check.closure_windows import check_windows_closure
+from npuslim.check.digest import sha256_file
 from npuslim.check.problem import Problem
-from npuslim.formats.lock import BundleLock, read_lock
+from npuslim.formats.lock import BundleLock, LockedFile, read_lock
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
 from npuslim.platforms import Platform
 
@@ -30,6 +31,9 @@ CLOSURE_CHECKS: dict[Platform, Callable[[Path, BundleLock, list[Problem]], int]]
     Platform.WINDOWS: check_windows_closure,
     Platform.LINUX: check_linux_closure_of,
 }
+
+# Files hashed at once: sha256 runs outside the GIL, so two cores hash two files.
+HASH_THREADS = min(8, os.cpu_count() or 1)
 
 # Files written beside the lock file (size reports, the SBOM); they describe the bundle, they are not of it.
 
@@ -58,29 +62,16 @@ def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
     lock = read_lock(bundle, LOCK_FILE)
     problems: list[Problem] = []
     listed = {f.path for f in lock.files}
-
-    for f in lock.files:
-        path = bundle / f.path
-        if f.link_to is not None:  # a Linux link name: the symlink itself is checked, its target is an entry
-            link_problem = verify_link(bundle, f.path, f.link_to)
-            if link_problem:
-                problems.append(Problem(f.path, "link", link_problem))
-            continue
-        if _through_link(bundle, f.path):
-            problems.append(Problem(f.path, "symlink", f"{f.path}: reached through a symbolic link"))
-            continue
-        try:
-            st = path.lstat()
-        except OSError:
-            problems.append(Problem(f.path, "missing", f"{f.path}: listed in the lock file but not in the bundle"))
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            problems.append(Problem(f.path, "not-a-file", f"{f.path}: not a regular file"))
-            continue
-        if st.st_size != f.size:
-            problems.append(Problem(f.path, "size", f"{f.path}: {st.st_size} bytes, the lock file says {f.size}"))
-            continue
-        if sha256_file(path) != f.sha256:
+    early = [_check_entry(bundle, f) for f in lock.files]
+    to_hash = [i for i, one in enumerate(early) if one is None and lock.files[i].link_to is None]
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:  # hashlib lets go of the GIL
+        digests = dict(zip(to_hash, pool.map(lambda i: sha256_file(bundle / lock.files[i].path), to_hash),
+                           strict=True))
+    for i, f in enumerate(lock.files):
+        problem = early[i]
+        if problem is not None:
+            problems.append(problem)
+        elif i in digests and digests[i] != f.sha256:
             problems.append(Problem(f.path, "sha256", f"{f.path}: sha256 differs from the lock file"))
 
     links = {f.path for f in lock.files if f.link_to is not None}
@@ -97,6 +88,24 @@ def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
     found = find_archive(bundle, lock, archive)
     checked = check_archive(bundle, lock, found[0], found[1], problems) if found else None
     return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems), checked)
+
+
+def _check_entry(bundle: Path, f: LockedFile) -> Problem | None:
+    """The problem of one lock entry short of its content (a link, its kind, its size), or ``None``."""
+    if f.link_to is not None:  # a Linux link name: the symlink itself is checked, its target is an entry
+        link_problem = verify_link(bundle, f.path, f.link_to)
+        return Problem(f.path, "link", link_problem) if link_problem else None
+    if _through_link(bundle, f.path):
+        return Problem(f.path, "symlink", f"{f.path}: reached through a symbolic link")
+    try:
+        st = (bundle / f.path).lstat()
+    except OSError:
+        return Problem(f.path, "missing", f"{f.path}: listed in the lock file but not in the bundle")
+    if not stat.S_ISREG(st.st_mode):
+        return Problem(f.path, "not-a-file", f"{f.path}: not a regular file")
+    if st.st_size != f.size:
+        return Problem(f.path, "size", f"{f.path}: {st.st_size} bytes, the lock file says {f.size}")
+    return None
 
 
 def _through_link(bundle: Path, rel: str) -> bool:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,7 +206,13 @@ def read_pe(path: Path | str) -> PeInfo:
     """
     path = Path(path)
     with open_regular(path) as fh:
-        size = os.fstat(fh.fileno()).st_size
+        st = os.fstat(fh.fileno())
+        key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        with _CACHE_LOCK:
+            known = _READ.get(key) if _runs else None
+        if known is not None:
+            return known
+        size = st.st_size
         if size == 0:
             raise InputError(f"{path}: not a PE file (empty file)")
         try:
@@ -211,9 +220,39 @@ def read_pe(path: Path | str) -> PeInfo:
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: cannot read: {exc}") from exc
     try:
-        return _read(path, data, size)
+        info = _read(path, data, size)
     finally:
         data.close()
+    with _CACHE_LOCK:
+        if _runs:
+            _READ[key] = info
+    return info
+
+
+# Inside ``read_once`` each PE file is read once: ``deps`` builds the graph with every feature, then
+# with those chosen. The key is the path and what ``fstat`` says of the file (device, inode, size,
+# modification and change times); ``PeInfo`` is frozen, so one value can be handed out many times.
+_READ: dict[tuple[str, int, int, int, int, int], PeInfo] = {}
+_CACHE_LOCK = threading.Lock()
+_runs = 0
+
+
+@contextmanager
+def read_once() -> Iterator[None]:
+    """Within this block (one run of a command that only reads files), ``read_pe`` of a file it has
+    read already (same path, same ``fstat``) returns the first answer. Forgotten at the end: a file
+    rewritten in place within one clock tick would look unchanged, so nothing that writes DLLs may
+    run inside."""
+    global _runs  # noqa: PLW0603 - one counter of nested read_once() runs, shared by threads under the lock
+    with _CACHE_LOCK:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _CACHE_LOCK:
+            _runs -= 1
+            if not _runs:
+                _READ.clear()
 
 
 def _read(path: Path, data: mmap.mmap, size: int) -> PeInfo:

@@ -14,6 +14,7 @@ from npuslim.analyse.closures import build_graph
 from npuslim.analyse.graph import DependencyGraph
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.errors import InputError
+from npuslim.formats.pe import read_once
 from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
@@ -38,7 +39,7 @@ def closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | N
             without: list[str] | None, scan_hints: bool, exports: bool = False,
             progress: ProgressFn | None = None) -> DepsResult:
     """``_closure`` as one ``analyse`` step for ``progress``."""
-    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step:
+    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step, read_once():
         found = _closure(sources, facts, roots=roots, with_=with_, without=without, scan_hints=scan_hints,
                          exports=exports)
         step.detail = f"{len(found.graph.files)} files in the closure"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from npuslim.check.load import load_bundle
 from npuslim.check.loading import LoadRequest, LoadResult
 from npuslim.check.verify import VerifyResult, verify_bundle
 from npuslim.errors import LoadError, NpuslimError, VerifyError
@@ -45,4 +44,6 @@ def verify_and_load(bundle: Path, *, load: LoadRequest | None = None, archive: P
     result = verify_bundle(bundle, archive=archive)
     if load is None:
         return VerifyOutcome(result)
+    from npuslim.check.load import load_bundle  # the loaders, probes and sandbox: only for --load
+
     return VerifyOutcome(result, load_bundle(bundle, load, lock=result.lock, progress=progress))

@@ -18,7 +18,6 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import metadata
 
 from npuslim import __version__
 from npuslim.errors import ToolError
@@ -103,12 +102,34 @@ def _platform() -> str:
 def _library_version(name: str, version: Version) -> str | None:
     try:
         return version(name)
-    except metadata.PackageNotFoundError:
+    except LookupError:
         return None
 
 
+def installed_version(name: str) -> str:
+    """The version of the installed distribution ``name``: the name of its ``NAME-VERSION.dist-info``
+    folder on ``sys.path`` (``importlib.metadata`` costs 30 ms to import, a third of ``--version``),
+    else what ``importlib.metadata`` finds. ``LookupError`` when it is not installed."""
+    wanted = name.lower().replace("-", "_")
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in names:
+            stem, _, version = folder.removesuffix(".dist-info").partition("-")
+            if folder.endswith(".dist-info") and stem.lower().replace("-", "_") == wanted and version:
+                return version
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError as exc:
+        raise LookupError(name) from exc
+
+
 def describe_environment(*, which: Which = shutil.which, run: Run = run_tool,
-                         version: Version = metadata.version,
+                         version: Version = installed_version,
                          env: dict[str, str] | None = None) -> Environment:
     """npuslim's version, this Python, the platform, ``LIBRARIES`` and the tools found."""
     candidates = _tool_candidates(os.environ if env is None else env)

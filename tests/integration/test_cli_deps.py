@@ -6,6 +6,7 @@ The tests that build, run or download; the pure ones are in tests/unit/test_cli_
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,13 @@ def test_requirement_source_uses_the_cached_download(ov2026) -> None:
     data = json.loads(result.stdout)
     assert data["source"]["origin"] == "openvino==2026.4.1"
     assert data["source"]["openvino_version"] == "2026.4.1.22982"
+
+
+def test_the_root_help_imports_no_command_and_a_command_only_its_own() -> None:
+    probe = ("import sys\nfrom npuslim.cli import main\nsys.argv = ['npuslim', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith('npuslim.cli.main_')))")
+    for args, loaded in ((["--help"], "[]"), (["deps", "--help"], "['npuslim.cli.main_deps']")):
+        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
+                              env=dict(os.environ, COLUMNS="80"))
+        assert proc.stdout.splitlines()[-1] == loaded, proc.stdout + proc.stderr

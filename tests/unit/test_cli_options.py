@@ -100,3 +100,9 @@ def test_extract_refuses_out_before_reading_the_source(tmp_path: Path) -> None:
     assert "exists and is not empty" in one_error_line(result)
     assert (out / "mine.txt").read_text() == "keep"
     assert not list(tmp_path.glob(".out.npuslim-lock"))
+
+
+def test_a_mistyped_command_is_matched_against_every_command_not_only_those_imported() -> None:
+    result = run("verfy", "somewhere")
+    assert result.exit_code == 2
+    assert "No such command 'verfy'. Did you mean 'verify'?" in one_error_line(result)

@@ -92,8 +92,9 @@ def test_a_member_entry_with_any_field_changed_is_a_miss(tmp_path: Path, fmt: st
     def archive(i: int) -> Path:
         (tmp_path / f"w{i}").mkdir()
         with ThreadPoolExecutor(1) as pool:
+            # per-member entries (zip, and tar.xz per file); a solid tar.xz is one entry, checked below
             return write_archive(members, fmt, tmp_path / f"{i}.{fmt}", top="top", work=tmp_path / f"w{i}",
-                                 cache=open_cache(tmp_path / "cache"), pool=pool).path
+                                 cache=open_cache(tmp_path / "cache"), pool=pool, solid=False).path
 
     first = archive(0)
     entries = sorted((tmp_path / "cache" / "entries").rglob("*.json"))
@@ -111,3 +112,36 @@ def test_a_member_entry_with_any_field_changed_is_a_miss(tmp_path: Path, fmt: st
     else:
         with tarfile.open(second, "r:xz") as tf:
             assert [m.name for m in tf.getmembers()] == ["top", "top/a.dll", "top/other.dll"]
+
+
+def test_a_solid_archive_from_the_cache_is_the_bytes_hashed(tmp_path: Path) -> None:
+    """A solid tar.xz is cached whole: a blob changed in the cache is a miss, never shipped."""
+    import tarfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from npuslim.act.archive import Member, write_archive
+    from npuslim.act.workcache import sha256_path
+
+    (tmp_path / "b").mkdir()
+    members = []
+    for name, data in {"a.dll": b"MZ" + bytes(range(256)) * 40, "b.h": b"// header\n" * 50}.items():
+        (tmp_path / "b" / name).write_bytes(data)
+        members.append(Member(name, tmp_path / "b" / name, sha256_path(tmp_path / "b" / name), len(data)))
+
+    def archive(i: int) -> Path:
+        (tmp_path / f"w{i}").mkdir()
+        with ThreadPoolExecutor(1) as pool:
+            return write_archive(members, "tar.xz", tmp_path / f"{i}.tar.xz", top="top", work=tmp_path / f"w{i}",
+                                 cache=open_cache(tmp_path / "cache"), pool=pool).path
+
+    first = archive(0)
+    blobs = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.stat().st_size == first.stat().st_size]
+    assert blobs, "the solid archive is cached whole"
+    for blob in blobs:
+        damaged = bytearray(blob.read_bytes())
+        damaged[len(damaged) // 2] ^= 0xFF
+        blob.write_bytes(bytes(damaged))
+    second = archive(1)
+    assert second.read_bytes() == first.read_bytes()
+    with tarfile.open(second, "r:xz") as tf:
+        assert sorted(m.name for m in tf.getmembers() if m.isfile()) == ["top/a.dll", "top/b.h"]

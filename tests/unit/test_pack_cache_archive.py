@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lzma
 import tarfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.act.archive import Member, is_npuslim_archive, write_archive, xz_size
+from npuslim.act.archive import (
+    SOLID_DICT,
+    Member,
+    is_executable,
+    is_npuslim_archive,
+    solid_order,
+    write_archive,
+    xz_filters,
+    xz_size,
+)
 from npuslim.act.pack import XzEntry
 from npuslim.act.steps import Shrink, StripEntry
 from npuslim.act.workcache import WorkCache, make_key, open_cache, sha256_path
@@ -60,8 +70,9 @@ def files(tmp_path: Path) -> list[Member]:
     return members
 
 
-@pytest.mark.parametrize("fmt", ["zip", "tar.xz"])
-def test_archives_read_back_and_are_reproducible(files: list[Member], tmp_path: Path, fmt: str) -> None:
+@pytest.mark.parametrize(("fmt", "solid"), [("zip", True), ("tar.xz", True), ("tar.xz", False)])
+def test_archives_read_back_and_are_reproducible(files: list[Member], tmp_path: Path, fmt: str,
+                                                 solid: bool) -> None:
     outputs = []
     for i, cache_root in enumerate((tmp_path / "c", tmp_path / "c", None)):
         work = tmp_path / f"w{i}"
@@ -69,7 +80,8 @@ def test_archives_read_back_and_are_reproducible(files: list[Member], tmp_path: 
         dest = tmp_path / f"{i}.{fmt}"
         with ThreadPoolExecutor(2) as pool:
             result = write_archive(files, fmt, dest, top="top", work=work,
-                                   cache=open_cache(cache_root) if cache_root else WorkCache(None), pool=pool)
+                                   cache=open_cache(cache_root) if cache_root else WorkCache(None), pool=pool,
+                                   solid=solid)
         assert result.size == dest.stat().st_size
         outputs.append(dest.read_bytes())
         assert is_npuslim_archive(dest)
@@ -103,3 +115,26 @@ def test_xz_size_is_a_real_stream_length(tmp_path: Path) -> None:
     assert 0 < size < 2000 and size == len(lzma.compress(path.read_bytes(), format=lzma.FORMAT_XZ,
                                                           filters=[{"id": lzma.FILTER_LZMA2, "preset": 9,
                                                                     "dict_size": 1 << 19}]))
+
+
+def test_a_solid_stream_puts_programs_last_smallest_first_each_with_its_import_library(tmp_path: Path) -> None:
+    sizes = {"bin/openvino.dll": 300, "bin/openvino_c.dll": 100, "bin/plugin.dll": 200, "include/a.h": 10,
+             "lib/openvino.lib": 50, "lib/openvino_c.lib": 20, "licenses/LICENSE": 5}
+    members = []
+    for rel, size in sizes.items():
+        path = tmp_path / rel.replace("/", "_")
+        path.write_bytes((b"MZ" if rel.endswith(".dll") else b"xx") + bytes(size))
+        members.append(Member(rel, path, "0" * 64, size + 2))
+    assert [m.rel for m in solid_order(members)] == [
+        "include/a.h", "licenses/LICENSE", "bin/openvino_c.dll", "lib/openvino_c.lib", "bin/plugin.dll",
+        "bin/openvino.dll", "lib/openvino.lib"]
+
+
+def test_bcj_goes_only_before_executables(tmp_path: Path) -> None:
+    pe, elf, text = tmp_path / "a.dll", tmp_path / "b.so", tmp_path / "c.txt"
+    pe.write_bytes(b"MZ" + bytes(100))
+    elf.write_bytes(b"\x7fELF" + bytes(100))
+    text.write_text("the letters MZ, not at the start")
+    assert is_executable(pe) and is_executable(elf) and not is_executable(text)
+    assert [f["id"] for f in xz_filters(10, executable=True)] == [lzma.FILTER_X86, lzma.FILTER_LZMA2]
+    assert xz_filters(100 << 20, max_dict=SOLID_DICT)[0]["dict_size"] == SOLID_DICT

@@ -27,7 +27,7 @@ VERSIONS = {"typer": "0.28.0", "rich": "15.0.0", "pefile": "2024.8.26"}  # lief:
 
 def _version(name: str) -> str:
     if name not in VERSIONS:
-        raise environment.metadata.PackageNotFoundError(name)
+        raise LookupError(name)
     return VERSIONS[name]
 
 

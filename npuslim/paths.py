@@ -10,6 +10,7 @@ kind a refusal is (input 4, bundle 5, output 7).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -110,3 +111,16 @@ def cache_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return Path(xdg) / "npuslim" if xdg else Path.home() / ".cache" / "npuslim"
+
+
+# How much of a file is hashed at a time.
+HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a regular file (``InputError`` for anything else), read in chunks."""
+    digest = hashlib.sha256()
+    with open_regular(path) as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

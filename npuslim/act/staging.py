@@ -46,7 +46,7 @@ from npuslim.formats.lock import (
     to_json,
 )
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, PlannedFile
-from npuslim.paths import cache_dir, join_inside, open_regular
+from npuslim.paths import cache_dir, join_inside, open_regular, sha256_file
 from npuslim.plan.bundle import BundlePlan
 from npuslim.progress import ProgressFn, Reporter
 from npuslim.source.locate import source_record
@@ -83,15 +83,6 @@ def created_timestamp() -> str:
     when = (dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch is not None
             else dt.datetime.now(dt.timezone.utc))
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a regular file (``InputError`` for anything else), read in chunks."""
-    digest = hashlib.sha256()
-    with open_regular(path) as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Reporter) -> str:

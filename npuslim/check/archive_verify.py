@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import IO
 
 from npuslim.act.archive import archive_name
-from npuslim.check.digest import sha256_file
 from npuslim.check.problem import Problem
 from npuslim.errors import InputError
 from npuslim.formats.lock import BundleLock
 from npuslim.layout import LOCK_FILE, SBOM_FILE
+from npuslim.paths import sha256_file
 
 ARCHIVE_FORMATS = ("zip", "tar.xz")
 _CHUNK = 1 << 20

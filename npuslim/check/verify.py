@@ -20,10 +20,10 @@ from pathlib import Path
 from npuslim.check.archive_verify import ArchiveCheck, check_archive, find_archive
 from npuslim.check.closure_linux import check_linux_closure_of, verify_link
 from npuslim.check.closure_windows import check_windows_closure
-from npuslim.check.digest import sha256_file
 from npuslim.check.problem import Problem
 from npuslim.formats.lock import BundleLock, LockedFile, read_lock
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
+from npuslim.paths import sha256_file
 from npuslim.platforms import Platform
 
 # The closure check of each platform: (bundle, lock, problems found so far) -> files checked.

@@ -18,7 +18,8 @@ import itertools
 import mmap
 import operator
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,6 +310,21 @@ def _directory(pe: pefile.PE, index: int) -> tuple[int, int]:
     return (dirs[index].VirtualAddress, dirs[index].Size) if len(dirs) > index else (0, 0)
 
 
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[pefile.PE, _Image]]:
+    """``path`` read for its tables (headers only, ``fast_load``): a table that runs past the file
+    is an ``InputError``, and the file's mapping is closed afterwards, whatever happened."""
+    pe = _open(path)
+    data = pe.__data__
+    try:
+        yield pe, _Image(pe, data, path)
+    except struct.error as exc:
+        raise InputError(f"{path}: truncated PE file ({exc})") from exc
+    finally:
+        if hasattr(data, "close"):
+            data.close()
+
+
 def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTables:
     """The export table and imported symbol names of one PE file (``exports=False``:
     the imports only, the export table left unread).
@@ -317,10 +333,7 @@ def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTable
     that is not a PE image or whose tables point outside it.
     """
     path = Path(path)
-    pe = _open(path)
-    data = pe.__data__
-    try:
-        img = _Image(pe, data, path)
+    with _opened(path) as (pe, img):
         wide = pe.OPTIONAL_HEADER.Magic == pefile.OPTIONAL_HEADER_MAGIC_PE_PLUS
         export_rva, export_size = _directory(pe, _DIR_EXPORT)
         export_name, export_list = (_exports(img, export_rva, export_size) if export_rva and exports
@@ -333,48 +346,28 @@ def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTable
         if delay_rva:
             imports += _delay_imports(img, delay_rva, delay_size, wide, pe.OPTIONAL_HEADER.ImageBase)
         return SymbolTables(path, export_name, export_list, tuple(imports))
-    except struct.error as exc:
-        raise InputError(f"{path}: truncated PE file ({exc})") from exc
-    finally:
-        if hasattr(data, "close"):
-            data.close()
 
 
 def read_forwarders(path: Path | str) -> ExportIndex | None:
     """The export index of a PE file that forwards exports to other DLLs, else ``None``: for a DLL
     without forwarders (most) only the export directory's address table is read, not its names."""
     path = Path(path)
-    pe = _open(path)
-    data = pe.__data__
-    try:
+    with _opened(path) as (pe, img):
         export_rva, export_size = _directory(pe, _DIR_EXPORT)
         if not export_rva:
             return None
-        img = _Image(pe, data, path)
         _, _, functions, _, _ = _export_directory(img, export_rva)
         if not any(export_rva <= address < export_rva + export_size for address in functions):
             return None
         return _export_index(img, export_rva, export_size)
-    except struct.error as exc:
-        raise InputError(f"{path}: truncated PE file ({exc})") from exc
-    finally:
-        if hasattr(data, "close"):
-            data.close()
 
 
 def read_export_index(path: Path | str) -> ExportIndex:
     """The export names and ordinals of one PE file, for symbol lookups: the export
     directory only, no object per export (``openvino.dll``'s 16,000 in about 15 ms)."""
     path = Path(path)
-    pe = _open(path)
-    data = pe.__data__
-    try:
+    with _opened(path) as (pe, img):
         export_rva, export_size = _directory(pe, _DIR_EXPORT)
         if not export_rva:
             return ExportIndex(frozenset(), frozenset())
-        return _export_index(_Image(pe, data, path), export_rva, export_size)
-    except struct.error as exc:
-        raise InputError(f"{path}: truncated PE file ({exc})") from exc
-    finally:
-        if hasattr(data, "close"):
-            data.close()
+        return _export_index(img, export_rva, export_size)

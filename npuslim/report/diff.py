@@ -173,7 +173,7 @@ def snapshot_of_bundle(path: Path, *, label: str | None = None) -> Snapshot:
 def snapshot_of_plan(plan: BundlePlan, *, label: str) -> Snapshot:
     """The bundle ``extract`` would make, as planned (``npuslim.pipeline.extract.plan_extract`` with
     missing files allowed; nothing written)."""
-    from npuslim.act.staging import sha256_file
+    from npuslim.paths import sha256_file
 
     install, manifest = plan.install, plan.manifest
     files = []

@@ -13,9 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from npuslim.act.staging import sha256_file
 from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.check.load import load_bundle
+from npuslim.paths import sha256_file
 from tests.cli_helpers import one_error_line, run
 from tests.support.mingw import Import, build_dll
 

@@ -43,6 +43,14 @@ REPORT_FILES = frozenset({REPORT_MD, REPORT_JSON, SBOM_FILE})
 # every file npuslim writes into a bundle besides the bundled files themselves
 NPUSLIM_FILES = REPORT_FILES | {LOCK_FILE}
 
+# the archive formats of ``pack --archive``, each written beside OUT as OUT.<format>
+ARCHIVE_FORMATS = ("zip", "tar.xz")
+
+
+def archive_name(out: Path, fmt: str) -> Path:
+    """Where ``pack -o OUT --archive FMT`` writes the archive: ``OUT.FMT`` beside ``OUT``."""
+    return out.parent / f"{out.name}.{fmt}"
+
 
 @dataclass(frozen=True)
 class PlannedFile:

@@ -54,6 +54,7 @@ from typing import BinaryIO
 from npuslim.act.pack_elf import ZIP_SYMLINK_MODE, check_link_target, symlink_tarinfo
 from npuslim.act.workcache import CacheEntry, WorkCache, make_key, sha256_path
 from npuslim.errors import OutputError
+from npuslim.layout import ARCHIVE_FORMATS
 
 XZ_PRESET = 9
 XZ_ARCHIVE_PRESET = 9 | lzma.PRESET_EXTREME
@@ -100,10 +101,6 @@ class _Piece:
 def archive_epoch() -> int:
     value = os.environ.get("SOURCE_DATE_EPOCH", "")
     return max(int(value), _ZIP_EPOCH) if value.isdigit() and len(value) < 12 else _ZIP_EPOCH
-
-
-def archive_name(out: Path, fmt: str) -> Path:
-    return out.parent / f"{out.name}.{fmt}"
 
 
 def _dict_size(size: int) -> int:
@@ -275,7 +272,7 @@ class Archiver:
 
     def __init__(self, fmt: str, *, top: str, work: Path, cache: WorkCache, pool: Executor,
                  cancel: threading.Event | None = None, solid: bool = True) -> None:
-        if fmt not in ("zip", "tar.xz"):
+        if fmt not in ARCHIVE_FORMATS:
             raise ValueError(f"archive format must be zip or tar.xz, not {fmt!r}")
         self.fmt, self.top, self.work, self.cache, self.pool = fmt, top, work, cache, pool
         self.stop = cancel

@@ -36,7 +36,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from npuslim.act.archive import ArchiveResult, archive_name, is_npuslim_archive, xz_size
+from npuslim.act.archive import ArchiveResult, is_npuslim_archive, xz_size
 from npuslim.act.pack_elf import ElfShrinker
 from npuslim.act.pack_pe import PeShrinker
 from npuslim.act.staging import check_output
@@ -57,7 +57,7 @@ from npuslim.errors import NpuslimError, OutputError, VerifyError
 from npuslim.formats.elf import ElfInfo
 from npuslim.formats.lock import BundleLock, LockedFile, PackRecord, read_lock
 from npuslim.formats.pe import PeInfo
-from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
+from npuslim.layout import LOCK_FILE, NPUSLIM_FILES, archive_name
 from npuslim.platforms import Platform
 
 __all__ = ["SHRINKERS", "WORK_DIR", "Download", "Job", "OutputPlan", "PackContext", "PackOptions", "PackResult",

@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from npuslim.act.archive import archive_name
 from npuslim.check.problem import Problem
 from npuslim.errors import InputError
 from npuslim.formats.lock import BundleLock
-from npuslim.layout import LOCK_FILE, SBOM_FILE
+from npuslim.layout import ARCHIVE_FORMATS, LOCK_FILE, SBOM_FILE, archive_name
 from npuslim.paths import sha256_file
 
-ARCHIVE_FORMATS = ("zip", "tar.xz")
 _CHUNK = 1 << 20
 # xz data goes to the decoder this much at a time: what decodes before a damage is read (a solid
 # tar.xz is one stream, whose decoder keeps nothing of a call that fails)

@@ -62,20 +62,3 @@ def check_linux_closure(bundle: Path, provided: set[str],
                 problems.append((rel, "unresolved", (f"{rel}: needs {name}, which its RPATH/RUNPATH does not "
                                  "reach (no $ORIGIN): ld.so finds it only when something loaded it first")))
     return checked, problems
-
-
-def verify_link(bundle: Path, rel: str, link_to: str) -> str | None:
-    """A problem message when ``rel`` is not a symlink to ``link_to``, else ``None``.
-
-    A link entry's recorded size and sha256 are those of the link text (what
-    ``lstat`` and ``readlink`` give), so a bundle's totals count each file once.
-    """
-    path = bundle / rel
-    if "/" in link_to or link_to in ("", ".", ".."):
-        return f"{rel}: the manifest's link target {link_to!r} is not a file of the same folder"
-    if not path.is_symlink():
-        return f"{rel}: should be a symlink to {link_to}"
-    target = os.readlink(path)
-    if target != link_to:
-        return f"{rel}: points to {target}, the manifest says {link_to}"
-    return None

@@ -16,20 +16,38 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from npuslim.check.archive_verify import ArchiveCheck, check_archive, find_archive
-from npuslim.check.closure_linux import check_linux_closure_of, verify_link
-from npuslim.check.closure_windows import check_windows_closure
 from npuslim.check.problem import Problem
 from npuslim.formats.lock import BundleLock, LockedFile, read_lock
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
 from npuslim.paths import sha256_file
 from npuslim.platforms import Platform
 
+if TYPE_CHECKING:
+    from npuslim.check.archive_verify import ArchiveCheck
+
+ClosureCheck = Callable[[Path, BundleLock, list[Problem]], int]
+
+
+# Each platform's closure check is imported when a bundle of that platform is checked: the Windows
+# one reads PE files and the Windows facts, the Linux one ld.so's rules; neither is the other's cost.
+def _windows_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
+    from npuslim.check.closure_windows import check_windows_closure
+
+    return check_windows_closure(bundle, lock, problems)
+
+
+def _linux_closure(bundle: Path, lock: BundleLock, problems: list[Problem]) -> int:
+    from npuslim.check.closure_linux import check_linux_closure_of
+
+    return check_linux_closure_of(bundle, lock, problems)
+
+
 # The closure check of each platform: (bundle, lock, problems found so far) -> files checked.
-CLOSURE_CHECKS: dict[Platform, Callable[[Path, BundleLock, list[Problem]], int]] = {
-    Platform.WINDOWS: check_windows_closure,
-    Platform.LINUX: check_linux_closure_of,
+CLOSURE_CHECKS: dict[Platform, ClosureCheck] = {
+    Platform.WINDOWS: _windows_closure,
+    Platform.LINUX: _linux_closure,
 }
 
 # Files hashed at once: sha256 runs outside the GIL, so two cores hash two files.
@@ -85,9 +103,20 @@ def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
                 problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the lock file"))
 
     dlls_checked = CLOSURE_CHECKS[lock.platform](bundle, lock, problems)
-    found = find_archive(bundle, lock, archive)
-    checked = check_archive(bundle, lock, found[0], found[1], problems) if found else None
+    checked = _check_any_archive(bundle, lock, archive, problems)
     return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems), checked)
+
+
+def _check_any_archive(bundle: Path, lock: BundleLock, given: Path | None,
+                       problems: list[Problem]) -> ArchiveCheck | None:
+    """``check_archive`` of ``given``, else of the archive ``pack`` recorded writing beside the bundle;
+    the archive readers are imported only then (a bundle from ``extract`` has no archive)."""
+    if given is None and (lock.packed is None or not lock.packed.options.archive):
+        return None
+    from npuslim.check.archive_verify import check_archive, find_archive
+
+    found = find_archive(bundle, lock, given)
+    return check_archive(bundle, lock, found[0], found[1], problems) if found else None
 
 
 def _check_entry(bundle: Path, f: LockedFile) -> Problem | None:
@@ -116,3 +145,20 @@ def _through_link(bundle: Path, rel: str) -> bool:
         if path.is_symlink():
             return True
     return False
+
+
+def verify_link(bundle: Path, rel: str, link_to: str) -> str | None:
+    """A problem message when ``rel`` is not a symlink to ``link_to``, else ``None``.
+
+    A link entry's recorded size and sha256 are those of the link text (what
+    ``lstat`` and ``readlink`` give), so a bundle's totals count each file once.
+    """
+    path = bundle / rel
+    if "/" in link_to or link_to in ("", ".", ".."):
+        return f"{rel}: the manifest's link target {link_to!r} is not a file of the same folder"
+    if not path.is_symlink():
+        return f"{rel}: should be a symlink to {link_to}"
+    target = os.readlink(path)
+    if target != link_to:
+        return f"{rel}: points to {target}, the manifest says {link_to}"
+    return None

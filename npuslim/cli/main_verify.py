@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from npuslim.check.loading import CheckState
 from npuslim.cli.common import (
     OUTPUT_PANEL,
     OutputFormat,
@@ -95,14 +94,17 @@ def verify(
     problem), a failed load exit 8; either verdict is also one line on stderr.
     """
     msvc_runtime = _msvc_runtime(msvc_runtime_from, old_msvc_runtime)
-    from npuslim.check.loading import LoadRequest
-    from npuslim.check.sandbox import SandboxMode
     from npuslim.pipeline.verify import verify_and_load
     from npuslim.report.verify_json import verify_json
 
     check_bundle_arg(bundle)
-    request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout,
-                          sandbox=SandboxMode(sandbox.value)) if load else None
+    request = None
+    if load:  # the loaders' modules are imported for --load only
+        from npuslim.check.loading import LoadRequest
+        from npuslim.check.sandbox import SandboxMode
+
+        request = LoadRequest(device=device, msvc_runtime=msvc_runtime.value, timeout=timeout,
+                              sandbox=SandboxMode(sandbox.value))
     with progress_display() as progress:
         outcome = verify_and_load(bundle, load=request, archive=archive, progress=progress)
     if outcome.load is not None and not outcome.load.sandboxed and sandbox is not SandboxChoice.off:
@@ -191,6 +193,8 @@ def _print(outcome: VerifyOutcome) -> None:
 def _step_line(step: LoadStep) -> tuple[Text, str]:
     """The mark (``ok``, ``fail``, ``--``) and text of one load step; a step that could not be
     checked here says why, never ``fail``."""
+    from npuslim.check.loading import CheckState  # the load's modules: only when a load ran
+
     state = step.state
     if state is CheckState.NOT_CHECKED:
         return Text("--  ", style="dim"), f"{step.title}: not checked ({step.not_checked}): {step.detail}"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from npuslim.check.loading import LoadRequest, LoadResult
 from npuslim.check.verify import VerifyResult, verify_bundle
 from npuslim.errors import LoadError, NpuslimError, VerifyError
 from npuslim.progress import ProgressFn
+
+if TYPE_CHECKING:
+    from npuslim.check.loading import LoadRequest, LoadResult
 
 
 @dataclass(frozen=True)

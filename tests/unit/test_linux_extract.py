@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def test_a_link_leading_out_of_the_bundle_is_a_problem(tmp_path) -> None:
-    from npuslim.check.closure_linux import verify_link
+    from npuslim.check.verify import verify_link
 
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "libx.so").symlink_to("../../etc/passwd")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from npuslim.atomic import write_text
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.paths import cache_dir, open_regular, relative_path
 from npuslim.progress import ProgressFn, Reporter
@@ -136,23 +137,60 @@ def _unpack_into(staging: Path, wheel: Path, fh: BinaryIO, wanted: Wanted, repor
             result.detail = f"{len(chosen)} of {len(members)} files, {total / 1e6:.1f} MB"
 
 
-# sha256 of the wheels hashed in this process, by (device, inode, size, mtime, ctime): ctime cannot be
-# set from user space (cp -p and rsync -a copy mtime, not ctime), so a rewritten file is hashed again
+# A wheel's sha256 is remembered under its file's identity, (device, inode, size, mtime, ctime), in this
+# process and in the cache: git's rule for its index. cp -p and rsync -a copy the mtime, never the ctime,
+# which no user tool can set back, so a rewritten or replaced file is hashed again. A file changed less
+# than RACY_SECONDS before it was hashed is not remembered across runs (a change right after it could
+# leave every timestamp as it was).
+RACY_SECONDS = 2.0
 _HASHED: dict[tuple[int, int, int, int, int], str] = {}
+_HEX = frozenset("0123456789abcdef")
 
 
 def _hash_open(wheel: Path, fh: BinaryIO) -> str:
     st = os.fstat(fh.fileno())
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _HASHED:
-        digest = hashlib.sha256()
-        try:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        except OSError as exc:
-            raise InputError(f"{wheel}: cannot read: {os_reason(exc)}") from exc
-        _HASHED[key] = digest.hexdigest()
+        known = _remembered_sha256(key)
+        if known is None:
+            known = _hash_stream(wheel, fh)
+            if time.time() - max(st.st_mtime, st.st_ctime) >= RACY_SECONDS:
+                _remember_sha256(key, known)
+        _HASHED[key] = known
     return _HASHED[key]
+
+
+def _hash_stream(wheel: Path, fh: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    try:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{wheel}: cannot read: {os_reason(exc)}") from exc
+    return digest.hexdigest()
+
+
+def _memo_path(key: tuple[int, ...]) -> Path:
+    return cache_dir() / "wheels" / "sha256" / "-".join(map(str, key))
+
+
+def _remembered_sha256(key: tuple[int, ...]) -> str | None:
+    """The sha256 remembered for a file of this identity; ``None`` when there is none (or it is not one)."""
+    try:
+        text = _memo_path(key).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 64 and _HEX.issuperset(text) else None
+
+
+def _remember_sha256(key: tuple[int, ...], digest: str) -> None:
+    """Remember ``digest`` for the file of identity ``key``; a cache that cannot be written is no error."""
+    path = _memo_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, digest + "\n")
+    except OSError:
+        pass
 
 
 def wheel_sha256(wheel: Path) -> str:

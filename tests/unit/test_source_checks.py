@@ -4,7 +4,9 @@ exist), pip's answers read on captured output, the release cache, and progress o
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -213,3 +215,77 @@ def test_no_import_cycle_between_the_source_modules() -> None:
         return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
 
     assert [name for name in graph if reaches(name, name, {name})] == []
+
+
+def _old_file(path: Path, data: bytes) -> Path:
+    """A file written ``data`` whose timestamps are older than the racy window (as a downloaded wheel's are)."""
+    path.write_bytes(data)
+    past = time.time() - 60
+    os.utime(path, (past, past))
+    time.sleep(wh.RACY_SECONDS + 0.1)  # the ctime utime set must leave the racy window too
+    return path
+
+
+def _hashing_counter(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    hashed: list[Path] = []
+    real = wh._hash_stream
+
+    def counting(wheel: Path, fh: object) -> str:
+        hashed.append(wheel)
+        return real(wheel, fh)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wh, "_hash_stream", counting)
+    monkeypatch.setattr(wh, "_HASHED", {})  # a new process
+    return hashed
+
+
+def test_a_wheels_hash_is_remembered_across_runs_under_its_identity(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    wheel = _old_file(tmp_path / "x-1.0-py3-none-any.whl", b"first bytes")
+    hashed = _hashing_counter(monkeypatch)
+    assert wh.wheel_sha256(wheel) == hashlib.sha256(b"first bytes").hexdigest()
+    monkeypatch.setattr(wh, "_HASHED", {})  # the next run reads the memo, not the file
+    assert wh.wheel_sha256(wheel) == hashlib.sha256(b"first bytes").hexdigest()
+    assert hashed == [wheel]
+
+
+def test_a_wheel_rewritten_with_its_size_and_mtime_kept_is_hashed_again(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    wheel = _old_file(tmp_path / "x-1.0-py3-none-any.whl", b"first bytes")
+    before = wheel.stat()
+    hashed = _hashing_counter(monkeypatch)
+    wh.wheel_sha256(wheel)
+    with open(wheel, "r+b") as fh:  # same inode, same size, the mtime set back as cp -p or rsync -a would
+        fh.write(b"other bytes")
+    os.utime(wheel, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert wheel.stat().st_mtime_ns == before.st_mtime_ns and wheel.stat().st_size == before.st_size
+    monkeypatch.setattr(wh, "_HASHED", {})
+    assert wh.wheel_sha256(wheel) == hashlib.sha256(b"other bytes").hexdigest()
+    assert hashed == [wheel, wheel]
+
+
+def test_a_wheel_written_just_now_is_not_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    wheel = tmp_path / "x-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"fresh")
+    hashed = _hashing_counter(monkeypatch)
+    wh.wheel_sha256(wheel)
+    assert not (tmp_path / "cache" / "wheels" / "sha256").exists()
+    monkeypatch.setattr(wh, "_HASHED", {})
+    wh.wheel_sha256(wheel)
+    assert hashed == [wheel, wheel]
+
+
+def test_a_damaged_memo_is_no_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    wheel = _old_file(tmp_path / "x-1.0-py3-none-any.whl", b"first bytes")
+    hashed = _hashing_counter(monkeypatch)
+    wh.wheel_sha256(wheel)
+    (memo,) = (tmp_path / "cache" / "wheels" / "sha256").iterdir()
+    for text in ("", "zz" * 32, "ab" * 31, "\xff" * 64):
+        memo.write_text(text, encoding="latin-1")
+        monkeypatch.setattr(wh, "_HASHED", {})
+        assert wh.wheel_sha256(wheel) == hashlib.sha256(b"first bytes").hexdigest()
+    assert len(hashed) == 5

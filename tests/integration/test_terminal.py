@@ -2,8 +2,9 @@
 
 The rest of the suite runs npuslim through pipes, where rich draws nothing live;
 with rich 15 ``extract`` and ``pack`` once hung forever on every real terminal
-and no test saw it. Here each command runs on the slave side of a pty (80 and
-120 columns), its output is fed to a terminal emulator (pyte), and the test
+and no test saw it. Here each command runs on the slave side of a pty (``deps``
+and ``extract`` at 80 and 120 columns, ``extract`` cold then warm; ``verify``,
+``verify --load`` and ``pack`` at 80), its output is fed to a terminal emulator (pyte), and the test
 reads the final screen a person would read. Ctrl-C is typed at the terminal
 (the line discipline sends SIGINT to the foreground process group), as a person
 does. ``.ci/run`` also runs this file under the lowest rich npuslim declares and

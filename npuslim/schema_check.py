@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npuslim.atomic import write_text
 from npuslim.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -100,15 +101,18 @@ def first_error(document: Any, schema: dict[str, Any], *, dialect: str = "json")
         return "top level: nested too deeply to be checked"
 
 
-def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json") -> str | None:
+def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json",
+                   keep_document: bool = False) -> str | None:
     """``first_error(document, load_schema(name))``, skipped when these exact ``raw`` bytes passed before.
 
-    A pass leaves an empty marker file in npuslim's cache (``validated/``), named by
-    the sha256 of ``raw`` and of the schema's text; finding it skips the check and
-    the import of jsonschema. A failure is never recorded. The cache folder is never
-    created for this: a run that needs no cache (``deps`` on a folder) writes nothing,
-    and the markers start once a wheel, pack or probe run has made the cache. A cache
-    that is absent or cannot be written only costs the time (it is never an error).
+    A pass leaves a marker file in npuslim's cache (``validated/``), named by the
+    sha256 of ``raw`` and of the schema's text; finding it skips the check and
+    the import of jsonschema. With ``keep_document`` the marker holds ``document``
+    as JSON (when JSON gives it back unchanged), for ``remembered_document``. A
+    failure is never recorded. The cache folder is never created for this: a run
+    that needs no cache (``deps`` on a folder) writes nothing, and the markers start
+    once a wheel, pack or probe run has made the cache. A cache that is absent or
+    cannot be written only costs the time (it is never an error).
     """
     marker = _marker(name, raw)
     try:
@@ -120,11 +124,39 @@ def validated_once(raw: bytes, document: Any, name: str, *, dialect: str = "json
     if problem is None and marker is not None:
         try:
             marker.parent.mkdir(exist_ok=True)
-            marker.touch()
+            write_text(marker, _as_json(document) if keep_document else "")
             _prune(marker.parent)
         except OSError:
             pass
     return problem
+
+
+def remembered_document(raw: bytes, name: str) -> Any | None:
+    """The document ``validated_once(raw, ..., name, keep_document=True)`` kept, else ``None``: valid
+    against the schema ``name``, as JSON gave it back. A marker without one is removed, so the next
+    ``validated_once`` validates again and keeps the document."""
+    marker = _marker(name, raw)
+    if marker is None:
+        return None
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text:
+        with contextlib.suppress(ValueError):  # a damaged marker: forgotten below
+            return json.loads(text)
+    with contextlib.suppress(OSError):
+        marker.unlink()
+    return None
+
+
+def _as_json(document: Any) -> str:
+    """``document`` as JSON text when JSON gives it back equal (YAML may hold what JSON cannot), else ``""``."""
+    try:
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+    return text if json.loads(text) == document else ""
 
 
 def _prune(folder: Path) -> None:

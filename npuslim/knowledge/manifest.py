@@ -13,16 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from npuslim.errors import InputError, ManifestError
 from npuslim.knowledge.versions import VersionRange
 from npuslim.paths import read_regular, relative_path
-from npuslim.schema_check import short_value, validated_once
+from npuslim.schema_check import remembered_document, short_value, validated_once
 from npuslim.units import parse_budget
-
-# libyaml's loader when PyYAML was built with it: 10x faster on the manifests.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DEFAULT_MANIFEST = "npu"
 
@@ -167,15 +162,17 @@ def _check_size(path: Path, data: Any) -> None:
             raise ManifestError(f"{path}: expands to more than {MAX_NODES} values: refused")
 
 
-def _load_yaml(path: Path) -> tuple[bytes, Any]:
-    """The bytes of ``path`` and the YAML document they hold, within the bounds above."""
-    data = read_regular(path, limit=MAX_MANIFEST_BYTES, what="manifest", error=ManifestError)
+def _load_yaml(path: Path, data: bytes) -> Any:
+    """The YAML document ``data`` (read from ``path``) holds, within the bounds above."""
+    import yaml
+
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML has it: 10x faster
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
-        loaded = yaml.load(text, Loader=_SafeLoader)
+        loaded = yaml.load(text, Loader=safe_loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -186,20 +183,24 @@ def _load_yaml(path: Path) -> tuple[bytes, Any]:
     except ValueError as exc:  # an integer past int()'s digit limit
         raise ManifestError(f"{path}: not valid YAML: {str(exc)[:80]}") from exc
     _check_size(path, loaded)
-    return data, loaded
+    return loaded
 
 
 def _read_checked(path: Path, schema: str) -> dict[str, Any]:
     """The YAML document of ``path``, valid against ``npuslim/schemas/SCHEMA.schema.json``.
 
-    The schema check runs once per content: ``validated_once`` remembers in npuslim's
-    cache the sha256 of bytes that passed, so a run on an unchanged manifest (every
-    ``deps`` run on the shipped one) neither imports jsonschema nor validates again.
+    Parsed and checked once per content: ``validated_once`` keeps in npuslim's cache,
+    under the sha256 of bytes that passed, the document they hold (as JSON), so a run on
+    an unchanged manifest (every ``deps`` run on the shipped one) imports neither yaml nor
+    jsonschema, and neither parses nor validates again.
     """
-    raw, document = _load_yaml(path)
-    problem = validated_once(raw, document, schema, dialect="yaml")
-    if problem is not None:
-        raise ManifestError(f"{path}: {problem}")
+    raw = read_regular(path, limit=MAX_MANIFEST_BYTES, what="manifest", error=ManifestError)
+    document = remembered_document(raw, schema)
+    if document is None:
+        document = _load_yaml(path, raw)
+        problem = validated_once(raw, document, schema, dialect="yaml", keep_document=True)
+        if problem is not None:
+            raise ManifestError(f"{path}: {problem}")
     return cast(dict[str, Any], document)  # a mapping: the schema says so
 
 

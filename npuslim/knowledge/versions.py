@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+if TYPE_CHECKING:  # packaging is imported where a version is first compared (verify never does)
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
 
 # the release at the start of a string that is not PEP 440 (an OpenVINO build string)
 _LEADING_RELEASE = re.compile(r"\d+(?:\.\d+)*")
-_ZERO = Version("0")
 
 
 def parse_version(text: str) -> Version:
@@ -28,6 +29,8 @@ def parse_version(text: str) -> Version:
     string such as ``2024.6.0-17404-4c0f47d2335``) keeps its leading dotted
     numbers. ``ValueError`` when ``text`` starts with no number.
     """
+    from packaging.version import Version
+
     stripped = text.strip()
     try:
         return Version(".".join(map(str, Version(stripped).release)))
@@ -51,20 +54,28 @@ class VersionRange:
     """
 
     text: str
-    specifiers: SpecifierSet = field(init=False, repr=False, compare=False)
+    # no clause at all for an empty text: a manifest's default range costs no import of packaging
+    specifiers: SpecifierSet | tuple[()] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.text.strip():
+            object.__setattr__(self, "specifiers", ())
+            return
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
         try:
             specifiers = SpecifierSet(self.text)
             for clause in specifiers:  # packaging parses a clause's version on first use
-                clause.contains(_ZERO, prereleases=True)
+                clause.contains(Version("0"), prereleases=True)
         except ValueError:  # InvalidSpecifier, or a release number past int()'s digit limit
             shown = self.text if len(self.text) <= 60 else self.text[:57] + "..."
             raise ValueError(f"bad version range {shown!r} (expected clauses such as >=2024.0,<2026.1)") from None
         object.__setattr__(self, "specifiers", specifiers)
 
     def contains(self, version: str) -> bool:
-        return self.specifiers.contains(parse_version(version), prereleases=True)
+        release = parse_version(version)  # a text that is no version is a ValueError, in any range
+        return not self.specifiers or self.specifiers.contains(release, prereleases=True)
 
     def lower_bounds(self) -> tuple[str, ...]:
         """The versions of the ``>=`` clauses, as written."""

@@ -166,6 +166,47 @@ def test_a_manifest_is_validated_once_per_content(tmp_path: Path, monkeypatch: p
     assert len(calls) == 3
 
 
+def test_an_unchanged_manifest_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The document a pass kept is read back as JSON: no YAML parse, the same manifest."""
+    import npuslim.knowledge.manifest as manifest_mod
+
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    path = tmp_path / "m.yaml"
+    path.write_text(BASE + COMPANION + "}\n")
+    first = load_manifest(path)
+    parsed: list[Path] = []
+    real = manifest_mod._load_yaml
+    monkeypatch.setattr(manifest_mod, "_load_yaml", lambda p, raw: parsed.append(p) or real(p, raw))
+    assert load_manifest(path) == first and parsed == []
+    path.write_text(BASE + COMPANION + ", reason: other}\n")  # other bytes: parsed again
+    assert load_manifest(path) != first and parsed == [path]
+
+
+@pytest.mark.parametrize("damage", ["", "{", "\xff\xfe", "[1, 2"])
+def test_a_damaged_kept_document_is_parsed_again_and_kept_anew(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                damage: str) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    path = tmp_path / "m.yaml"
+    path.write_text(BASE)
+    first = load_manifest(path)
+    (marker,) = (tmp_path / "cache" / "validated").iterdir()
+    kept = marker.read_text()
+    marker.write_bytes(damage.encode("latin-1"))
+    assert load_manifest(path) == first  # the damaged marker is forgotten: parsed and validated again
+    assert load_manifest(path) == first and marker.read_text() == kept
+
+
+def test_a_document_json_cannot_give_back_is_not_kept() -> None:
+    import datetime as dt
+
+    assert schema_check._as_json({1: "a"}) == ""            # a YAML mapping with an integer key
+    assert schema_check._as_json({"d": dt.date(2026, 1, 1)}) == ""
+    assert schema_check._as_json({"x": float("nan")}) == ""
+    assert json.loads(schema_check._as_json({"a": [1, "b", None, True]})) == {"a": [1, "b", None, True]}
+
+
 def test_a_remembered_manifest_still_gets_the_named_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "m.yaml"

@@ -85,6 +85,8 @@ def test_the_wheel_cap_counts_every_entry(tmp_path: Path, monkeypatch: pytest.Mo
     import npuslim.source.wheel as sources
 
     monkeypatch.setattr(sources, "MAX_UNPACKED_BYTES", 4000)
+    # a cache of this test's own: a run sharing the test cache may hold an unpack of a wheel of this name
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path / "cache"))
     s = corpus.base_sandbox(tmp_path / "box")
     wheel = corpus._crafted_wheel(s, extra={f"openvino/include/h{i}.h": os.urandom(1000) for i in range(5)})
     result = run("deps", str(wheel), "--root", "a.dll")

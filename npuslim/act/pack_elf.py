@@ -58,7 +58,7 @@ from npuslim.errors import InputError, ToolError
 from npuslim.formats.elf import ElfInfo, elf_image_size, read_elf
 from npuslim.formats.lock import LockedFile, PackRecord
 from npuslim.formats.pe import PeInfo
-from npuslim.tools import run_tool
+from npuslim.tools import run_process, run_tool
 
 # a UPX run cut short is a step cut short
 _CUT_SHORT = {UpxStatus.TIMED_OUT: Shrink.TIMED_OUT, UpxStatus.STOPPED: Shrink.STOPPED}
@@ -268,7 +268,6 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
     ``LD_LIBRARY_PATH`` and ``LD_PRELOAD`` are removed. ``wrap`` puts the command in a sandbox
     (``work`` writable). ``work`` is emptied. The library's constructors run: call it only when asked.
     """
-    import subprocess
     import sys
 
     shutil.rmtree(work, ignore_errors=True)
@@ -285,17 +284,16 @@ def dlopen_problem(lib: Path, name: str, neighbours: Path, work: Path, *, timeou
                     shutil.copyfile(entry, dest)
         shutil.copyfile(lib, work / name)
         env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-        try:
-            cmd = [sys.executable, "-I", "-c", _DLOPEN, str(work / name)]
-            proc = subprocess.run(wrap(cmd, work) if wrap else cmd, capture_output=True, check=False,
-                                  text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+        cmd = [sys.executable, "-I", "-c", _DLOPEN, str(work / name)]
+        # in a process group of its own: a timeout or Ctrl-C kills whatever the library's code started
+        run = run_process(wrap(cmd, work) if wrap else cmd, timeout=timeout, env=env)
+        if run.timed_out:
             return f"loading it did not finish within {timeout:g} s"
-        if proc.returncode < 0:
-            return f"{_CRASHED} (signal {-proc.returncode})"
-        if proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            return f"it does not load: {lines[-1].strip() if lines else f'exit {proc.returncode}'}"
+        if run.returncode < 0:
+            return f"{_CRASHED} (signal {-run.returncode})"
+        if run.returncode != 0:
+            lines = [ln for ln in run.output.splitlines() if ln.strip()]
+            return f"it does not load: {lines[-1].strip() if lines else f'exit {run.returncode}'}"
         return None
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -259,3 +259,36 @@ def test_pack_upx_never_runs_the_bundles_code(tmp_path) -> None:
         assert marker.exists()
     else:  # in bubblewrap: the host file system is read-only to it
         assert not marker.exists()
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The processes whose command line holds ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_load_check_that_hangs_is_killed_with_what_it_started(tmp_path) -> None:
+    """``--check-load`` loads a packed library in a child process: a constructor that never returns
+    and forks a child of its own is stopped at the timeout, the child too (the whole process group)."""
+    from npuslim.act.pack_elf import dlopen_problem
+
+    gcc = require_tool("gcc", "apt-get install gcc")
+    source = tmp_path / "hang.c"
+    source.write_text("#include <unistd.h>\n"
+                      "__attribute__((constructor)) static void hang(void) { if (fork() == 0) pause(); pause(); }\n"
+                      "int hang_f(void) { return 1; }\n")
+    lib = tmp_path / "libhang.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib), str(source)], check=True, capture_output=True)
+    (tmp_path / "neighbours").mkdir()
+    work = tmp_path / "work"
+    problem = dlopen_problem(lib, "libhang.so", tmp_path / "neighbours", work, timeout=2.0)
+    assert problem == "loading it did not finish within 2 s"
+    assert _processes_naming(str(work / "libhang.so")) == []  # neither the child nor the one it forked is left
+    assert not work.exists()

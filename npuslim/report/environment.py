@@ -11,12 +11,13 @@ tests give their own.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
 import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from npuslim import __version__
@@ -133,8 +134,8 @@ def describe_environment(*, which: Which = shutil.which, run: Run = run_tool,
                          env: dict[str, str] | None = None) -> Environment:
     """npuslim's version, this Python, the platform, ``LIBRARIES`` and the tools found."""
     candidates = _tool_candidates(os.environ if env is None else env)
-    with ThreadPoolExecutor(max_workers=len(candidates)) as pool:  # Wine alone takes a second to answer
-        tools = tuple(pool.map(lambda c: probe_tool(c[0], c[1], which=which, run=run), candidates))
+    tools = _each_on_a_thread([functools.partial(probe_tool, title, names, which=which, run=run)
+                               for title, names in candidates])
     return Environment(
         npuslim=__version__,
         python=f"{platform.python_version()} ({platform.python_implementation()})",
@@ -143,6 +144,29 @@ def describe_environment(*, which: Which = shutil.which, run: Run = run_tool,
         libraries=tuple((name, _library_version(name, version)) for name in LIBRARIES),
         tools=tools,
     )
+
+
+def _each_on_a_thread(calls: list[Callable[[], ToolStatus]]) -> tuple[ToolStatus, ...]:
+    """The results of ``calls``, each run on a thread of its own (Wine alone takes a second to answer);
+    an exception raised in one is raised here. Plain threads: ``concurrent.futures`` imports
+    ``logging``, a seventh of ``--version``."""
+    results: list[ToolStatus | BaseException | None] = [None] * len(calls)
+
+    def one(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # raised again below, in the caller's thread
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return tuple(r for r in results if isinstance(r, ToolStatus))
 
 
 def environment_lines(environment: Environment) -> list[str]:

@@ -108,3 +108,24 @@ def test_the_option_prints_the_report_and_exits(option: str, monkeypatch: pytest
         f"UPX:      {NOT_FOUND}",
         "Wine:     /usr/bin/wine64 (wine-8.0)",
     ]
+
+
+def test_the_tools_are_asked_at_once_and_reported_in_order() -> None:
+    import threading
+
+    started = threading.Barrier(3, timeout=60)  # each call waits for the other two: they run side by side
+
+    def ask(title: str) -> environment.ToolStatus:
+        started.wait()
+        return environment.ToolStatus(title, None)
+
+    titles = ("UPX", "Wine", "mingw-w64")
+    assert [s.title for s in environment._each_on_a_thread([lambda t=t: ask(t) for t in titles])] == list(titles)
+
+
+def test_a_lookup_that_fails_unexpectedly_is_raised_not_lost() -> None:
+    def broken() -> environment.ToolStatus:
+        raise RuntimeError("a bug in a lookup")
+
+    with pytest.raises(RuntimeError, match="a bug in a lookup"):
+        environment._each_on_a_thread([lambda: environment.ToolStatus("UPX", None), broken])

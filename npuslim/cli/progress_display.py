@@ -15,6 +15,7 @@ rich redirects while the display is live cannot loop back into it.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
@@ -49,23 +50,38 @@ class LineDisplay:
 
 
 class LiveDisplay:
-    """Live lines for steps in flight; a finished step printed once, whole, above them."""
+    """Live lines for steps in flight; a finished step printed once, whole, above them.
+
+    The live region exists only while a step is in flight: it is started by the first step
+    and stopped, with the finished step still in it, when the last one ends; so it never
+    stops empty, which rich 13.0 ends with a blank line (measured; rich 14 and 15 do not).
+    """
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._tasks: dict[tuple[str, str], TaskID] = {}
         self._what: dict[tuple[str, str], str] = {}
+        self._lock = threading.RLock()  # events come from the worker threads of pack
+        self._live = False
 
     def __call__(self, event: ProgressEvent) -> None:
         key = event.key
-        if event.state is StepState.START:
-            self._start(event)
-        elif event.state is StepState.ADVANCE:
-            if key not in self._tasks:
-                self._start(ProgressEvent(event.step, event.subject, StepState.START))
-            self._progress.advance(self._tasks[key], event.advance)
-        else:
-            self._finish(event)
+        with self._lock:
+            if event.state is StepState.START:
+                self._start(event)
+            elif event.state is StepState.ADVANCE:
+                if key not in self._tasks:
+                    self._start(ProgressEvent(event.step, event.subject, StepState.START))
+                self._progress.advance(self._tasks[key], event.advance)
+            else:
+                self._finish(event)
+
+    def close(self) -> None:
+        """Take the live region off the screen (the command ended, or was interrupted)."""
+        with self._lock:
+            if self._live:
+                self._progress.stop()
+                self._live = False
 
     def _start(self, event: ProgressEvent) -> None:
         key = event.key
@@ -75,10 +91,15 @@ class LiveDisplay:
             self._progress.update(self._tasks[key], description=label, total=event.total, completed=0)
             return
         self._tasks[key] = self._progress.add_task(label, total=event.total, bytes=event.unit == "bytes")
+        if not self._live:
+            self._progress.start()
+            self._live = True
 
     def _finish(self, event: ProgressEvent) -> None:
         key = event.key
         task = self._tasks.pop(key, None)
+        if not self._tasks:
+            self.close()  # the last step in flight: the region goes with it still shown
         if task is not None:
             self._progress.remove_task(task)
         started = self._what.pop(key, describe(event))
@@ -139,5 +160,8 @@ def progress_display(*, log_steps: bool = False) -> Iterator[ProgressFn]:
         else:
             yield LineDisplay(err)
         return
-    with _live(stream) as live:
-        yield LiveDisplay(live)
+    display = LiveDisplay(_live(stream))
+    try:
+        yield display
+    finally:
+        display.close()

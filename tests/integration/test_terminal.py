@@ -16,6 +16,7 @@ the issue notes); tests check behaviour, not speed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -74,6 +75,11 @@ def _shown(run: TerminalRun, columns: int) -> None:
     assert "Traceback" not in run.text
     assert "…" not in run.text, "a line was cut"
     assert all(len(line) <= columns for line in run.screen)
+    # a live region that ends leaves no blank line (rich 13.0 did, when it stopped empty)
+    assert not run.screen or run.screen[0].strip(), f"a blank first line:\n{run.text}"
+    steps = [i for i, line in enumerate(run.screen) if line.startswith(("✓ ", "✗ "))]
+    for a, b in itertools.pairwise(steps):
+        assert all(run.screen[i].strip() for i in range(a, b)), f"a blank line between the steps:\n{run.text}"
 
 
 @pytest.mark.parametrize("columns", [80, 120])

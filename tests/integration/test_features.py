@@ -78,3 +78,4 @@ def test_features_for_source_on_2026_4(ov2026) -> None:
     assert dict(by["compiler"].adds).keys() == {"openvino_intel_npu_compiler_loader.dll",
                                                 "openvino_intel_npu_compiler.dll"}
     assert dict(by["c-api"].adds).keys() == {"openvino_c.dll"}
+    assert dict(by["tbbmalloc"].adds) == {"tbbmalloc.dll": 119056} and not by["tbbmalloc"].feature.default

@@ -24,8 +24,8 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 WIDTHS = (40, 80, 120)
 DLLS = ("openvino_intel_npu_plugin.dll", "openvino.dll", "tbb12.dll", "openvino_ir_frontend.dll", "openvino_c.dll",
         "openvino_intel_npu_compiler_loader.dll", "openvino_intel_npu_compiler.dll",
-        "openvino_intel_npu_vm_runtime.dll", "openvino_onnx_frontend.dll", "tbbbind_2_5.dll", "MSVCP140.dll",
-        "VCRUNTIME140_1.dll", "api-ms-win-crt-runtime-l1-1-0.dll")
+        "openvino_intel_npu_vm_runtime.dll", "openvino_onnx_frontend.dll", "tbbbind_2_5.dll", "tbbmalloc.dll",
+        "MSVCP140.dll", "VCRUNTIME140_1.dll", "api-ms-win-crt-runtime-l1-1-0.dll")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -70,6 +71,44 @@ def test_verify_catches_a_removed_library_and_a_wrong_link(ovlinux2026, tmp_path
     assert ("lib/libtbb.so.12", "missing") in problems
     assert ("lib/libopenvino_c.so", "link") in problems
     assert ("lib/libopenvino.so.2641", "unresolved") in problems  # needs libtbb.so.12, now gone
+
+
+@pytest.mark.wheels
+@pytest.mark.parametrize("manifest", ["npu", "cpu"])
+def test_tbbmalloc_is_an_optional_feature_of_the_linux_bundles(ovlinux2026, manifest: str, tmp_path) -> None:
+    # libtbb.so.12 dlopens libtbbmalloc.so.2 from its own folder when it is there; nothing imports it
+    listed = run("extract", str(ovlinux2026.wheel), "--manifest", manifest, "--list-features", "--format", "json")
+    assert listed.exit_code == 0, listed.stderr
+    tbbmalloc = {f["name"]: f for f in json.loads(listed.stdout)["features"]}["tbbmalloc"]
+    assert tbbmalloc["default"] is False and tbbmalloc["selected"] is False and tbbmalloc["available"]
+    assert tbbmalloc["adds"] == [{"name": "libtbbmalloc.so.2", "size": 159729}]
+    text = run("extract", str(ovlinux2026.wheel), "--manifest", manifest, "--list-features",
+               env={"COLUMNS": "120"}).stdout
+    assert re.search(r"^  tbbmalloc +adds 160 kB$", text, re.M), text
+    plugin = f"libopenvino_intel_{manifest}_plugin.so"
+    default = {plugin, "libopenvino.so.2641", "libtbb.so.12", "libopenvino_ir_frontend.so.2641",
+               "libopenvino_c.so.2641", "libopenvino.so", "libopenvino_c.so"}
+
+    with_it = tmp_path / "with"
+    result = run("extract", str(ovlinux2026.wheel), "--manifest", manifest, "-o", str(with_it), "--with", "tbbmalloc")
+    assert result.exit_code == 0, result.stderr
+    assert {p.name for p in (with_it / "lib").iterdir()} == default | {"libtbbmalloc.so.2"}
+    lock = lock_of(with_it)
+    jsonschema.validate(lock, BUNDLE_SCHEMA)
+    entry = next(f for f in lock["files"] if f["path"] == "lib/libtbbmalloc.so.2")
+    assert entry["feature"] == "tbbmalloc" and entry["role"] == "runtime-companion" and entry["size"] == 159729
+    assert entry["chain"][-2:] == ["libtbb.so.12", "libtbbmalloc.so.2"]
+    assert "tbbmalloc" in lock["features"]
+    assert read_elf(with_it / "lib" / "libtbbmalloc.so.2").rpath == ("$ORIGIN",)
+    assert run("verify", str(with_it)).exit_code == 0
+
+    without = tmp_path / "without"  # --without wins over --with
+    result = run("extract", str(ovlinux2026.wheel), "--manifest", manifest, "-o", str(without),
+                 "--with", "tbbmalloc", "--without", "tbbmalloc")
+    assert result.exit_code == 0, result.stderr
+    assert {p.name for p in (without / "lib").iterdir()} == default
+    assert "tbbmalloc" not in lock_of(without)["features"]
+    assert run("verify", str(without)).exit_code == 0
 
 
 @pytest.mark.wheels

@@ -72,6 +72,20 @@ def test_cpu_bundle_runs_a_model(ovlinux2026, tmp_path) -> None:
 
 
 @pytest.mark.wheels
+def test_cpu_bundle_with_tbbmalloc_runs_a_model(ovlinux2026, tmp_path) -> None:
+    require_tool("gcc", "apt-get install gcc")
+    out = tmp_path / "cpu"
+    result = run("extract", str(ovlinux2026.wheel), "-o", str(out), "--manifest", "cpu", "--with", "tbbmalloc")
+    assert result.exit_code == 0, result.stderr
+    assert (out / "lib" / "libtbbmalloc.so.2").is_file()
+    code, data = _load(out, "--device", "CPU")
+    assert code == 0, data["load"]
+    steps = {s["name"]: s for s in data["load"]["steps"]}
+    assert steps["infer"]["ok"] and steps["infer"]["detail"] == "relu([-1, 2, -3, 4]) = [0, 2, 0, 4]"
+    assert "runs a model on the CPU" in data["load"]["verdict"]
+
+
+@pytest.mark.wheels
 def test_bundle_without_the_c_api_loads_each_library(ovlinux2026, tmp_path) -> None:
     require_tool("gcc", "apt-get install gcc")
     out = tmp_path / "b"

@@ -61,6 +61,7 @@ def test_features_follow_the_linux_wheel(ovlinux) -> None:
     by = {s.name: s for s in statuses}
     assert choice.delivered == {"ir", "c-api", "onnx", "tbbbind"}
     assert {name for name, _ in by["tbbbind"].adds} == {"libtbbbind_2_5.so.3", "libhwloc.so.15"}
+    assert [name for name, _ in by["tbbmalloc"].adds] == ["libtbbmalloc.so.2"]  # available, not a default
     assert any(name.startswith("libopenvino_onnx_frontend.so.") for name, _ in by["onnx"].adds)
     assert not by["compiler"].available
 

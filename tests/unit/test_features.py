@@ -40,7 +40,7 @@ def test_without_wins_over_with_and_all_takes_what_the_source_has() -> None:
     npu = load_manifest()
     assert choose_features(npu, statuses, ["compiler"], ["compiler"]).delivered == {"ir", "c-api"}
     every = choose_features(npu, statuses, ["all"], None)
-    assert every.delivered == {"ir", "c-api", "onnx", "cpu", "tbbbind"}
+    assert every.delivered == {"ir", "c-api", "onnx", "cpu", "tbbbind", "tbbmalloc"}
     assert every.dropped == ()  # "all" means what the source has: nothing to warn about
     lacking_a_default = _statuses({"c-api": "absent", "compiler": "absent"})
     assert [n for n, _ in choose_features(npu, lacking_a_default, ["all"], None).dropped] == ["c-api"]

@@ -21,6 +21,7 @@ from tests.support.crafted import build_pe
 OFFICIAL = "openvino-2099.1.0-1-cp311-cp311-win_amd64.whl"
 INFO = "openvino-2099.1.0.dist-info"
 DROPPED_REASON = load_schema("wheel")["properties"]["dropped"]["items"]["properties"]["reason"]["pattern"]
+MEMBER = load_schema("wheel")["$defs"]["member"]["pattern"]
 
 
 def _official_wheel(box: Path) -> Path:
@@ -106,12 +107,14 @@ MUTATIONS = [
     ("unknown-nested-field", _set(("binaries", 1, "feature"), None), "binaries[1]: unknown field(s): feature"),
     ("unknown-reason", _set(("dropped", 0, "reason"), "too big"), f"dropped[0].reason: does not match {DROPPED_REASON}"),
     ("unguarded-import", _set(("eager_imports", 0, "guarded"), False),
-     "eager_imports[0].guarded: expected true, found False"),
+     "eager_imports[0].guarded: expected one of true"),
     ("other-schema", _set(("schema",), "npuslim.bundle"), "schema: expected npuslim.wheel, found 'npuslim.bundle'"),
     ("other-version", _set(("schema_version",), 2), "schema_version: expected 1, found 2"),
     ("not-a-wheel-name", _set(("wheel",), "openvino.zip"), "wheel: does not match \\.whl$"),
     ("no-local-label", _set(("version",), "2099.1.0"), "version: does not match ^[^+]+\\+[^+]+$"),
-    ("absolute-member", _set(("dropped", 1, "name"), "/etc/passwd"), "dropped[1].name: does not match ^[^/]"),
+    ("absolute-member", _set(("dropped", 1, "name"), "/etc/passwd"), f"dropped[1].name: does not match {MEMBER}"),
+    ("control-character", _set(("binaries", 0, "name"), "openvino/libs/\x01.dll"),
+     f"binaries[0].name: does not match {MEMBER}"),
     ("empty-chain", _set(("binaries", 2, "chain"), []), "binaries[2].chain: expected a non-empty list"),
     ("long-chain", _set(("binaries", 2, "chain"), ["x.dll"] * 17), "binaries[2].chain: more than 16 items"),
 ]

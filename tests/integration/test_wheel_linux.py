@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from npuslim.schema_check import first_error, load_schema
 from tests.cli_helpers import run
 from tests.support.tools import unavailable
 
@@ -85,6 +86,7 @@ def test_npu_cpu_wheel_runs_a_model_on_the_cpu(ovlinux2026, tmp_path: Path) -> N
     assert "CPU" in out["devices"]
     assert out["relu"] == [0.0, 2.0, 0.0, 4.25]
     lock = json.loads(zipfile.ZipFile(slim).read("openvino-2026.4.1+npu.cpu.dist-info/npuslim-wheel.json"))
+    assert first_error(lock, load_schema("wheel")) is None
     assert lock["features"] == ["cpu", "ir"]
     kept = {b["name"] for b in lock["binaries"]}
     assert "openvino/libs/libopenvino_intel_cpu_plugin.so" in kept

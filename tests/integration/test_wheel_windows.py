@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from npuslim.plan.wheel_closure import is_interpreter_library
+from npuslim.schema_check import first_error, load_schema
 from tests.cli_helpers import run
 
 pytestmark = pytest.mark.wheels
@@ -57,6 +58,7 @@ def test_holds_the_npu_plugin_and_extension_but_no_cpu_or_gpu_plugin(slim: Path)
     stub = zipfile.ZipFile(slim).read("openvino/frontend/pytorch/__init__.py").decode()
     assert "raise ImportError" in stub and "--with pytorch" in stub
     lock = json.loads(zipfile.ZipFile(slim).read(f"{INFO}/npuslim-wheel.json"))
+    assert first_error(lock, load_schema("wheel")) is None
     assert lock["schema_version"] == 1 and lock["features"] == ["ir"]
     assert any(d["name"].endswith("openvino_intel_cpu_plugin.dll") for d in lock["dropped"])
 

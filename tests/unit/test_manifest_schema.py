@@ -114,7 +114,7 @@ def test_a_good_manifest_of_every_field(tmp_path: Path) -> None:
 def test_every_shipped_manifest_and_schema_is_valid() -> None:
     for name in SCHEMAS:
         jsonschema.Draft202012Validator.check_schema(load_schema(name))
-    assert {"manifest", "windows-facts", "bundle"} <= set(SCHEMAS)
+    assert {"manifest", "windows-facts", "bundle", "wheel"} <= set(SCHEMAS)
     shipped = sorted(manifests_dir().glob("*.yaml"))
     assert len(shipped) >= 7
     for path in shipped:

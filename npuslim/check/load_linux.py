@@ -42,7 +42,6 @@ from npuslim.check.loading import (
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
-from npuslim.formats.elf import read_elf
 from npuslim.formats.lock import BundleLock
 from npuslim.layout import LIB
 from npuslim.progress import Reporter
@@ -72,6 +71,7 @@ def parse_dlerror_missing(text: str) -> tuple[str, ...]:
 
 
 def _needers(lib_dir: Path, name: str) -> tuple[str, ...]:
+    from npuslim.formats.elf import read_elf
     out = []
     for path in sorted(lib_dir.iterdir()):
         if path.is_symlink() or not path.is_file():
@@ -123,6 +123,7 @@ def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...
 def _check_host(lib_dir: Path, files: list[Path]) -> None:
     if not sys.platform.startswith("linux"):
         raise ToolError(f"a Linux bundle loads only on Linux (this is {sys.platform}); run verify --load there")
+    from npuslim.formats.elf import read_elf
     host = _HOST_MACHINES.get(platform_mod.machine().lower(), platform_mod.machine())
     for path in files[:1]:
         machine = read_elf(path).machine

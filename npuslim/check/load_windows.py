@@ -51,10 +51,9 @@ from npuslim.check.loading import (
 from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.lock import BundleLock
-from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN
+from npuslim.paths import cache_dir
 from npuslim.progress import Reporter
-from npuslim.source.locate import cache_dir
 from npuslim.tools import ToolRun, run_process, run_tool
 
 ORT_DLL = "onnxruntime.dll"
@@ -142,6 +141,7 @@ def _mingw_gcc() -> str:
 def driver_imports(bin_dir: Path, driver_dlls: set[str]) -> dict[str, tuple[str, ...]]:
     """For each driver-provided DLL that a DLL of ``bin_dir`` imports statically, the
     function names imported from it (sorted); reads import names only where needed."""
+    from npuslim.formats.pe import read_pe  # only bundles without the C API come here
     from npuslim.formats.pe_tables import read_symbol_tables
 
     wanted: dict[str, set[str]] = {}

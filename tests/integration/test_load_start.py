@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from npuslim.check.load import load_bundle, start_load
+from npuslim.check.load import load_alongside, load_bundle, start_load
 from npuslim.check.loading import LoadRequest
-from npuslim.check.sandbox import SandboxMode
+from npuslim.check.sandbox import SandboxMode, find_sandbox
+from npuslim.check.verify import verify_bundle
 from npuslim.tools import run_process
 from tests.cli_helpers import run
-from tests.support.tools import require_tool
+from tests.support.tools import require_tool, unavailable
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux probe runs on Linux")
 
@@ -33,6 +34,11 @@ CONSTRUCTOR_C = r"""
 __attribute__((constructor)) static void test_constructor(void) {
     const char *go = getenv("NPUSLIM_TEST_GO");       /* wait until this file exists */
     const char *hang = getenv("NPUSLIM_TEST_HANG");   /* never return; a child that never ends either */
+    const char *write = getenv("NPUSLIM_TEST_WRITE"); /* write this file (into the bundle) */
+    if (write) {
+        FILE *f = fopen(write, "w");
+        if (f) { fputs("written by the bundle's code\n", f); fclose(f); }
+    }
     if (go) {
         while (access(go, F_OK) != 0) usleep(10000);
     }
@@ -90,6 +96,33 @@ def test_start_load_returns_while_the_probe_runs(bundle: Path, tmp_path: Path,
         result = started.result()
     assert result.ok, result.verdict
     assert result.verdict.startswith("all 1 libraries load through ld.so")
+
+
+def test_a_confined_probe_runs_while_the_bundle_is_checked(bundle: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the sandbox the bundle is read-only to the probe, so the checks run meanwhile: the probe
+    waits for a file that only the checks make."""
+    if not find_sandbox().confined:
+        unavailable(f"no sandbox here ({find_sandbox().description})")
+    go = tmp_path / "go"
+    monkeypatch.setenv("NPUSLIM_TEST_GO", str(go))
+
+    def check() -> bool:
+        go.touch()
+        return verify_bundle(bundle).ok
+
+    verified, loaded = load_alongside(bundle, LoadRequest(timeout=120, sandbox=SandboxMode.REQUIRE), check)
+    assert verified and loaded.ok and loaded.sandboxed, loaded.verdict
+
+
+def test_an_unconfined_probe_runs_after_the_bundle_is_checked(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unconfined, the bundle's code may write into the bundle (it does here): the checks see the
+    bundle as it was given, every time, and the write happened after them."""
+    written = bundle / "lib" / "written-by-the-bundle"
+    monkeypatch.setenv("NPUSLIM_TEST_WRITE", str(written))
+    result, loaded = load_alongside(bundle, LoadRequest(sandbox=SandboxMode.OFF), lambda: verify_bundle(bundle))
+    assert result.ok, [p.message for p in result.problems]
+    assert loaded.ok and not loaded.sandboxed and written.is_file()
 
 
 @pytest.mark.parametrize("sandbox", [SandboxMode.OFF, SandboxMode.AUTO])

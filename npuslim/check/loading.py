@@ -135,8 +135,8 @@ class ProbePlan:
 
 
 class StartedLoad:
-    """A load probe that runs while npuslim does other work (``verify`` hashes the bundle meanwhile);
-    ``result`` waits for it and judges its run.
+    """A load probe started and not yet waited for (so that ``verify``'s checks can run meanwhile,
+    ``load.load_alongside``); ``result`` waits for it and judges its run.
 
     The probe runs in ``sandbox``, in a fresh work folder of its own that is deleted afterwards, in
     its own process group, its output to a file (Wine's background processes never hold npuslim

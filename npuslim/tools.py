@@ -56,32 +56,81 @@ def new_group() -> dict[str, object]:
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
 
 
+class RunningProcess:
+    """A command started by ``start_process``, in its own process group, its output going to a
+    temporary file; ``wait`` for its ``ToolRun``. Its timeout counts from the start: a timer kills
+    the group then, whether or not anyone waits yet. Leaving the ``with`` block kills the group
+    of a command not waited for (an exception, Ctrl-C) and closes the output file."""
+
+    def __init__(self, args: list[str], *, timeout: float | None, env: dict[str, str] | None = None,
+                 cwd: str | None = None) -> None:
+        self.args = tuple(args)
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__, after the command ends
+        try:
+            self._proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          env=env, cwd=cwd, **new_group())  # type: ignore[call-overload]
+        except OSError as exc:
+            self._out.close()
+            raise cannot_start(args, exc) from exc
+        self._expired = threading.Event()
+        self._timer = threading.Timer(timeout, self._expire) if timeout is not None else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        if self._proc.returncode is not None:  # reaped just before the timer could be cancelled
+            return
+        self._expired.set()
+        kill_group(self._proc)
+
+    def wait(self) -> ToolRun:
+        """Block until the command ends (or its timeout kills it; ``timed_out`` then). A blocking
+        wait, not a poll: the caller learns of the end at once. Ctrl-C (or any exception) while
+        waiting kills the group, then propagates."""
+        try:
+            self._proc.wait()
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+        self._out.seek(0)
+        text = self._out.read(MAX_OUTPUT_BYTES).decode("utf-8", "replace")
+        return ToolRun(self.args, self._proc.returncode, text, self._expired.is_set())
+
+    def kill(self) -> None:
+        """Kill the command's process group and reap the command."""
+        kill_group(self._proc)
+        self._proc.wait()
+
+    def __enter__(self) -> RunningProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._proc.returncode is None:
+            self.kill()
+        self._out.close()
+
+
+def start_process(args: list[str], *, timeout: float | None, env: dict[str, str] | None = None,
+                  cwd: str | None = None) -> RunningProcess:
+    """Start ``args`` and return at once (see ``RunningProcess``); a tool that cannot be
+    started is a ``ToolError``."""
+    return RunningProcess(args, timeout=timeout, env=env, cwd=cwd)
+
+
 def run_process(args: list[str], *, timeout: float | None, env: dict[str, str] | None = None,
                 cwd: str | None = None) -> ToolRun:
     """Run ``args`` to its end or its timeout (then killed, with ``timed_out`` set).
 
     A tool that cannot be started is a ``ToolError``. Ctrl-C (or any exception) while it runs
     kills its whole process group, then propagates."""
-    with tempfile.TemporaryFile() as out:
-        try:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, cwd=cwd, **new_group())  # type: ignore[call-overload]
-        except OSError as exc:
-            raise cannot_start(args, exc) from exc
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            proc.wait()
-            timed_out = True
-        except BaseException:
-            kill_group(proc)
-            proc.wait()
-            raise
-        out.seek(0)
-        text = out.read(MAX_OUTPUT_BYTES).decode("utf-8", "replace")
-    return ToolRun(tuple(args), proc.returncode, text, timed_out)
+    with start_process(args, timeout=timeout, env=env, cwd=cwd) as running:
+        return running.wait()
 
 
 def run_tool(args: list[str], *, timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None,

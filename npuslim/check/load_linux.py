@@ -28,6 +28,7 @@ from npuslim.check.loading import (
     LoadRequest,
     LoadResult,
     LoadStep,
+    ProbePlan,
     conclude,
     judge_device_steps,
     judge_ort_session,
@@ -38,11 +39,9 @@ from npuslim.check.loading import (
     placed_on,
     plugin_stem,
     ran_on_device,
-    run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
-from npuslim.formats.elf import read_elf
 from npuslim.formats.lock import BundleLock
 from npuslim.layout import LIB
 from npuslim.progress import Reporter
@@ -72,6 +71,7 @@ def parse_dlerror_missing(text: str) -> tuple[str, ...]:
 
 
 def _needers(lib_dir: Path, name: str) -> tuple[str, ...]:
+    from npuslim.formats.elf import read_elf
     out = []
     for path in sorted(lib_dir.iterdir()):
         if path.is_symlink() or not path.is_file():
@@ -123,6 +123,7 @@ def judge_linux(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...
 def _check_host(lib_dir: Path, files: list[Path]) -> None:
     if not sys.platform.startswith("linux"):
         raise ToolError(f"a Linux bundle loads only on Linux (this is {sys.platform}); run verify --load there")
+    from npuslim.formats.elf import read_elf
     host = _HOST_MACHINES.get(platform_mod.machine().lower(), platform_mod.machine())
     for path in files[:1]:
         machine = read_elf(path).machine
@@ -131,10 +132,10 @@ def _check_host(lib_dir: Path, files: list[Path]) -> None:
                             "run verify --load on a machine of the bundle's kind")
 
 
-def load_linux_bundle(bundle: Path, lock: BundleLock,  # noqa: ARG001 - the LOADERS signature; ld.so needs no lock
-                      request: LoadRequest, reporter: Reporter) -> LoadResult:
-    """Run the Linux probe against ``bundle/lib/libopenvino_c.so.N`` and judge what it printed;
-    without the C API, dlopen every library of ``lib/`` instead."""
+def plan_linux_load(bundle: Path, lock: BundleLock,  # noqa: ARG001 - the PLANNERS signature; ld.so needs no lock
+                    request: LoadRequest, reporter: Reporter) -> ProbePlan:
+    """The Linux probe run against ``bundle/lib/libopenvino_c.so.N`` and how what it prints is
+    judged; without the C API, dlopen every library of ``lib/`` instead."""
     if request.msvc_runtime != "system":
         raise InputError("--msvc-runtime-from bundled is for Windows bundles; a Linux bundle uses the "
                          "target's GCC runtime")
@@ -146,19 +147,23 @@ def load_linux_bundle(bundle: Path, lock: BundleLock,  # noqa: ARG001 - the LOAD
     sandbox = find_sandbox(request.sandbox)
     ort = next((p for p in files if p.name == ORT_SO), None)
     if ort is not None:
-        return _load_onnxruntime(bundle, ort, request, reporter, sandbox)
+        return _plan_onnxruntime(bundle, ort, request, reporter, sandbox)
     with reporter.step("build", "ov_probe_linux", detail="load probe (gcc, once per source)"):
         probe = build_probe()
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
     c_api = next((p for p in files if p.name.startswith("libopenvino_c.so.")), None)
     visible = (bundle, probe.parent)
     if c_api is None:
-        run = run_probe([str(probe), "--libs", *(str(p.resolve()) for p in files)], timeout=request.timeout,
-                        env=env, reporter=reporter, what=f"{len(files)} libraries through ld.so", sandbox=sandbox,
-                        visible=visible)
-        return _each_library(bundle, request, run, files, sandbox)
-    run = run_probe([str(probe), str(c_api.resolve()), request.device], timeout=request.timeout, env=env,
-                    reporter=reporter, what=f"{c_api.name} through ld.so", sandbox=sandbox, visible=visible)
+        return ProbePlan((str(probe), "--libs", *(str(p.resolve()) for p in files)), env,
+                         f"{len(files)} libraries through ld.so", sandbox, request.timeout, visible,
+                         lambda run: _each_library(bundle, request, run, files, sandbox))
+    return ProbePlan((str(probe), str(c_api.resolve()), request.device), env, f"{c_api.name} through ld.so",
+                     sandbox, request.timeout, visible, lambda run: _judge_c_api(bundle, request, run, c_api, sandbox))
+
+
+def _judge_c_api(bundle: Path, request: LoadRequest, run: ToolRun, c_api: Path, sandbox: Sandbox) -> LoadResult:
+    """The verdict of the probe's run through the C API."""
+    lib_dir = bundle / LIB
     steps = parse_probe_output(run.output, LINUX_TITLES)
     # Only a failed load names missing libraries; a device step may quote other dlopen errors
     # (the NPU compiler loader, which the plugin looks for when it compiles).
@@ -228,14 +233,17 @@ def judge_onnxruntime_linux(steps: tuple[LoadStep, ...], output: str, lib_names:
                   "and its driver)")
 
 
-def _load_onnxruntime(bundle: Path, ort: Path, request: LoadRequest, reporter: Reporter,
-                      sandbox: Sandbox) -> LoadResult:
+def _plan_onnxruntime(bundle: Path, ort: Path, request: LoadRequest, reporter: Reporter,
+                      sandbox: Sandbox) -> ProbePlan:
     with reporter.step("build", "ort_probe", detail="load probe (gcc, once per source)"):
         probe = build_probe("ort_probe")
     env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
-    run = run_probe([str(probe), str(ort.resolve()), request.device], timeout=request.timeout, env=env,
-                    reporter=reporter, what=f"{ort.name} through ld.so", sandbox=sandbox,
-                    visible=(bundle, probe.parent))
+    return ProbePlan((str(probe), str(ort.resolve()), request.device), env, f"{ort.name} through ld.so", sandbox,
+                     request.timeout, (bundle, probe.parent), lambda run: _judge_onnxruntime(bundle, ort, request,
+                                                                                            run, sandbox))
+
+
+def _judge_onnxruntime(bundle: Path, ort: Path, request: LoadRequest, run: ToolRun, sandbox: Sandbox) -> LoadResult:
     steps = parse_probe_output(run.output, LINUX_TITLES)
     lib_names = {p.name for p in (bundle / LIB).iterdir()}
     judged = judge_onnxruntime_linux(steps, run.output, lib_names, request.device)

@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from npuslim.check.loading import (
     LoadRequest,
     LoadResult,
     LoadStep,
+    ProbePlan,
     conclude,
     judge_device_steps,
     judge_ort_session,
@@ -45,15 +47,13 @@ from npuslim.check.loading import (
     placed_on,
     plugin_stem,
     ran_on_device,
-    run_probe,
 )
 from npuslim.check.sandbox import Sandbox, find_sandbox
 from npuslim.errors import InputError, ToolError
 from npuslim.formats.lock import BundleLock
-from npuslim.formats.pe import read_pe
 from npuslim.layout import BIN
+from npuslim.paths import cache_dir
 from npuslim.progress import Reporter
-from npuslim.source.locate import cache_dir
 from npuslim.tools import ToolRun, run_process, run_tool
 
 ORT_DLL = "onnxruntime.dll"
@@ -141,6 +141,7 @@ def _mingw_gcc() -> str:
 def driver_imports(bin_dir: Path, driver_dlls: set[str]) -> dict[str, tuple[str, ...]]:
     """For each driver-provided DLL that a DLL of ``bin_dir`` imports statically, the
     function names imported from it (sorted); reads import names only where needed."""
+    from npuslim.formats.pe import read_pe  # only bundles without the C API come here
     from npuslim.formats.pe_tables import read_symbol_tables
 
     wanted: dict[str, set[str]] = {}
@@ -259,12 +260,14 @@ class _Run:
         with self.reporter.step("build", f"{name}.exe", detail="load probe (mingw-w64, once per source)"):
             return build_probe(name)
 
-    def run(self, args: list[str], env: dict[str, str], what: str) -> ToolRun:
-        """Run a probe (its stand-ins and the Wine prefix come from the cache, read-only in the sandbox)."""
+    def plan(self, args: list[str], env: dict[str, str], what: str,
+             judge: Callable[[ToolRun], LoadResult]) -> ProbePlan:
+        """A probe run (its stand-ins and the Wine prefix come from the cache, read-only in the
+        sandbox); a new Wine prefix is set up first, so the probe's own run is what its step says."""
         if self.runner == "wine":
             _prepare_wine(list(self.prefix), env, self.reporter, self.sandbox)
-        return run_probe([*self.prefix, *args], timeout=self.request.timeout, env=env, reporter=self.reporter,
-                         what=what, sandbox=self.sandbox, visible=(self.bundle, cache_dir()))
+        return ProbePlan((*self.prefix, *args), env, what, self.sandbox, self.request.timeout,
+                         (self.bundle, cache_dir()), judge)
 
     def result(self, steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], ok: bool,
                verdict: str) -> LoadResult:
@@ -272,8 +275,8 @@ class _Run:
                           ok, verdict, self.sandbox.description, self.sandbox.confined)
 
 
-def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, reporter: Reporter) -> LoadResult:
-    """Run the probe against ``bundle/bin/openvino_c.dll`` and judge what it printed
+def plan_windows_load(bundle: Path, lock: BundleLock, request: LoadRequest, reporter: Reporter) -> ProbePlan:
+    """The probe run against ``bundle/bin/openvino_c.dll`` and how what it prints is judged
     (ONNX Runtime bundles: ``ort_probe``; without the C API: load every DLL, see the module docstring)."""
     bin_dir = bundle / BIN
     c_api = bin_dir / "openvino_c.dll"
@@ -282,22 +285,27 @@ def load_windows_bundle(bundle: Path, lock: BundleLock, request: LoadRequest, re
     runner, prefix = find_runner()
     run = _Run(bundle, runner, tuple(prefix), request, reporter, find_sandbox(request.sandbox))
     if (bin_dir / ORT_DLL).is_file():
-        return _load_onnxruntime(run)
+        return _plan_onnxruntime(run)
     if not c_api.is_file():
-        return _load_each_dll(run, lock)
+        return _plan_each_dll(run, lock)
     probe = run.probe("ov_probe")
-    device = request.device
-    done = run.run([str(probe), run.path(c_api), device], run.env(), "openvino_c.dll through the Windows loader")
+    return run.plan([str(probe), run.path(c_api), request.device], run.env(),
+                    "openvino_c.dll through the Windows loader", lambda done: _judge_c_api(run, done))
+
+
+def _judge_c_api(run: _Run, done: ToolRun) -> LoadResult:
+    bin_dir = run.bundle / BIN
+    device = run.request.device
     steps = parse_probe_output(done.output)
     missing = parse_wine_missing(done.output)
     bin_names = {p.name.lower() for p in bin_dir.iterdir()}
     ok, verdict, steps = conclude(done, steps, judge(steps, missing, bin_names, device),
-                                  not_checked=no_device(device), timeout=request.timeout,
+                                  not_checked=no_device(device), timeout=run.request.timeout,
                                   first="loading openvino_c.dll", silent=not steps and not missing)
     return replace(run.result(steps, missing, ok, verdict), ran_on=ran_on_device(ok, steps, device))
 
 
-def _load_each_dll(run: _Run, lock: BundleLock) -> LoadResult:
+def _plan_each_dll(run: _Run, lock: BundleLock) -> ProbePlan:
     bin_dir = run.bundle / BIN
     dlls = sorted(p for p in bin_dir.iterdir() if p.suffix.lower() == ".dll" and p.is_file())
     stubs = {dll: build_stub(dll, names) for dll, names in driver_imports(bin_dir, _bundle_drivers(lock)).items()}
@@ -305,7 +313,11 @@ def _load_each_dll(run: _Run, lock: BundleLock) -> LoadResult:
     for stub in stubs.values():
         args += ["--preload", run.path(stub)]
     args += [run.path(p) for p in dlls]
-    done = run.run(args, run.env(), f"{len(dlls)} DLLs through the Windows loader")
+    return run.plan(args, run.env(), f"{len(dlls)} DLLs through the Windows loader",
+                    lambda done: _judge_each_dll(run, done, dlls, tuple(stubs)))
+
+
+def _judge_each_dll(run: _Run, done: ToolRun, dlls: list[Path], stubs: tuple[str, ...]) -> LoadResult:
     steps = parse_probe_output(done.output)
     missing = parse_wine_missing(done.output)
     bin_names = {p.name.lower() for p in dlls}
@@ -378,15 +390,18 @@ def _judge_provider_failure(provider: LoadStep, missing: tuple[tuple[str, str], 
                   f"{device} device on this machine (expected without the hardware and its driver)")
 
 
-def _load_onnxruntime(run: _Run) -> LoadResult:
-    bin_dir = run.bundle / BIN
-    device = run.request.device
+def _plan_onnxruntime(run: _Run) -> ProbePlan:
     probe = run.probe("ort_probe")
     env = run.env()
     if run.runner == "wine":
         env["WINEDEBUG"] += ",+loaddll"
-    done = run.run([str(probe), run.path(bin_dir / ORT_DLL), device], env,
-                   "onnxruntime.dll through the Windows loader")
+    return run.plan([str(probe), run.path(run.bundle / BIN / ORT_DLL), run.request.device], env,
+                    "onnxruntime.dll through the Windows loader", lambda done: _judge_onnxruntime_run(run, done))
+
+
+def _judge_onnxruntime_run(run: _Run, done: ToolRun) -> LoadResult:
+    bin_dir = run.bundle / BIN
+    device = run.request.device
     steps = parse_probe_output(done.output)
     missing = parse_wine_missing(done.output)
     loaded = tuple(dict.fromkeys(m.replace("\\\\", "\\").split("\\")[-1] for m in _LOADED.findall(done.output)))

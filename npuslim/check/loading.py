@@ -13,15 +13,17 @@ shown as a failure under a verdict that holds).
 from __future__ import annotations
 
 import re
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from npuslim.check.sandbox import Sandbox, SandboxMode
 from npuslim.enums import StrEnum
-from npuslim.progress import Reporter
-from npuslim.tools import ToolRun, run_process
+from npuslim.progress import Reporter, StepResult
+from npuslim.tools import RunningProcess, ToolRun, start_process
 
 DEFAULT_LOAD_TIMEOUT = 180.0
 # The steps of the OpenVINO C API probe (Windows and Linux) that a load must pass, in order.
@@ -117,18 +119,56 @@ def parse_probe_output(text: str, titles: dict[str, str] | None = None) -> tuple
     return tuple(steps)
 
 
-def run_probe(args: list[str], *, timeout: float, env: dict[str, str], reporter: Reporter,
-              what: str, sandbox: Sandbox, visible: Iterable[Path] = ()) -> ToolRun:
-    """Run a load probe in ``sandbox`` (``visible``: the folders it reads, the bundle and the
-    probe), in a fresh work folder of its own that is deleted afterwards, in its own process
-    group, its output to a file (Wine's background processes never hold npuslim up); a probe
-    that does not finish within ``timeout`` seconds is killed with its group and is a failed
-    load (``conclude``), never a tool error."""
-    with tempfile.TemporaryDirectory(prefix="npuslim-load-") as work, reporter.step("load", what) as step:
-        command = sandbox.wrap(args, work=Path(work), visible=visible)
-        run = run_process(command, timeout=timeout, env=env, cwd=work)
-        step.detail = "did not finish" if run.timed_out else f"exit {run.returncode}"
-    return run
+@dataclass(frozen=True)
+class ProbePlan:
+    """One probe run as a platform's loader prepared it: the command (before ``sandbox`` wraps it),
+    its environment, what it loads (its progress line), the folders it reads (``visible``, bound
+    into the sandbox) and how its run becomes a ``LoadResult`` (``judge``)."""
+
+    args: tuple[str, ...]
+    env: dict[str, str]
+    what: str
+    sandbox: Sandbox
+    timeout: float
+    visible: tuple[Path, ...]
+    judge: Callable[[ToolRun], LoadResult]
+
+
+class StartedLoad:
+    """A load probe started and not yet waited for (so that ``verify``'s checks can run meanwhile,
+    ``load.load_alongside``); ``result`` waits for it and judges its run.
+
+    The probe runs in ``sandbox``, in a fresh work folder of its own that is deleted afterwards, in
+    its own process group, its output to a file (Wine's background processes never hold npuslim
+    up). Its timeout counts from its start: a probe that does not finish in time is killed with its
+    group and is a failed load (``conclude``), never a tool error. Leaving the ``with`` block before
+    ``result`` (an exception, Ctrl-C) kills the probe's group."""
+
+    def __init__(self, plan: ProbePlan, reporter: Reporter) -> None:
+        self._plan = plan
+        self._stack = ExitStack()
+        try:
+            work = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="npuslim-load-"))
+            self._step: StepResult = self._stack.enter_context(reporter.step("load", plan.what))
+            command = plan.sandbox.wrap(list(plan.args), work=Path(work), visible=plan.visible)
+            self._running: RunningProcess = self._stack.enter_context(
+                start_process(command, timeout=plan.timeout, env=plan.env, cwd=work))
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    def result(self) -> LoadResult:
+        """Wait for the probe to end (or be killed at its timeout) and judge what it printed."""
+        run = self._running.wait()
+        self._step.detail = "did not finish" if run.timed_out else f"exit {run.returncode}"
+        self._stack.close()
+        return self._plan.judge(run)
+
+    def __enter__(self) -> StartedLoad:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(*exc)  # type: ignore[arg-type]
 
 
 def crashed(returncode: int, steps: tuple[LoadStep, ...]) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from npuslim import atomic
 from npuslim.errors import ToolError
-from npuslim.source.locate import cache_dir
+from npuslim.paths import cache_dir
 from npuslim.tools import run_tool
 
 HEADERS = ("probe_common.h", "ov_c_api.h")

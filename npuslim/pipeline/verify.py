@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from npuslim.check.verify import VerifyResult, verify_bundle
 from npuslim.errors import LoadError, NpuslimError, VerifyError
 from npuslim.progress import ProgressFn
 
 if TYPE_CHECKING:
     from npuslim.check.loading import LoadRequest, LoadResult
+    from npuslim.check.verify import VerifyResult
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,18 @@ class VerifyOutcome:
 
 def verify_and_load(bundle: Path, *, load: LoadRequest | None = None, archive: Path | None = None,
                     progress: ProgressFn | None = None) -> VerifyOutcome:
-    """``verify_bundle(bundle, archive=archive)``, then, when a ``load`` is asked for, ``load_bundle``."""
-    result = verify_bundle(bundle, archive=archive)
-    if load is None:
-        return VerifyOutcome(result)
-    from npuslim.check.load import load_bundle  # the loaders, probes and sandbox: only for --load
+    """``verify_bundle(bundle, archive=archive)`` and, when a ``load`` is asked for, ``load_bundle``;
+    a sandboxed probe starts first (before the checks are even imported) and runs while the files
+    are hashed, so Wine's start-up and the checks overlap (``load_alongside``)."""
 
-    return VerifyOutcome(result, load_bundle(bundle, load, lock=result.lock, progress=progress))
+    def check() -> VerifyResult:
+        from npuslim.check.verify import verify_bundle
+
+        return verify_bundle(bundle, archive=archive)
+
+    if load is None:
+        return VerifyOutcome(check())
+    from npuslim.check.load import load_alongside  # the loaders, probes and sandbox: only for --load
+
+    result, loaded = load_alongside(bundle, load, check, progress=progress)
+    return VerifyOutcome(result, loaded)

@@ -278,9 +278,10 @@ def fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:.2f}{unit}"
 
 
-def print_table(rows: list[Row], loads: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
+def print_table(rows: list[Row], loads: tuple[tuple[float, ...], tuple[float, ...]], steal: float | None) -> None:
+    stolen = "" if steal is None else f"; {steal:.1%} of the CPU time stolen by the hypervisor"
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; load average {loads[0][0]:.2f} before, {loads[1][0]:.2f} after")
+          f"{platform.python_version()}; load average {loads[0][0]:.2f} before, {loads[1][0]:.2f} after{stolen}")
     head = ("row", "npuslim wall", "CPU", "peer wall", "CPU", "ratio wall", "ratio CPU", "peak MB", "target")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -343,6 +344,16 @@ def measure(args: argparse.Namespace, keys: set[str], runs: int, work: Path, lin
     return rows
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """(all CPU ticks, ticks stolen by the hypervisor) so far, from ``/proc/stat``; ``None`` elsewhere."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
 def compile_npuslim() -> None:
     """npuslim's modules compiled to bytecode first, as ``pip install`` leaves them: an editable
     checkout run with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile every module in
@@ -372,13 +383,16 @@ def main() -> int:
     linux_source = args.linux_source or (args.source if "==" in args.source else None)
     compile_npuslim()
     loads = [os.getloadavg()]
+    ticks = cpu_times()
     rows = measure(args, set(args.rows.split(",")), runs, work, linux_source)
     loads.append(os.getloadavg())
-    print_table(rows, (loads[0], loads[1]))
+    after = cpu_times()
+    steal = (after[1] - ticks[1]) / max(after[0] - ticks[0], 1) if ticks and after else None
+    print_table(rows, (loads[0], loads[1]), steal)
     if args.json is not None:
         doc = {"schema": SCHEMA[0], "schema_version": SCHEMA[1], "runs": runs, "short": args.short,
                "machine": {"node": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version()},
-               "load_average": {"before": list(loads[0]), "after": list(loads[1])},
+               "load_average": {"before": list(loads[0]), "after": list(loads[1])}, "cpu_steal": steal,
                "rows": [r.summary() for r in rows]}
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     if args.work is None:

@@ -27,6 +27,7 @@ def test_short_mode_prints_every_row_and_writes_the_json(ov2026, tmp_path: Path)
     doc = json.loads(out.read_text())
     assert (doc["schema"], doc["schema_version"], doc["runs"], doc["short"]) == ("npuslim.bench-compare", 1, 1, True)
     assert set(doc["load_average"]) == {"before", "after"}
+    assert 0 <= doc["cpu_steal"] <= 1 and "stolen by the hypervisor" in proc.stdout.splitlines()[0]  # Linux
     rows = {r["name"]: r for r in doc["rows"]}
     for title in ROWS:
         matching = [r for name, r in rows.items() if name.startswith(title)]

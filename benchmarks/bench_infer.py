@@ -403,8 +403,9 @@ def run_timer(runner: Runner, timer: Path, v: Variant, model: tuple[Path, Path],
     run.wall = time.perf_counter() - start
     if host_rss:
         run.memory["host_peak_rss"] = host_rss
-    if proc.returncode != 0 and not run.failed:
-        run.failed = f"exit {proc.returncode}: {err.strip()[-300:]}"
+    if proc.returncode != 0:
+        detail = f"exit {proc.returncode}: {err.strip()[-300:]}"
+        run.failed = f"{run.failed} ({detail})" if run.failed else detail
     return run
 
 

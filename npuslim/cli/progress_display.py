@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -28,6 +28,9 @@ from npuslim.progress import ProgressEvent, ProgressFn, StepState
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+# How often the live steps are redrawn (the spinner, the time spent), by LiveDisplay's own thread.
+REFRESH_PER_SECOND = 8
 
 
 def describe(event: ProgressEvent) -> str:
@@ -52,17 +55,24 @@ class LineDisplay:
 class LiveDisplay:
     """Live lines for steps in flight; a finished step printed once, whole, above them.
 
-    The live region exists only while a step is in flight: it is started by the first step
-    and stopped, with the finished step still in it, when the last one ends; so it never
-    stops empty, which rich 13.0 ends with a blank line (measured; rich 14 and 15 do not).
+    The live region exists only while a step is in flight: a new one is made by the first step
+    and stopped, with the finished step still in it, when the last one ends. So it never stops
+    empty, which rich 13.0 ends with a blank line (measured; rich 14 and 15 do not), and none is
+    restarted. The region is redrawn by a thread of this display's own, under the same lock as
+    every event: rich's own refresh thread could write a redraw between the moment a line printed
+    from a worker thread was laid out and the moment it was written, so the cursor moved over a
+    line already printed (a lost ``✓`` line and a live line left on the screen, seen in pack).
     """
 
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
+    def __init__(self, make: Callable[[], Progress], console: Console) -> None:
+        self._make = make
+        self._console = console
+        self._progress: Progress | None = None
         self._tasks: dict[tuple[str, str], TaskID] = {}
         self._what: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()  # events come from the worker threads of pack
-        self._live = False
+        self._ended = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def __call__(self, event: ProgressEvent) -> None:
         key = event.key
@@ -72,36 +82,56 @@ class LiveDisplay:
             elif event.state is StepState.ADVANCE:
                 if key not in self._tasks:
                     self._start(ProgressEvent(event.step, event.subject, StepState.START))
-                self._progress.advance(self._tasks[key], event.advance)
+                self._live().advance(self._tasks[key], event.advance)
             else:
                 self._finish(event)
 
     def close(self) -> None:
-        """Take the live region off the screen (the command ended, or was interrupted)."""
+        """Take the live region off the screen (the last step ended, the command ended, or was interrupted)."""
         with self._lock:
-            if self._live:
+            if self._progress is not None:
                 self._progress.stop()
-                self._live = False
+                self._progress = None
+                self._tasks.clear()
+
+    def shutdown(self) -> None:
+        """``close``, and the redrawing thread ends."""
+        self.close()
+        self._ended.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+    def _live(self) -> Progress:
+        if self._progress is None:
+            self._progress = self._make()
+            self._progress.start()
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="npuslim-progress", daemon=True)
+                self._ticker.start()
+        return self._progress
+
+    def _tick(self) -> None:
+        while not self._ended.wait(1 / REFRESH_PER_SECOND):
+            with self._lock:
+                if self._progress is not None:
+                    self._progress.refresh()
 
     def _start(self, event: ProgressEvent) -> None:
         key = event.key
         label = describe(event)
         self._what[key] = label
         if key in self._tasks:
-            self._progress.update(self._tasks[key], description=label, total=event.total, completed=0)
+            self._live().update(self._tasks[key], description=label, total=event.total, completed=0)
             return
-        self._tasks[key] = self._progress.add_task(label, total=event.total, bytes=event.unit == "bytes")
-        if not self._live:
-            self._progress.start()
-            self._live = True
+        self._tasks[key] = self._live().add_task(label, total=event.total, bytes=event.unit == "bytes")
 
     def _finish(self, event: ProgressEvent) -> None:
         key = event.key
         task = self._tasks.pop(key, None)
         if not self._tasks:
             self.close()  # the last step in flight: the region goes with it still shown
-        if task is not None:
-            self._progress.remove_task(task)
+        elif task is not None:
+            self._live().remove_task(task)
         started = self._what.pop(key, describe(event))
         line = Text()
         if event.state is StepState.DONE:
@@ -110,10 +140,10 @@ class LiveDisplay:
         else:
             line.append("✗ ", style="red")
             line.append(f"{started}: failed" if not event.detail else describe(event))
-        self._progress.console.print(line, soft_wrap=True, highlight=False)
+        self._console.print(line, soft_wrap=True, highlight=False)
 
 
-def _live(stream: TextIO) -> Progress:
+def _live(console: Console) -> Progress:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -141,10 +171,9 @@ def _live(stream: TextIO) -> Progress:
             rendered = column.render(task)
             return rendered if isinstance(rendered, Text) else Text(str(rendered))
 
-    console = Console(file=SafeStream(stream), stderr=True, highlight=False)  # type: ignore[arg-type]
     return Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(bar_width=20),
-                    AmountColumn(), TimeElapsedColumn(), console=console, transient=True,
-                    redirect_stdout=False, redirect_stderr=False, refresh_per_second=8)
+                    AmountColumn(), TimeElapsedColumn(), console=console, transient=True, auto_refresh=False,
+                    redirect_stdout=False, redirect_stderr=False)
 
 
 @contextmanager
@@ -160,8 +189,9 @@ def progress_display(*, log_steps: bool = False) -> Iterator[ProgressFn]:
         else:
             yield LineDisplay(err)
         return
-    display = LiveDisplay(_live(stream))
+    console = Console(file=SafeStream(stream), stderr=True, highlight=False)  # type: ignore[arg-type]
+    display = LiveDisplay(lambda: _live(console), console)
     try:
         yield display
     finally:
-        display.close()
+        display.shutdown()

@@ -35,6 +35,7 @@ from npuslim.check.loading import (
     no_device,
     ort_device_unavailable,
     ort_no_device_steps,
+    ort_setup_problem,
     parse_probe_output,
     placed_on,
     plugin_stem,
@@ -199,7 +200,6 @@ def _each_library(bundle: Path, request: LoadRequest, run: ToolRun, files: list[
 
 
 ORT_SO = "libonnxruntime.so.1"
-_ORT_SETUP_STEPS = ("api", "env", "session_options", "fallback")
 
 
 def judge_onnxruntime_linux(steps: tuple[LoadStep, ...], output: str, lib_names: set[str],
@@ -211,13 +211,10 @@ def judge_onnxruntime_linux(steps: tuple[LoadStep, ...], output: str, lib_names:
     load = by_name.get("load_ort")
     if load is None or not load.ok:
         return False, f"{ORT_SO} did not load: {load.detail if load else 'the probe did not run'}"
-    for name in _ORT_SETUP_STEPS:
-        step = by_name.get(name)
-        if step is None or not step.ok:
-            return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
-    provider = by_name.get("provider")
-    if provider is None:
-        return False, "the probe stopped before appending the OpenVINO execution provider"
+    setup = ort_setup_problem(by_name)
+    if setup is not None:
+        return False, setup
+    provider = by_name["provider"]
     if provider.ok:
         return judge_ort_session(by_name, device)
     plugin = f"lib{plugin_stem(device)}.so"

@@ -43,6 +43,7 @@ from npuslim.check.loading import (
     no_device,
     ort_device_unavailable,
     ort_no_device_steps,
+    ort_setup_problem,
     parse_probe_output,
     placed_on,
     plugin_stem,
@@ -338,7 +339,6 @@ def _judge_each_dll(run: _Run, done: ToolRun, dlls: list[Path], stubs: tuple[str
 
 _LOADED = re.compile(r'Loaded L"([^"]+)" at ')
 _ORT_MISSING = re.compile(r'Error loading "([^"]+)" which is missing')
-_ORT_SETUP_STEPS = ("api", "env", "session_options", "fallback")
 
 
 def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str], ...], loaded: tuple[str, ...],
@@ -356,13 +356,10 @@ def judge_onnxruntime(steps: tuple[LoadStep, ...], missing: tuple[tuple[str, str
     if load is None or not load.ok:
         cause = _not_found(missing, bin_names) if missing else (load.detail if load else "the probe did not run")
         return False, f"{ORT_DLL} did not load: {cause}"
-    for name in _ORT_SETUP_STEPS:
-        step = by_name.get(name)
-        if step is None or not step.ok:
-            return False, f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
-    provider = by_name.get("provider")
-    if provider is None:
-        return False, "the probe stopped before appending the OpenVINO execution provider"
+    setup = ort_setup_problem(by_name)
+    if setup is not None:
+        return False, setup
+    provider = by_name["provider"]
     if not provider.ok:
         return _judge_provider_failure(provider, missing, loaded, output, bin_names, device)
     return judge_ort_session(by_name, device)

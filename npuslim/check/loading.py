@@ -297,6 +297,22 @@ def ort_no_device_steps(steps: tuple[LoadStep, ...], device: str) -> tuple[LoadS
                        for name in ORT_SESSION_STEPS if name not in seen)
 
 
+# The ONNX Runtime probe's steps between loading the library and appending OpenVINO's provider.
+ORT_SETUP_STEPS = ("api", "env", "session_options", "fallback")
+
+
+def ort_setup_problem(by_name: dict[str, LoadStep]) -> str | None:
+    """Why an ONNX Runtime probe that loaded the library stopped before OpenVINO's provider was
+    appended (the first setup step that failed or never ran), else ``None``; both platforms."""
+    for name in ORT_SETUP_STEPS:
+        step = by_name.get(name)
+        if step is None or not step.ok:
+            return f"ONNX Runtime failed at '{name}': {step.detail if step else 'the probe stopped'}"
+    if by_name.get("provider") is None:
+        return "the probe stopped before appending the OpenVINO execution provider"
+    return None
+
+
 def judge_ort_session(by_name: dict[str, LoadStep], device: str) -> tuple[bool, str]:
     """The verdict once the provider was appended: the session compiled with CPU fallback off,
     ONNX Runtime placed every node on the OpenVINO provider, and the model gave the right numbers."""

@@ -119,3 +119,16 @@ def test_a_failed_load_keeps_its_failed_steps_failed(judge_of) -> None:
     ok, _verdict, settled = conclude(ToolRun(("probe",), 1, ""), steps, judge_of(steps), not_checked="x",
                                      timeout=60, first="x", silent=False)
     assert not ok and settled[0].state is CheckState.FAILED and not settled[0].not_checked
+
+
+def test_the_onnxruntime_setup_check_names_the_first_step_that_failed_or_never_ran() -> None:
+    from npuslim.check.loading import ORT_SETUP_STEPS, LoadStep, ort_setup_problem
+
+    ok = {name: LoadStep(name, True, "") for name in (*ORT_SETUP_STEPS, "provider")}
+    assert ort_setup_problem(ok) is None
+    assert ort_setup_problem({**ok, "env": LoadStep("env", False, "CreateEnv: no memory")}) == \
+        "ONNX Runtime failed at 'env': CreateEnv: no memory"
+    stopped = {k: v for k, v in ok.items() if k not in ("session_options", "fallback", "provider")}
+    assert ort_setup_problem(stopped) == "ONNX Runtime failed at 'session_options': the probe stopped"
+    assert ort_setup_problem({k: v for k, v in ok.items() if k != "provider"}) == \
+        "the probe stopped before appending the OpenVINO execution provider"

@@ -5,7 +5,8 @@ Every run is in its own process group with standard input closed and its output
 (stdout and stderr together) going to a temporary file, not a pipe: a tool's
 background children (Wine's wineserver) that keep a pipe open cannot make
 npuslim wait for them. On a timeout, or when npuslim itself is interrupted
-(Ctrl-C), the whole group is killed before anything else happens.
+(Ctrl-C), the whole group is killed before anything else happens; the main thread waits
+for a tool in ``npuslim.waiting``'s way, so that Ctrl-C always reaches it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from npuslim.errors import ToolError
+from npuslim.waiting import join, wait_process
 
 # A tool that has not answered in this time is hung (a compiler, strip, pip on a slow index);
 # callers that know better (the load probes, UPX, downloads) pass their own.
@@ -89,7 +91,7 @@ class RunningProcess:
         wait, not a poll: the caller learns of the end at once. Ctrl-C (or any exception) while
         waiting kills the group, then propagates."""
         try:
-            self._proc.wait()
+            wait_process(self._proc)
         except BaseException:
             self.kill()
             raise
@@ -174,15 +176,27 @@ def stream_tool(args: list[str], *, on_line: Callable[[str], None], timeout: flo
     timer = threading.Timer(timeout, expire)
     timer.start()
     lines: list[str] = []
-    try:
+    failed: list[BaseException] = []
+
+    def read() -> None:  # on a thread of its own: the caller's thread waits for it (``waiting.join``)
         assert proc.stdout is not None
-        with proc.stdout:
-            for raw in proc.stdout:
-                line = raw.decode("utf-8", "replace")
-                if sum(map(len, lines)) < MAX_OUTPUT_BYTES:
-                    lines.append(line)
-                on_line(line.rstrip("\r\n"))
-        proc.wait()
+        try:
+            with proc.stdout:
+                for raw in proc.stdout:
+                    line = raw.decode("utf-8", "replace")
+                    if sum(map(len, lines)) < MAX_OUTPUT_BYTES:
+                        lines.append(line)
+                    on_line(line.rstrip("\r\n"))
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    try:
+        reader = threading.Thread(target=read, name="npuslim-tool-output", daemon=True)
+        reader.start()
+        join(reader)
+        if failed:
+            raise failed[0]
+        wait_process(proc)
     except BaseException:
         kill_group(proc)
         proc.wait()

@@ -55,6 +55,7 @@ from npuslim.act.pack_elf import ZIP_SYMLINK_MODE, check_link_target, symlink_ta
 from npuslim.act.workcache import CacheEntry, WorkCache, make_key, sha256_path
 from npuslim.errors import OutputError
 from npuslim.layout import ARCHIVE_FORMATS
+from npuslim.waiting import results
 
 XZ_PRESET = 9
 XZ_ARCHIVE_PRESET = 9 | lzma.PRESET_EXTREME
@@ -306,7 +307,7 @@ class Archiver:
         if self.solid:
             return _write_solid(dest, self.top, self.epoch, list(self._solid.values()), self.cache, self.stop)
         members = [self._pending[rel][0] for rel in sorted(self._pending)]
-        pieces = [self._pending[rel][1].result() for rel in sorted(self._pending)]
+        pieces = results([self._pending[rel][1] for rel in sorted(self._pending)])
         if self.fmt == "zip":
             size = _assemble_zip(dest, self.top, self.epoch, members, pieces)
         else:

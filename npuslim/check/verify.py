@@ -23,6 +23,7 @@ from npuslim.formats.lock import BundleLock, LockedFile, read_lock
 from npuslim.layout import LOCK_FILE, NPUSLIM_FILES
 from npuslim.paths import sha256_file
 from npuslim.platforms import Platform
+from npuslim.waiting import results
 
 if TYPE_CHECKING:
     from npuslim.check.archive_verify import ArchiveCheck
@@ -83,7 +84,7 @@ def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
     early = [_check_entry(bundle, f) for f in lock.files]
     to_hash = [i for i, one in enumerate(early) if one is None and lock.files[i].link_to is None]
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:  # hashlib lets go of the GIL
-        digests = dict(zip(to_hash, pool.map(lambda i: sha256_file(bundle / lock.files[i].path), to_hash),
+        digests = dict(zip(to_hash, results([pool.submit(sha256_file, bundle / lock.files[i].path) for i in to_hash]),
                            strict=True))
     for i, f in enumerate(lock.files):
         problem = early[i]

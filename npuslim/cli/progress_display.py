@@ -25,6 +25,7 @@ from rich.text import Text
 
 from npuslim.cli.streams import SafeStream, stderr
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
+from npuslim.waiting import join
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -99,7 +100,7 @@ class LiveDisplay:
         self.close()
         self._ended.set()
         if self._ticker is not None:
-            self._ticker.join()
+            join(self._ticker)
 
     def _live(self) -> Progress:
         if self._progress is None:

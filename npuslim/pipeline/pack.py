@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ from npuslim.platforms import Platform
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.source.locate import cache_dir
 from npuslim.units import parse_budget
+from npuslim.waiting import results
 
 Limit = tuple[int, str, str]  # (bytes, as written, where it comes from)
 
@@ -156,8 +157,7 @@ def _platform(lock: BundleLock) -> Platform:
 # -- 2. act in staging
 
 def _run_all(pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    futures: list[Future[Any]] = [pool.submit(fn, item) for item in items]
-    return [f.result() for f in futures]
+    return results([pool.submit(fn, item) for item in items])
 
 
 class _Run:

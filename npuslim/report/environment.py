@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from npuslim import __version__
 from npuslim.errors import ToolError
 from npuslim.tools import ToolRun, run_tool
+from npuslim.waiting import join
 
 # the libraries whose versions change what npuslim does or prints
 LIBRARIES = ("typer", "rich", "pefile", "lief")
@@ -162,7 +163,7 @@ def _each_on_a_thread(calls: list[Callable[[], ToolStatus]]) -> tuple[ToolStatus
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        join(thread)
     for result in results:
         if isinstance(result, BaseException):
             raise result

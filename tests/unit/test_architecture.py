@@ -23,7 +23,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "npuslim"
 FOUNDATION = {"errors", "units", "tools", "paths", "enums", "layout", "atomic", "schema_check", "formats", "progress",
-              "platforms"}
+              "platforms", "waiting"}
 STAGES = ["knowledge", "source", "analyse", "plan", "act", "check", "report", "pipeline", "cli"]
 LONGEST_FUNCTION = 60  # lines, in the core (everything but cli/)
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from npuslim.knowledge.manifest import Manifest, load_manifest
 from npuslim.plan.features import manifest_for_install
-from npuslim.plan.onnxruntime import ORT_MANIFEST, OnnxRuntimeSource, sources_with_onnxruntime
 from npuslim.progress import ProgressFn
 from npuslim.source.locate import OpenVinoInstall, locate
 from npuslim.source.wheel import resolve_requirement
+
+if TYPE_CHECKING:  # ONNX Runtime's planning is imported with --onnxruntime only
+    from npuslim.plan.onnxruntime import OnnxRuntimeSource
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,11 @@ class Sources:
 
 def manifest_for(manifest: str | None, onnxruntime: str | None) -> Manifest:
     """``--manifest``, else the ONNX Runtime manifest with ``--onnxruntime``, else the NPU one."""
-    return load_manifest(ORT_MANIFEST if manifest is None and onnxruntime else manifest)
+    if manifest is None and onnxruntime:
+        from npuslim.plan.onnxruntime import ORT_MANIFEST
+
+        return load_manifest(ORT_MANIFEST)
+    return load_manifest(manifest)
 
 
 def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str, manifest: Manifest,
@@ -47,6 +54,8 @@ def locate_sources(source: str | None, onnxruntime: str | None, *, platform: str
         source, note = resolve_requirement(source, platform)
         notes = (note,) if note else ()
     if onnxruntime:
+        from npuslim.plan.onnxruntime import sources_with_onnxruntime
+
         install, ort, ort_notes = sources_with_onnxruntime(source, onnxruntime, platform=platform)
         notes += tuple(ort_notes)
         search_paths += (ort.dll_dir,)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer import _click
 from typer._click.shell_completion import CompletionItem
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
@@ -47,8 +47,23 @@ def load_command(name: str) -> _click.Command:
     """The click command ``name``, built from its module (imported now)."""
     module, attr, _summary = COMMANDS[name]
     callback = getattr(importlib.import_module(module), attr)
-    return get_command_from_info(CommandInfo(name=name, callback=callback), pretty_exceptions_short=True,
-                                 rich_markup_mode="rich")
+    command = get_command_from_info(CommandInfo(name=name, callback=callback), pretty_exceptions_short=True,
+                                    rich_markup_mode="rich")
+    for param in command.params:
+        if type(param) is TyperArgument:
+            param.__class__ = UsageArgument
+    return command
+
+
+class UsageArgument(TyperArgument):
+    """typer's argument, named in the usage line as click and the README write it: ``BUNDLE``, where
+    typer writes ``{BUNDLE}`` (braces that read as "one of"); an optional one stays ``[SOURCE]``."""
+
+    def make_metavar(self, ctx: _click.Context, *, usage: bool = False) -> str:
+        var = super().make_metavar(ctx, usage=usage)
+        if usage and self.required and len(var) > 2 and var[0] == "{" and var[-1] == "}":
+            return var[1:-1]
+        return var
 
 
 class OneLineErrors(TyperGroup):

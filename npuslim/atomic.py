@@ -8,8 +8,10 @@ raises, the temporary file or folder is removed and ``target`` is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,3 +45,43 @@ def write_text(target: Path, text: str) -> None:
     """``target`` holds ``text`` (UTF-8) afterwards, or is as it was before."""
     with replacing(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (the owner of a folder or lock named after it)."""
+    if not 0 < pid < 1 << 31:
+        return False
+    if sys.platform == "win32":
+        # os.kill(pid, 0) would send CTRL_C_EVENT there; ask for a handle instead.
+        import ctypes
+
+        synchronize = 0x00100000
+        handle = ctypes.windll.kernel32.OpenProcess(synchronize, False, pid)  # type: ignore[attr-defined]
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(folder: Path, prefix: str) -> None:
+    """Remove the entries of ``folder`` named ``PREFIX<pid>-...`` whose process no longer runs: what
+    a run that was killed (SIGKILL, a crash, a power cut) left half-written."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix):].partition("-")[0]
+        if entry.name.startswith(prefix) and pid.isdigit() and not pid_alive(int(pid)):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)

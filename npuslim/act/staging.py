@@ -22,7 +22,6 @@ import hashlib
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
+from npuslim.atomic import pid_alive
 from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.formats.binary import binary_fields
 from npuslim.formats.lock import (
@@ -115,28 +115,6 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Reporter
     return digest.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
-    if not 0 < pid < 1 << 31:
-        return False
-    if sys.platform == "win32":
-        # os.kill(pid, 0) would send CTRL_C_EVENT there; ask for a handle instead.
-        import ctypes
-
-        synchronize = 0x00100000
-        handle = ctypes.windll.kernel32.OpenProcess(synchronize, False, pid)  # type: ignore[attr-defined]
-        if not handle:
-            return False
-        ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
-        return True
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale_staging(out: Path) -> None:
     prefix = f".{out.name}{STAGING_MARK}"
     if not out.parent.is_dir():
@@ -144,7 +122,7 @@ def _clean_stale_staging(out: Path) -> None:
     for entry in out.parent.iterdir():
         if entry.name.startswith(prefix) and entry.is_dir():
             pid = entry.name[len(prefix):]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(entry, ignore_errors=True)
 
 
@@ -198,7 +176,7 @@ def _stale_lock(lock: Path, holder: str) -> bool:
     """A lock whose process is gone (or is this one: a lock this process no longer holds), or an
     empty one older than a minute (its run died between creating and filling it)."""
     if holder.isdigit():
-        return int(holder) == os.getpid() or not _pid_alive(int(holder))
+        return int(holder) == os.getpid() or not pid_alive(int(holder))
     try:
         return time.time() - lock.stat().st_mtime > 60
     except OSError:

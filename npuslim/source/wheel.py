@@ -10,6 +10,7 @@ timeout, and its progress (bytes, where pip can tell them) goes to a ``ProgressF
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import lzma
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from npuslim.atomic import write_text
+from npuslim.atomic import remove_abandoned, write_text
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.paths import cache_dir, open_regular, relative_path
 from npuslim.progress import ProgressFn, Reporter
@@ -40,6 +41,8 @@ _RATIO_FLOOR = 1 << 20
 MAX_WHEEL_ENTRIES = 100_000
 # pip download of an 85 MB wheel on a slow line; pip index versions is one small page.
 DOWNLOAD_TIMEOUT = 900.0
+# pip's folder for one download, inside the cache's downloads/TAG/: .pip-download-PID-XXXXXXXX
+PARTIAL_DOWNLOAD = ".pip-download-"
 INDEX_TIMEOUT = 120.0
 RELEASES_TTL = 24 * 3600
 # a release newer than every listed one may have been published since: the listing answers for it only this long
@@ -333,11 +336,20 @@ def _refuse_known_missing(requirement: str, platform: str) -> None:
 
 
 def _cached_wheel(requirement: str, tag: str) -> Path | None:
+    """The downloaded wheel that serves ``requirement`` for ``tag``, when there is one and it is whole
+    (a zip file to its end); a cut-off one (left by an older npuslim, or a disk that filled up) is
+    removed, so that it is downloaded again."""
     req = req_text.pinned(requirement)
     downloads = cache_dir() / "downloads" / tag
     if req is None or not downloads.is_dir():
         return None
-    return next((p for p in sorted(downloads.glob("*.whl")) if req_text.wheel_matches(p, req, tag)), None)
+    for path in sorted(downloads.glob("*.whl")):
+        if req_text.wheel_matches(path, req, tag):
+            if zipfile.is_zipfile(path):
+                return path
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return None
 
 
 def _pip_has_raw_progress() -> bool:
@@ -369,25 +381,37 @@ class _PipProgress:
 
 
 def _download(requirement: str, tag: str, python_version: str, reporter: Reporter) -> Path:
+    """pip downloads into a folder of this run's own (pip writes the wheel in place, as it arrives),
+    and the wheel is renamed into the cache once pip has finished: Ctrl-C, a kill or a failed download
+    never leaves a cut-off wheel there for the next run to trust. A folder a killed run left is
+    removed by the next download."""
     downloads = _cache_folder(cache_dir() / "downloads" / tag)
-    before = set(downloads.glob("*.whl"))
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", tag, "--python-version", python_version,
-        "--disable-pip-version-check", *(["--progress-bar", "raw"] if _pip_has_raw_progress() else []),
-        "-d", str(downloads), requirement,
-    ]
+    remove_abandoned(downloads, PARTIAL_DOWNLOAD)
     try:
-        run = stream_tool(cmd, on_line=_PipProgress(reporter, requirement), timeout=DOWNLOAD_TIMEOUT)
-    except ToolError as exc:
-        raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
-    saved = req_text.pip_download_result(run, requirement, tag)
-    if saved is not None:
-        return saved
-    new = sorted(set(downloads.glob("*.whl")) - before)
-    if not new:
-        raise ToolError(f"pip reported success for {requirement} but no wheel was found in {downloads}")
-    return new[-1]
+        part = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_DOWNLOAD}{os.getpid()}-", dir=downloads))
+    except OSError as exc:
+        raise OutputError(f"{downloads}: cannot write to npuslim's cache: {os_reason(exc)}") from exc
+    try:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--platform", tag, "--python-version", python_version,
+            "--disable-pip-version-check", *(["--progress-bar", "raw"] if _pip_has_raw_progress() else []),
+            "-d", str(part), requirement,
+        ]
+        try:
+            run = stream_tool(cmd, on_line=_PipProgress(reporter, requirement), timeout=DOWNLOAD_TIMEOUT)
+        except ToolError as exc:
+            raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
+        saved = req_text.pip_download_result(run, requirement, tag)
+        wheels = sorted(part.glob("*.whl"))
+        name = saved.name if saved is not None and (part / saved.name).is_file() else \
+            wheels[-1].name if wheels else None
+        if name is None:
+            raise ToolError(f"pip reported success for {requirement} but wrote no wheel")
+        os.replace(part / name, downloads / name)
+        return downloads / name
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def fetch_wheel(requirement: str, *, platform: str = DEFAULT_PLATFORM,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from npuslim.errors import ToolError
+from npuslim.source import wheel as wh
 from npuslim.source.linux import is_linux_wheel
 from npuslim.source.requirements import NoSuchRelease, is_requirement, pip_download_result
 from npuslim.source.requirements import pinned as _pinned
@@ -96,7 +100,7 @@ def test_fetch_reuses_a_downloaded_wheel_without_pip(tmp_path: Path, monkeypatch
     downloads = tmp_path / "downloads" / "win_amd64"
     downloads.mkdir(parents=True)
     for name in (WIN, ORT, "openvino-2026.4.0-22000-cp311-cp311-win_amd64.whl"):
-        (downloads / name).write_bytes(b"")
+        _whole_wheel(downloads / name)
 
     def no_pip(*_a: object, **_k: object) -> ToolRun:
         raise AssertionError("pip was run for a wheel in the cache")
@@ -105,6 +109,72 @@ def test_fetch_reuses_a_downloaded_wheel_without_pip(tmp_path: Path, monkeypatch
     monkeypatch.setattr("npuslim.source.wheel.stream_tool", no_pip)
     assert fetch_wheel("openvino==2026.4.1") == downloads / WIN
     assert fetch_wheel("onnxruntime-openvino==1.24.1") == downloads / ORT
+
+
+def _whole_wheel(path: Path, payload: bytes = b"x" * 4096) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("openvino/__init__.py", payload)
+
+
+def _pip_into(wheel_name: str, *, cut_off: bool) -> Callable[..., ToolRun]:
+    """A stand-in for ``pip download``: writes ``wheel_name`` into the folder after ``-d`` as pip does,
+    in place, then (``cut_off``) is interrupted half-way, as Ctrl-C or a kill would stop it."""
+
+    def pip(cmd: list[str], **_k: object) -> ToolRun:
+        target = Path(cmd[cmd.index("-d") + 1]) / wheel_name
+        _whole_wheel(target)
+        if cut_off:
+            data = target.read_bytes()
+            target.write_bytes(data[: len(data) // 2])
+            raise KeyboardInterrupt
+        return ToolRun(tuple(cmd), 0, f"Saved {target}\nSuccessfully downloaded openvino\n")
+
+    return pip
+
+
+def _cache_entries(downloads: Path) -> list[str]:
+    return sorted(p.name for p in downloads.iterdir())
+
+
+def test_an_interrupted_download_leaves_no_wheel_in_the_cache_and_the_rerun_downloads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path))
+    downloads = tmp_path / "downloads" / "win_amd64"
+    monkeypatch.setattr(wh, "stream_tool", _pip_into(WIN, cut_off=True))
+    with pytest.raises(KeyboardInterrupt):
+        fetch_wheel("openvino==2026.4.1")
+    assert _cache_entries(downloads) == []  # neither the cut-off wheel nor pip's folder
+    monkeypatch.setattr(wh, "stream_tool", _pip_into(WIN, cut_off=False))
+    assert fetch_wheel("openvino==2026.4.1") == downloads / WIN
+    assert zipfile.is_zipfile(downloads / WIN) and _cache_entries(downloads) == [WIN]
+
+
+def test_a_cut_off_wheel_already_in_the_cache_is_downloaded_again(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an interrupted download of an older npuslim left (pip wrote straight into the cache)."""
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path))
+    downloads = tmp_path / "downloads" / "win_amd64"
+    downloads.mkdir(parents=True)
+    _whole_wheel(downloads / WIN)
+    whole = (downloads / WIN).read_bytes()
+    (downloads / WIN).write_bytes(whole[:-200])  # the end of the zip (its central directory) is missing
+    monkeypatch.setattr(wh, "stream_tool", _pip_into(WIN, cut_off=False))
+    assert fetch_wheel("openvino==2026.4.1") == downloads / WIN
+    assert zipfile.is_zipfile(downloads / WIN)
+
+
+def test_pips_folder_of_a_killed_run_is_removed_and_a_running_ones_kept(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(tmp_path))
+    downloads = tmp_path / "downloads" / "win_amd64"
+    dead = downloads / f"{wh.PARTIAL_DOWNLOAD}{(1 << 31) - 2}-abc"  # no process has this number here
+    alive = downloads / f"{wh.PARTIAL_DOWNLOAD}{os.getpid()}-def"   # another download of this process
+    for folder in (dead, alive):
+        folder.mkdir(parents=True)
+        (folder / WIN).write_bytes(b"PK\x03\x04 cut off")
+    monkeypatch.setattr(wh, "stream_tool", _pip_into(WIN, cut_off=False))
+    assert fetch_wheel("openvino==2026.4.1") == downloads / WIN
+    assert _cache_entries(downloads) == sorted([alive.name, WIN])
 
 
 # pip 25 (pip download --no-deps --only-binary=:all: --platform win_amd64 ... openvino==1999.0), captured

@@ -17,6 +17,7 @@ verdict says what was not checked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -213,6 +214,18 @@ def _wine_env(msvc_runtime: str, runner: str) -> dict[str, str]:
     return env
 
 
+def _setup_failure(run: ToolRun) -> str:
+    """The one line for a Wine prefix that could not be set up: how it ended, and Wine's last word."""
+    how = (f"did not finish within {DEFAULT_LOAD_TIMEOUT:.0f} s" if run.timed_out else
+           f"failed (exit {run.returncode})" if run.returncode != 0 else "ended without writing the registry")
+    said = next((line.strip() for line in reversed(run.output.splitlines()) if line.strip()), "")
+    return f"wine: setting up the Wine prefix {how}" + (f": {said}" if said else "")
+
+
+# The name a Wine prefix is set up under, beside its place: .wine-prefix.setup-PID-XXXXXXXX
+_PREFIX_SETUP = ".setup-"
+
+
 def _wineserver(wine: str) -> str | None:
     """The wineserver that goes with ``wine`` (``wineserver -w`` waits for it to save the prefix)."""
     folder = Path(wine).resolve().parent
@@ -222,22 +235,38 @@ def _wineserver(wine: str) -> str | None:
 
 def _prepare_wine(prefix: list[str], env: dict[str, str], reporter: Reporter, sandbox: Sandbox) -> None:
     """Wine's first start in a new prefix sets the prefix up (10-30 s): done as a step of its own,
-    so that the probe's own run is what its step says. In the sandbox the prefix is writable for
-    this step only (no bundle code runs in it), and ``wineserver -w`` waits until Wine has saved
-    the prefix, before the sandbox ends; the probes then see the prefix read-only."""
+    so that the probe's own run is what its step says.
+
+    The prefix is set up under a name of this run's own and renamed into place once Wine has saved
+    it (``wineserver -w``): a set-up that Ctrl-C, a kill or the timeout cut short never stands where
+    the probes look (Wine takes a half-made prefix for a made one and never repairs it: every later
+    load failed with ``msvcrt.dll not found``). A prefix without its registry, left by an older
+    npuslim, is removed and made again. In the sandbox the new prefix is writable for this step
+    only (no bundle code runs in it); the probes see the prefix read-only."""
     wine_prefix = Path(env["WINEPREFIX"])
     if (wine_prefix / "system.reg").is_file():
         return
-    wine_prefix.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(wine_prefix, ignore_errors=True)
+    mark = f".{wine_prefix.name}{_PREFIX_SETUP}"
+    atomic.remove_abandoned(wine_prefix.parent, mark)
+    building = Path(tempfile.mkdtemp(prefix=f"{mark}{os.getpid()}-", dir=wine_prefix.parent))
     server = _wineserver(prefix[0])
     args = [*prefix, "wineboot", "--init"]
-    with reporter.step("wine", "", detail="setting up the Wine prefix (first run only)") as step, \
-            tempfile.TemporaryDirectory(prefix="npuslim-wine-") as work:
-        if sandbox.confined and server is not None:  # without wineserver -w: Wine's own code, unconfined
-            args = sandbox.wrap(["sh", "-c", '"$@" && "$0" -w', server, *args], work=Path(work),
-                                visible=(cache_dir(),), writable=(wine_prefix,))
-        run = run_process(args, timeout=DEFAULT_LOAD_TIMEOUT, env=env, cwd=work)
-        step.detail = "Wine prefix ready" if not run.timed_out else "Wine prefix set-up did not finish"
+    if server is not None:
+        args = ["sh", "-c", '"$@" && "$0" -w', server, *args]
+    try:
+        with reporter.step("wine", "", detail="setting up the Wine prefix (first run only)") as step, \
+                tempfile.TemporaryDirectory(prefix="npuslim-wine-") as work:
+            if sandbox.confined:
+                args = sandbox.wrap(args, work=Path(work), visible=(cache_dir(),), writable=(building,))
+            run = run_process(args, timeout=DEFAULT_LOAD_TIMEOUT, env=dict(env, WINEPREFIX=str(building)), cwd=work)
+            if run.timed_out or run.returncode != 0 or not (building / "system.reg").is_file():
+                raise ToolError(_setup_failure(run))
+            with contextlib.suppress(OSError):  # another run's prefix got there first: it serves as well
+                os.rename(building, wine_prefix)
+            step.detail = "Wine prefix ready"
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
 @dataclass(frozen=True)

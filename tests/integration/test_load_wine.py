@@ -4,8 +4,12 @@ and the C example built against the bundle."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +175,34 @@ def test_a_bundle_path_with_any_characters_loads(bundle: Path, tmp_path: Path) -
     shutil.copytree(bundle, odd)
     result = load_bundle(odd)
     assert result.ok, result.verdict
+
+
+def test_an_interrupted_wine_set_up_is_made_again_and_so_is_a_prefix_left_half_made(
+        bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while Wine sets its prefix up leaves no prefix behind (it is made under a name of the
+    run's own), and a prefix without its registry (what an older npuslim left: Wine then counted it
+    as made and every load failed with ``msvcrt.dll not found``) is made again."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(cache))
+    first = subprocess.Popen([sys.executable, "-m", "npuslim", "verify", str(bundle), "--load"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        while first.poll() is None and not list(cache.glob(".wine-prefix.setup-*")):
+            time.sleep(0.05)
+        assert first.poll() is None, "verify --load ended, and no Wine prefix was set up under a name of its own"
+        time.sleep(1)  # Wine is busy setting the prefix up
+        os.killpg(first.pid, signal.SIGINT)
+        said = first.communicate()[1]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    assert first.returncode == 130 and said.strip().endswith("npuslim: error: interrupted"), said
+    assert not (cache / "wine-prefix").exists() and not list(cache.glob(".wine-prefix.setup-*"))
+
+    again = run("verify", str(bundle), "--load")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    (cache / "wine-prefix" / "system.reg").unlink()  # Wine's own .update-timestamp stays: it would skip set-up
+    third = run("verify", str(bundle), "--load")
+    assert third.exit_code == 0, third.stdout + third.stderr
+    assert (cache / "wine-prefix" / "system.reg").is_file()

@@ -23,6 +23,7 @@ from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
 from npuslim.cli.common import STATE, print_error
+from npuslim.cli.signals import INTERRUPT_EXIT, stop_reason, stopping_cleanly
 
 USAGE_EXIT = 2
 
@@ -118,6 +119,14 @@ class OneLineErrors(TyperGroup):
         STATE["debug"] = False  # one run's --debug never leaks into the next (tests run many in one process)
         args = _take_debug(list(sys.argv[1:] if args is None else args))
         _drop_unbounded_terminal_size()
+        with stopping_cleanly():  # Ctrl-C and SIGTERM: the run cleans up, then exits 130 or 143
+            code = self._main(args, prog_name, complete_var, windows_expand_args, **extra)
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def _main(self, args: list[str], prog_name: str | None, complete_var: str | None, windows_expand_args: bool,
+              **extra: Any) -> int:
         try:
             rv = super().main(args=args, prog_name=prog_name or "npuslim", complete_var=complete_var,
                               standalone_mode=False, windows_expand_args=windows_expand_args, **extra)
@@ -132,14 +141,12 @@ class OneLineErrors(TyperGroup):
         except _click.exceptions.ClickException as exc:
             print_error(exc.format_message())
             code = exc.exit_code
-        except (typer.Abort, KeyboardInterrupt):
-            print_error("interrupted")
-            code = 130
+        except (typer.Abort, KeyboardInterrupt) as exc:
+            code, message = stop_reason(exc) or (INTERRUPT_EXIT, "interrupted")
+            print_error(message)
         else:
             code = rv if isinstance(rv, int) else 0
-        if not standalone_mode:
-            return code
-        sys.exit(code)
+        return code
 
 
 def _drop_unbounded_terminal_size() -> None:

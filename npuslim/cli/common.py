@@ -21,6 +21,7 @@ from rich.text import Text
 
 from npuslim.cli.completion import complete_feature, complete_manifest
 from npuslim.cli.layout import output_width
+from npuslim.cli.signals import stop_reason
 from npuslim.cli.streams import SafeStream, stderr
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
@@ -145,8 +146,9 @@ def exit_code_of(exc: BaseException) -> tuple[int, str]:
     """The one mapping from an exception to (exit code, message) at the CLI boundary."""
     if isinstance(exc, NpuslimError):
         return exc.exit_code, str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return 130, "interrupted"
+    stopped = stop_reason(exc)
+    if stopped is not None:
+        return stopped
     if isinstance(exc, MemoryError):
         return 1, "internal error: out of memory (run with --debug for the traceback)"
     return 1, f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,51 @@ def test_ctrl_c_stops_a_cold_pack_and_its_upx(bundle: Path, tmp_path: Path) -> N
           f"UPX step seen: {b'upx bin/' in run.raw}\n{run.text}")
     assert run.interrupted_at is not None
     assert not run.hung and run.exit_code == 130
+    assert not out.exists() and _leftovers(out.parent) == []
+    assert _processes_mentioning(out.parent) == [], "a UPX process outlived npuslim"
+
+
+def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(bundle: Path, tmp_path: Path) -> None:
+    """Typed twice, 10 ms apart, as an impatient person does: the second Ctrl-C is ignored while
+    npuslim kills UPX and removes its staging folder (it used to leave both, or print a traceback)."""
+    require_tool("upx", "apt-get install upx-ucl (UPX 4)")
+    out = tmp_path / "work" / "packed"
+    out.parent.mkdir()
+    argv = [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg", "--upx-level",
+            "best", "--archive", "zip"]
+    run = run_in_terminal(argv, columns=80, env=_env(tmp_path / "cache"), interrupt_on=b"upx bin/",
+                          interrupt_after=30, again_after=0.01, give_up=300)
+    print(f"\nCtrl-C at {run.interrupted_at}, exit after {run.after_interrupt()}\n{run.text}")
+    assert run.interrupted_at is not None and not run.hung and run.exit_code == 130
+    assert b"Traceback" not in run.raw and b"Exception ignored" not in run.raw
+    assert run.screen[-1].endswith("npuslim: error: interrupted")
+    assert not out.exists() and _leftovers(out.parent) == []
+    assert _processes_mentioning(out.parent) == [], "a UPX process outlived npuslim"
+
+
+def test_sigterm_stops_a_pack_as_ctrl_c_does_and_exits_143(bundle: Path, tmp_path: Path) -> None:
+    """``kill PID`` (a CI job cancelled): UPX is killed, the staging folder removed, exit 143. It used
+    to end npuslim where it stood, with UPX running on in a session of its own."""
+    require_tool("upx", "apt-get install upx-ucl (UPX 4)")
+    out = tmp_path / "work" / "packed"
+    out.parent.mkdir()
+    argv = [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg", "--upx-level",
+            "best", "--archive", "zip"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=_env(tmp_path / "cache"))
+    try:
+        while proc.poll() is None and not [c for c in _processes_mentioning(out.parent)
+                                           if Path(c.split(" ")[0]).name.startswith("upx")]:
+            time.sleep(0.05)
+        assert proc.poll() is None, "pack ended before UPX ran"
+        proc.terminate()
+        said = proc.communicate()[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, said
+    assert said.strip().splitlines()[-1] == "npuslim: error: terminated"
     assert not out.exists() and _leftovers(out.parent) == []
     assert _processes_mentioning(out.parent) == [], "a UPX process outlived npuslim"
 

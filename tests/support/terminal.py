@@ -62,8 +62,10 @@ def _final_screen(raw: bytes, columns: int, lines: int) -> tuple[str, ...]:
 
 def run_in_terminal(argv: Sequence[str], *, columns: int = 80, lines: int = 24, cwd: Path | None = None,
                     env: dict[str, str] | None = None, interrupt_on: bytes | None = None,
-                    interrupt_after: float | None = None, give_up: float = 900.0) -> TerminalRun:
-    """Run ``argv`` with a pty as its stdin, stdout and stderr (its controlling terminal)."""
+                    interrupt_after: float | None = None, again_after: float | None = None,
+                    give_up: float = 900.0) -> TerminalRun:
+    """Run ``argv`` with a pty as its stdin, stdout and stderr (its controlling terminal); with
+    ``again_after``, Ctrl-C is typed a second time that many seconds after the first."""
     child_env = dict(os.environ if env is None else env)
     child_env.update({"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(lines)})
     child_env.pop("CI", None)  # rich treats CI=true as "not interactive"; a person's shell has no CI
@@ -85,10 +87,14 @@ def run_in_terminal(argv: Sequence[str], *, columns: int = 80, lines: int = 24, 
     interrupted_at: float | None = None
     status: int | None = None
     hung = False
+    typed_again = False
     while True:
         now = time.monotonic()
         if interrupted_at is None and interrupt_after is not None and now - start >= interrupt_after:
             interrupted_at = _interrupt(fd, now - start)
+        if interrupted_at is not None and again_after is not None and not typed_again:
+            time.sleep(max(0.0, start + interrupted_at + again_after - time.monotonic()))
+            typed_again = _interrupt(fd, time.monotonic() - start) is not None
         if now - start > give_up:
             os.killpg(pid, signal.SIGKILL)
             hung = True

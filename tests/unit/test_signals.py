@@ -1,0 +1,60 @@
+"""Ctrl-C and SIGTERM at the command line's edge (``npuslim.cli.signals``), in this process."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import typer
+
+from npuslim.cli.signals import Terminated, stop_reason, stopping_cleanly
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "raise_signal") or not hasattr(signal, "SIGTERM"),
+                                reason="POSIX signals")
+
+
+@pytest.fixture
+def handlers():
+    """Whatever a case leaves (an ignored signal, after one fired) is undone for the next."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield saved
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize(("sig", "raised", "reason"), [
+    (signal.SIGINT, KeyboardInterrupt, (130, "interrupted")),
+    (signal.SIGTERM, Terminated, (143, "terminated")),
+])
+def test_the_first_signal_stops_the_run_and_any_further_one_is_ignored(handlers, sig, raised, reason) -> None:
+    with pytest.raises(raised) as caught, stopping_cleanly():
+        signal.raise_signal(sig)
+    assert type(caught.value) is raised and stop_reason(caught.value) == reason
+    for other in (signal.SIGINT, signal.SIGTERM):  # the clean-up runs on, and so does the exit
+        assert signal.getsignal(other) is signal.SIG_IGN
+        signal.raise_signal(other)
+
+
+def test_a_run_without_a_signal_gives_the_handlers_back(handlers) -> None:
+    with stopping_cleanly():
+        assert signal.getsignal(signal.SIGTERM) is not handlers[signal.SIGTERM]
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
+
+
+def test_a_signal_ignored_at_the_start_stays_ignored(handlers) -> None:
+    """Started with nohup, or as a background job: SIGINT is not npuslim's to take."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with stopping_cleanly():
+        signal.raise_signal(signal.SIGINT)  # nothing happens
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_the_reason_is_found_behind_clicks_abort() -> None:
+    try:
+        try:
+            raise Terminated()
+        except KeyboardInterrupt as exc:
+            raise typer.Abort() from exc
+    except typer.Abort as abort:
+        assert stop_reason(abort) == (143, "terminated")
+    assert stop_reason(ValueError("no")) is None

@@ -237,13 +237,14 @@ EXIT_MEANINGS = {
     9: "over the size budget",
     10: "diff --fail-on matched",
     130: "interrupted",
+    143: "terminated",
 }
 
 
 def exits(*codes: int) -> Callable[[F], F]:
     """Append the exit codes a command can return to its docstring (its ``--help``), in the
-    words of ``EXIT_MEANINGS``; 0, 2 and 130 apply to every command and are always listed."""
-    every = sorted({0, 2, 130, *codes})
+    words of ``EXIT_MEANINGS``; 0, 2, 130 and 143 apply to every command and are always listed."""
+    every = sorted({0, 2, 130, 143, *codes})
 
     def add(func: F) -> F:
         listed = "; ".join(f"{code} {EXIT_MEANINGS[code]}" for code in every)

@@ -10,6 +10,7 @@ neither. The wheel appears whole in DIST or not at all.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import zipfile
 from collections.abc import Iterator
@@ -78,9 +79,11 @@ def _write_entries(plan: WheelPlan, out: zipfile.ZipFile, reporter: Reporter) ->
 
 
 def write_wheel(plan: WheelPlan, dist: Path, *, progress: ProgressFn | None = None) -> WrittenWheel:
-    """Write ``plan`` as ``dist/<plan.filename>`` (``dist`` created when missing; a wheel of the same
-    name replaced); ``OutputError`` when ``dist`` cannot be written."""
+    """Write ``plan`` as ``dist/<plan.filename>`` (``dist`` created when missing, and removed again
+    when the wheel could not be written into it; a wheel of the same name replaced); ``OutputError``
+    when ``dist`` cannot be written."""
     target = dist / plan.filename
+    created = not dist.exists()
     try:
         dist.mkdir(parents=True, exist_ok=True)
         with replacing(target) as tmp, \
@@ -90,5 +93,10 @@ def write_wheel(plan: WheelPlan, dist: Path, *, progress: ProgressFn | None = No
                 rows.append(f"{record},,")
                 out.writestr(_info(record), "\n".join(rows) + "\n")
         return WrittenWheel(target, target.stat().st_size, len(rows))
-    except OSError as exc:
-        raise OutputError(f"{target}: cannot write the wheel: {os_reason(exc)}") from exc
+    except BaseException as exc:  # Ctrl-C too: a folder made for the wheel is not left empty
+        if created:
+            with contextlib.suppress(OSError):
+                dist.rmdir()  # only ever an empty one
+        if isinstance(exc, OSError):
+            raise OutputError(f"{target}: cannot write the wheel: {os_reason(exc)}") from exc
+        raise

@@ -9,7 +9,7 @@ import pytest
 
 from npuslim.act.wheel_writer import record_hash
 from npuslim.analyse.python_imports import eager_imports, module_name
-from npuslim.errors import InputError
+from npuslim.errors import InputError, OutputError
 from npuslim.knowledge.manifest import load_manifest
 from npuslim.plan.wheel import _filename, _metadata_version, _with_version, is_extension
 from npuslim.plan.wheel_closure import is_interpreter_library
@@ -69,3 +69,25 @@ def test_names_versions_and_hashes() -> None:
     assert not is_extension("openvino/libs/libopenvino.so.2641")
     assert is_interpreter_library("python311.dll") and is_interpreter_library("libpython3.11.so.1.0")
     assert not is_interpreter_library("openvino.dll")
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_a_wheel_that_could_not_be_written_leaves_no_folder_made_for_it(tmp_path, monkeypatch, stop) -> None:
+    """Ctrl-C (or a full disk) while the wheel is written: no empty DIST is left, no temporary file,
+    and a DIST that was there before stays."""
+    from types import SimpleNamespace
+
+    from npuslim.act import wheel_writer
+
+    def interrupted(*_a: object) -> list[str]:
+        raise stop()
+
+    monkeypatch.setattr(wheel_writer, "_write_entries", interrupted)
+    plan = SimpleNamespace(filename="openvino-2026.4.1+npu-cp311-cp311-win_amd64.whl", dist_info="x.dist-info")
+    with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else OutputError):
+        wheel_writer.write_wheel(plan, tmp_path / "made" / "dist")  # type: ignore[arg-type]
+    assert not (tmp_path / "made" / "dist").exists()
+    (tmp_path / "there").mkdir()
+    with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else OutputError):
+        wheel_writer.write_wheel(plan, tmp_path / "there")  # type: ignore[arg-type]
+    assert (tmp_path / "there").is_dir() and list((tmp_path / "there").iterdir()) == []

@@ -9,14 +9,14 @@ import typer
 
 from npuslim.cli.signals import Terminated, stop_reason, stopping_cleanly
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "raise_signal") or not hasattr(signal, "SIGTERM"),
+pytestmark = pytest.mark.skipif(not hasattr(signal, "raise_signal") or not hasattr(signal, "SIGHUP"),
                                 reason="POSIX signals")
 
 
 @pytest.fixture
 def handlers():
     """Whatever a case leaves (an ignored signal, after one fired) is undone for the next."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     yield saved
     for sig, handler in saved.items():
         signal.signal(sig, handler)
@@ -25,12 +25,13 @@ def handlers():
 @pytest.mark.parametrize(("sig", "raised", "reason"), [
     (signal.SIGINT, KeyboardInterrupt, (130, "interrupted")),
     (signal.SIGTERM, Terminated, (143, "terminated")),
+    (signal.SIGHUP, Terminated, (129, "terminated (SIGHUP)")),
 ])
 def test_the_first_signal_stops_the_run_and_any_further_one_is_ignored(handlers, sig, raised, reason) -> None:
     with pytest.raises(raised) as caught, stopping_cleanly():
         signal.raise_signal(sig)
     assert type(caught.value) is raised and stop_reason(caught.value) == reason
-    for other in (signal.SIGINT, signal.SIGTERM):  # the clean-up runs on, and so does the exit
+    for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the clean-up runs on, and so does the exit
         assert signal.getsignal(other) is signal.SIG_IGN
         signal.raise_signal(other)
 
@@ -52,7 +53,7 @@ def test_a_signal_ignored_at_the_start_stays_ignored(handlers) -> None:
 def test_the_reason_is_found_behind_clicks_abort() -> None:
     try:
         try:
-            raise Terminated()
+            raise Terminated(signal.SIGTERM)
         except KeyboardInterrupt as exc:
             raise typer.Abort() from exc
     except typer.Abort as abort:

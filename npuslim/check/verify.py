@@ -83,28 +83,16 @@ def verify_bundle(bundle: Path, *, archive: Path | None = None) -> VerifyResult:
     listed = {f.path for f in lock.files}
     early = [_check_entry(bundle, f) for f in lock.files]
     to_hash = [i for i, one in enumerate(early) if one is None and lock.files[i].link_to is None]
-    closure_problems: list[Problem] = []
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:  # hashlib lets go of the GIL
-        hashing = [pool.submit(sha256_file, bundle / lock.files[i].path) for i in to_hash]
-        # while the pool hashes, this thread walks the folder and reads the binaries' tables
-        walked = _walk_problems(bundle, lock, listed)
-        dlls_checked = CLOSURE_CHECKS[lock.platform](bundle, lock, closure_problems)
-        digests = dict(zip(to_hash, results(hashing), strict=True))
+        digests = dict(zip(to_hash, results([pool.submit(sha256_file, bundle / lock.files[i].path) for i in to_hash]),
+                           strict=True))
     for i, f in enumerate(lock.files):
         problem = early[i]
         if problem is not None:
             problems.append(problem)
         elif i in digests and digests[i] != f.sha256:
             problems.append(Problem(f.path, "sha256", f"{f.path}: sha256 differs from the lock file"))
-    problems += walked + closure_problems
-    checked = _check_any_archive(bundle, lock, archive, problems)
-    return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems), checked)
 
-
-def _walk_problems(bundle: Path, lock: BundleLock, listed: set[str]) -> list[Problem]:
-    """A symbolic link anywhere in the bundle (but a recorded Linux link name), and any file the lock
-    file does not list (but npuslim's own reports)."""
-    problems: list[Problem] = []
     links = {f.path for f in lock.files if f.link_to is not None}
     for dirpath, dirs, names in os.walk(bundle):
         for name in dirs + names:
@@ -114,7 +102,10 @@ def _walk_problems(bundle: Path, lock: BundleLock, listed: set[str]) -> list[Pro
                 problems.append(Problem(rel, "symlink", f"{rel}: a symbolic link in the bundle"))
             elif name in names and rel not in listed and rel not in NPUSLIM_FILES:
                 problems.append(Problem(rel, "extra", f"{rel}: in the bundle but not in the lock file"))
-    return problems
+
+    dlls_checked = CLOSURE_CHECKS[lock.platform](bundle, lock, problems)
+    checked = _check_any_archive(bundle, lock, archive, problems)
+    return VerifyResult(bundle, lock, len(lock.files), dlls_checked, tuple(problems), checked)
 
 
 def _check_any_archive(bundle: Path, lock: BundleLock, given: Path | None,

@@ -83,7 +83,7 @@ def write_wheel(plan: WheelPlan, dist: Path, *, progress: ProgressFn | None = No
     when the wheel could not be written into it; a wheel of the same name replaced); ``OutputError``
     when ``dist`` cannot be written."""
     target = dist / plan.filename
-    created = not dist.exists()
+    created = [p for p in (dist, *dist.parents) if not p.exists()]  # innermost first
     try:
         dist.mkdir(parents=True, exist_ok=True)
         with replacing(target) as tmp, \
@@ -94,9 +94,9 @@ def write_wheel(plan: WheelPlan, dist: Path, *, progress: ProgressFn | None = No
                 out.writestr(_info(record), "\n".join(rows) + "\n")
         return WrittenWheel(target, target.stat().st_size, len(rows))
     except BaseException as exc:  # Ctrl-C too: a folder made for the wheel is not left empty
-        if created:
+        for folder in created:
             with contextlib.suppress(OSError):
-                dist.rmdir()  # only ever an empty one
+                folder.rmdir()  # only ever an empty one
         if isinstance(exc, OSError):
             raise OutputError(f"{target}: cannot write the wheel: {os_reason(exc)}") from exc
         raise

@@ -266,7 +266,20 @@ def _prepare_wine(prefix: list[str], env: dict[str, str], reporter: Reporter, sa
                 os.rename(building, wine_prefix)
             step.detail = "Wine prefix ready"
     finally:
-        shutil.rmtree(building, ignore_errors=True)
+        if building.exists():  # not made (Ctrl-C, a failure, another run's prefix)
+            if not sandbox.confined and server is not None:
+                _stop_wine(server, building, env)
+            shutil.rmtree(building, ignore_errors=True)
+
+
+def _stop_wine(server: str, prefix: Path, env: dict[str, str]) -> None:
+    """Stop every Wine process of ``prefix``: unconfined, Wine's helpers (services.exe, rundll32
+    running wine.inf) live in sessions of their own, out of reach of the kill of the set-up's
+    process group, and an interrupted set-up left them spinning on a prefix being deleted.
+    (In the sandbox, bubblewrap takes them down with it.)"""
+    with contextlib.suppress(ToolError):
+        run_process(["sh", "-c", '"$0" -k; "$0" -w', server], timeout=30,
+                    env=dict(env, WINEPREFIX=str(prefix)))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
 from npuslim.cli.common import STATE, print_error
-from npuslim.cli.signals import INTERRUPT_EXIT, stop_reason, stopping_cleanly
+from npuslim.cli.signals import INTERRUPT_EXIT, say_stop_once, stop_reason, stopped, stopping_cleanly
 
 USAGE_EXIT = 2
 
@@ -142,11 +142,11 @@ class OneLineErrors(TyperGroup):
             print_error(exc.format_message())
             code = exc.exit_code
         except (typer.Abort, KeyboardInterrupt) as exc:
-            code, message = stop_reason(exc) or (INTERRUPT_EXIT, "interrupted")
-            print_error(message)
+            code = say_stop_once(stop_reason(exc) or (INTERRUPT_EXIT, "interrupted"), print_error)
         else:
             code = rv if isinstance(rv, int) else 0
-        return code
+        reason = stopped()  # typer turns an interrupt that escaped the command into a bare exit 130
+        return say_stop_once(reason, print_error) if reason is not None else code
 
 
 def _drop_unbounded_terminal_size() -> None:

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from npuslim.cli.completion import complete_feature, complete_manifest
 from npuslim.cli.layout import output_width
-from npuslim.cli.signals import stop_reason
+from npuslim.cli.signals import say_stop_once, stop_reason, stopped
 from npuslim.cli.streams import SafeStream, stderr
 from npuslim.errors import NpuslimError, OutputError, os_reason
 
@@ -176,6 +176,9 @@ def error_boundary(func: F) -> F:
                 raise
             if debug_enabled():
                 SafeStream(sys.stderr).write("".join(traceback.format_exception(exc)))
+            stop = stopped() or stop_reason(exc)  # after a stop signal, whatever the clean-up raised
+            if stop is not None:
+                raise typer.Exit(say_stop_once(stop, print_error)) from None
             code, message = exit_code_of(exc)
             if isinstance(exc, OutputError) and "standard output" in message:
                 _silence_stdout()

@@ -398,8 +398,11 @@ def _download(requirement: str, tag: str, python_version: str, reporter: Reporte
             "--disable-pip-version-check", *(["--progress-bar", "raw"] if _pip_has_raw_progress() else []),
             "-d", str(part), requirement,
         ]
+        scratch = part / "tmp"  # pip's own temporary files too: an interrupted pip leaves them here, not in /tmp
+        scratch.mkdir()
+        env = {**os.environ, "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
         try:
-            run = stream_tool(cmd, on_line=_PipProgress(reporter, requirement), timeout=DOWNLOAD_TIMEOUT)
+            run = stream_tool(cmd, on_line=_PipProgress(reporter, requirement), timeout=DOWNLOAD_TIMEOUT, env=env)
         except ToolError as exc:
             raise ToolError(f"cannot run pip to download {requirement}: {exc}") from exc
         saved = req_text.pip_download_result(run, requirement, tag)

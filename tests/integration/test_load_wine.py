@@ -206,3 +206,41 @@ def test_an_interrupted_wine_set_up_is_made_again_and_so_is_a_prefix_left_half_m
     third = run("verify", str(bundle), "--load")
     assert third.exit_code == 0, third.stdout + third.stderr
     assert (cache / "wine-prefix" / "system.reg").is_file()
+
+
+def _processes_with_wineprefix_under(folder: Path) -> list[str]:
+    """The processes whose WINEPREFIX lies in ``folder``: Wine's helpers name no path in their command lines."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if any(v.startswith(b"WINEPREFIX=" + str(folder).encode()) for v in environ):
+            found.append(f"{proc.name} {cmdline}")
+    return found
+
+
+def test_an_interrupted_unconfined_wine_set_up_leaves_no_wine_process(bundle: Path, tmp_path: Path) -> None:
+    """Unconfined, Wine's helpers (services.exe, rundll32 running wine.inf) are in sessions of their own,
+    out of reach of the set-up's process group: they used to spin on, on a prefix being deleted."""
+    cache = tmp_path / "cache"
+    env = dict(os.environ, NPUSLIM_CACHE_DIR=str(cache))
+    first = subprocess.Popen([sys.executable, "-m", "npuslim", "verify", str(bundle), "--load", "--sandbox", "off"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env=env)
+    try:
+        while first.poll() is None and not list(cache.glob(".wine-prefix.setup-*")):
+            time.sleep(0.05)
+        assert first.poll() is None, "verify --load ended, and no Wine prefix was set up under a name of its own"
+        time.sleep(3.5)  # wineboot has started Wine's services and runs wine.inf
+        os.killpg(first.pid, signal.SIGINT)
+        said = first.communicate()[1]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    assert first.returncode == 130, said
+    assert _processes_with_wineprefix_under(cache) == []
+    assert not (cache / "wine-prefix").exists() and not list(cache.glob(".wine-prefix.setup-*"))

@@ -7,19 +7,23 @@ import signal
 import pytest
 import typer
 
+from npuslim import cli
+from npuslim.cli import application, signals
 from npuslim.cli.signals import Terminated, stop_reason, stopping_cleanly
+from tests.cli_helpers import one_error_line, run
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "raise_signal") or not hasattr(signal, "SIGHUP"),
                                 reason="POSIX signals")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def handlers():
-    """Whatever a case leaves (an ignored signal, after one fired) is undone for the next."""
+    """Whatever a case leaves (an ignored signal, the signal that stopped its run) is undone for the next."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     yield saved
     for sig, handler in saved.items():
         signal.signal(sig, handler)
+    signals._RUN.signum = None
 
 
 @pytest.mark.parametrize(("sig", "raised", "reason"), [
@@ -59,3 +63,36 @@ def test_the_reason_is_found_behind_clicks_abort() -> None:
     except typer.Abort as abort:
         assert stop_reason(abort) == (143, "terminated")
     assert stop_reason(ValueError("no")) is None
+
+
+def test_a_signal_while_a_command_is_imported_is_said_with_its_own_exit_code(monkeypatch) -> None:
+    """typer turns an interrupt that escapes the command (here: while its module is imported) into
+    a bare exit 130; the run says the signal that came, and its code."""
+    def importing(_name: str) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(application.importlib, "import_module", importing)
+    result = run("deps", "openvino==2026.4.1")
+    assert result.exit_code == 143 and one_error_line(result) == "npuslim: error: terminated"
+
+
+def test_a_signal_before_the_command_line_is_there_is_one_line_and_its_exit_code(monkeypatch, capsys) -> None:
+    """The entry point handles stop signals from its first step: a Ctrl-C while the command line's
+    modules load is one line and exit 130, never a traceback; afterwards the signals are ignored."""
+    def loading() -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(application, "run", loading)
+    monkeypatch.setattr("sys.argv", ["npuslim", "deps"])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "npuslim: error: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_the_entry_point_ignores_stop_signals_once_the_run_is_over(monkeypatch) -> None:
+    monkeypatch.setattr(application, "run", lambda: None)
+    monkeypatch.setattr("sys.argv", ["npuslim", "deps"])
+    cli.main()
+    assert all(signal.getsignal(sig) is signal.SIG_IGN for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))

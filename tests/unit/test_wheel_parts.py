@@ -86,7 +86,7 @@ def test_a_wheel_that_could_not_be_written_leaves_no_folder_made_for_it(tmp_path
     plan = SimpleNamespace(filename="openvino-2026.4.1+npu-cp311-cp311-win_amd64.whl", dist_info="x.dist-info")
     with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else OutputError):
         wheel_writer.write_wheel(plan, tmp_path / "made" / "dist")  # type: ignore[arg-type]
-    assert not (tmp_path / "made" / "dist").exists()
+    assert not (tmp_path / "made").exists()  # nor the folder above it, made for it too
     (tmp_path / "there").mkdir()
     with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else OutputError):
         wheel_writer.write_wheel(plan, tmp_path / "there")  # type: ignore[arg-type]

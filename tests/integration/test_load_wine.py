@@ -177,6 +177,26 @@ def test_a_bundle_path_with_any_characters_loads(bundle: Path, tmp_path: Path) -
     assert result.ok, result.verdict
 
 
+def _interrupt_wine_set_up(bundle: Path, cache: Path, *, after: float, sandbox: str = "auto") -> tuple[int, str]:
+    """Start a first ``verify --load`` on an empty ``cache``, type Ctrl-C (to its process group, as a
+    terminal does) ``after`` seconds into Wine's set-up, and return its exit code and stderr."""
+    first = subprocess.Popen([sys.executable, "-m", "npuslim", "verify", str(bundle), "--load", "--sandbox", sandbox],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env=dict(os.environ, NPUSLIM_CACHE_DIR=str(cache)))
+    try:
+        while first.poll() is None and not list(cache.glob(".wine-prefix.setup-*")):
+            time.sleep(0.05)
+        assert first.poll() is None, "verify --load ended, and no Wine prefix was set up under a name of its own"
+        time.sleep(after)
+        os.killpg(first.pid, signal.SIGINT)
+        said = first.communicate()[1]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    return first.returncode, said
+
+
 def test_an_interrupted_wine_set_up_is_made_again_and_so_is_a_prefix_left_half_made(
         bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while Wine sets its prefix up leaves no prefix behind (it is made under a name of the
@@ -184,20 +204,8 @@ def test_an_interrupted_wine_set_up_is_made_again_and_so_is_a_prefix_left_half_m
     as made and every load failed with ``msvcrt.dll not found``) is made again."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("NPUSLIM_CACHE_DIR", str(cache))
-    first = subprocess.Popen([sys.executable, "-m", "npuslim", "verify", str(bundle), "--load"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        while first.poll() is None and not list(cache.glob(".wine-prefix.setup-*")):
-            time.sleep(0.05)
-        assert first.poll() is None, "verify --load ended, and no Wine prefix was set up under a name of its own"
-        time.sleep(1)  # Wine is busy setting the prefix up
-        os.killpg(first.pid, signal.SIGINT)
-        said = first.communicate()[1]
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
-    assert first.returncode == 130 and said.strip().endswith("npuslim: error: interrupted"), said
+    code, said = _interrupt_wine_set_up(bundle, cache, after=1)  # Wine is busy setting the prefix up
+    assert code == 130 and said.strip().endswith("npuslim: error: interrupted"), said
     assert not (cache / "wine-prefix").exists() and not list(cache.glob(".wine-prefix.setup-*"))
 
     again = run("verify", str(bundle), "--load")
@@ -226,21 +234,8 @@ def test_an_interrupted_unconfined_wine_set_up_leaves_no_wine_process(bundle: Pa
     """Unconfined, Wine's helpers (services.exe, rundll32 running wine.inf) are in sessions of their own,
     out of reach of the set-up's process group: they used to spin on, on a prefix being deleted."""
     cache = tmp_path / "cache"
-    env = dict(os.environ, NPUSLIM_CACHE_DIR=str(cache))
-    first = subprocess.Popen([sys.executable, "-m", "npuslim", "verify", str(bundle), "--load", "--sandbox", "off"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             env=env)
-    try:
-        while first.poll() is None and not list(cache.glob(".wine-prefix.setup-*")):
-            time.sleep(0.05)
-        assert first.poll() is None, "verify --load ended, and no Wine prefix was set up under a name of its own"
-        time.sleep(3.5)  # wineboot has started Wine's services and runs wine.inf
-        os.killpg(first.pid, signal.SIGINT)
-        said = first.communicate()[1]
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
-    assert first.returncode == 130, said
+    # 3.5 s in, wineboot has started Wine's services and runs wine.inf
+    code, said = _interrupt_wine_set_up(bundle, cache, after=3.5, sandbox="off")
+    assert code == 130, said
     assert _processes_with_wineprefix_under(cache) == []
     assert not (cache / "wine-prefix").exists() and not list(cache.glob(".wine-prefix.setup-*"))

@@ -172,12 +172,18 @@ def test_ctrl_c_stops_a_cold_extract(wheel: Path, tmp_path: Path) -> None:
     assert not out.exists() and _leftovers(out.parent) == []
 
 
-def test_ctrl_c_stops_a_cold_pack_and_its_upx(bundle: Path, tmp_path: Path) -> None:
+def _cold_upx_pack(bundle: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """OUT (in a folder of its own, to look for leftovers in) and the command line of a pack whose UPX
+    runs for minutes (``--upx-level best`` on ``openvino.dll``)."""
     require_tool("upx", "apt-get install upx-ucl (UPX 4)")
     out = tmp_path / "work" / "packed"
     out.parent.mkdir()
-    argv = [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg", "--upx-level",
-            "best", "--archive", "zip"]
+    return out, [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg",
+                 "--upx-level", "best", "--archive", "zip"]
+
+
+def test_ctrl_c_stops_a_cold_pack_and_its_upx(bundle: Path, tmp_path: Path) -> None:
+    out, argv = _cold_upx_pack(bundle, tmp_path)
     # Ctrl-C once a UPX step shows, or 30 s in (UPX --best on openvino.dll runs for minutes): a run whose
     # live line was never seen is still interrupted inside UPX, and says so, instead of waiting 15 minutes
     run = run_in_terminal(argv, columns=80, env=_env(tmp_path / "cache"), interrupt_on=b"upx bin/",
@@ -193,11 +199,7 @@ def test_ctrl_c_stops_a_cold_pack_and_its_upx(bundle: Path, tmp_path: Path) -> N
 def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(bundle: Path, tmp_path: Path) -> None:
     """Typed twice, 10 ms apart, as an impatient person does: the second Ctrl-C is ignored while
     npuslim kills UPX and removes its staging folder (it used to leave both, or print a traceback)."""
-    require_tool("upx", "apt-get install upx-ucl (UPX 4)")
-    out = tmp_path / "work" / "packed"
-    out.parent.mkdir()
-    argv = [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg", "--upx-level",
-            "best", "--archive", "zip"]
+    out, argv = _cold_upx_pack(bundle, tmp_path)
     run = run_in_terminal(argv, columns=80, env=_env(tmp_path / "cache"), interrupt_on=b"upx bin/",
                           interrupt_after=30, again_after=0.01, give_up=300)
     print(f"\nCtrl-C at {run.interrupted_at}, exit after {run.after_interrupt()}\n{run.text}")
@@ -211,11 +213,7 @@ def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(bundle: Path, tmp_path:
 def test_sigterm_stops_a_pack_as_ctrl_c_does_and_exits_143(bundle: Path, tmp_path: Path) -> None:
     """``kill PID`` (a CI job cancelled): UPX is killed, the staging folder removed, exit 143. It used
     to end npuslim where it stood, with UPX running on in a session of its own."""
-    require_tool("upx", "apt-get install upx-ucl (UPX 4)")
-    out = tmp_path / "work" / "packed"
-    out.parent.mkdir()
-    argv = [*NPUSLIM, "pack", str(bundle), "-o", str(out), "--strip", "--upx", "--upx-force-cfg", "--upx-level",
-            "best", "--archive", "zip"]
+    out, argv = _cold_upx_pack(bundle, tmp_path)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=_env(tmp_path / "cache"))
     try:

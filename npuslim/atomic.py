@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,9 +71,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def private_folder(parent: Path, prefix: str) -> Path:
+    """A new folder ``PREFIX<pid>-XXXXXXXX`` in ``parent`` for this run's half-made work, once the
+    ones left there by runs that no longer run are removed (``remove_abandoned``)."""
+    remove_abandoned(parent, prefix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
 def remove_abandoned(folder: Path, prefix: str) -> None:
-    """Remove the entries of ``folder`` named ``PREFIX<pid>-...`` whose process no longer runs: what
-    a run that was killed (SIGKILL, a crash, a power cut) left half-written."""
+    """Remove the entries of ``folder`` named ``PREFIX<pid>`` or ``PREFIX<pid>-...`` whose process no
+    longer runs: what a run that was killed (SIGKILL, a crash, a power cut) left half-written."""
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from npuslim import __version__
-from npuslim.atomic import pid_alive
+from npuslim.atomic import pid_alive, remove_abandoned
 from npuslim.errors import InputError, OutputError, VerifyError, os_reason
 from npuslim.formats.binary import binary_fields
 from npuslim.formats.lock import (
@@ -116,14 +116,7 @@ def _copy_hashing(src: Path, dst: Path, planned: PlannedFile, progress: Reporter
 
 
 def _clean_stale_staging(out: Path) -> None:
-    prefix = f".{out.name}{STAGING_MARK}"
-    if not out.parent.is_dir():
-        return
-    for entry in out.parent.iterdir():
-        if entry.name.startswith(prefix) and entry.is_dir():
-            pid = entry.name[len(prefix):]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True)
+    remove_abandoned(out.parent, f".{out.name}{STAGING_MARK}")
 
 
 # Room the staging and lock names need beside OUT's own name (".NAME.npuslim-staging-PID").

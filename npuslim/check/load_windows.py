@@ -247,9 +247,7 @@ def _prepare_wine(prefix: list[str], env: dict[str, str], reporter: Reporter, sa
     if (wine_prefix / "system.reg").is_file():
         return
     shutil.rmtree(wine_prefix, ignore_errors=True)
-    mark = f".{wine_prefix.name}{_PREFIX_SETUP}"
-    atomic.remove_abandoned(wine_prefix.parent, mark)
-    building = Path(tempfile.mkdtemp(prefix=f"{mark}{os.getpid()}-", dir=wine_prefix.parent))
+    building = atomic.private_folder(wine_prefix.parent, f".{wine_prefix.name}{_PREFIX_SETUP}")
     server = _wineserver(prefix[0])
     args = [*prefix, "wineboot", "--init"]
     if server is not None:

@@ -119,7 +119,7 @@ class OneLineErrors(TyperGroup):
         STATE["debug"] = False  # one run's --debug never leaks into the next (tests run many in one process)
         args = _take_debug(list(sys.argv[1:] if args is None else args))
         _drop_unbounded_terminal_size()
-        with stopping_cleanly():  # Ctrl-C and SIGTERM: the run cleans up, then exits 130 or 143
+        with stopping_cleanly():  # the entry point's already, when run as npuslim; typer's test runner needs its own
             code = self._main(args, prog_name, complete_var, windows_expand_args, **extra)
         if not standalone_mode:
             return code

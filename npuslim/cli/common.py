@@ -143,12 +143,10 @@ def debug_enabled() -> bool:
 
 
 def exit_code_of(exc: BaseException) -> tuple[int, str]:
-    """The one mapping from an exception to (exit code, message) at the CLI boundary."""
+    """The one mapping from an exception to (exit code, message) at the CLI boundary; a stop
+    (Ctrl-C, SIGTERM, SIGHUP) is ``npuslim.cli.signals``' to say, before this is asked."""
     if isinstance(exc, NpuslimError):
         return exc.exit_code, str(exc)
-    stopped = stop_reason(exc)
-    if stopped is not None:
-        return stopped
     if isinstance(exc, MemoryError):
         return 1, "internal error: out of memory (run with --debug for the traceback)"
     return 1, f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from npuslim.atomic import remove_abandoned, write_text
+from npuslim.atomic import private_folder, write_text
 from npuslim.errors import InputError, OutputError, ToolError, os_reason
 from npuslim.paths import cache_dir, open_regular, relative_path
 from npuslim.progress import ProgressFn, Reporter
@@ -386,9 +386,8 @@ def _download(requirement: str, tag: str, python_version: str, reporter: Reporte
     never leaves a cut-off wheel there for the next run to trust. A folder a killed run left is
     removed by the next download."""
     downloads = _cache_folder(cache_dir() / "downloads" / tag)
-    remove_abandoned(downloads, PARTIAL_DOWNLOAD)
     try:
-        part = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_DOWNLOAD}{os.getpid()}-", dir=downloads))
+        part = private_folder(downloads, PARTIAL_DOWNLOAD)
     except OSError as exc:
         raise OutputError(f"{downloads}: cannot write to npuslim's cache: {os_reason(exc)}") from exc
     try:

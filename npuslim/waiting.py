@@ -18,12 +18,15 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
 
+# ``typing`` is for the type checker only: ``npuslim --version`` imports this module and nothing
+# else of it (mypy treats a name ``TYPE_CHECKING`` as true)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from typing import Any, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 # How late the main thread may notice an interrupt that reached another thread.
 WAKE = 0.2

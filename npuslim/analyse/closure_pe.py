@@ -16,7 +16,7 @@ from npuslim.analyse.graph import ClosureWalk, Edge, Node, Via, extend_chain, ro
 from npuslim.analyse.resolve import BUNDLED, Resolver
 from npuslim.errors import ArchitectureError, InputError
 from npuslim.formats.binary import BinaryInfo
-from npuslim.formats.pe import PeInfo, read_pe
+from npuslim.formats.pe import PeInfo, read_once, read_pe
 from npuslim.formats.pe_tables import read_symbol_tables
 from npuslim.knowledge.manifest import Companion, Manifest, WindowsFacts
 from npuslim.source.locate import OpenVinoInstall
@@ -26,6 +26,7 @@ class PeClosure(ClosureWalk):
     """The closure of Windows DLLs: import and delay-import tables, names resolved by ``Resolver``."""
 
     what = "DLL"
+    reading_once = staticmethod(read_once)
 
     def __init__(self, install: OpenVinoInstall, *, manifest: Manifest | None, facts: WindowsFacts,
                  search_paths: tuple[Path, ...]) -> None:

@@ -20,6 +20,7 @@ import os
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -241,6 +242,12 @@ class ClosureWalk(ABC):
     """
 
     what = "file"  # "DLL" or "library", for messages
+
+    @staticmethod
+    def reading_once() -> AbstractContextManager[None]:
+        """A block within which this format's reader reads each file once, for a command that builds
+        more than one graph of the same files (``deps``: every feature, then those chosen); none here."""
+        return nullcontext()
 
     def __init__(self, install: OpenVinoInstall, manifest: Manifest | None, search_paths: tuple[Path, ...]) -> None:
         self.install = install

@@ -9,7 +9,10 @@ else by the typer application in ``npuslim.cli.application``, whose ``app`` and
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # mypy treats the name as true; typing itself is not imported for --version
+if TYPE_CHECKING:
+    from typing import Any
 
 _FROM_APP = ("app", "STATE", "OneLineErrors", "COMMANDS", "USAGE_EXIT", "load_command")
 

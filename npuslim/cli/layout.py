@@ -9,12 +9,11 @@ extra columns. No line ends in spaces.
 
 ``width`` is the terminal's width, or ``COLUMNS`` when the user set it, or
 ``None`` when standard output is not a terminal: then nothing is wrapped and
-every line is as long as its content (see ``output_width``).
+every line is as long as its content (see ``npuslim.cli.common.output_width``).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +25,6 @@ Piece = Text | str
 GUIDE_MID, GUIDE_LAST, GUIDE_PIPE, GUIDE_SPACE = "├── ", "└── ", "│   ", "    "
 _NUMBER = re.compile(r"^[~≈(+\-±]*[\d.,]+$")
 _UNIT = re.compile(r"^(?:[kKMGT]i?B|B|bytes?|%|s|files?|DLLs?)\W*$")
-
-
-def output_width(is_terminal: bool, terminal_width: int) -> int | None:
-    """The width to lay out to: ``COLUMNS`` when set to a number, else the terminal's width
-    when standard output is a terminal, else ``None`` (no limit: a pipe or a file is never cut)."""
-    columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isascii() and columns.isdigit() and len(columns) <= 5 and int(columns) > 0:  # bounded: 5000 digits
-        return int(columns)  # would be past int()'s digit limit
-    return terminal_width if is_terminal else None
 
 
 def prose(text: str | Text, style: str = "") -> list[Text]:

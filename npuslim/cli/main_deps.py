@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from npuslim.cli import render_deps
 from npuslim.cli.common import (
     OUTPUT_PANEL,
     DepsFormat,
@@ -28,7 +27,6 @@ from npuslim.cli.common import (
     width_of,
     write_stdout,
 )
-from npuslim.cli.layout import plain_lines
 from npuslim.cli.progress_display import progress_display
 from npuslim.cli.streams import stderr
 from npuslim.errors import MissingDependencyError
@@ -40,6 +38,7 @@ from npuslim.report import graph_formats as serialize
 from npuslim.source.locate import DEFAULT_PLATFORM
 
 if TYPE_CHECKING:
+    from npuslim.analyse.graph import DependencyGraph
     from npuslim.analyse.symbols import MissingSymbols
 
 
@@ -81,32 +80,42 @@ def deps(
     graph, missing_symbols = found.graph, found.missing_symbols
     for warning in found.warnings:
         stderr().print(f"npuslim: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    out = stdout()
+    machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)
     if exports:
         from npuslim.cli.render_exports import print_exports
 
-        print_exports(out, graph, as_json=fmt is DepsFormat.json)
+        print_exports(stdout(), graph, as_json=fmt is DepsFormat.json)
     elif fmt is DepsFormat.json:
         write_stdout(serialize.graph_to_json(graph, missing_symbols))
     elif fmt is DepsFormat.dot:
         write_stdout(serialize.graph_to_dot(graph))
     elif fmt is DepsFormat.mermaid:
         write_stdout(serialize.graph_to_mermaid(graph))
-    else:
-        render_deps.print_graph(out, graph, fmt.value)
-        if traits(sources.install.platform).target_minimum:
-            from npuslim.analyse.resolve_elf import target_text
-
-            print_lines(out, plain_lines(target_text(graph).splitlines(), width_of(out)))
-    machine_readable = exports or fmt in (DepsFormat.json, DepsFormat.dot, DepsFormat.mermaid)
-    for m in missing_symbols:
-        if machine_readable:
+    if machine_readable:
+        for m in missing_symbols:
             stderr().print(f"MISSING SYMBOLS {m.describe()}", markup=False, highlight=False, soft_wrap=True)
-        else:
-            print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
+    else:
+        _print_for_people(graph, fmt, traits(sources.install.platform).target_minimum, missing_symbols)
     if not found.complete:
         print_error(missing_verdict(tuple(n.name for n in graph.missing), missing_symbols))
         raise typer.Exit(MissingDependencyError.exit_code)
+
+
+def _print_for_people(graph: DependencyGraph, fmt: DepsFormat, target_minimum: bool,
+                      missing_symbols: tuple[MissingSymbols, ...]) -> None:
+    """The tree or table on standard output, then the Linux target's minimum and each import with
+    missing symbols (rich and the layout are imported here: machine output needs neither)."""
+    from npuslim.cli import render_deps
+    from npuslim.cli.layout import plain_lines
+
+    out = stdout()
+    render_deps.print_graph(out, graph, fmt.value)
+    if target_minimum:
+        from npuslim.analyse.resolve_elf import target_text
+
+        print_lines(out, plain_lines(target_text(graph).splitlines(), width_of(out)))
+    for m in missing_symbols:
+        print_lines(out, plain_lines([f"MISSING SYMBOLS {m.describe()}"], width_of(out)))
 
 
 def missing_verdict(names: tuple[str, ...], missing_symbols: tuple[MissingSymbols, ...]) -> str:

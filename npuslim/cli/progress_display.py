@@ -20,14 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
-from npuslim.cli.streams import SafeStream, stderr
+from npuslim.cli.streams import SafeStream, stderr, stderr_is_terminal
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
 from npuslim.waiting import join
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 # How often the live steps are redrawn (the spinner, the time spent), by LiveDisplay's own thread.
@@ -47,6 +45,8 @@ class LineDisplay:
         self._console = console
 
     def __call__(self, event: ProgressEvent) -> None:
+        from rich.text import Text
+
         if event.state is StepState.DONE:
             line = Text("npuslim: ")
             line.append(describe(event))
@@ -127,6 +127,8 @@ class LiveDisplay:
         self._tasks[key] = self._live().add_task(label, total=event.total, bytes=event.unit == "bytes")
 
     def _finish(self, event: ProgressEvent) -> None:
+        from rich.text import Text
+
         key = event.key
         task = self._tasks.pop(key, None)
         if not self._tasks:
@@ -156,6 +158,7 @@ def _live(console: Console) -> Progress:
         TextColumn,
         TimeElapsedColumn,
     )
+    from rich.text import Text
 
     class AmountColumn(ProgressColumn):
         """Bytes (``12.3/85.0 MB``) or a count (``3/5``), only where the total is known."""
@@ -183,13 +186,14 @@ def progress_display(*, log_steps: bool = False) -> Iterator[ProgressFn]:
     finished step with ``log_steps`` (pack), else nothing (a log then holds only results, warnings
     and the one error line)."""
     stream = sys.stderr
-    err = stderr()
-    if not err.is_terminal:
+    if not stderr_is_terminal():
         if not log_steps:
             yield lambda _event: None
         else:
-            yield LineDisplay(err)
+            yield LineDisplay(stderr())
         return
+    from rich.console import Console
+
     console = Console(file=SafeStream(stream), stderr=True, highlight=False)  # type: ignore[arg-type]
     display = LiveDisplay(lambda: _live(console), console)
     try:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# What makes rich treat a stream that is no terminal as one (rich 13 to 15).
+_RICH_TERMINAL_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
 def stderr() -> Console:
     """The console for messages: standard error as it is now, bound once (see ``SafeStream``)."""
+    from rich.console import Console
+
     return Console(file=SafeStream(sys.stderr), stderr=True, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+
+
+def stderr_is_terminal() -> bool:
+    """Whether rich would treat standard error as a terminal; asked of rich only when it might be one,
+    so a command run through a pipe never imports rich for its progress display."""
+    if not SafeStream(sys.stderr).isatty() and not any(v in os.environ for v in _RICH_TERMINAL_VARIABLES):
+        return False
+    return stderr().is_terminal
 
 
 class SafeStream(io.TextIOBase):

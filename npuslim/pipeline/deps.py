@@ -9,18 +9,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from npuslim.analyse.closures import build_graph
+from npuslim.analyse.closures import build_graph, closure_walk
 from npuslim.analyse.graph import DependencyGraph
-from npuslim.analyse.symbols import MissingSymbols, check_symbols
 from npuslim.errors import InputError
-from npuslim.formats.pe import read_once
 from npuslim.knowledge.manifest import WindowsFacts
 from npuslim.pipeline.sources import Sources
 from npuslim.plan.features import features_for_source
-from npuslim.platforms import traits
+from npuslim.platforms import Platform, traits
 from npuslim.progress import ProgressFn, Reporter
 from npuslim.source.install import public_name
+
+if TYPE_CHECKING:
+    from npuslim.analyse.symbols import MissingSymbols
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ def closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | N
             without: list[str] | None, scan_hints: bool, exports: bool = False,
             progress: ProgressFn | None = None) -> DepsResult:
     """``_closure`` as one ``analyse`` step for ``progress``."""
-    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step, read_once():
+    with Reporter(progress).step("analyse", public_name(sources.install.origin)) as step, \
+            closure_walk(Platform(sources.install.platform)).reading_once():
         found = _closure(sources, facts, roots=roots, with_=with_, without=without, scan_hints=scan_hints,
                          exports=exports)
         step.detail = f"{len(found.graph.files)} files in the closure"
@@ -57,6 +60,9 @@ def _closure(sources: Sources, facts: WindowsFacts, *, roots: tuple[str, ...] | 
                                             roots=roots, search_paths=sources.search_paths)
     graph = build_graph(install, manifest=sources.manifest, facts=facts, roots=roots, features=choice.delivered,
                         search_paths=sources.search_paths, scan_hints=scan_hints)
-    missing_symbols = (check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
-                       if traits(install.platform).symbol_check else ())
+    missing_symbols: tuple[MissingSymbols, ...] = ()
+    if traits(install.platform).symbol_check:
+        from npuslim.analyse.symbols import check_symbols
+
+        missing_symbols = check_symbols((n.name, n.path) for n in graph.files if n.path is not None)
     return DepsResult(graph, tuple(missing_symbols), tuple(choice.warnings()))

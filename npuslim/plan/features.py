@@ -21,7 +21,6 @@ from pathlib import Path
 from npuslim.analyse.closures import build_graph
 from npuslim.analyse.graph import DELAY_IMPORT, IMPORT, RUNTIME, DependencyGraph
 from npuslim.analyse.resolve import BUNDLED
-from npuslim.analyse.resolve_elf import concrete_manifest
 from npuslim.errors import InputError, ManifestError
 from npuslim.knowledge.manifest import (
     Feature,
@@ -294,6 +293,8 @@ def manifest_for_install(install: OpenVinoInstall, manifest: Manifest) -> Manife
                     "pass a Linux manifest such as npu-linux"
                 )
             manifest = load_manifest(sibling)
+        from npuslim.analyse.resolve_elf import concrete_manifest  # the ELF reader: Linux sources only
+
         return concrete_manifest(manifest, install.dll_dir)
     if roots_linux:
         raise ManifestError(

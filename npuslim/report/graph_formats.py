@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npuslim import __version__
 from npuslim.analyse.graph import DependencyGraph, Node, Via
 from npuslim.analyse.resolve import BUNDLED, CLASSES, DepClass
-from npuslim.analyse.symbols import MissingSymbols
 from npuslim.formats.binary import binary_fields
 from npuslim.platforms import traits
 from npuslim.source.locate import OpenVinoInstall
+
+if TYPE_CHECKING:
+    from npuslim.analyse.symbols import MissingSymbols
 
 DEPS_SCHEMA_VERSION = 1
 

@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from npuslim.errors import InputError
-from npuslim.formats.elf import read_elf
 from npuslim.paths import open_regular
 from npuslim.platforms import Platform
 from npuslim.progress import ProgressFn
@@ -81,6 +80,8 @@ def _version(lib_dir: Path, dist_parent: Path | None) -> str | None:
 
     try:
         with open_regular(core[0]) as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            from npuslim.formats.elf import read_elf
+
             for off, size in read_elf(core[0]).data_ranges:
                 m = _VERSION_STRING.search(data, off, off + size)
                 if m:
@@ -157,6 +158,8 @@ def linux_wheel(wheel: Path, origin: str, *, progress: ProgressFn | None = None)
 
 def single_shared_object(path: Path) -> OpenVinoInstall:
     """The install of one ELF shared object: its folder's (when that is an install), with ``single_dll`` set."""
+    from npuslim.formats.elf import read_elf
+
     info = read_elf(path)  # fails clearly on a truncated or corrupt file
     if not info.is_dll:
         raise InputError(f"{path}: an ELF file but not a shared object (an executable or object file)")

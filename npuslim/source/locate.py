@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from npuslim.errors import InputError
-from npuslim.formats.elf import is_elf
 from npuslim.paths import cache_dir
 from npuslim.progress import ProgressFn
 from npuslim.source.install import (
@@ -40,7 +39,6 @@ from npuslim.source.linux import (
 )
 from npuslim.source.requirements import is_requirement, near_miss
 from npuslim.source.wheel import fetch_wheel, unpack_wheel, wheel_record
-from npuslim.source.windows import single_dll, windows_folder
 
 # The names other stages import from here (``_unpack_wheel``: npuslim.plan.onnxruntime).
 _unpack_wheel = unpack_wheel
@@ -80,15 +78,26 @@ def default_folder() -> tuple[Path, str]:
     )
 
 
+# Each platform's readers (npuslim.formats.pe and pefile, npuslim.formats.elf) are imported when
+# a source of that platform is read: a run on one platform's source never imports the other's.
+
+
 def install_in_folder(folder: Path, origin: str) -> OpenVinoInstall:
     """The Linux install in ``folder`` when it is one, else the Windows one (or an ``InputError``)."""
-    return linux_folder(folder, origin) or windows_folder(folder, origin)
+    linux = linux_folder(folder, origin)
+    if linux is not None:
+        return linux
+    from npuslim.source.windows import windows_folder
+
+    return windows_folder(folder, origin)
 
 
 def install_in_wheel(wheel: Path, origin: str, *, progress: ProgressFn | None = None) -> OpenVinoInstall:
     """The install a wheel holds, unpacked into the cache; its platform tag says which layout it has."""
     if is_linux_wheel(wheel):
         return linux_wheel(wheel, origin, progress=progress)
+    from npuslim.source.windows import windows_folder
+
     return replace(windows_folder(unpack_wheel(wheel, progress=progress), origin), wheel=wheel)
 
 
@@ -112,9 +121,13 @@ def locate(source: str | None, *, platform: str = DEFAULT_PLATFORM,
         return install_in_folder(path, str(path))
     if path.suffix.lower() == ".whl":
         return install_in_wheel(path, str(path), progress=progress)
+    from npuslim.formats.elf import is_elf
+
     if is_elf(path):
         return single_shared_object(path)
     if path.suffix.lower() in (".dll", ".exe", ".pyd"):
+        from npuslim.source.windows import single_dll
+
         return single_dll(path)
     if is_shared_object_name(path.name):
         raise InputError(f"{path}: not an ELF file (named like a Linux shared object)")

@@ -135,3 +135,37 @@ def test_the_root_help_imports_no_command_and_a_command_only_its_own() -> None:
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True,
                               env=dict(os.environ, COLUMNS="80"))
         assert proc.stdout.splitlines()[-1] == loaded, proc.stdout + proc.stderr
+
+
+_MODULES_PROBE = ("import sys\nfrom npuslim.cli import main\nsys.argv = ['npuslim', *sys.argv[1:]]\n"
+                  "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+                  "sys.stderr.write('MODULES ' + ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+                  "('rich', 'pefile', 'npuslim'))) + f' EXIT {code}\\n')")
+
+
+def _modules_of(*args: str, machine: bool = True) -> set[str]:
+    """The rich, pefile and npuslim modules a run through a pipe imported (its exit status must be 0;
+    ``machine``: it printed JSON)."""
+    proc = subprocess.run([sys.executable, "-c", _MODULES_PROBE, *args], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE",
+                                                                                 "TTY_INTERACTIVE")})
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.endswith(" EXIT 0"), proc.stderr
+    if machine:
+        json.loads(proc.stdout)
+    return set(line.split()[1:-2])
+
+
+@pytest.mark.wheels
+def test_machine_output_through_a_pipe_imports_neither_rich_nor_the_other_platforms_reader(ov2026,
+                                                                                          ovlinux2026) -> None:
+    windows = _modules_of("deps", str(ov2026.root), "-f", "json")
+    assert "npuslim.formats.pe" in windows and "pefile" in windows  # the probe sees what was imported
+    assert not {m for m in windows if m.startswith("rich")}
+    assert not windows & {"npuslim.formats.elf", "npuslim.analyse.resolve_elf", "npuslim.analyse.closure_elf"}
+    linux = _modules_of("deps", str(ovlinux2026.root), "-f", "json")
+    assert "npuslim.formats.elf" in linux
+    assert not {m for m in linux if m.startswith("rich")}
+    assert not linux & {"pefile", "npuslim.formats.pe", "npuslim.formats.pe_tables", "npuslim.analyse.symbols"}
+    people = _modules_of("deps", str(ov2026.root), "-f", "table", machine=False)  # a table for people: rich
+    assert "rich.console" in people

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
-from npuslim.cli.layout import Column, Node, output_width, prose, table, tree, wrap
+from npuslim.cli.common import output_width
+from npuslim.cli.layout import Column, Node, prose, table, tree, wrap
 
 
 def plain(lines: list[Text]) -> list[str]:

@@ -1,9 +1,14 @@
 """Reading the export table and the imported symbol names of a PE file.
 
-The tables are read directly: pefile parses only the headers (``fast_load``),
-then this module walks the export directory and the import name tables itself.
-pefile's own parsers stop at 8192 symbols per file ("assuming corrupt"), which
-``openvino.dll`` exceeds, and build an object per symbol.
+Everything is read directly, headers included: the DOS and PE headers, the data
+directories and the section table (``_Image.open``), then the export directory
+and the import name tables. pefile's own parsers stop at 8192 symbols per file
+("assuming corrupt"), which ``openvino.dll`` exceeds, and build an object per
+symbol; its header parse alone (2-3 ms a file, most of it one attribute per
+section flag) was a third of the symbol check. Every file this module reads in
+``deps`` and ``verify`` has been read by pefile first (``npuslim.formats.pe``),
+whose checks of the headers stay the gate; these reads are bounds-checked all the
+same and fail as one ``InputError``.
 
 What the symbols mean for a closure (which exports are used, which imports
 find no export) is analysis: ``npuslim.analyse.exports`` and
@@ -23,13 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pefile
+from npuslim.errors import InputError, os_reason
+from npuslim.paths import open_regular
 
-from npuslim.errors import InputError
-
-_DIR_EXPORT = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXPORT"]
-_DIR_IMPORT = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]
-_DIR_DELAY = pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DELAY_IMPORT"]
+# the data directories read here (their index in the optional header), and the optional header's magic
+_DIR_EXPORT, _DIR_IMPORT, _DIR_DELAY = 0, 1, 13
+_PE32, _PE32_PLUS = 0x10B, 0x20B
+_MAX_SECTIONS = 96  # the PE format's own limit (the loader refuses more)
 _MAX_NAME = 4096
 _MAX_DESCRIPTORS = 4096
 _MAX_THUNKS = 1 << 20
@@ -67,19 +72,57 @@ class SymbolTables:
 
 
 class _Image:
-    """RVA-addressed reads from a mapped PE file, with bounds checks."""
+    """RVA-addressed reads from a mapped PE file, with bounds checks; its headers as read by ``open``."""
 
-    def __init__(self, pe: pefile.PE, data: mmap.mmap | bytes, path: Path) -> None:
+    def __init__(self, data: mmap.mmap | bytes, path: Path) -> None:
         self.data = data
         self.path = path
+        self.wide = False        # PE32+ (64-bit thunks)
+        self.image_base = 0
+        self.header_size = 0
+        self.directories: tuple[tuple[int, int], ...] = ()  # (RVA, size) of each data directory
         # (virtual address, virtual size, file offset, size in the file) of each section, by address
-        self.sections: list[tuple[int, int, int, int]] = sorted(
-            (int(s.VirtualAddress), int(max(s.Misc_VirtualSize, s.SizeOfRawData)), int(s.PointerToRawData),
-             int(s.SizeOfRawData))
-            for s in pe.sections
-        )
-        self.header_size = pe.OPTIONAL_HEADER.SizeOfHeaders
+        self.sections: list[tuple[int, int, int, int]] = []
         self._blobs: dict[int, bytes] = {}  # section copies by virtual address, for many reads
+
+    @classmethod
+    def open(cls, data: mmap.mmap | bytes, path: Path) -> _Image:
+        """Read the headers: DOS header, PE signature, file header, optional header (PE32 or PE32+),
+        its data directories and the section table. ``InputError`` when they are not there whole."""
+        img = cls(data, path)
+        if data[:2] != b"MZ" or len(data) < 64:
+            raise InputError(f"{path}: not a PE file (no DOS header)")
+        (nt,) = struct.unpack_from("<I", data, 0x3C)
+        if nt > len(data) - 24 or data[nt:nt + 4] != b"PE\0\0":
+            raise InputError(f"{path}: not a PE file (no PE signature)")
+        _machine, n_sections, _, _, _, optional_size, _ = struct.unpack_from("<HHIIIHH", data, nt + 4)
+        optional = nt + 24
+        (magic,) = struct.unpack_from("<H", data, optional) if len(data) >= optional + 2 else (0,)
+        if magic not in (_PE32, _PE32_PLUS):
+            raise InputError(f"{path}: not a PE file (no PE32 or PE32+ optional header)")
+        img.wide = magic == _PE32_PLUS
+        # ImageBase, SizeOfHeaders, NumberOfRvaAndSizes, then the directories
+        base_at, count_at = (24, 108) if img.wide else (28, 92)
+        if optional + count_at + 4 > len(data) or optional_size < count_at + 4:
+            raise InputError(f"{path}: truncated PE file (optional header)")
+        (img.image_base,) = struct.unpack_from("<Q" if img.wide else "<I", data, optional + base_at)
+        (img.header_size,) = struct.unpack_from("<I", data, optional + 60)
+        (count,) = struct.unpack_from("<I", data, optional + count_at)
+        count = min(count, 16, (optional_size - count_at - 4) // 8, (len(data) - optional - count_at - 4) // 8)
+        flat = struct.unpack_from(f"<{2 * count}I", data, optional + count_at + 4)
+        img.directories = tuple(zip(flat[0::2], flat[1::2], strict=True))
+        table = optional + optional_size
+        if n_sections > _MAX_SECTIONS or table + 40 * n_sections > len(data):
+            raise InputError(f"{path}: truncated PE file (section table)")
+        for i in range(n_sections):
+            vsize, va, rawsize, raw = struct.unpack_from("<IIII", data, table + 40 * i + 8)
+            img.sections.append((va, max(vsize, rawsize), raw, rawsize))
+        img.sections.sort()
+        return img
+
+    def directory(self, index: int) -> tuple[int, int]:
+        """(RVA, size) of data directory ``index``; (0, 0) when the header has no such entry."""
+        return self.directories[index] if index < len(self.directories) else (0, 0)
 
     def offset(self, rva: int, length: int = 1) -> int:
         if rva < 0:
@@ -296,33 +339,23 @@ def _delay_imports(img: _Image, rva: int, size: int, wide: bool, image_base: int
     return out
 
 
-def _open(path: Path) -> pefile.PE:
-    try:
-        return pefile.PE(str(path), fast_load=True)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except pefile.PEFormatError as exc:
-        raise InputError(f"{path}: not a PE file ({exc.value})") from exc
-
-
-def _directory(pe: pefile.PE, index: int) -> tuple[int, int]:
-    dirs = pe.OPTIONAL_HEADER.DATA_DIRECTORY
-    return (dirs[index].VirtualAddress, dirs[index].Size) if len(dirs) > index else (0, 0)
-
-
 @contextmanager
-def _opened(path: Path) -> Iterator[tuple[pefile.PE, _Image]]:
-    """``path`` read for its tables (headers only, ``fast_load``): a table that runs past the file
-    is an ``InputError``, and the file's mapping is closed afterwards, whatever happened."""
-    pe = _open(path)
-    data = pe.__data__
+def _opened(path: Path) -> Iterator[_Image]:
+    """``path`` mapped and its headers read (never blocking on a FIFO): a header or table that runs
+    past the file is an ``InputError``, and the mapping is closed afterwards, whatever happened."""
+    with open_regular(path) as fh:
+        try:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError as exc:  # an empty file cannot be mapped
+            raise InputError(f"{path}: not a PE file (empty file)") from exc
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {os_reason(exc)}") from exc
     try:
-        yield pe, _Image(pe, data, path)
+        yield _Image.open(data, path)
     except struct.error as exc:
         raise InputError(f"{path}: truncated PE file ({exc})") from exc
     finally:
-        if hasattr(data, "close"):
-            data.close()
+        data.close()
 
 
 def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTables:
@@ -333,18 +366,18 @@ def read_symbol_tables(path: Path | str, *, exports: bool = True) -> SymbolTable
     that is not a PE image or whose tables point outside it.
     """
     path = Path(path)
-    with _opened(path) as (pe, img):
-        wide = pe.OPTIONAL_HEADER.Magic == pefile.OPTIONAL_HEADER_MAGIC_PE_PLUS
-        export_rva, export_size = _directory(pe, _DIR_EXPORT)
+    with _opened(path) as img:
+        wide = img.wide
+        export_rva, export_size = img.directory(_DIR_EXPORT)
         export_name, export_list = (_exports(img, export_rva, export_size) if export_rva and exports
                                     else (None, ()))
         imports: list[ImportedSymbol] = []
-        import_rva, import_size = _directory(pe, _DIR_IMPORT)
+        import_rva, import_size = img.directory(_DIR_IMPORT)
         if import_rva:
             imports += _imports(img, import_rva, import_size, wide)
-        delay_rva, delay_size = _directory(pe, _DIR_DELAY)
+        delay_rva, delay_size = img.directory(_DIR_DELAY)
         if delay_rva:
-            imports += _delay_imports(img, delay_rva, delay_size, wide, pe.OPTIONAL_HEADER.ImageBase)
+            imports += _delay_imports(img, delay_rva, delay_size, wide, img.image_base)
         return SymbolTables(path, export_name, export_list, tuple(imports))
 
 
@@ -352,8 +385,8 @@ def read_forwarders(path: Path | str) -> ExportIndex | None:
     """The export index of a PE file that forwards exports to other DLLs, else ``None``: for a DLL
     without forwarders (most) only the export directory's address table is read, not its names."""
     path = Path(path)
-    with _opened(path) as (pe, img):
-        export_rva, export_size = _directory(pe, _DIR_EXPORT)
+    with _opened(path) as img:
+        export_rva, export_size = img.directory(_DIR_EXPORT)
         if not export_rva:
             return None
         _, _, functions, _, _ = _export_directory(img, export_rva)
@@ -366,8 +399,8 @@ def read_export_index(path: Path | str) -> ExportIndex:
     """The export names and ordinals of one PE file, for symbol lookups: the export
     directory only, no object per export (``openvino.dll``'s 16,000 in about 15 ms)."""
     path = Path(path)
-    with _opened(path) as (pe, img):
-        export_rva, export_size = _directory(pe, _DIR_EXPORT)
+    with _opened(path) as img:
+        export_rva, export_size = img.directory(_DIR_EXPORT)
         if not export_rva:
             return ExportIndex(frozenset(), frozenset())
         return _export_index(img, export_rva, export_size)

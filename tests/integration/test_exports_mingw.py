@@ -161,3 +161,40 @@ def test_a_missing_dll_is_named_and_exits_3(install: Path, tmp_path: Path) -> No
     result = run("deps", str(lone), "--root", "user.dll", "--exports")
     assert result.exit_code == 3
     assert "missing, not counted: core.dll" in result.stdout
+
+
+def test_the_own_header_reader_agrees_with_pefile(install: Path) -> None:
+    """The symbol tables' reader parses the headers itself (npuslim.formats.pe_tables._Image.open):
+    on each built DLL it finds what pefile finds (sections, data directories, image base, width)."""
+    from npuslim.formats.pe_tables import _opened
+
+    for dll in ("core.dll", "user.dll", "late.dll"):
+        pe = pefile.PE(str(install / dll), fast_load=True)
+        directories = [(d.VirtualAddress, d.Size) for d in pe.OPTIONAL_HEADER.DATA_DIRECTORY]
+        with _opened(install / dll) as img:
+            assert img.sections == sorted((s.VirtualAddress, max(s.Misc_VirtualSize, s.SizeOfRawData),
+                                           s.PointerToRawData, s.SizeOfRawData) for s in pe.sections)
+            assert [img.directory(i) for i in range(len(directories))] == directories
+            assert img.directory(len(directories)) == (0, 0)
+            assert (img.header_size, img.image_base, img.wide) == (pe.OPTIONAL_HEADER.SizeOfHeaders,
+                                                                   pe.OPTIONAL_HEADER.ImageBase, True)
+        pe.close()
+
+
+def test_a_cut_off_or_empty_dll_is_one_input_error_for_the_symbol_reader(install: Path, tmp_path: Path) -> None:
+    """Every cut of core.dll's headers and tables (and an empty file) is an ``InputError`` or reads
+    fewer symbols, never another exception."""
+    data = (install / "core.dll").read_bytes()
+    whole = read_symbol_tables(install / "core.dll")
+    cut = tmp_path / "core.dll"
+    errors = 0
+    for size in [0, 1, 2, 63, 64, *range(0x40, 0x600, 7), len(data) // 2, len(data) - 1]:
+        cut.write_bytes(data[:size])
+        try:
+            tables = read_symbol_tables(cut)
+        except InputError as exc:
+            assert str(exc).startswith(f"{cut}: "), exc
+            errors += 1
+        else:
+            assert len(tables.exports) <= len(whole.exports)
+    assert errors > 150  # the headers alone take 0x400 bytes: nearly every cut is an error

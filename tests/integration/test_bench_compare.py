@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "bench_compare.py"
 ROWS = ("npuslim --help", "npuslim --version", "deps (Windows closure)", "deps (Linux closure)", "verify",
+        "  floor: Python + typer + rich + hashing",
         "pack --archive tar.xz", "pack --upx", "verify --load")
 
 

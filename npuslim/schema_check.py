@@ -37,6 +37,12 @@ if TYPE_CHECKING:
 # one) that cost more than a whole npuslim run: rfc3987-syntax builds ~35 Earley parsers when
 # imported, 2-3 s (jsonschema issue #1428).
 _SLOW_FORMAT_LIBRARIES = ("rfc3987_syntax",)
+# The others jsonschema tries when it is imported (``jsonschema[format]`` installs them): 60-80 ms
+# together in a command that checks a lock file (isoduration alone imports arrow and dateutil). In a
+# process that is npuslim alone they are kept out of that import only, and importable afterwards.
+_FORMAT_LIBRARIES = ("fqdn", "idna", "rfc3987", "rfc3986_validator", "rfc3339_validator", "webcolors",
+                     "jsonpointer", "uri_template", "isoduration")
+_ALONE = {"npuslim": False}  # set by skip_slow_format_checkers: this process is the command line
 
 _NOUNS = {
     "json": {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
@@ -72,10 +78,24 @@ def _validator(schema: dict[str, Any]) -> Validator:
     """The validator of ``schema``, built once (the schema is kept alive with it, so its id stays its own)."""
     entry = _VALIDATORS.get(id(schema))
     if entry is None:
-        from jsonschema import Draft202012Validator
-
-        entry = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema))
+        entry = _VALIDATORS[id(schema)] = (schema, _import_validator()(schema))
     return entry[1]
+
+
+def _import_validator() -> Any:
+    """jsonschema's Draft 2020-12 validator; imported without ``_FORMAT_LIBRARIES`` in a process that
+    is npuslim alone (no format is asserted: the validators are made without a format checker)."""
+    kept_out = [n for n in _FORMAT_LIBRARIES if n not in sys.modules] if _ALONE["npuslim"] and \
+        "jsonschema" not in sys.modules else []
+    for name in kept_out:
+        sys.modules[name] = None  # type: ignore[assignment]  # None: "import fails"
+    try:
+        from jsonschema import Draft202012Validator
+    finally:
+        for name in kept_out:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return Draft202012Validator
 
 
 def skip_slow_format_checkers() -> None:
@@ -87,6 +107,7 @@ def skip_slow_format_checkers() -> None:
     """
     for name in _SLOW_FORMAT_LIBRARIES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None: "import fails"
+    _ALONE["npuslim"] = True
 
 
 def first_error(document: Any, schema: dict[str, Any], *, dialect: str = "json") -> str | None:

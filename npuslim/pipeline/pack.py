@@ -58,6 +58,7 @@ from npuslim.formats.lock import (
     UpxRecord,
     to_json,
 )
+from npuslim.formats.pe import read_once
 from npuslim.layout import DLL_ROLES, LOCK_FILE, REPORT_JSON, REPORT_MD, SBOM_FILE
 from npuslim.platforms import Platform
 from npuslim.progress import ProgressEvent, ProgressFn, StepState
@@ -136,15 +137,16 @@ def _plan(bundle: Path, out: Path, options: PackOptions, progress: ProgressFn | 
     input_sha = sha256_path(lock_path)
     outputs = check_outputs(bundle, out, options, input_sha)
     upx = find_upx(options.upx_path) if options.upx else None
-    lock = _verified_lock(bundle, progress)
-    limit = pack_budget_limit(options.max_size, lock)
-    platform = _platform(lock)
-    shrinker = SHRINKERS[platform]
-    jobs = []
-    for f in lock.files:
-        if f.role in DLL_ROLES and f.link_to is None:
-            info = shrinker.read(bundle / f.path)
-            jobs.append(Job(f, info, upx_decision(f.path, info, options, upx, shrinker=shrinker)))
+    with read_once():  # the closure check and the plan read the same DLLs; nothing is written here
+        lock = _verified_lock(bundle, progress)
+        limit = pack_budget_limit(options.max_size, lock)
+        platform = _platform(lock)
+        shrinker = SHRINKERS[platform]
+        jobs = []
+        for f in lock.files:
+            if f.role in DLL_ROLES and f.link_to is None:
+                info = shrinker.read(bundle / f.path)
+                jobs.append(Job(f, info, upx_decision(f.path, info, options, upx, shrinker=shrinker)))
     strip_tool, strip_id = shrinker.strip_tool(options, tuple(j.info for j in jobs))
     return _Plan(outputs, input_sha, lock, upx, tuple(jobs), limit, platform, shrinker, strip_tool, strip_id)
 

@@ -108,7 +108,10 @@ class _Image:
         (img.image_base,) = struct.unpack_from("<Q" if img.wide else "<I", data, optional + base_at)
         (img.header_size,) = struct.unpack_from("<I", data, optional + 60)
         (count,) = struct.unpack_from("<I", data, optional + count_at)
-        count = min(count, 16, (optional_size - count_at - 4) // 8, (len(data) - optional - count_at - 4) // 8)
+        # the top bit is dropped, as pefile (npuslim.formats.pe, the graph's reader) drops it: the two
+        # readers of one file must see the same directories
+        count = min(count & 0x7FFFFFFF, 16, (optional_size - count_at - 4) // 8,
+                    (len(data) - optional - count_at - 4) // 8)
         flat = struct.unpack_from(f"<{2 * count}I", data, optional + count_at + 4)
         img.directories = tuple(zip(flat[0::2], flat[1::2], strict=True))
         table = optional + optional_size

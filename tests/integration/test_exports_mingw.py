@@ -181,6 +181,23 @@ def test_the_own_header_reader_agrees_with_pefile(install: Path) -> None:
         pe.close()
 
 
+
+def test_both_readers_see_the_same_directories_when_their_count_has_the_top_bit_set(install: Path,
+                                                                                      tmp_path: Path) -> None:
+    """NumberOfRvaAndSizes 0x80000002: pefile (the graph's reader) drops the top bit and sees two
+    directories, so the symbol reader must not see late.dll's delay imports (directory 13) either."""
+    data = bytearray((install / "late.dll").read_bytes())
+    nt = struct.unpack_from("<I", data, 0x3C)[0]
+    struct.pack_into("<I", data, nt + 24 + 108, 0x80000002)  # PE32+: NumberOfRvaAndSizes
+    odd = tmp_path / "late.dll"
+    odd.write_bytes(bytes(data))
+    pe = pefile.PE(str(odd), fast_load=True)
+    assert len(pe.OPTIONAL_HEADER.DATA_DIRECTORY) == 2
+    pe.close()
+    assert read_symbol_tables(install / "late.dll").imports  # the delay import of f3, unpatched
+    assert not [s for s in read_symbol_tables(odd).imports if s.delay]
+
+
 def test_a_cut_off_or_empty_dll_is_one_input_error_for_the_symbol_reader(install: Path, tmp_path: Path) -> None:
     """Every cut of core.dll's headers and tables (and an empty file) is an ``InputError`` or reads
     fewer symbols, never another exception."""
